@@ -1,0 +1,17 @@
+//! The Route256 contract in Rust: messages, clients and servers generated from `proto/` by `just gen`
+//! (never edited by hand), the descriptor set that reflection and the gateway read, and the validating
+//! codec the generated code is wired to.
+pub mod codec;
+
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+mod generated {
+    include!("gen/_includes.rs");
+}
+
+pub use generated::route256::cart::v1 as cart;
+pub use generated::route256::loms::v1 as loms;
+pub use generated::route256::product::v1 as product;
+
+/// Every proto file of the contract and its imports, with source info (comments reach `grpcurl describe`),
+/// as written by `buf build`.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("../descriptor.binpb");

@@ -1,0 +1,44 @@
+# Route256: the recipes a developer and CI run. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# the tools that `just tools` installs land here
+export PATH := env_var("HOME") + "/.cargo/bin:" + env_var("PATH")
+
+# list the recipes
+default:
+    @just --list
+
+# install the pinned tools (buf, just, grpcurl, protoc, cornucopia, third-party protos); idempotent
+tools:
+    bash scripts/tools.sh
+
+# regenerate every generated file from the contract: format, lint, descriptor set, Rust code
+gen:
+    buf format -w proto
+    buf lint
+    buf build -o crates/proto/descriptor.binpb
+    buf generate
+
+# fail when `just gen` changed or added a file: generated code must match the contract
+gen-check: gen
+    git diff --exit-code --stat -- proto crates/proto
+    test -z "$(git status --porcelain --untracked-files=all -- proto crates/proto)"
+
+# fail when the contract breaks compatibility with the previous commit's (skipped on the first commit)
+breaking:
+    bash scripts/breaking.sh
+
+# build and start cart, loms and product-service on the default ports; Ctrl-C stops them all
+run-all:
+    bash scripts/run-all.sh
+
+# run every test
+test:
+    cargo test --workspace --locked
+
+# the full check before a commit: codegen drift, compatibility, formatting, lints, tests
+precommit: gen-check breaking
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    just test
