@@ -1,0 +1,66 @@
+//! `route256.product.v1.ProductService` over [`ProductService`]: proto ↔ domain only.
+use std::sync::Arc;
+
+use platform::context::AuthToken;
+use route256_proto::product::product_service_server;
+use route256_proto::product::{
+    GetProductRequest, GetProductResponse, ListSkusRequest, ListSkusResponse,
+};
+use tonic::{Request, Response, Status};
+
+use crate::service::ProductService;
+
+/// The gRPC face of the catalogue. Requests arrive validated (see `route256_proto::codec`).
+#[derive(Clone, Debug)]
+pub struct ProductGrpc {
+    service: Arc<ProductService>,
+}
+
+impl ProductGrpc {
+    pub fn new(service: Arc<ProductService>) -> Self {
+        Self { service }
+    }
+}
+
+/// The request's `token` field, or when empty the token from the metadata.
+fn token<'a>(field: &'a str, request: &'a Request<impl Sized>) -> Option<String> {
+    if !field.is_empty() {
+        return Some(field.to_owned());
+    }
+    AuthToken::from_metadata(request.metadata()).map(|t| t.expose().to_owned())
+}
+
+#[tonic::async_trait]
+impl product_service_server::ProductService for ProductGrpc {
+    async fn get_product(
+        &self,
+        request: Request<GetProductRequest>,
+    ) -> Result<Response<GetProductResponse>, Status> {
+        let token = token(&request.get_ref().token, &request);
+        let product = self
+            .service
+            .get_product(token.as_deref(), request.get_ref().sku)
+            .await?;
+        Ok(Response::new(GetProductResponse {
+            name: product.name,
+            price: product.price,
+        }))
+    }
+
+    async fn list_skus(
+        &self,
+        request: Request<ListSkusRequest>,
+    ) -> Result<Response<ListSkusResponse>, Status> {
+        let token = token(&request.get_ref().token, &request);
+        let ListSkusRequest {
+            start_after_sku,
+            count,
+            ..
+        } = *request.get_ref();
+        let skus = self
+            .service
+            .list_skus(token.as_deref(), start_after_sku, count as usize)
+            .await?;
+        Ok(Response::new(ListSkusResponse { skus }))
+    }
+}
