@@ -4,6 +4,7 @@
 //! Request validation is not here: the generated code decodes every request through
 //! `route256_proto::codec::ValidatingCodec`, so a handler never runs on an invalid request.
 use std::future::Future;
+use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -23,9 +24,58 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Serves `routes`, whose services are named in `services`, on `listener` until `shutdown` resolves;
-/// then health answers NOT_SERVING, no new call is accepted and calls in flight finish.
-pub async fn serve(
+/// The listener could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}")]
+pub struct BindError {
+    addr: SocketAddr,
+    #[source]
+    source: std::io::Error,
+}
+
+/// A service's gRPC server, bound and ready to run.
+pub struct GrpcServer {
+    addr: SocketAddr,
+    listener: TcpListener,
+    routes: Routes,
+    services: Vec<&'static str>,
+}
+
+impl GrpcServer {
+    /// Binds `addr` (port 0 picks a free port: see [`GrpcServer::local_addr`]) for `routes`, whose
+    /// services are named in `services`.
+    pub async fn bind(
+        addr: SocketAddr,
+        routes: Routes,
+        services: &[&'static str],
+    ) -> Result<Self, BindError> {
+        let bind_error = |source| BindError { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        Ok(Self {
+            addr,
+            listener,
+            routes,
+            services: services.to_vec(),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` resolves; then health answers NOT_SERVING, no new call is accepted and
+    /// calls in flight finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        serve(self.listener, self.routes, &self.services, shutdown).await
+    }
+}
+
+async fn serve(
     listener: TcpListener,
     routes: Routes,
     services: &[&'static str],

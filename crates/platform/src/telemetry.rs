@@ -15,3 +15,16 @@ pub fn init() {
         builder.compact().try_init()
     };
 }
+
+/// An error and its sources on one line (`outer: inner: root`), for the one log line that records an
+/// internal failure.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}

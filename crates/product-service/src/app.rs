@@ -3,8 +3,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use platform::grpc::{BindError, GrpcServer, ServeError};
 use route256_proto::product::product_service_server::{ProductServiceServer, SERVICE_NAME};
-use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::catalogue::{Catalogue, CatalogueError};
@@ -18,19 +18,13 @@ use crate::service::ProductService;
 pub enum AppError {
     #[error(transparent)]
     Catalogue(#[from] CatalogueError),
-    #[error("cannot listen on {addr}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
 }
 
 /// A bound, ready-to-run product-service.
 pub struct App {
-    addr: SocketAddr,
-    listener: TcpListener,
-    routes: Routes,
+    server: GrpcServer,
 }
 
 impl App {
@@ -56,31 +50,22 @@ impl App {
             ProductServiceServer::with_interceptor(ProductGrpc::new(service), move |request| {
                 limiter.check(request)
             });
-        let bind_error = |source| AppError::Bind {
-            addr: config.grpc_addr,
-            source,
-        };
-        let listener = TcpListener::bind(config.grpc_addr)
-            .await
-            .map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(bind_error)?;
+        let routes = Routes::new(server);
         Ok(Self {
-            addr,
-            listener,
-            routes: Routes::new(server),
+            server: GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME]).await?,
         })
     }
 
     /// The address the gRPC server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// Serves until `shutdown` resolves, then drains the calls in flight.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), platform::grpc::ServeError> {
-        platform::grpc::serve(self.listener, self.routes, &[SERVICE_NAME], shutdown).await
+    ) -> Result<(), ServeError> {
+        self.server.run_until(shutdown).await
     }
 }

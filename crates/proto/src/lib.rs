@@ -1,7 +1,8 @@
 //! The Route256 contract in Rust: messages, clients and servers generated from `proto/` by `just gen`
 //! (never edited by hand), the descriptor set that reflection and the gateway read, and the validating
-//! codec the generated code is wired to.
+//! codec the generated code is wired to; beside them, the small hand-written id types both sides share.
 pub mod codec;
+pub mod ids;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod generated {

@@ -1,0 +1,2 @@
+//! Implementations of the storage ports.
+pub mod memory;

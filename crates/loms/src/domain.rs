@@ -1,0 +1,292 @@
+//! loms's domain: order items, order statuses and their transitions, stock.
+use std::collections::BTreeMap;
+use std::fmt;
+use std::num::NonZeroU16;
+
+pub use route256_proto::ids::{NotPositive, OrderId, Sku, UserId};
+
+/// A request that no order can be made of.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidOrder {
+    #[error(transparent)]
+    NotPositive(#[from] NotPositive),
+    #[error("item count must be 1 to 65535, got {0}")]
+    Count(u32),
+    #[error("an order needs at least one item")]
+    NoItems,
+    #[error("sku {0} adds up to more than 65535 units")]
+    TooManyUnits(Sku),
+}
+
+/// One order position: 1 to 65535 units of a SKU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub sku: Sku,
+    pub count: NonZeroU16,
+}
+
+impl Item {
+    /// Parses wire values.
+    pub fn new(sku: u32, count: u32) -> Result<Self, InvalidOrder> {
+        let count = u16::try_from(count)
+            .ok()
+            .and_then(NonZeroU16::new)
+            .ok_or(InvalidOrder::Count(count))?;
+        Ok(Self {
+            sku: Sku::try_from(sku)?,
+            count,
+        })
+    }
+
+    /// The count as the stock counts it.
+    pub fn units(&self) -> u64 {
+        u64::from(self.count.get())
+    }
+}
+
+/// An order's positions: at least one, one per SKU, sorted by SKU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderItems(Vec<Item>);
+
+impl OrderItems {
+    /// Merges items of the same SKU and sorts them; the merged count must still fit one position.
+    pub fn new(items: impl IntoIterator<Item = Item>) -> Result<Self, InvalidOrder> {
+        let mut merged: BTreeMap<Sku, u32> = BTreeMap::new();
+        for item in items {
+            *merged.entry(item.sku).or_default() += u32::from(item.count.get());
+        }
+        if merged.is_empty() {
+            return Err(InvalidOrder::NoItems);
+        }
+        merged
+            .into_iter()
+            .map(|(sku, count)| {
+                Item::new(sku.get(), count).map_err(|_| InvalidOrder::TooManyUnits(sku))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Item> {
+        self.0.iter()
+    }
+}
+
+/// Where an order is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    New,
+    AwaitingPayment,
+    Failed,
+    Payed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The course's name of the status, as events and logs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::AwaitingPayment => "awaiting payment",
+            Self::Failed => "failed",
+            Self::Payed => "payed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a transition does to the order's reserved stock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockEffect {
+    /// The goods leave the warehouse: total and reserved both drop.
+    WriteOff,
+    /// The reservation is given back: reserved drops.
+    Release,
+}
+
+/// A transition a caller can ask for on an order reserved and awaiting payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Pay,
+    Cancel,
+}
+
+impl Transition {
+    /// The one status the transition starts from.
+    pub fn from(self) -> OrderStatus {
+        OrderStatus::AwaitingPayment
+    }
+
+    /// The status the transition ends in; asking again once there is a no-op.
+    pub fn to(self) -> OrderStatus {
+        match self {
+            Self::Pay => OrderStatus::Payed,
+            Self::Cancel => OrderStatus::Cancelled,
+        }
+    }
+
+    pub fn stock_effect(self) -> StockEffect {
+        match self {
+            Self::Pay => StockEffect::WriteOff,
+            Self::Cancel => StockEffect::Release,
+        }
+    }
+
+    /// The verb, for messages.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Pay => "pay",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+/// An order as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub user: UserId,
+    pub status: OrderStatus,
+    pub items: OrderItems,
+}
+
+/// A breach of the stock invariant `reserved ≤ total` was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("stock of {units} units cannot be {action}: total {total}, reserved {reserved}")]
+pub struct StockError {
+    pub action: &'static str,
+    pub units: u64,
+    pub total: u64,
+    pub reserved: u64,
+}
+
+/// The warehouse's count of one SKU. Every change keeps `0 ≤ reserved ≤ total`, or is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stock {
+    total: u64,
+    reserved: u64,
+}
+
+impl Stock {
+    pub fn new(total: u64, reserved: u64) -> Result<Self, StockError> {
+        if reserved > total {
+            return Err(StockError {
+                action: "seeded",
+                units: reserved,
+                total,
+                reserved,
+            });
+        }
+        Ok(Self { total, reserved })
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn reserved(&self) -> u64 {
+        self.reserved
+    }
+
+    /// Units free to reserve.
+    pub fn available(&self) -> u64 {
+        self.total - self.reserved
+    }
+
+    pub fn reserve(&mut self, units: u64) -> Result<(), StockError> {
+        if units > self.available() {
+            return Err(self.error("reserved", units));
+        }
+        self.reserved += units;
+        Ok(())
+    }
+
+    /// Applies a transition's effect to `units` reserved units.
+    pub fn apply(&mut self, effect: StockEffect, units: u64) -> Result<(), StockError> {
+        if units > self.reserved {
+            return Err(self.error("unreserved", units));
+        }
+        self.reserved -= units;
+        if effect == StockEffect::WriteOff {
+            self.total -= units;
+        }
+        Ok(())
+    }
+
+    fn error(&self, action: &'static str, units: u64) -> StockError {
+        StockError {
+            action,
+            units,
+            total: self.total,
+            reserved: self.reserved,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(sku: u32, count: u32) -> Item {
+        Item::new(sku, count).expect("valid item")
+    }
+
+    #[test]
+    fn item_counts_are_1_to_65535() {
+        assert_eq!(Item::new(1, 0), Err(InvalidOrder::Count(0)));
+        assert_eq!(Item::new(1, 65536), Err(InvalidOrder::Count(65536)));
+        assert!(Item::new(0, 1).is_err());
+        assert_eq!(item(1, 65535).units(), 65535);
+    }
+
+    #[test]
+    fn order_items_merge_and_sort_by_sku() {
+        let items = OrderItems::new([item(9, 1), item(3, 2), item(9, 4)]).expect("valid");
+        let flat: Vec<_> = items.iter().map(|i| (i.sku.get(), i.units())).collect();
+        assert_eq!(flat, vec![(3, 2), (9, 5)]);
+    }
+
+    #[test]
+    fn order_items_refuse_empty_and_overfull_positions() {
+        assert_eq!(OrderItems::new([]), Err(InvalidOrder::NoItems));
+        let sku = Sku::try_from(5).expect("positive");
+        assert_eq!(
+            OrderItems::new([item(5, 65535), item(5, 1)]),
+            Err(InvalidOrder::TooManyUnits(sku))
+        );
+    }
+
+    #[test]
+    fn stock_never_reserves_more_than_available() {
+        let mut stock = Stock::new(10, 4).expect("valid");
+        assert!(stock.reserve(7).is_err());
+        assert_eq!((stock.total(), stock.reserved()), (10, 4));
+        stock.reserve(6).expect("fits");
+        assert_eq!(stock.available(), 0);
+    }
+
+    #[test]
+    fn write_off_drops_total_and_reserved_release_only_reserved() {
+        let mut stock = Stock::new(10, 5).expect("valid");
+        stock.apply(StockEffect::WriteOff, 2).expect("reserved");
+        assert_eq!((stock.total(), stock.reserved()), (8, 3));
+        stock.apply(StockEffect::Release, 3).expect("reserved");
+        assert_eq!((stock.total(), stock.reserved()), (8, 0));
+        assert!(stock.apply(StockEffect::Release, 1).is_err());
+        assert!(Stock::new(1, 2).is_err());
+    }
+
+    #[test]
+    fn transitions_start_awaiting_payment() {
+        assert_eq!(Transition::Pay.from(), OrderStatus::AwaitingPayment);
+        assert_eq!(Transition::Cancel.to(), OrderStatus::Cancelled);
+        assert_eq!(Transition::Pay.stock_effect(), StockEffect::WriteOff);
+        assert_eq!(OrderStatus::AwaitingPayment.to_string(), "awaiting payment");
+    }
+}

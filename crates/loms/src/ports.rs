@@ -1,0 +1,87 @@
+//! The boundaries of loms's use cases: where orders and stock are kept.
+//!
+//! Each method is one atomic step — one transaction in a database — so that no reader ever sees half of
+//! it and concurrent steps never oversell: the stock invariant `0 ≤ reserved ≤ total` holds throughout.
+//! The use cases decide what to ask for; the store guarantees it happens whole or not at all.
+use async_trait::async_trait;
+
+use crate::domain::{Order, OrderId, OrderItems, OrderStatus, Sku, Transition, UserId};
+
+/// The store failed; the cause is kept for the log and never shown to a caller.
+#[derive(Debug, thiserror::Error)]
+#[error("storage failed: {context}")]
+pub struct RepoError {
+    context: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl RepoError {
+    pub fn new(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn msg(context: impl Into<String>) -> Self {
+        Self {
+            context: context.into(),
+            source: None,
+        }
+    }
+}
+
+/// How a reservation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// Every item is reserved; the order is AWAITING_PAYMENT.
+    Reserved,
+    /// `sku` was unknown or short; nothing is reserved and the order is FAILED.
+    Failed { sku: Sku },
+}
+
+/// How a requested transition ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransitionOutcome {
+    /// The order was in the transition's start status and is now in its end status.
+    Applied,
+    /// The order was in `current` status and is unchanged.
+    Refused { current: OrderStatus },
+    /// There is no such order.
+    NotFound,
+}
+
+/// Orders, and the stock their reservations move.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait OrderRepo: Send + Sync {
+    /// Stores a NEW order and returns its id.
+    async fn create(&self, user: UserId, items: OrderItems) -> Result<OrderId, RepoError>;
+
+    /// Reads an order.
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError>;
+
+    /// Reserves every item of a NEW order and makes it AWAITING_PAYMENT — or, if any SKU is unknown or
+    /// short, reserves nothing and makes it FAILED. All or nothing, in one step.
+    async fn reserve(&self, id: OrderId) -> Result<Reservation, RepoError>;
+
+    /// If the order is in `transition.from()`, applies the transition's stock effect to its items and
+    /// moves it to `transition.to()`, in one step; otherwise changes nothing.
+    async fn transition(
+        &self,
+        id: OrderId,
+        transition: Transition,
+    ) -> Result<TransitionOutcome, RepoError>;
+}
+
+/// Stock levels.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait StockRepo: Send + Sync {
+    /// Units of `sku` free to reserve, or `None` when the warehouse does not stock it.
+    async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError>;
+}
