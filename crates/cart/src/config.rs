@@ -1,0 +1,43 @@
+//! cart settings, from the environment.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use platform::config::{env_or, ConfigError};
+
+/// What cart needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// gRPC listen address (`CART_GRPC_ADDR`, default `127.0.0.1:8082`); port 0 picks a free one.
+    pub grpc_addr: SocketAddr,
+    /// product-service's gRPC endpoint (`PRODUCT_SERVICE_URL`, default `http://127.0.0.1:8090`).
+    pub product_service_url: String,
+    /// loms's gRPC endpoint (`LOMS_URL`, default `http://127.0.0.1:8083`).
+    pub loms_url: String,
+    /// The longest cart waits for one call to product-service or loms (`CART_UPSTREAM_TIMEOUT_MS`,
+    /// default 5000), unless the caller's own deadline is sooner.
+    pub upstream_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            product_service_url: "http://127.0.0.1:8090".to_owned(),
+            loms_url: "http://127.0.0.1:8083".to_owned(),
+            upstream_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, overridden by whatever the environment sets.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let default = Self::default();
+        Ok(Self {
+            grpc_addr: env_or("CART_GRPC_ADDR", default.grpc_addr)?,
+            product_service_url: env_or("PRODUCT_SERVICE_URL", default.product_service_url)?,
+            loms_url: env_or("LOMS_URL", default.loms_url)?,
+            upstream_timeout: Duration::from_millis(env_or("CART_UPSTREAM_TIMEOUT_MS", 5000u64)?),
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! cart's domain: what a cart holds and what a listed cart shows.
+use std::num::NonZeroU16;
+
+pub use route256_proto::ids::{NotPositive, OrderId, Sku, UserId};
+
+/// Units of one SKU in a cart: 1 to 65535, the most one order position can take.
+pub type ItemCount = NonZeroU16;
+
+/// A request that cannot be served as asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRequest {
+    #[error(transparent)]
+    NotPositive(#[from] NotPositive),
+    #[error("count must be 1 to 65535, got {0}")]
+    Count(u32),
+}
+
+/// Parses a wire count.
+pub fn item_count(count: u32) -> Result<ItemCount, InvalidRequest> {
+    u16::try_from(count)
+        .ok()
+        .and_then(NonZeroU16::new)
+        .ok_or(InvalidRequest::Count(count))
+}
+
+/// One cart position as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CartItem {
+    pub sku: Sku,
+    pub count: ItemCount,
+}
+
+/// A catalogue entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Product {
+    pub name: String,
+    pub price: u32,
+}
+
+/// One listed position: the stored item with its live catalogue data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CartLine {
+    pub item: CartItem,
+    pub product: Product,
+}
+
+/// A listed cart: lines sorted by SKU and their total price.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CartView {
+    pub lines: Vec<CartLine>,
+    pub total_price: u32,
+}
+
+impl CartView {
+    /// Sorts the lines by SKU and sums `price × count`; `None` when the total does not fit 32 bits.
+    pub fn new(mut lines: Vec<CartLine>) -> Option<Self> {
+        lines.sort_by_key(|line| line.item.sku);
+        let total = lines.iter().try_fold(0u32, |sum, line| {
+            line.product
+                .price
+                .checked_mul(u32::from(line.item.count.get()))
+                .and_then(|cost| sum.checked_add(cost))
+        })?;
+        Some(Self {
+            lines,
+            total_price: total,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(sku: u32, count: u32, price: u32) -> CartLine {
+        CartLine {
+            item: CartItem {
+                sku: Sku::try_from(sku).expect("positive"),
+                count: item_count(count).expect("valid"),
+            },
+            product: Product {
+                name: format!("p{sku}"),
+                price,
+            },
+        }
+    }
+
+    #[test]
+    fn view_sorts_by_sku_and_totals() {
+        let view = CartView::new(vec![line(9, 2, 100), line(3, 1, 42)]).expect("fits");
+        let skus: Vec<u32> = view.lines.iter().map(|l| l.item.sku.get()).collect();
+        assert_eq!(skus, vec![3, 9]);
+        assert_eq!(view.total_price, 242);
+    }
+
+    #[test]
+    fn view_refuses_a_total_over_32_bits() {
+        assert!(CartView::new(vec![line(1, 65535, 65537), line(2, 65535, 65537)]).is_none());
+    }
+
+    #[test]
+    fn counts_are_1_to_65535() {
+        assert_eq!(item_count(0), Err(InvalidRequest::Count(0)));
+        assert_eq!(item_count(65536), Err(InvalidRequest::Count(65536)));
+        assert_eq!(item_count(65535).map(NonZeroU16::get), Ok(65535));
+    }
+}

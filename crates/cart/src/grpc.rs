@@ -1,0 +1,191 @@
+//! `route256.cart.v1.CartService` over the use cases: proto ↔ domain, the request context, and the one
+//! mapping of [`CartError`] to a gRPC status. Requests arrive validated (see `route256_proto::codec`).
+use platform::context::RequestContext;
+use route256_proto::cart as pb;
+use route256_proto::cart::cart_service_server::CartService;
+use tonic::{Request, Response, Status};
+
+use crate::domain::{item_count, InvalidRequest, Sku, UserId};
+use crate::service::{Cart, CartError};
+
+impl From<CartError> for Status {
+    fn from(error: CartError) -> Self {
+        let message = error.to_string();
+        match &error {
+            CartError::InvalidRequest(_) => Status::invalid_argument(message),
+            CartError::EmptyCart(_) => Status::not_found(message),
+            CartError::UnknownProduct(_)
+            | CartError::InsufficientStock { .. }
+            | CartError::TooManyUnits(_)
+            | CartError::OrderRefused(_) => Status::failed_precondition(message),
+            CartError::TotalOverflow => Status::out_of_range(message),
+            CartError::Unauthenticated(..) => Status::unauthenticated(message),
+            CartError::RateLimited(..) => Status::resource_exhausted(message),
+            CartError::Unavailable(..) => {
+                tracing::warn!(error = %platform::telemetry::error_chain(&error), "upstream unavailable");
+                Status::unavailable(message)
+            }
+            CartError::Upstream(..) | CartError::Storage(_) => {
+                // Logged once here with its chain; the caller learns only that it failed.
+                tracing::error!(error = %platform::telemetry::error_chain(&error), "cart call failed");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+fn user(raw: i64) -> Result<UserId, CartError> {
+    UserId::try_from(raw).map_err(|e| CartError::InvalidRequest(e.into()))
+}
+
+fn sku(raw: u32) -> Result<Sku, CartError> {
+    Sku::try_from(raw).map_err(|e| CartError::InvalidRequest(InvalidRequest::from(e)))
+}
+
+/// The gRPC face of cart.
+#[derive(Clone)]
+pub struct CartGrpc {
+    cart: Cart,
+}
+
+impl CartGrpc {
+    pub fn new(cart: Cart) -> Self {
+        Self { cart }
+    }
+}
+
+#[tonic::async_trait]
+impl CartService for CartGrpc {
+    async fn add_item(
+        &self,
+        request: Request<pb::AddItemRequest>,
+    ) -> Result<Response<pb::AddItemResponse>, Status> {
+        let ctx = RequestContext::from_request(&request);
+        let pb::AddItemRequest {
+            user: u,
+            sku: s,
+            count,
+        } = *request.get_ref();
+        let count = item_count(count).map_err(CartError::from)?;
+        self.cart.add_item(&ctx, user(u)?, sku(s)?, count).await?;
+        Ok(Response::new(pb::AddItemResponse {}))
+    }
+
+    async fn delete_item(
+        &self,
+        request: Request<pb::DeleteItemRequest>,
+    ) -> Result<Response<pb::DeleteItemResponse>, Status> {
+        let pb::DeleteItemRequest { user: u, sku: s } = *request.get_ref();
+        self.cart.delete_item(user(u)?, sku(s)?).await?;
+        Ok(Response::new(pb::DeleteItemResponse {}))
+    }
+
+    async fn list(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
+        let ctx = RequestContext::from_request(&request);
+        let view = self.cart.list(&ctx, user(request.get_ref().user)?).await?;
+        Ok(Response::new(pb::ListResponse {
+            items: view
+                .lines
+                .into_iter()
+                .map(|line| pb::CartItem {
+                    sku: line.item.sku.get(),
+                    count: u32::from(line.item.count.get()),
+                    name: line.product.name,
+                    price: line.product.price,
+                })
+                .collect(),
+            total_price: view.total_price,
+        }))
+    }
+
+    async fn clear(
+        &self,
+        request: Request<pb::ClearRequest>,
+    ) -> Result<Response<pb::ClearResponse>, Status> {
+        self.cart.clear(user(request.get_ref().user)?).await?;
+        Ok(Response::new(pb::ClearResponse {}))
+    }
+
+    async fn checkout(
+        &self,
+        request: Request<pb::CheckoutRequest>,
+    ) -> Result<Response<pb::CheckoutResponse>, Status> {
+        let ctx = RequestContext::from_request(&request);
+        let order_id = self
+            .cart
+            .checkout(&ctx, user(request.get_ref().user)?)
+            .await?;
+        Ok(Response::new(pb::CheckoutResponse {
+            order_id: order_id.get(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{RepoError, UpstreamError};
+    use crate::service::Upstream;
+    use tonic::Code;
+
+    #[test]
+    fn errors_map_to_the_contracts_codes() {
+        let u = UserId::try_from(1).expect("positive");
+        let s = Sku::try_from(2).expect("positive");
+        let cause = || -> crate::ports::Cause { "boom".into() };
+        let cases = [
+            (
+                CartError::InvalidRequest(InvalidRequest::Count(0)),
+                Code::InvalidArgument,
+            ),
+            (CartError::EmptyCart(u), Code::NotFound),
+            (CartError::UnknownProduct(s), Code::FailedPrecondition),
+            (
+                CartError::InsufficientStock {
+                    sku: s,
+                    requested: 2,
+                    available: 1,
+                },
+                Code::FailedPrecondition,
+            ),
+            (CartError::TooManyUnits(s), Code::FailedPrecondition),
+            (
+                CartError::OrderRefused("short".into()),
+                Code::FailedPrecondition,
+            ),
+            (CartError::TotalOverflow, Code::OutOfRange),
+            (
+                CartError::Unauthenticated(Upstream::ProductService, "no".into()),
+                Code::Unauthenticated,
+            ),
+            (
+                CartError::RateLimited(Upstream::ProductService, "10".into()),
+                Code::ResourceExhausted,
+            ),
+            (
+                CartError::Unavailable(Upstream::Loms, UpstreamError::Unavailable(cause())),
+                Code::Unavailable,
+            ),
+            (
+                CartError::Upstream(Upstream::Loms, UpstreamError::Failed(cause())),
+                Code::Internal,
+            ),
+            (
+                CartError::Storage(RepoError::Storage(cause())),
+                Code::Internal,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(Status::from(error).code(), code);
+        }
+    }
+
+    #[test]
+    fn internal_causes_are_not_sent_to_the_caller() {
+        let status = Status::from(CartError::Storage(RepoError::Storage("dsn=secret".into())));
+        assert!(!status.message().contains("secret"));
+    }
+}

@@ -1,0 +1,585 @@
+//! cart's use cases.
+use std::sync::Arc;
+
+use platform::context::RequestContext;
+
+use crate::domain::{CartLine, CartView, ItemCount, OrderId, Sku, UserId};
+use crate::ports::{CartRepo, Loms, ProductCatalog, RepoError, UpstreamError};
+
+/// The other services cart calls, for messages and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upstream {
+    ProductService,
+    Loms,
+}
+
+impl std::fmt::Display for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ProductService => "product-service",
+            Self::Loms => "loms",
+        })
+    }
+}
+
+/// Everything a cart call can end in besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum CartError {
+    #[error(transparent)]
+    InvalidRequest(#[from] crate::domain::InvalidRequest),
+    #[error("cart of user {0} is empty")]
+    EmptyCart(UserId),
+    #[error("sku {0} is not in the catalogue")]
+    UnknownProduct(Sku),
+    #[error("insufficient stock for sku {sku}: {requested} wanted in cart, {available} available")]
+    InsufficientStock {
+        sku: Sku,
+        requested: u64,
+        available: u64,
+    },
+    #[error("sku {0} would exceed 65535 units in one cart")]
+    TooManyUnits(Sku),
+    #[error("the cart's total price does not fit 32 bits")]
+    TotalOverflow,
+    #[error("order refused by loms: {0}")]
+    OrderRefused(String),
+    #[error("{0} rejected the token: {1}")]
+    Unauthenticated(Upstream, String),
+    #[error("{0} is rate limited: {1}")]
+    RateLimited(Upstream, String),
+    #[error("{0} is unavailable")]
+    Unavailable(Upstream, #[source] UpstreamError),
+    #[error("{0} call failed")]
+    Upstream(Upstream, #[source] UpstreamError),
+    #[error("cart storage failed")]
+    Storage(#[source] RepoError),
+}
+
+impl CartError {
+    /// The mapping every upstream answer shares; `NotFound` and `Refused` mean different things per
+    /// call and are handled where they happen.
+    fn upstream(service: Upstream, error: UpstreamError) -> Self {
+        match error {
+            UpstreamError::Unauthenticated(m) => Self::Unauthenticated(service, m),
+            UpstreamError::RateLimited(m) => Self::RateLimited(service, m),
+            e @ UpstreamError::Unavailable(_) => Self::Unavailable(service, e),
+            e => Self::Upstream(service, e),
+        }
+    }
+}
+
+impl From<RepoError> for CartError {
+    fn from(error: RepoError) -> Self {
+        match error {
+            RepoError::CountOverflow(sku) => Self::TooManyUnits(sku),
+            e @ RepoError::Storage(_) => Self::Storage(e),
+        }
+    }
+}
+
+/// The use cases, over the ports.
+#[derive(Clone)]
+pub struct Cart {
+    carts: Arc<dyn CartRepo>,
+    products: Arc<dyn ProductCatalog>,
+    loms: Arc<dyn Loms>,
+}
+
+/// The most units of one SKU a cart holds: one order position's limit.
+const MAX_UNITS: u64 = u16::MAX as u64;
+
+impl Cart {
+    pub fn new(
+        carts: Arc<dyn CartRepo>,
+        products: Arc<dyn ProductCatalog>,
+        loms: Arc<dyn Loms>,
+    ) -> Self {
+        Self {
+            carts,
+            products,
+            loms,
+        }
+    }
+
+    /// Adds units of a SKU that the catalogue lists and loms has enough of.
+    ///
+    /// The stock check is advisory: nothing is reserved until checkout, where loms decides for good.
+    pub async fn add_item(
+        &self,
+        ctx: &RequestContext,
+        user: UserId,
+        sku: Sku,
+        count: ItemCount,
+    ) -> Result<(), CartError> {
+        match self.products.get_product(ctx, sku).await {
+            Ok(_) => {}
+            Err(UpstreamError::NotFound) => return Err(CartError::UnknownProduct(sku)),
+            Err(e) => return Err(CartError::upstream(Upstream::ProductService, e)),
+        }
+        let available = match self.loms.available_stock(ctx, sku).await {
+            Ok(available) => available,
+            // loms does not stock it at all: nothing is available.
+            Err(UpstreamError::NotFound) => 0,
+            Err(e) => return Err(CartError::upstream(Upstream::Loms, e)),
+        };
+        let requested = u64::from(self.carts.count(user, sku).await?) + u64::from(count.get());
+        if requested > available {
+            return Err(CartError::InsufficientStock {
+                sku,
+                requested,
+                available,
+            });
+        }
+        if requested > MAX_UNITS {
+            return Err(CartError::TooManyUnits(sku));
+        }
+        self.carts.add_item(user, sku, count).await?;
+        Ok(())
+    }
+
+    /// Removes a SKU from the cart.
+    pub async fn delete_item(&self, user: UserId, sku: Sku) -> Result<(), CartError> {
+        Ok(self.carts.delete_item(user, sku).await?)
+    }
+
+    /// Empties the cart.
+    pub async fn clear(&self, user: UserId) -> Result<(), CartError> {
+        Ok(self.carts.clear(user).await?)
+    }
+
+    /// The cart with live names and prices, sorted by SKU, and its total.
+    pub async fn list(&self, ctx: &RequestContext, user: UserId) -> Result<CartView, CartError> {
+        let items = self.carts.items(user).await?;
+        if items.is_empty() {
+            return Err(CartError::EmptyCart(user));
+        }
+        let mut lines = Vec::with_capacity(items.len());
+        for item in items {
+            let product = match self.products.get_product(ctx, item.sku).await {
+                Ok(product) => product,
+                Err(UpstreamError::NotFound) => return Err(CartError::UnknownProduct(item.sku)),
+                Err(e) => return Err(CartError::upstream(Upstream::ProductService, e)),
+            };
+            lines.push(CartLine { item, product });
+        }
+        CartView::new(lines).ok_or(CartError::TotalOverflow)
+    }
+
+    /// Orders the cart's content in loms, then empties the cart.
+    pub async fn checkout(&self, ctx: &RequestContext, user: UserId) -> Result<OrderId, CartError> {
+        let items = self.carts.items(user).await?;
+        if items.is_empty() {
+            return Err(CartError::EmptyCart(user));
+        }
+        let order_id = match self.loms.create_order(ctx, user, items).await {
+            Ok(id) => id,
+            // The cart stays as it was: the user can change it and try again.
+            Err(UpstreamError::Refused(reason)) => return Err(CartError::OrderRefused(reason)),
+            Err(e) => return Err(CartError::upstream(Upstream::Loms, e)),
+        };
+        // The order exists: report it even if the cart cannot be emptied, so that a retry does not
+        // order the same goods twice. The leftover cart is the lesser harm, and it is logged.
+        if let Err(error) = self.carts.clear(user).await {
+            tracing::error!(%user, %order_id, error = %platform::telemetry::error_chain(&error), "cart not cleared after checkout");
+        }
+        tracing::info!(%user, %order_id, "cart checked out");
+        Ok(order_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{item_count, CartItem, Product};
+    use crate::ports::{MockCartRepo, MockLoms, MockProductCatalog};
+    use mockall::predicate::eq;
+    use platform::context::AuthToken;
+
+    fn user() -> UserId {
+        UserId::try_from(7).expect("positive")
+    }
+    fn sku(n: u32) -> Sku {
+        Sku::try_from(n).expect("positive")
+    }
+    fn count(n: u32) -> ItemCount {
+        item_count(n).expect("valid")
+    }
+    fn ctx() -> RequestContext {
+        RequestContext::with_token(AuthToken::new("tok").expect("valid"))
+    }
+    fn product(name: &str, price: u32) -> Product {
+        Product {
+            name: name.to_owned(),
+            price,
+        }
+    }
+    fn cause() -> crate::ports::Cause {
+        "connection refused".into()
+    }
+
+    struct Mocks {
+        carts: MockCartRepo,
+        products: MockProductCatalog,
+        loms: MockLoms,
+    }
+
+    impl Mocks {
+        fn new() -> Self {
+            Self {
+                carts: MockCartRepo::new(),
+                products: MockProductCatalog::new(),
+                loms: MockLoms::new(),
+            }
+        }
+        fn cart(self) -> Cart {
+            Cart::new(
+                Arc::new(self.carts),
+                Arc::new(self.products),
+                Arc::new(self.loms),
+            )
+        }
+        fn product_found(&mut self) {
+            self.products
+                .expect_get_product()
+                .returning(|_, _| Ok(product("book", 100)));
+        }
+        fn stock(&mut self, available: u64) {
+            self.loms
+                .expect_available_stock()
+                .returning(move |_, _| Ok(available));
+        }
+        fn in_cart(&mut self, units: u32) {
+            self.carts.expect_count().returning(move |_, _| Ok(units));
+        }
+        fn cart_items(&mut self, items: Vec<CartItem>) {
+            self.carts
+                .expect_items()
+                .returning(move |_| Ok(items.clone()));
+        }
+    }
+
+    #[tokio::test]
+    async fn add_item_checks_catalogue_then_stock_then_stores() {
+        let mut m = Mocks::new();
+        m.products
+            .expect_get_product()
+            .withf(|ctx, s| ctx.token().map(AuthToken::expose) == Some("tok") && *s == sku(5))
+            .times(1)
+            .returning(|_, _| Ok(product("book", 100)));
+        m.loms
+            .expect_available_stock()
+            .withf(|ctx, s| ctx.token().is_some() && *s == sku(5))
+            .times(1)
+            .returning(|_, _| Ok(10));
+        m.in_cart(4);
+        m.carts
+            .expect_add_item()
+            .with(eq(user()), eq(sku(5)), eq(count(6)))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        assert!(m
+            .cart()
+            .add_item(&ctx(), user(), sku(5), count(6))
+            .await
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn add_item_of_unknown_product_is_refused_without_asking_loms() {
+        let mut m = Mocks::new();
+        m.products
+            .expect_get_product()
+            .returning(|_, _| Err(UpstreamError::NotFound));
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(1)).await;
+        assert!(matches!(result, Err(CartError::UnknownProduct(s)) if s == sku(5)));
+    }
+
+    #[tokio::test]
+    async fn add_item_counts_what_is_already_in_the_cart() {
+        let mut m = Mocks::new();
+        m.product_found();
+        m.stock(10);
+        m.in_cart(8);
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(3)).await;
+        assert!(matches!(
+            result,
+            Err(CartError::InsufficientStock {
+                requested: 11,
+                available: 10,
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn add_item_of_a_sku_loms_does_not_stock_is_insufficient_stock() {
+        let mut m = Mocks::new();
+        m.product_found();
+        m.loms
+            .expect_available_stock()
+            .returning(|_, _| Err(UpstreamError::NotFound));
+        m.in_cart(0);
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(1)).await;
+        assert!(matches!(
+            result,
+            Err(CartError::InsufficientStock { available: 0, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn add_item_caps_a_position_at_65535_units() {
+        let mut m = Mocks::new();
+        m.product_found();
+        m.stock(1_000_000);
+        m.in_cart(65_000);
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(536)).await;
+        assert!(matches!(result, Err(CartError::TooManyUnits(_))));
+    }
+
+    #[tokio::test]
+    async fn add_item_passes_upstream_failures_on() {
+        let mut m = Mocks::new();
+        m.products
+            .expect_get_product()
+            .returning(|_, _| Err(UpstreamError::Unauthenticated("no token".into())));
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(1)).await;
+        assert!(matches!(
+            result,
+            Err(CartError::Unauthenticated(Upstream::ProductService, _))
+        ));
+
+        let mut m = Mocks::new();
+        m.product_found();
+        m.loms
+            .expect_available_stock()
+            .returning(|_, _| Err(UpstreamError::Unavailable(cause())));
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(1)).await;
+        assert!(matches!(
+            result,
+            Err(CartError::Unavailable(Upstream::Loms, _))
+        ));
+
+        let mut m = Mocks::new();
+        m.products
+            .expect_get_product()
+            .returning(|_, _| Err(UpstreamError::RateLimited("10 rps".into())));
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(1)).await;
+        assert!(matches!(
+            result,
+            Err(CartError::RateLimited(Upstream::ProductService, _))
+        ));
+    }
+
+    #[tokio::test]
+    async fn add_item_reports_storage_failures() {
+        let mut m = Mocks::new();
+        m.product_found();
+        m.stock(10);
+        m.in_cart(0);
+        m.carts
+            .expect_add_item()
+            .returning(|_, _, _| Err(RepoError::Storage(cause())));
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(1)).await;
+        assert!(matches!(result, Err(CartError::Storage(_))));
+    }
+
+    #[tokio::test]
+    async fn delete_and_clear_go_to_storage() {
+        let mut m = Mocks::new();
+        m.carts
+            .expect_delete_item()
+            .with(eq(user()), eq(sku(5)))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        m.carts
+            .expect_clear()
+            .with(eq(user()))
+            .times(1)
+            .returning(|_| Ok(()));
+        let cart = m.cart();
+        assert!(cart.delete_item(user(), sku(5)).await.is_ok());
+        assert!(cart.clear(user()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn list_prices_every_item_live() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![
+            CartItem {
+                sku: sku(2),
+                count: count(3),
+            },
+            CartItem {
+                sku: sku(9),
+                count: count(1),
+            },
+        ]);
+        m.products
+            .expect_get_product()
+            .with(mockall::predicate::always(), eq(sku(2)))
+            .returning(|_, _| Ok(product("two", 20)));
+        m.products
+            .expect_get_product()
+            .with(mockall::predicate::always(), eq(sku(9)))
+            .returning(|_, _| Ok(product("nine", 90)));
+        let view = m.cart().list(&ctx(), user()).await.expect("listed");
+        let names: Vec<_> = view.lines.iter().map(|l| l.product.name.as_str()).collect();
+        assert_eq!(names, ["two", "nine"]);
+        assert_eq!(view.total_price, 150);
+    }
+
+    #[tokio::test]
+    async fn list_of_empty_cart_is_empty_cart() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![]);
+        assert!(matches!(
+            m.cart().list(&ctx(), user()).await,
+            Err(CartError::EmptyCart(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn list_with_a_product_gone_from_the_catalogue_is_unknown_product() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![CartItem {
+            sku: sku(2),
+            count: count(1),
+        }]);
+        m.products
+            .expect_get_product()
+            .returning(|_, _| Err(UpstreamError::NotFound));
+        assert!(matches!(
+            m.cart().list(&ctx(), user()).await,
+            Err(CartError::UnknownProduct(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn list_refuses_a_total_over_32_bits() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![
+            CartItem {
+                sku: sku(1),
+                count: count(65535),
+            },
+            CartItem {
+                sku: sku(2),
+                count: count(65535),
+            },
+        ]);
+        m.products
+            .expect_get_product()
+            .returning(|_, _| Ok(product("gold", 65537)));
+        assert!(matches!(
+            m.cart().list(&ctx(), user()).await,
+            Err(CartError::TotalOverflow)
+        ));
+    }
+
+    #[tokio::test]
+    async fn list_passes_upstream_failures_on() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![CartItem {
+            sku: sku(2),
+            count: count(1),
+        }]);
+        m.products
+            .expect_get_product()
+            .returning(|_, _| Err(UpstreamError::Failed(cause())));
+        assert!(matches!(
+            m.cart().list(&ctx(), user()).await,
+            Err(CartError::Upstream(Upstream::ProductService, _))
+        ));
+    }
+
+    #[tokio::test]
+    async fn checkout_orders_then_clears() {
+        let mut m = Mocks::new();
+        let items = vec![CartItem {
+            sku: sku(2),
+            count: count(3),
+        }];
+        m.cart_items(items.clone());
+        m.loms
+            .expect_create_order()
+            .withf(move |_, u, i| *u == user() && *i == items)
+            .times(1)
+            .returning(|_, _, _| Ok(OrderId::try_from(77).expect("positive")));
+        m.carts.expect_clear().times(1).returning(|_| Ok(()));
+        assert_eq!(
+            m.cart()
+                .checkout(&ctx(), user())
+                .await
+                .ok()
+                .map(OrderId::get),
+            Some(77)
+        );
+    }
+
+    #[tokio::test]
+    async fn checkout_of_empty_cart_is_empty_cart() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![]);
+        assert!(matches!(
+            m.cart().checkout(&ctx(), user()).await,
+            Err(CartError::EmptyCart(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn refused_checkout_keeps_the_cart() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![CartItem {
+            sku: sku(2),
+            count: count(3),
+        }]);
+        m.loms
+            .expect_create_order()
+            .returning(|_, _, _| Err(UpstreamError::Refused("insufficient stock".into())));
+        m.carts.expect_clear().never();
+        assert!(matches!(
+            m.cart().checkout(&ctx(), user()).await,
+            Err(CartError::OrderRefused(reason)) if reason == "insufficient stock"
+        ));
+    }
+
+    #[tokio::test]
+    async fn checkout_reports_the_order_even_if_the_cart_cannot_be_cleared() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![CartItem {
+            sku: sku(2),
+            count: count(3),
+        }]);
+        m.loms
+            .expect_create_order()
+            .returning(|_, _, _| Ok(OrderId::try_from(5).expect("positive")));
+        m.carts
+            .expect_clear()
+            .returning(|_| Err(RepoError::Storage(cause())));
+        assert_eq!(
+            m.cart()
+                .checkout(&ctx(), user())
+                .await
+                .ok()
+                .map(OrderId::get),
+            Some(5)
+        );
+    }
+
+    #[tokio::test]
+    async fn checkout_with_loms_down_is_unavailable() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![CartItem {
+            sku: sku(2),
+            count: count(3),
+        }]);
+        m.loms
+            .expect_create_order()
+            .returning(|_, _, _| Err(UpstreamError::Unavailable(cause())));
+        m.carts.expect_clear().never();
+        assert!(matches!(
+            m.cart().checkout(&ctx(), user()).await,
+            Err(CartError::Unavailable(Upstream::Loms, _))
+        ));
+    }
+}
