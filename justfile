@@ -31,14 +31,18 @@ breaking:
 
 # build and start cart, loms and product-service on the default ports; Ctrl-C stops them all
 run-all:
+    @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
 
-# run every test
+# run every test (installs the tools first when missing: protoc is needed to build)
 test:
+    @command -v protoc >/dev/null || bash scripts/tools.sh
     cargo test --workspace --locked
 
-# the full check before a commit: codegen drift, compatibility, formatting, lints, tests
-precommit: gen-check breaking
+# formatting and clippy, warnings as errors
+lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
-    just test
+
+# the full check before a commit: codegen drift, compatibility, formatting, lints, tests
+precommit: gen-check breaking lint test

@@ -71,11 +71,19 @@ impl GrpcServer {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
-        serve(self.listener, self.routes, &self.services, shutdown).await
+        serve(
+            self.addr,
+            self.listener,
+            self.routes,
+            &self.services,
+            shutdown,
+        )
+        .await
     }
 }
 
 async fn serve(
+    addr: SocketAddr,
     listener: TcpListener,
     routes: Routes,
     services: &[&'static str],
@@ -122,8 +130,7 @@ async fn serve(
         .on_response(DefaultOnResponse::new().level(Level::DEBUG))
         .on_failure(DefaultOnFailure::new().level(Level::WARN));
 
-    let local = listener.local_addr().ok();
-    tracing::info!(addr = ?local, services = ?services, "grpc server listening");
+    tracing::info!(%addr, ?services, "grpc server listening");
 
     let shutdown = async {
         shutdown.await;
@@ -132,13 +139,13 @@ async fn serve(
                 .set_service_status(*name, ServingStatus::NotServing)
                 .await;
         }
-        tracing::info!(addr = ?local, "grpc server draining");
+        tracing::info!(%addr, "grpc server draining");
     };
     Server::builder()
         .layer(trace)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
-    tracing::info!(addr = ?local, "grpc server stopped");
+    tracing::info!(%addr, "grpc server stopped");
     Ok(())
 }

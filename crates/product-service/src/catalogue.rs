@@ -109,7 +109,7 @@ impl Catalogue {
         }
         // A fixed linear congruential sequence (Knuth's MMIX constants) spreads the generated SKUs over
         // 1,000,000..2,000,000,000 the same way on every start.
-        let mut state: u64 = 0x5EED_0F_2560;
+        let mut state: u64 = 0x0005_EED0_F256;
         let mut added = 0;
         while added < GENERATED {
             state = state

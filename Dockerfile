@@ -1,0 +1,23 @@
+# One image for every Route256 service; compose.yaml picks the binary per service.
+
+FROM rust:1-bookworm AS build
+# protoc: prost-validate-types compiles validate.proto in its build script.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p cart -p loms -p product-service \
+    && mkdir -p /out \
+    && cp target/release/cart target/release/loms target/release/product-service /out/
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --no-create-home route256
+COPY --from=build /out/ /usr/local/bin/
+USER route256
+ENV RUST_LOG=info LOG_FORMAT=json
