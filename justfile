@@ -34,10 +34,10 @@ run-all:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
 
-# run every test (installs the tools first when missing: protoc is needed to build)
+# run every test, with cargo-nextest where installed (else cargo test); installs the tools when missing
 test:
     @command -v protoc >/dev/null || bash scripts/tools.sh
-    cargo test --workspace --locked
+    if command -v cargo-nextest >/dev/null; then cargo nextest run --workspace --locked --no-fail-fast; else cargo test --workspace --locked --no-fail-fast; fi
 
 # formatting and clippy, warnings as errors
 lint:

