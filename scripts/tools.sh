@@ -50,7 +50,7 @@ apt_install protobuf-compiler libprotobuf-dev docker-compose
 [ -x "$venv/bin/pip" ] || { log "creating $venv"; python3 -m venv "$venv"; }
 pip_pin() { # pip_pin PACKAGE VERSION
   local installed
-  installed=$("$venv/bin/pip" show "$1" 2>/dev/null | sed -n 's/^Version: //p')
+  installed=$("$venv/bin/pip" show "$1" 2>/dev/null | sed -n 's/^Version: //p' || true)
   if [ "$installed" != "$2" ]; then
     log "pip install $1==$2"
     "$venv/bin/pip" install -q --disable-pip-version-check "$1==$2"
