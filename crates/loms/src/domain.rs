@@ -119,12 +119,12 @@ pub enum Transition {
 
 impl Transition {
     /// The one status the transition starts from.
-    pub fn from(self) -> OrderStatus {
+    pub fn start_status(self) -> OrderStatus {
         OrderStatus::AwaitingPayment
     }
 
     /// The status the transition ends in; asking again once there is a no-op.
-    pub fn to(self) -> OrderStatus {
+    pub fn end_status(self) -> OrderStatus {
         match self {
             Self::Pay => OrderStatus::Payed,
             Self::Cancel => OrderStatus::Cancelled,
@@ -284,8 +284,8 @@ mod tests {
 
     #[test]
     fn transitions_start_awaiting_payment() {
-        assert_eq!(Transition::Pay.from(), OrderStatus::AwaitingPayment);
-        assert_eq!(Transition::Cancel.to(), OrderStatus::Cancelled);
+        assert_eq!(Transition::Pay.start_status(), OrderStatus::AwaitingPayment);
+        assert_eq!(Transition::Cancel.end_status(), OrderStatus::Cancelled);
         assert_eq!(Transition::Pay.stock_effect(), StockEffect::WriteOff);
         assert_eq!(OrderStatus::AwaitingPayment.to_string(), "awaiting payment");
     }

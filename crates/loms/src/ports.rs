@@ -69,8 +69,8 @@ pub trait OrderRepo: Send + Sync {
     /// short, reserves nothing and makes it FAILED. All or nothing, in one step.
     async fn reserve(&self, id: OrderId) -> Result<Reservation, RepoError>;
 
-    /// If the order is in `transition.from()`, applies the transition's stock effect to its items and
-    /// moves it to `transition.to()`, in one step; otherwise changes nothing.
+    /// If the order is in `transition.start_status()`, applies the transition's stock effect to its items and
+    /// moves it to `transition.end_status()`, in one step; otherwise changes nothing.
     async fn transition(
         &self,
         id: OrderId,

@@ -89,11 +89,11 @@ impl Loms {
     async fn transition(&self, order_id: OrderId, transition: Transition) -> Result<(), LomsError> {
         match self.orders.transition(order_id, transition).await? {
             TransitionOutcome::Applied => {
-                tracing::info!(%order_id, status = %transition.to(), "order status changed");
+                tracing::info!(%order_id, status = %transition.end_status(), "order status changed");
                 Ok(())
             }
             // Idempotent: the caller's retry of a transition that already happened succeeds.
-            TransitionOutcome::Refused { current } if current == transition.to() => Ok(()),
+            TransitionOutcome::Refused { current } if current == transition.end_status() => Ok(()),
             TransitionOutcome::Refused { current } => Err(LomsError::WrongStatus {
                 order_id,
                 current,
@@ -244,7 +244,9 @@ mod tests {
 
     #[tokio::test]
     async fn pay_and_cancel_are_idempotent() {
-        let repeat = |t: Transition| TransitionOutcome::Refused { current: t.to() };
+        let repeat = |t: Transition| TransitionOutcome::Refused {
+            current: t.end_status(),
+        };
         assert!(transition_with(Transition::Pay, repeat(Transition::Pay))
             .await
             .is_ok());

@@ -125,7 +125,7 @@ impl OrderRepo for MemoryStore {
         let Some(order) = state.orders.get_mut(&id) else {
             return Ok(TransitionOutcome::NotFound);
         };
-        if order.status != transition.from() {
+        if order.status != transition.start_status() {
             return Ok(TransitionOutcome::Refused {
                 current: order.status,
             });
@@ -146,7 +146,7 @@ impl OrderRepo for MemoryStore {
             changed.push((item.sku, stock));
         }
         state.stocks.extend(changed);
-        order.status = transition.to();
+        order.status = transition.end_status();
         Ok(TransitionOutcome::Applied)
     }
 }
