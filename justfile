@@ -39,10 +39,14 @@ test:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     if command -v cargo-nextest >/dev/null; then cargo nextest run --workspace --locked --no-fail-fast; else cargo test --workspace --locked --no-fail-fast; fi
 
+# end to end over the real binaries with grpcurl (spare ports 18082/18083/18090)
+e2e:
+    bash scripts/e2e.sh
+
 # formatting and clippy, warnings as errors
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # the full check before a commit: codegen drift, compatibility, formatting, lints, tests
-precommit: gen-check breaking lint test
+precommit: gen-check breaking lint e2e test
