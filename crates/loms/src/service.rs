@@ -41,6 +41,9 @@ impl Loms {
 
     /// Creates an order (NEW) and reserves its items: AWAITING_PAYMENT, or FAILED — kept, and reported as
     /// insufficient stock.
+    ///
+    /// Creating and reserving are two atomic steps, because each status is a change of its own. Should
+    /// the store fail between them, the order stays NEW, holds no stock, and the caller gets an error.
     pub async fn create_order(
         &self,
         user: UserId,

@@ -6,6 +6,7 @@ use route256_proto::product::product_service_server;
 use route256_proto::product::{
     GetProductRequest, GetProductResponse, ListSkusRequest, ListSkusResponse,
 };
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::service::ProductService;
@@ -23,11 +24,11 @@ impl ProductGrpc {
 }
 
 /// The request's `token` field, or when empty the token from the metadata.
-fn token<'a>(field: &'a str, request: &'a Request<impl Sized>) -> Option<String> {
+fn token(field: &str, metadata: &MetadataMap) -> Option<String> {
     if !field.is_empty() {
         return Some(field.to_owned());
     }
-    AuthToken::from_metadata(request.metadata()).map(|t| t.expose().to_owned())
+    AuthToken::from_metadata(metadata).map(|t| t.expose().to_owned())
 }
 
 #[tonic::async_trait]
@@ -36,7 +37,7 @@ impl product_service_server::ProductService for ProductGrpc {
         &self,
         request: Request<GetProductRequest>,
     ) -> Result<Response<GetProductResponse>, Status> {
-        let token = token(&request.get_ref().token, &request);
+        let token = token(&request.get_ref().token, request.metadata());
         let product = self
             .service
             .get_product(token.as_deref(), request.get_ref().sku)
@@ -51,7 +52,7 @@ impl product_service_server::ProductService for ProductGrpc {
         &self,
         request: Request<ListSkusRequest>,
     ) -> Result<Response<ListSkusResponse>, Status> {
-        let token = token(&request.get_ref().token, &request);
+        let token = token(&request.get_ref().token, request.metadata());
         let ListSkusRequest {
             start_after_sku,
             count,
