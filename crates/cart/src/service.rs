@@ -204,6 +204,12 @@ mod tests {
     fn count(n: u32) -> ItemCount {
         item_count(n).expect("valid")
     }
+    fn item(s: u32, n: u32) -> CartItem {
+        CartItem {
+            sku: sku(s),
+            count: count(n),
+        }
+    }
     fn ctx() -> RequestContext {
         RequestContext::with_token(AuthToken::new("tok").expect("valid"))
     }
@@ -404,16 +410,7 @@ mod tests {
     #[tokio::test]
     async fn list_prices_every_item_live() {
         let mut m = Mocks::new();
-        m.cart_items(vec![
-            CartItem {
-                sku: sku(2),
-                count: count(3),
-            },
-            CartItem {
-                sku: sku(9),
-                count: count(1),
-            },
-        ]);
+        m.cart_items(vec![item(2, 3), item(9, 1)]);
         m.products
             .expect_get_product()
             .with(mockall::predicate::always(), eq(sku(2)))
@@ -441,10 +438,7 @@ mod tests {
     #[tokio::test]
     async fn list_with_a_product_gone_from_the_catalogue_is_unknown_product() {
         let mut m = Mocks::new();
-        m.cart_items(vec![CartItem {
-            sku: sku(2),
-            count: count(1),
-        }]);
+        m.cart_items(vec![item(2, 1)]);
         m.products
             .expect_get_product()
             .returning(|_, _| Err(UpstreamError::NotFound));
@@ -457,16 +451,7 @@ mod tests {
     #[tokio::test]
     async fn list_refuses_a_total_over_32_bits() {
         let mut m = Mocks::new();
-        m.cart_items(vec![
-            CartItem {
-                sku: sku(1),
-                count: count(65535),
-            },
-            CartItem {
-                sku: sku(2),
-                count: count(65535),
-            },
-        ]);
+        m.cart_items(vec![item(1, 65535), item(2, 65535)]);
         m.products
             .expect_get_product()
             .returning(|_, _| Ok(product("gold", 65537)));
@@ -479,10 +464,7 @@ mod tests {
     #[tokio::test]
     async fn list_passes_upstream_failures_on() {
         let mut m = Mocks::new();
-        m.cart_items(vec![CartItem {
-            sku: sku(2),
-            count: count(1),
-        }]);
+        m.cart_items(vec![item(2, 1)]);
         m.products
             .expect_get_product()
             .returning(|_, _| Err(UpstreamError::Failed(cause())));
@@ -495,10 +477,7 @@ mod tests {
     #[tokio::test]
     async fn checkout_orders_then_clears() {
         let mut m = Mocks::new();
-        let items = vec![CartItem {
-            sku: sku(2),
-            count: count(3),
-        }];
+        let items = vec![item(2, 3)];
         m.cart_items(items.clone());
         m.loms
             .expect_create_order()
@@ -529,10 +508,7 @@ mod tests {
     #[tokio::test]
     async fn refused_checkout_keeps_the_cart() {
         let mut m = Mocks::new();
-        m.cart_items(vec![CartItem {
-            sku: sku(2),
-            count: count(3),
-        }]);
+        m.cart_items(vec![item(2, 3)]);
         m.loms
             .expect_create_order()
             .returning(|_, _, _| Err(UpstreamError::Refused("insufficient stock".into())));
@@ -546,10 +522,7 @@ mod tests {
     #[tokio::test]
     async fn checkout_reports_the_order_even_if_the_cart_cannot_be_cleared() {
         let mut m = Mocks::new();
-        m.cart_items(vec![CartItem {
-            sku: sku(2),
-            count: count(3),
-        }]);
+        m.cart_items(vec![item(2, 3)]);
         m.loms
             .expect_create_order()
             .returning(|_, _, _| Ok(OrderId::try_from(5).expect("positive")));
@@ -569,10 +542,7 @@ mod tests {
     #[tokio::test]
     async fn checkout_with_loms_down_is_unavailable() {
         let mut m = Mocks::new();
-        m.cart_items(vec![CartItem {
-            sku: sku(2),
-            count: count(3),
-        }]);
+        m.cart_items(vec![item(2, 3)]);
         m.loms
             .expect_create_order()
             .returning(|_, _, _| Err(UpstreamError::Unavailable(cause())));
