@@ -492,3 +492,79 @@ async fn product_service_checks_tokens_and_pages_skus() {
 
     system.stop().await;
 }
+
+/// Lists the services a server announces through one version of the reflection protocol.
+macro_rules! reflected_services {
+    ($version:ident, $addr:expr) => {{
+        use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::$version::ServerReflectionRequest;
+
+        let mut client = ServerReflectionClient::new(support::channel($addr).await);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect("reflection answers")
+            .into_inner();
+        let response = responses
+            .message()
+            .await
+            .expect("a response")
+            .expect("not empty");
+        match response.message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+                names.sort();
+                names
+            }
+            other => panic!("unexpected reflection response: {other:?}"),
+        }
+    }};
+}
+
+#[tokio::test]
+async fn every_server_offers_health_and_both_reflection_versions() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+
+    let system = System::start().await;
+    let servers = [
+        (system.cart_addr, "route256.cart.v1.CartService"),
+        (system.loms_addr, "route256.loms.v1.LomsService"),
+        (system.product_addr, "route256.product.v1.ProductService"),
+    ];
+    for (addr, service) in servers {
+        let expected = vec![
+            "grpc.health.v1.Health".to_owned(),
+            "grpc.reflection.v1.ServerReflection".to_owned(),
+            "grpc.reflection.v1alpha.ServerReflection".to_owned(),
+            service.to_owned(),
+        ];
+        assert_eq!(reflected_services!(v1, addr), expected, "v1 at {addr}");
+        assert_eq!(
+            reflected_services!(v1alpha, addr),
+            expected,
+            "v1alpha at {addr}"
+        );
+
+        let mut health = HealthClient::new(support::channel(addr).await);
+        for name in ["", service] {
+            let status = health
+                .check(HealthCheckRequest {
+                    service: name.to_owned(),
+                })
+                .await
+                .expect("health answers")
+                .into_inner()
+                .status();
+            assert_eq!(status, ServingStatus::Serving, "{name:?} at {addr}");
+        }
+    }
+    system.stop().await;
+}
