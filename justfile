@@ -37,7 +37,11 @@ run-all:
 # run every test, with cargo-nextest where installed (else cargo test); installs the tools when missing
 test:
     @command -v protoc >/dev/null || bash scripts/tools.sh
-    if command -v cargo-nextest >/dev/null; then cargo nextest run --workspace --locked --no-fail-fast; else cargo test --workspace --locked --no-fail-fast; fi
+    if command -v cargo-nextest >/dev/null; then \
+        cargo nextest run --workspace --locked --no-fail-fast; \
+    else \
+        cargo test --workspace --locked --no-fail-fast; \
+    fi
 
 # end to end over the real binaries with grpcurl (spare ports 18082/18083/18090)
 e2e:

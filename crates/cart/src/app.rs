@@ -1,9 +1,7 @@
-//! Building and running cart: storage, clients of product-service and loms, bind, serve until shutdown.
-use std::future::Future;
-use std::net::SocketAddr;
+//! Building cart: storage, clients of product-service and loms, bind. `main` runs the server until a signal.
 use std::sync::Arc;
 
-use platform::grpc::{BindError, GrpcServer, ServeError};
+use platform::grpc::{BindError, GrpcServer};
 use route256_proto::cart::cart_service_server::{CartServiceServer, SERVICE_NAME};
 use tonic::service::Routes;
 
@@ -28,44 +26,22 @@ pub enum AppError {
     Bind(#[from] BindError),
 }
 
-/// A bound, ready-to-run cart.
-pub struct App {
-    server: GrpcServer,
-}
-
-impl App {
-    /// Sets up storage and the upstream clients (they connect lazily, so the other services may start
-    /// later) and binds the listener (port 0 picks a free port: see [`App::local_addr`]).
-    pub async fn build(config: Config) -> Result<Self, AppError> {
-        let connect = |url: &str| {
-            channel(url, config.upstream_timeout).map_err(|source| AppError::Upstream {
-                url: url.to_owned(),
-                source,
-            })
-        };
-        let products = GrpcProductCatalog::new(connect(&config.product_service_url)?);
-        let loms = GrpcLoms::new(connect(&config.loms_url)?);
-        let cart = Cart::new(
-            Arc::new(MemoryCartRepo::default()),
-            Arc::new(products),
-            Arc::new(loms),
-        );
-        let routes = Routes::new(CartServiceServer::new(CartGrpc::new(cart)));
-        Ok(Self {
-            server: GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME]).await?,
+/// Sets up storage and the upstream clients (they connect lazily, so the other services may start
+/// later) and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
+pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
+    let connect = |url: &str| {
+        channel(url, config.upstream_timeout).map_err(|source| AppError::Upstream {
+            url: url.to_owned(),
+            source,
         })
-    }
-
-    /// The address the gRPC server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` resolves, then drains the calls in flight.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServeError> {
-        self.server.run_until(shutdown).await
-    }
+    };
+    let products = GrpcProductCatalog::new(connect(&config.product_service_url)?);
+    let loms = GrpcLoms::new(connect(&config.loms_url)?);
+    let cart = Cart::new(
+        Arc::new(MemoryCartRepo::default()),
+        Arc::new(products),
+        Arc::new(loms),
+    );
+    let routes = Routes::new(CartServiceServer::new(CartGrpc::new(cart)));
+    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME]).await?)
 }

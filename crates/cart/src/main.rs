@@ -1,9 +1,9 @@
-use cart::{App, Config};
+use cart::{app, Config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     platform::telemetry::init();
-    let app = App::build(Config::from_env()?).await?;
-    app.run_until(platform::shutdown::signal()).await?;
+    let server = app::build(Config::from_env()?).await?;
+    server.run_until(platform::shutdown::signal()).await?;
     Ok(())
 }

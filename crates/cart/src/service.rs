@@ -180,7 +180,8 @@ impl Cart {
         // The order exists: report it even if the cart cannot be emptied, so that a retry does not
         // order the same goods twice. The leftover cart is the lesser harm, and it is logged.
         if let Err(error) = self.carts.clear(user).await {
-            tracing::error!(%user, %order_id, error = %platform::telemetry::error_chain(&error), "cart not cleared after checkout");
+            let error = platform::telemetry::error_chain(&error);
+            tracing::error!(%user, %order_id, %error, "cart not cleared after checkout");
         }
         tracing::info!(%user, %order_id, "cart checked out");
         Ok(order_id)

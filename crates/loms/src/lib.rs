@@ -1,8 +1,8 @@
 //! loms: logistics and order management. Owns the stock and the orders that reserve it.
 //!
-//! `config` → `app` (bind, serve until shutdown) → `grpc` (proto ↔ domain only) → `service` (the use
-//! cases) → `ports` (storage traits) ← `adapters` (`memory`). `domain` holds the validated types and the
-//! order status machine.
+//! `config` → `app` (wire everything into a bound gRPC server) → `grpc` (proto ↔ domain only) →
+//! `service` (the use cases) → `ports` (storage traits) ← `adapters` (`memory`). `domain` holds the
+//! validated types and the order status machine.
 pub mod adapters;
 pub mod app;
 pub mod config;
@@ -12,5 +12,4 @@ pub mod ports;
 pub mod seed;
 pub mod service;
 
-pub use app::App;
 pub use config::Config;

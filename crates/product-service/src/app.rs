@@ -1,9 +1,7 @@
-//! Building and running product-service: load the catalogue, bind, serve until shutdown.
-use std::future::Future;
-use std::net::SocketAddr;
+//! Building product-service: load the catalogue, bind. `main` runs the server until a signal.
 use std::sync::Arc;
 
-use platform::grpc::{BindError, GrpcServer, ServeError};
+use platform::grpc::{BindError, GrpcServer};
 use route256_proto::product::product_service_server::{ProductServiceServer, SERVICE_NAME};
 use tonic::service::Routes;
 
@@ -22,50 +20,28 @@ pub enum AppError {
     Bind(#[from] BindError),
 }
 
-/// A bound, ready-to-run product-service.
-pub struct App {
-    server: GrpcServer,
-}
-
-impl App {
-    /// Loads the catalogue and binds the listener (port 0 picks a free port: see [`App::local_addr`]).
-    pub async fn build(config: Config) -> Result<Self, AppError> {
-        let catalogue = match &config.catalogue_file {
-            Some(path) => Catalogue::from_file(path)?,
-            None => Catalogue::builtin(),
-        };
-        tracing::info!(
-            products = catalogue.len(),
-            rps = config.rps,
-            latency_ms = config.latency.as_millis() as u64,
-            "catalogue loaded"
-        );
-        let service = Arc::new(ProductService::new(
-            catalogue,
-            config.tokens,
-            config.latency,
-        ));
-        let limiter = RateLimiter::new(config.rps);
-        let server =
-            ProductServiceServer::with_interceptor(ProductGrpc::new(service), move |request| {
-                limiter.check(request)
-            });
-        let routes = Routes::new(server);
-        Ok(Self {
-            server: GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME]).await?,
-        })
-    }
-
-    /// The address the gRPC server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` resolves, then drains the calls in flight.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServeError> {
-        self.server.run_until(shutdown).await
-    }
+/// Loads the catalogue and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
+pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
+    let catalogue = match &config.catalogue_file {
+        Some(path) => Catalogue::from_file(path)?,
+        None => Catalogue::builtin(),
+    };
+    tracing::info!(
+        products = catalogue.len(),
+        rps = config.rps,
+        latency_ms = config.latency.as_millis() as u64,
+        "catalogue loaded"
+    );
+    let service = Arc::new(ProductService::new(
+        catalogue,
+        config.tokens,
+        config.latency,
+    ));
+    let limiter = RateLimiter::new(config.rps);
+    let server =
+        ProductServiceServer::with_interceptor(ProductGrpc::new(service), move |request| {
+            limiter.check(request)
+        });
+    let routes = Routes::new(server);
+    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME]).await?)
 }

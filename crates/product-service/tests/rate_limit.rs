@@ -2,7 +2,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use product_service::{App, Config};
+use product_service::{app, Config};
 use route256_proto::product::product_service_client::ProductServiceClient;
 use route256_proto::product::GetProductRequest;
 use tonic::Code;
@@ -12,16 +12,16 @@ const CALLS: u32 = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_past_the_limit_are_resource_exhausted() {
-    let app = App::build(Config {
+    let server = app::build(Config {
         grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         rps: RPS,
         ..Config::default()
     })
     .await
     .expect("starts");
-    let url = format!("http://{}", app.local_addr());
+    let url = format!("http://{}", server.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(server.run_until(async {
         let _ = stopped.await;
     }));
     let client = ProductServiceClient::connect(url).await.expect("connects");

@@ -81,7 +81,7 @@ impl System {
     pub async fn start() -> Self {
         log_buffer();
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        let product = product_service::App::build(product_service::Config {
+        let product = product_service::app::build(product_service::Config {
             grpc_addr: any_port,
             tokens: vec![TOKEN.to_owned()],
             rps: 0,
@@ -90,13 +90,13 @@ impl System {
         })
         .await
         .expect("product-service starts");
-        let loms = loms::App::build(loms::Config {
+        let loms = loms::app::build(loms::Config {
             grpc_addr: any_port,
         })
         .await
         .expect("loms starts");
         let (product_addr, loms_addr) = (product.local_addr(), loms.local_addr());
-        let cart = cart::App::build(cart::Config {
+        let cart = cart::app::build(cart::Config {
             grpc_addr: any_port,
             product_service_url: format!("http://{product_addr}"),
             loms_url: format!("http://{loms_addr}"),
