@@ -5,7 +5,7 @@ use route256_proto::loms as pb;
 use route256_proto::loms::loms_service_server::LomsService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{InvalidOrder, Item, Order, OrderId, OrderStatus, Sku, UserId};
+use crate::domain::{Item, Order, OrderId, OrderStatus, Sku, UserId};
 use crate::service::{Loms, LomsError};
 
 impl From<LomsError> for Status {
@@ -53,7 +53,7 @@ fn order_to_pb(order: Order) -> pb::OrderInfoResponse {
 }
 
 fn order_id(raw: i64) -> Result<OrderId, LomsError> {
-    OrderId::try_from(raw).map_err(|e| LomsError::InvalidOrder(e.into()))
+    Ok(OrderId::try_from(raw)?)
 }
 
 /// The gRPC face of loms.
@@ -75,9 +75,7 @@ impl LomsService for LomsGrpc {
         request: Request<pb::OrderCreateRequest>,
     ) -> Result<Response<pb::OrderCreateResponse>, Status> {
         let request = request.into_inner();
-        let user = UserId::try_from(request.user)
-            .map_err(InvalidOrder::from)
-            .map_err(LomsError::from)?;
+        let user = UserId::try_from(request.user).map_err(LomsError::from)?;
         let items = request
             .items
             .iter()
@@ -125,8 +123,7 @@ impl LomsService for LomsGrpc {
         &self,
         request: Request<pb::StocksInfoRequest>,
     ) -> Result<Response<pb::StocksInfoResponse>, Status> {
-        let sku =
-            Sku::try_from(request.get_ref().sku).map_err(|e| LomsError::InvalidOrder(e.into()))?;
+        let sku = Sku::try_from(request.get_ref().sku).map_err(LomsError::from)?;
         let count = self.loms.stocks_info(sku).await?;
         Ok(Response::new(pb::StocksInfoResponse { count }))
     }
@@ -135,6 +132,7 @@ impl LomsService for LomsGrpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::InvalidOrder;
     use crate::ports::RepoError;
     use tonic::Code;
 

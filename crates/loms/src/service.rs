@@ -27,6 +27,12 @@ pub enum LomsError {
     Storage(#[from] RepoError),
 }
 
+impl From<crate::domain::NotPositive> for LomsError {
+    fn from(error: crate::domain::NotPositive) -> Self {
+        Self::InvalidOrder(error.into())
+    }
+}
+
 /// The use cases, over the storage ports.
 #[derive(Clone)]
 pub struct Loms {
