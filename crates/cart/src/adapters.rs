@@ -3,7 +3,10 @@ pub mod loms_client;
 pub mod memory;
 pub mod product_client;
 
+use std::future::Future;
 use std::time::Duration;
+
+use platform::context::RequestContext;
 
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -11,12 +14,35 @@ use tonic::{Code, Status};
 use crate::ports::UpstreamError;
 
 /// A lazily connecting channel: cart starts even while the other services are still starting, and
-/// reconnects by itself. `timeout` bounds each call.
-pub fn channel(url: &str, timeout: Duration) -> Result<Channel, tonic::transport::Error> {
+/// reconnects by itself. Calls are bounded by [`call`], not by the channel.
+pub fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
     Ok(Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(2))
-        .timeout(timeout)
         .connect_lazy())
+}
+
+/// Makes one call to another service on behalf of `ctx`, within a budget: the caller's time left, and
+/// at most `limit` (cart's own bound on one call). The budget travels as `grpc-timeout`, so the callee
+/// stops working when cart stops waiting; when it runs out here, the call ends in `DeadlineExceeded` —
+/// cart's deadline, which says nothing about the callee's health. tonic reports its own timeouts as
+/// `CANCELLED`, so the clock is kept here rather than on the channel.
+async fn call<M, T, F>(
+    ctx: &RequestContext,
+    limit: Duration,
+    message: M,
+    send: impl FnOnce(tonic::Request<M>) -> F,
+) -> Result<T, UpstreamError>
+where
+    F: Future<Output = Result<tonic::Response<T>, Status>>,
+{
+    let budget = ctx.remaining().map_or(limit, |left| left.min(limit));
+    let mut request = ctx.outgoing(message);
+    request.set_timeout(budget);
+    match tokio::time::timeout(budget, send(request)).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(upstream_error(status)),
+        Err(_elapsed) => Err(UpstreamError::DeadlineExceeded),
+    }
 }
 
 /// What a gRPC status from another service means to cart.
@@ -26,9 +52,9 @@ fn upstream_error(status: Status) -> UpstreamError {
         Code::Unauthenticated => UpstreamError::Unauthenticated(status.message().to_owned()),
         Code::FailedPrecondition => UpstreamError::Refused(status.message().to_owned()),
         Code::ResourceExhausted => UpstreamError::RateLimited(status.message().to_owned()),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
-            UpstreamError::Unavailable(Box::new(status))
-        }
+        Code::DeadlineExceeded => UpstreamError::DeadlineExceeded,
+        Code::Cancelled => UpstreamError::Cancelled(status.message().to_owned()),
+        Code::Unavailable => UpstreamError::Unavailable(Box::new(status)),
         _ => UpstreamError::Failed(Box::new(status)),
     }
 }
@@ -57,12 +83,55 @@ mod tests {
         ));
         assert!(matches!(
             map(Code::DeadlineExceeded, ""),
-            UpstreamError::Unavailable(_)
+            UpstreamError::DeadlineExceeded
+        ));
+        assert!(matches!(
+            map(Code::Cancelled, "bye"),
+            UpstreamError::Cancelled(m) if m == "bye"
         ));
         assert!(matches!(map(Code::Internal, ""), UpstreamError::Failed(_)));
+        assert!(matches!(
+            map(Code::InvalidArgument, "malformed"),
+            UpstreamError::Failed(_)
+        ));
         assert!(matches!(
             map(Code::InvalidArgument, ""),
             UpstreamError::Failed(_)
         ));
+    }
+}
+
+#[cfg(test)]
+mod call_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_past_its_budget_is_deadline_exceeded() {
+        let never =
+            |_: tonic::Request<()>| std::future::pending::<Result<tonic::Response<()>, Status>>();
+        let result = call(
+            &RequestContext::default(),
+            Duration::from_millis(200),
+            (),
+            never,
+        )
+        .await;
+        assert!(matches!(result, Err(UpstreamError::DeadlineExceeded)));
+    }
+
+    #[tokio::test]
+    async fn the_budget_is_sent_as_grpc_timeout() {
+        let result = call(
+            &RequestContext::default(),
+            Duration::from_secs(3),
+            (),
+            |request: tonic::Request<()>| async move {
+                let timeout = request.metadata().get("grpc-timeout").cloned();
+                Ok(tonic::Response::new(timeout))
+            },
+        )
+        .await;
+        let sent = result.expect("answered").expect("grpc-timeout set");
+        assert!(!sent.is_empty());
     }
 }

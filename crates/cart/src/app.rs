@@ -30,13 +30,16 @@ pub enum AppError {
 /// later) and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     let connect = |url: &str| {
-        channel(url, config.upstream_timeout).map_err(|source| AppError::Upstream {
+        channel(url).map_err(|source| AppError::Upstream {
             url: url.to_owned(),
             source,
         })
     };
-    let products = GrpcProductCatalog::new(connect(&config.product_service_url)?);
-    let loms = GrpcLoms::new(connect(&config.loms_url)?);
+    let products = GrpcProductCatalog::new(
+        connect(&config.product_service_url)?,
+        config.upstream_timeout,
+    );
+    let loms = GrpcLoms::new(connect(&config.loms_url)?, config.upstream_timeout);
     let cart = Cart::new(
         Arc::new(MemoryCartRepo::default()),
         Arc::new(products),

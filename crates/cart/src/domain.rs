@@ -23,6 +23,40 @@ pub fn item_count(count: u32) -> Result<ItemCount, InvalidRequest> {
         .ok_or(InvalidRequest::Count(count))
 }
 
+/// The version of a user's cart: it grows with every change of the cart and is never reused for the
+/// user, so (user, version) names one cart state. Checkout derives loms's idempotency key from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CartVersion(pub u64);
+
+impl std::fmt::Display for CartVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A cart as read in one step: its items, sorted by SKU, and the version they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CartSnapshot {
+    pub items: Vec<CartItem>,
+    pub version: CartVersion,
+}
+
+/// loms's idempotency key for checking out one cart state: `cart:<user>:<version>`, at most 46
+/// printable ASCII characters (loms takes 64). Every checkout of the same state sends the same key, so
+/// loms creates one order for it however many calls, retries and cart replicas race.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderKey(String);
+
+impl OrderKey {
+    pub fn for_checkout(user: UserId, version: CartVersion) -> Self {
+        Self(format!("cart:{user}:{version}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// One cart position as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CartItem {
@@ -96,6 +130,18 @@ mod tests {
     #[test]
     fn view_refuses_a_total_over_32_bits() {
         assert!(CartView::new(vec![line(1, 65535, 65537), line(2, 65535, 65537)]).is_none());
+    }
+
+    #[test]
+    fn order_keys_name_the_user_and_version_and_fit_loms() {
+        let user = UserId::try_from(i64::MAX).expect("positive");
+        let key = OrderKey::for_checkout(user, CartVersion(u64::MAX));
+        assert_eq!(key.as_str(), format!("cart:{}:{}", i64::MAX, u64::MAX));
+        assert!(key.as_str().len() <= 64);
+        assert_ne!(
+            OrderKey::for_checkout(user, CartVersion(1)),
+            OrderKey::for_checkout(user, CartVersion(2))
+        );
     }
 
     #[test]

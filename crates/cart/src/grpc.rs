@@ -21,6 +21,14 @@ impl From<CartError> for Status {
             CartError::TotalOverflow => Status::out_of_range(message),
             CartError::Unauthenticated(..) => Status::unauthenticated(message),
             CartError::RateLimited(..) => Status::resource_exhausted(message),
+            CartError::DeadlineExceeded(upstream) => {
+                tracing::info!(%upstream, "call ended by the deadline");
+                Status::deadline_exceeded(message)
+            }
+            CartError::Cancelled(upstream, _) => {
+                tracing::info!(%upstream, "call cancelled by the upstream service");
+                Status::cancelled(message)
+            }
             CartError::Unavailable(..) => {
                 tracing::warn!(error = %platform::telemetry::error_chain(&error), "upstream unavailable");
                 Status::unavailable(message)
@@ -168,6 +176,14 @@ mod tests {
             (
                 CartError::Unavailable(Upstream::Loms, UpstreamError::Unavailable(cause())),
                 Code::Unavailable,
+            ),
+            (
+                CartError::DeadlineExceeded(Upstream::ProductService),
+                Code::DeadlineExceeded,
+            ),
+            (
+                CartError::Cancelled(Upstream::Loms, "bye".into()),
+                Code::Cancelled,
             ),
             (
                 CartError::Upstream(Upstream::Loms, UpstreamError::Failed(cause())),

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use platform::context::RequestContext;
 
-use crate::domain::{CartLine, CartView, ItemCount, OrderId, Sku, UserId};
+use crate::domain::{CartLine, CartView, ItemCount, OrderId, OrderKey, Sku, UserId};
 use crate::ports::{CartRepo, Loms, ProductCatalog, RepoError, UpstreamError};
 
 /// The other services cart calls, for messages and logs.
@@ -49,6 +49,10 @@ pub enum CartError {
     RateLimited(Upstream, String),
     #[error("{0} is unavailable")]
     Unavailable(Upstream, #[source] UpstreamError),
+    #[error("{0} did not answer before the deadline")]
+    DeadlineExceeded(Upstream),
+    #[error("{0} cancelled the call: {1}")]
+    Cancelled(Upstream, String),
     #[error("{0} call failed")]
     Upstream(Upstream, #[source] UpstreamError),
     #[error("cart storage failed")]
@@ -63,6 +67,8 @@ impl CartError {
             UpstreamError::Unauthenticated(m) => Self::Unauthenticated(service, m),
             UpstreamError::RateLimited(m) => Self::RateLimited(service, m),
             e @ UpstreamError::Unavailable(_) => Self::Unavailable(service, e),
+            UpstreamError::DeadlineExceeded => Self::DeadlineExceeded(service),
+            UpstreamError::Cancelled(m) => Self::Cancelled(service, m),
             e => Self::Upstream(service, e),
         }
     }
@@ -149,7 +155,7 @@ impl Cart {
 
     /// The cart with live names and prices, sorted by SKU, and its total.
     pub async fn list(&self, ctx: &RequestContext, user: UserId) -> Result<CartView, CartError> {
-        let items = self.carts.items(user).await?;
+        let items = self.carts.snapshot(user).await?.items;
         if items.is_empty() {
             return Err(CartError::EmptyCart(user));
         }
@@ -165,25 +171,43 @@ impl Cart {
         CartView::new(lines).ok_or(CartError::TotalOverflow)
     }
 
-    /// Orders the cart's content in loms, then empties the cart.
+    /// Orders the cart's content in loms, then removes what was ordered from the cart.
+    ///
+    /// Once per cart state, across calls and replicas, with no lock: the order's idempotency key is
+    /// derived from the user and the snapshot's version, so loms answers every checkout of one state
+    /// with the same order; and the ordered quantities are removed once per state (see
+    /// [`CartRepo::remove_ordered`]). Units added while loms works stay in the cart.
     pub async fn checkout(&self, ctx: &RequestContext, user: UserId) -> Result<OrderId, CartError> {
-        let items = self.carts.items(user).await?;
-        if items.is_empty() {
+        let snapshot = self.carts.snapshot(user).await?;
+        if snapshot.items.is_empty() {
             return Err(CartError::EmptyCart(user));
         }
-        let order_id = match self.loms.create_order(ctx, user, items).await {
+        let key = OrderKey::for_checkout(user, snapshot.version);
+        let order_id = match self
+            .loms
+            .create_order(ctx, user, snapshot.items.clone(), &key)
+            .await
+        {
             Ok(id) => id,
             // The cart stays as it was: the user can change it and try again.
             Err(UpstreamError::Refused(reason)) => return Err(CartError::OrderRefused(reason)),
             Err(e) => return Err(CartError::upstream(Upstream::Loms, e)),
         };
-        // The order exists: report it even if the cart cannot be emptied, so that a retry does not
-        // order the same goods twice. The leftover cart is the lesser harm, and it is logged.
-        if let Err(error) = self.carts.clear(user).await {
-            let error = platform::telemetry::error_chain(&error);
-            tracing::error!(%user, %order_id, %error, "cart not cleared after checkout");
+        // The order exists: report it even if the cart cannot be changed. The goods stay in the cart,
+        // and checking it out again is safe: the same version gets the same order, then the removal.
+        match self.carts.remove_ordered(user, &snapshot).await {
+            Ok(true) => {
+                tracing::info!(%user, %order_id, version = %snapshot.version, "cart checked out")
+            }
+            Ok(false) => tracing::info!(
+                %user, %order_id, version = %snapshot.version,
+                "cart state already checked out by another call: same order"
+            ),
+            Err(error) => {
+                let error = platform::telemetry::error_chain(&error);
+                tracing::error!(%user, %order_id, %error, "ordered items not removed from the cart");
+            }
         }
-        tracing::info!(%user, %order_id, "cart checked out");
         Ok(order_id)
     }
 }
@@ -191,7 +215,7 @@ impl Cart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{item_count, CartItem, Product};
+    use crate::domain::{item_count, CartItem, CartSnapshot, CartVersion, Product};
     use crate::ports::{MockCartRepo, MockLoms, MockProductCatalog};
     use mockall::predicate::eq;
     use platform::context::AuthToken;
@@ -259,9 +283,12 @@ mod tests {
             self.carts.expect_count().returning(move |_, _| Ok(units));
         }
         fn cart_items(&mut self, items: Vec<CartItem>) {
-            self.carts
-                .expect_items()
-                .returning(move |_| Ok(items.clone()));
+            self.carts.expect_snapshot().returning(move |_| {
+                Ok(CartSnapshot {
+                    items: items.clone(),
+                    version: CartVersion(41),
+                })
+            });
         }
     }
 
@@ -476,16 +503,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn checkout_orders_then_clears() {
+    async fn checkout_orders_with_the_versions_key_then_removes_the_snapshot() {
         let mut m = Mocks::new();
         let items = vec![item(2, 3)];
         m.cart_items(items.clone());
         m.loms
             .expect_create_order()
-            .withf(move |_, u, i| *u == user() && *i == items)
+            .withf(move |_, u, i, key| *u == user() && *i == items && key.as_str() == "cart:7:41")
             .times(1)
-            .returning(|_, _, _| Ok(OrderId::try_from(77).expect("positive")));
-        m.carts.expect_clear().times(1).returning(|_| Ok(()));
+            .returning(|_, _, _, _| Ok(OrderId::try_from(77).expect("positive")));
+        m.carts
+            .expect_remove_ordered()
+            .withf(|u, snapshot| *u == user() && snapshot.version == CartVersion(41))
+            .times(1)
+            .returning(|_, _| Ok(true));
+        assert_eq!(
+            m.cart()
+                .checkout(&ctx(), user())
+                .await
+                .ok()
+                .map(OrderId::get),
+            Some(77)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_checkout_of_the_state_answers_with_the_same_order() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![item(2, 3)]);
+        m.loms
+            .expect_create_order()
+            .returning(|_, _, _, _| Ok(OrderId::try_from(77).expect("positive")));
+        m.carts.expect_remove_ordered().returning(|_, _| Ok(false));
         assert_eq!(
             m.cart()
                 .checkout(&ctx(), user())
@@ -500,6 +549,7 @@ mod tests {
     async fn checkout_of_empty_cart_is_empty_cart() {
         let mut m = Mocks::new();
         m.cart_items(vec![]);
+        m.loms.expect_create_order().never();
         assert!(matches!(
             m.cart().checkout(&ctx(), user()).await,
             Err(CartError::EmptyCart(_))
@@ -512,8 +562,8 @@ mod tests {
         m.cart_items(vec![item(2, 3)]);
         m.loms
             .expect_create_order()
-            .returning(|_, _, _| Err(UpstreamError::Refused("insufficient stock".into())));
-        m.carts.expect_clear().never();
+            .returning(|_, _, _, _| Err(UpstreamError::Refused("insufficient stock".into())));
+        m.carts.expect_remove_ordered().never();
         assert!(matches!(
             m.cart().checkout(&ctx(), user()).await,
             Err(CartError::OrderRefused(reason)) if reason == "insufficient stock"
@@ -521,15 +571,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn checkout_reports_the_order_even_if_the_cart_cannot_be_cleared() {
+    async fn checkout_reports_the_order_even_if_the_cart_cannot_be_changed() {
         let mut m = Mocks::new();
         m.cart_items(vec![item(2, 3)]);
         m.loms
             .expect_create_order()
-            .returning(|_, _, _| Ok(OrderId::try_from(5).expect("positive")));
+            .returning(|_, _, _, _| Ok(OrderId::try_from(5).expect("positive")));
         m.carts
-            .expect_clear()
-            .returning(|_| Err(RepoError::Storage(cause())));
+            .expect_remove_ordered()
+            .returning(|_, _| Err(RepoError::Storage(cause())));
         assert_eq!(
             m.cart()
                 .checkout(&ctx(), user())
@@ -546,11 +596,109 @@ mod tests {
         m.cart_items(vec![item(2, 3)]);
         m.loms
             .expect_create_order()
-            .returning(|_, _, _| Err(UpstreamError::Unavailable(cause())));
-        m.carts.expect_clear().never();
+            .returning(|_, _, _, _| Err(UpstreamError::Unavailable(cause())));
+        m.carts.expect_remove_ordered().never();
         assert!(matches!(
             m.cart().checkout(&ctx(), user()).await,
             Err(CartError::Unavailable(Upstream::Loms, _))
         ));
+    }
+
+    #[tokio::test]
+    async fn upstream_deadlines_and_cancellations_are_not_unavailability() {
+        let mut m = Mocks::new();
+        m.cart_items(vec![item(2, 3)]);
+        m.loms
+            .expect_create_order()
+            .returning(|_, _, _, _| Err(UpstreamError::DeadlineExceeded));
+        assert!(matches!(
+            m.cart().checkout(&ctx(), user()).await,
+            Err(CartError::DeadlineExceeded(Upstream::Loms))
+        ));
+
+        let mut m = Mocks::new();
+        m.cart_items(vec![item(2, 1)]);
+        m.products
+            .expect_get_product()
+            .returning(|_, _| Err(UpstreamError::Cancelled("shutting down".into())));
+        assert!(matches!(
+            m.cart().list(&ctx(), user()).await,
+            Err(CartError::Cancelled(Upstream::ProductService, _))
+        ));
+    }
+
+    /// loms that holds every order until the test lets it go, so the test can change the cart while
+    /// a checkout waits for loms.
+    struct GatedLoms {
+        entered: tokio::sync::Notify,
+        release: tokio::sync::Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl Loms for GatedLoms {
+        async fn available_stock(&self, _: &RequestContext, _: Sku) -> Result<u64, UpstreamError> {
+            Ok(u64::MAX)
+        }
+        async fn create_order(
+            &self,
+            _: &RequestContext,
+            _: UserId,
+            _: Vec<CartItem>,
+            _: &OrderKey,
+        ) -> Result<OrderId, UpstreamError> {
+            self.entered.notify_one();
+            self.release.notified().await;
+            Ok(OrderId::try_from(9).expect("positive"))
+        }
+    }
+
+    #[tokio::test]
+    async fn items_added_while_checkout_waits_for_loms_stay_in_the_cart() {
+        use crate::adapters::memory::MemoryCartRepo;
+
+        let carts = Arc::new(MemoryCartRepo::default());
+        let loms = Arc::new(GatedLoms {
+            entered: tokio::sync::Notify::new(),
+            release: tokio::sync::Notify::new(),
+        });
+        let cart = Cart::new(
+            carts.clone(),
+            Arc::new(MockProductCatalog::new()),
+            loms.clone(),
+        );
+        carts
+            .add_item(user(), sku(2), count(3))
+            .await
+            .expect("added");
+
+        let checkout = tokio::spawn({
+            let cart = cart.clone();
+            async move { cart.checkout(&ctx(), user()).await }
+        });
+        loms.entered.notified().await;
+        carts
+            .add_item(user(), sku(2), count(1))
+            .await
+            .expect("added meanwhile");
+        carts
+            .add_item(user(), sku(5), count(2))
+            .await
+            .expect("added meanwhile");
+        loms.release.notify_one();
+        let order = checkout
+            .await
+            .expect("task completes")
+            .expect("checked out");
+        assert_eq!(order.get(), 9);
+
+        let left: Vec<_> = carts
+            .snapshot(user())
+            .await
+            .expect("read")
+            .items
+            .iter()
+            .map(|i| (i.sku.get(), i.count.get()))
+            .collect();
+        assert_eq!(left, vec![(2, 1), (5, 2)], "only the ordered 3 units left");
     }
 }

@@ -16,6 +16,8 @@ pub enum InvalidOrder {
     NoItems,
     #[error("sku {0} adds up to more than 65535 units")]
     TooManyUnits(Sku),
+    #[error("idempotency key must be at most 64 printable ASCII characters")]
+    IdempotencyKey,
 }
 
 /// One order position: 1 to 65535 units of a SKU.
@@ -50,18 +52,26 @@ pub struct OrderItems(Vec<Item>);
 
 impl OrderItems {
     /// Merges items of the same SKU and sorts them; the merged count must still fit one position.
+    ///
+    /// Counts are summed in `u64`: even the most items a request may carry cannot overflow it, so the
+    /// limit is checked on the true sum, never on a wrapped one.
     pub fn new(items: impl IntoIterator<Item = Item>) -> Result<Self, InvalidOrder> {
-        let mut merged: BTreeMap<Sku, u32> = BTreeMap::new();
+        let mut merged: BTreeMap<Sku, u64> = BTreeMap::new();
         for item in items {
-            *merged.entry(item.sku).or_default() += u32::from(item.count.get());
+            let sum = merged.entry(item.sku).or_default();
+            *sum = sum.saturating_add(item.units());
         }
         if merged.is_empty() {
             return Err(InvalidOrder::NoItems);
         }
         merged
             .into_iter()
-            .map(|(sku, count)| {
-                Item::new(sku.get(), count).map_err(|_| InvalidOrder::TooManyUnits(sku))
+            .map(|(sku, units)| {
+                let count = u16::try_from(units)
+                    .ok()
+                    .and_then(NonZeroU16::new)
+                    .ok_or(InvalidOrder::TooManyUnits(sku))?;
+                Ok(Item { sku, count })
             })
             .collect::<Result<_, _>>()
             .map(Self)
@@ -69,6 +79,43 @@ impl OrderItems {
 
     pub fn iter(&self) -> impl Iterator<Item = &Item> {
         self.0.iter()
+    }
+
+    /// Positions as given, not merged: for tests of code that must not rely on the merging.
+    #[cfg(test)]
+    pub(crate) fn unmerged(items: Vec<Item>) -> Self {
+        Self(items)
+    }
+}
+
+/// A caller's name for one OrderCreate, so that a retry returns the first answer instead of ordering
+/// again: 1 to 64 printable ASCII characters (space to `~`). Keys are per user.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 64;
+
+    /// Parses the wire value: empty means the caller gave no key.
+    pub fn parse(raw: &str) -> Result<Option<Self>, InvalidOrder> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let printable = raw.bytes().all(|b| (b' '..=b'~').contains(&b));
+        if raw.len() > Self::MAX_LEN || !printable {
+            return Err(InvalidOrder::IdempotencyKey);
+        }
+        Ok(Some(Self(raw.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -154,6 +201,8 @@ pub struct Order {
     pub user: UserId,
     pub status: OrderStatus,
     pub items: OrderItems,
+    /// The key the order was created with, if any.
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 /// A breach of the stock invariant `reserved ≤ total` was refused.
@@ -259,6 +308,38 @@ mod tests {
         assert_eq!(
             OrderItems::new([item(5, 65535), item(5, 1)]),
             Err(InvalidOrder::TooManyUnits(sku))
+        );
+    }
+
+    #[test]
+    fn merged_counts_are_summed_without_wrapping() {
+        // 65,538 positions of 65535 units sum to 2^32 + 65534: a u32 sum would wrap around to 65534,
+        // a count that fits (and panic in a debug build). The request allows 1000 positions; the domain
+        // must not rely on that.
+        let sku = Sku::try_from(5).expect("positive");
+        let many = std::iter::repeat_n(item(5, 65535), 65_538);
+        assert_eq!(OrderItems::new(many), Err(InvalidOrder::TooManyUnits(sku)));
+    }
+
+    #[test]
+    fn idempotency_keys_are_short_printable_ascii() {
+        assert_eq!(IdempotencyKey::parse(""), Ok(None));
+        let key = IdempotencyKey::parse("cart:7:42")
+            .expect("valid")
+            .expect("some");
+        assert_eq!(key.as_str(), "cart:7:42");
+        assert!(IdempotencyKey::parse(&"k".repeat(64)).is_ok());
+        assert_eq!(
+            IdempotencyKey::parse(&"k".repeat(65)),
+            Err(InvalidOrder::IdempotencyKey)
+        );
+        assert_eq!(
+            IdempotencyKey::parse("tab\there"),
+            Err(InvalidOrder::IdempotencyKey)
+        );
+        assert_eq!(
+            IdempotencyKey::parse("ключ"),
+            Err(InvalidOrder::IdempotencyKey)
         );
     }
 

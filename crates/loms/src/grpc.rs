@@ -5,7 +5,7 @@ use route256_proto::loms as pb;
 use route256_proto::loms::loms_service_server::LomsService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{Item, Order, OrderId, OrderStatus, Sku, UserId};
+use crate::domain::{IdempotencyKey, Item, Order, OrderId, OrderStatus, Sku, UserId};
 use crate::service::{Loms, LomsError};
 
 impl From<LomsError> for Status {
@@ -15,9 +15,9 @@ impl From<LomsError> for Status {
             LomsError::OrderNotFound(_) | LomsError::SkuNotFound(_) => {
                 Status::not_found(error.to_string())
             }
-            LomsError::InsufficientStock { .. } | LomsError::WrongStatus { .. } => {
-                Status::failed_precondition(error.to_string())
-            }
+            LomsError::InsufficientStock { .. }
+            | LomsError::KeyReused { .. }
+            | LomsError::WrongStatus { .. } => Status::failed_precondition(error.to_string()),
             LomsError::Storage(cause) => {
                 // Logged once here with its chain; the caller learns only that it failed.
                 tracing::error!(error = %platform::telemetry::error_chain(cause), "loms storage failed");
@@ -82,7 +82,8 @@ impl LomsService for LomsGrpc {
             .map(|item| Item::new(item.sku, item.count))
             .collect::<Result<Vec<_>, _>>()
             .map_err(LomsError::from)?;
-        let order_id = self.loms.create_order(user, items).await?;
+        let key = IdempotencyKey::parse(&request.idempotency_key).map_err(LomsError::from)?;
+        let order_id = self.loms.create_order(user, items, key).await?;
         Ok(Response::new(pb::OrderCreateResponse {
             order_id: order_id.get(),
         }))
@@ -149,6 +150,13 @@ mod tests {
             (LomsError::SkuNotFound(sku), Code::NotFound),
             (
                 LomsError::InsufficientStock { order_id: id, sku },
+                Code::FailedPrecondition,
+            ),
+            (
+                LomsError::KeyReused {
+                    key: IdempotencyKey::parse("k").ok().flatten().expect("valid"),
+                    order_id: id,
+                },
                 Code::FailedPrecondition,
             ),
             (

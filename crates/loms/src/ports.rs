@@ -5,7 +5,9 @@
 //! The use cases decide what to ask for; the store guarantees it happens whole or not at all.
 use async_trait::async_trait;
 
-use crate::domain::{Order, OrderId, OrderItems, OrderStatus, Sku, Transition, UserId};
+use crate::domain::{
+    IdempotencyKey, Order, OrderId, OrderItems, OrderStatus, Sku, Transition, UserId,
+};
 
 /// The store failed; the cause is kept for the log and never shown to a caller.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,14 @@ impl RepoError {
     }
 }
 
+/// An order to place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOrder {
+    pub user: UserId,
+    pub items: OrderItems,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
 /// How a reservation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reservation {
@@ -42,6 +52,19 @@ pub enum Reservation {
     Reserved,
     /// `sku` was unknown or short; nothing is reserved and the order is FAILED.
     Failed { sku: Sku },
+}
+
+/// How placing an order ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// A new order was stored and its reservation attempted.
+    Created {
+        order_id: OrderId,
+        reservation: Reservation,
+    },
+    /// The user's idempotency key already names this order, which did not fail; nothing was written.
+    /// Its items may differ from the ones asked for: deciding what that means is the caller's.
+    Existing(Order),
 }
 
 /// How a requested transition ended.
@@ -59,15 +82,17 @@ pub enum TransitionOutcome {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait OrderRepo: Send + Sync {
-    /// Stores a NEW order and returns its id.
-    async fn create(&self, user: UserId, items: OrderItems) -> Result<OrderId, RepoError>;
+    /// Places an order, in one step: unless the user's idempotency key already names an order that did
+    /// not fail (then that order is returned and nothing changes), stores the order and reserves every
+    /// item — AWAITING_PAYMENT — or, if any SKU is unknown or short, reserves nothing — FAILED. The key
+    /// is stored with the new order; after a FAILED one it names the new attempt.
+    ///
+    /// Concurrent calls with one key place one order: the others get [`Placement::Existing`]. No order
+    /// is ever seen, nor left by a crash, in NEW.
+    async fn place(&self, order: NewOrder) -> Result<Placement, RepoError>;
 
     /// Reads an order.
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError>;
-
-    /// Reserves every item of a NEW order and makes it AWAITING_PAYMENT — or, if any SKU is unknown or
-    /// short, reserves nothing and makes it FAILED. All or nothing, in one step.
-    async fn reserve(&self, id: OrderId) -> Result<Reservation, RepoError>;
 
     /// If the order is in `transition.start_status()`, applies the transition's stock effect to its items and
     /// moves it to `transition.end_status()`, in one step; otherwise changes nothing.

@@ -2,9 +2,12 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    InvalidOrder, Item, Order, OrderId, OrderItems, OrderStatus, Sku, Transition, UserId,
+    IdempotencyKey, InvalidOrder, Item, Order, OrderId, OrderItems, OrderStatus, Sku, Transition,
+    UserId,
 };
-use crate::ports::{OrderRepo, RepoError, Reservation, StockRepo, TransitionOutcome};
+use crate::ports::{
+    NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
+};
 
 /// Everything a loms call can end in besides success.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +20,11 @@ pub enum LomsError {
     SkuNotFound(Sku),
     #[error("insufficient stock for sku {sku}: order {order_id} is failed")]
     InsufficientStock { order_id: OrderId, sku: Sku },
+    #[error("idempotency key {key:?} was used for order {order_id} with other items")]
+    KeyReused {
+        key: IdempotencyKey,
+        order_id: OrderId,
+    },
     #[error("order {order_id} is {current}: cannot {}", transition.verb())]
     WrongStatus {
         order_id: OrderId,
@@ -45,27 +53,57 @@ impl Loms {
         Self { orders, stocks }
     }
 
-    /// Creates an order (NEW) and reserves its items: AWAITING_PAYMENT, or FAILED — kept, and reported as
-    /// insufficient stock.
+    /// Creates an order and reserves its items, in one step: AWAITING_PAYMENT, or FAILED — kept, and
+    /// reported as insufficient stock.
     ///
-    /// Creating and reserving are two atomic steps, because each status is a change of its own. Should
-    /// the store fail between them, the order stays NEW, holds no stock, and the caller gets an error.
+    /// With an idempotency key the user already used for an order that did not fail, the answer is
+    /// that order's id and nothing is created: a retried or doubled request orders once. The same key
+    /// with other items is refused, since answering with an order of other goods would be a lie.
     pub async fn create_order(
         &self,
         user: UserId,
         items: impl IntoIterator<Item = Item>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<OrderId, LomsError> {
         let items = OrderItems::new(items)?;
-        let order_id = self.orders.create(user, items).await?;
-        match self.orders.reserve(order_id).await? {
-            Reservation::Reserved => {
+        let placement = self
+            .orders
+            .place(NewOrder {
+                user,
+                items: items.clone(),
+                idempotency_key: idempotency_key.clone(),
+            })
+            .await?;
+        match placement {
+            Placement::Created {
+                order_id,
+                reservation: Reservation::Reserved,
+            } => {
                 tracing::info!(%order_id, %user, "order reserved");
                 Ok(order_id)
             }
-            Reservation::Failed { sku } => {
+            Placement::Created {
+                order_id,
+                reservation: Reservation::Failed { sku },
+            } => {
                 tracing::info!(%order_id, %user, %sku, "order failed: insufficient stock");
                 Err(LomsError::InsufficientStock { order_id, sku })
             }
+            Placement::Existing(order) if order.items == items => {
+                tracing::info!(order_id = %order.id, %user, "order create repeated: same order");
+                Ok(order.id)
+            }
+            Placement::Existing(order) => match idempotency_key {
+                Some(key) => Err(LomsError::KeyReused {
+                    key,
+                    order_id: order.id,
+                }),
+                None => Err(RepoError::msg(format!(
+                    "order {} returned as existing for a request without a key",
+                    order.id
+                ))
+                .into()),
+            },
         }
     }
 
@@ -140,22 +178,40 @@ mod tests {
         loms(orders, MockStockRepo::new())
     }
 
+    fn key(k: &str) -> Option<IdempotencyKey> {
+        IdempotencyKey::parse(k).expect("valid")
+    }
+
+    fn stored(order_id: i64, items: &[(u32, u32)], status: OrderStatus, k: &str) -> Order {
+        Order {
+            id: id(order_id),
+            user: user(),
+            status,
+            items: OrderItems::new(items.iter().map(|&(s, c)| item(s, c))).expect("valid"),
+            idempotency_key: key(k),
+        }
+    }
+
     #[tokio::test]
-    async fn create_order_stores_merged_items_and_reserves() {
+    async fn create_order_places_merged_items_with_the_key() {
         let mut orders = MockOrderRepo::new();
-        let expected = OrderItems::new([item(1, 3), item(2, 1)]).expect("valid");
+        let expected = NewOrder {
+            user: user(),
+            items: OrderItems::new([item(1, 3), item(2, 1)]).expect("valid"),
+            idempotency_key: key("k1"),
+        };
         orders
-            .expect_create()
-            .with(eq(user()), eq(expected))
+            .expect_place()
+            .with(eq(expected))
             .times(1)
-            .returning(|_, _| Ok(id(10)));
-        orders
-            .expect_reserve()
-            .with(eq(id(10)))
-            .times(1)
-            .returning(|_| Ok(Reservation::Reserved));
+            .returning(|_| {
+                Ok(Placement::Created {
+                    order_id: id(10),
+                    reservation: Reservation::Reserved,
+                })
+            });
         let created = with_orders(orders)
-            .create_order(user(), [item(2, 1), item(1, 1), item(1, 2)])
+            .create_order(user(), [item(2, 1), item(1, 1), item(1, 2)], key("k1"))
             .await;
         assert_eq!(created.ok(), Some(id(10)));
     }
@@ -163,12 +219,14 @@ mod tests {
     #[tokio::test]
     async fn create_order_reports_failed_reservation_as_insufficient_stock() {
         let mut orders = MockOrderRepo::new();
-        orders.expect_create().returning(|_, _| Ok(id(11)));
-        orders
-            .expect_reserve()
-            .returning(|_| Ok(Reservation::Failed { sku: sku(5) }));
+        orders.expect_place().returning(|_| {
+            Ok(Placement::Created {
+                order_id: id(11),
+                reservation: Reservation::Failed { sku: sku(5) },
+            })
+        });
         let error = with_orders(orders)
-            .create_order(user(), [item(5, 1)])
+            .create_order(user(), [item(5, 1)], None)
             .await
             .expect_err("short");
         assert!(matches!(
@@ -178,9 +236,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_repeated_key_answers_with_the_first_order() {
+        let mut orders = MockOrderRepo::new();
+        orders.expect_place().returning(|_| {
+            Ok(Placement::Existing(stored(
+                12,
+                &[(5, 2)],
+                OrderStatus::Payed,
+                "k",
+            )))
+        });
+        let loms = with_orders(orders);
+        let again = loms
+            .create_order(user(), [item(5, 1), item(5, 1)], key("k"))
+            .await;
+        assert_eq!(again.ok(), Some(id(12)), "same items after merging");
+        let other = loms.create_order(user(), [item(5, 3)], key("k")).await;
+        assert!(matches!(
+            other,
+            Err(LomsError::KeyReused { order_id, .. }) if order_id == id(12)
+        ));
+    }
+
+    #[tokio::test]
     async fn create_order_without_items_stores_nothing() {
         let error = with_orders(MockOrderRepo::new())
-            .create_order(user(), [])
+            .create_order(user(), [], None)
             .await
             .expect_err("empty");
         assert!(matches!(
@@ -190,13 +271,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn create_order_over_65535_units_of_a_sku_stores_nothing() {
+        let error = with_orders(MockOrderRepo::new())
+            .create_order(user(), [item(5, 65535), item(5, 1)], None)
+            .await
+            .expect_err("too many");
+        assert!(matches!(
+            error,
+            LomsError::InvalidOrder(InvalidOrder::TooManyUnits(s)) if s == sku(5)
+        ));
+    }
+
+    #[tokio::test]
     async fn create_order_passes_storage_failures_on() {
         let mut orders = MockOrderRepo::new();
         orders
-            .expect_create()
-            .returning(|_, _| Err(RepoError::msg("down")));
+            .expect_place()
+            .returning(|_| Err(RepoError::msg("down")));
         let error = with_orders(orders)
-            .create_order(user(), [item(1, 1)])
+            .create_order(user(), [item(1, 1)], None)
             .await
             .expect_err("storage down");
         assert!(matches!(error, LomsError::Storage(_)));
@@ -204,12 +297,7 @@ mod tests {
 
     #[tokio::test]
     async fn order_info_reads_the_order_or_not_found() {
-        let order = Order {
-            id: id(3),
-            user: user(),
-            status: OrderStatus::Payed,
-            items: OrderItems::new([item(1, 1)]).expect("valid"),
-        };
+        let order = stored(3, &[(1, 1)], OrderStatus::Payed, "");
         let stored = order.clone();
         let mut orders = MockOrderRepo::new();
         orders

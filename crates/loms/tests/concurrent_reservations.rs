@@ -45,7 +45,7 @@ async fn two_hundred_orders_for_one_hundred_units() {
             let loms = loms.clone();
             tokio::spawn(async move {
                 let user = UserId::try_from(user).expect("positive");
-                loms.create_order(user, [Item::new(42, 1).expect("valid")])
+                loms.create_order(user, [Item::new(42, 1).expect("valid")], None)
                     .await
             })
         })

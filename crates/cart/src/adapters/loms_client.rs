@@ -1,24 +1,29 @@
 //! loms over gRPC.
+use std::time::Duration;
+
 use async_trait::async_trait;
 use platform::context::RequestContext;
 use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{Item, OrderCreateRequest, StocksInfoRequest};
 use tonic::transport::Channel;
 
-use super::upstream_error;
-use crate::domain::{CartItem, OrderId, Sku, UserId};
+use super::call;
+use crate::domain::{CartItem, OrderId, OrderKey, Sku, UserId};
 use crate::ports::{Loms, UpstreamError};
 
 /// loms, asked over gRPC.
 #[derive(Clone, Debug)]
 pub struct GrpcLoms {
     client: LomsServiceClient<Channel>,
+    timeout: Duration,
 }
 
 impl GrpcLoms {
-    pub fn new(channel: Channel) -> Self {
+    /// A client whose calls take at most `timeout` each (less when the caller's deadline is sooner).
+    pub fn new(channel: Channel, timeout: Duration) -> Self {
         Self {
             client: LomsServiceClient::new(channel),
+            timeout,
         }
     }
 }
@@ -26,14 +31,10 @@ impl GrpcLoms {
 #[async_trait]
 impl Loms for GrpcLoms {
     async fn available_stock(&self, ctx: &RequestContext, sku: Sku) -> Result<u64, UpstreamError> {
-        let request = ctx.outgoing(StocksInfoRequest { sku: sku.get() });
-        let response = self
-            .client
-            .clone()
-            .stocks_info(request)
-            .await
-            .map_err(upstream_error)?;
-        Ok(response.into_inner().count)
+        let mut client = self.client.clone();
+        let message = StocksInfoRequest { sku: sku.get() };
+        let response = call(ctx, self.timeout, message, |r| client.stocks_info(r)).await?;
+        Ok(response.count)
     }
 
     async fn create_order(
@@ -41,8 +42,10 @@ impl Loms for GrpcLoms {
         ctx: &RequestContext,
         user: UserId,
         items: Vec<CartItem>,
+        key: &OrderKey,
     ) -> Result<OrderId, UpstreamError> {
-        let request = ctx.outgoing(OrderCreateRequest {
+        let mut client = self.client.clone();
+        let message = OrderCreateRequest {
             user: user.get(),
             items: items
                 .into_iter()
@@ -51,14 +54,9 @@ impl Loms for GrpcLoms {
                     count: u32::from(item.count.get()),
                 })
                 .collect(),
-        });
-        let response = self
-            .client
-            .clone()
-            .order_create(request)
-            .await
-            .map_err(upstream_error)?;
-        OrderId::try_from(response.into_inner().order_id)
-            .map_err(|e| UpstreamError::Failed(Box::new(e)))
+            idempotency_key: key.as_str().to_owned(),
+        };
+        let response = call(ctx, self.timeout, message, |r| client.order_create(r)).await?;
+        OrderId::try_from(response.order_id).map_err(|e| UpstreamError::Failed(Box::new(e)))
     }
 }

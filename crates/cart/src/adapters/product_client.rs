@@ -1,11 +1,13 @@
 //! product-service over gRPC.
+use std::time::Duration;
+
 use async_trait::async_trait;
 use platform::context::RequestContext;
 use route256_proto::product::product_service_client::ProductServiceClient;
 use route256_proto::product::GetProductRequest;
 use tonic::transport::Channel;
 
-use super::upstream_error;
+use super::call;
 use crate::domain::{Product, Sku};
 use crate::ports::{ProductCatalog, UpstreamError};
 
@@ -13,12 +15,15 @@ use crate::ports::{ProductCatalog, UpstreamError};
 #[derive(Clone, Debug)]
 pub struct GrpcProductCatalog {
     client: ProductServiceClient<Channel>,
+    timeout: Duration,
 }
 
 impl GrpcProductCatalog {
-    pub fn new(channel: Channel) -> Self {
+    /// A client whose calls take at most `timeout` each (less when the caller's deadline is sooner).
+    pub fn new(channel: Channel, timeout: Duration) -> Self {
         Self {
             client: ProductServiceClient::new(channel),
+            timeout,
         }
     }
 }
@@ -32,17 +37,12 @@ impl ProductCatalog for GrpcProductCatalog {
             .token()
             .map(|t| t.expose().to_owned())
             .unwrap_or_default();
-        let request = ctx.outgoing(GetProductRequest {
+        let mut client = self.client.clone();
+        let message = GetProductRequest {
             token,
             sku: sku.get(),
-        });
-        let response = self
-            .client
-            .clone()
-            .get_product(request)
-            .await
-            .map_err(upstream_error)?
-            .into_inner();
+        };
+        let response = call(ctx, self.timeout, message, |r| client.get_product(r)).await?;
         Ok(Product {
             name: response.name,
             price: response.price,

@@ -3,20 +3,47 @@
 //! Orders and stock live behind one mutex, so every port method is atomic the way a database transaction
 //! would be: a reservation checks and reserves every item under the same lock, and no reader sees half
 //! of it. The lock is a std mutex held only for map operations, never across an `.await`.
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::domain::{Order, OrderId, OrderItems, OrderStatus, Sku, Stock, Transition, UserId};
-use crate::ports::{OrderRepo, RepoError, Reservation, StockRepo, TransitionOutcome};
+use crate::domain::{
+    IdempotencyKey, Order, OrderId, OrderItems, OrderStatus, Sku, Stock, Transition, UserId,
+};
+use crate::ports::{
+    NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
+};
 use crate::seed::SEED_STOCK;
 
 #[derive(Debug, Default)]
 struct State {
     last_order_id: i64,
     orders: HashMap<OrderId, Order>,
+    /// The order each (user, idempotency key) names: the latest one placed with it.
+    keys: HashMap<(UserId, IdempotencyKey), OrderId>,
     stocks: HashMap<Sku, Stock>,
+}
+
+impl State {
+    /// The stock levels after reserving every item, or the first SKU that is unknown or short. Nothing
+    /// is written: the caller commits the result only when every item fits, so a reservation is all or
+    /// nothing by construction. Items are summed per SKU as they are reserved, so it stays right even
+    /// for positions that repeat a SKU.
+    fn reserved_stock(&self, items: &OrderItems) -> Result<HashMap<Sku, Stock>, Sku> {
+        let mut changed: HashMap<Sku, Stock> = HashMap::new();
+        for item in items.iter() {
+            let stock = match changed.entry(item.sku) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    entry.insert(self.stocks.get(&item.sku).copied().ok_or(item.sku)?)
+                }
+            };
+            stock.reserve(item.units()).map_err(|_| item.sku)?;
+        }
+        Ok(changed)
+    }
 }
 
 /// Orders and stock in process memory.
@@ -59,60 +86,48 @@ impl MemoryStore {
 
 #[async_trait]
 impl OrderRepo for MemoryStore {
-    async fn create(&self, user: UserId, items: OrderItems) -> Result<OrderId, RepoError> {
+    async fn place(&self, new: NewOrder) -> Result<Placement, RepoError> {
         let mut state = self.lock();
+        if let Some(key) = &new.idempotency_key {
+            let existing = state
+                .keys
+                .get(&(new.user, key.clone()))
+                .and_then(|id| state.orders.get(id));
+            if let Some(order) = existing.filter(|o| o.status != OrderStatus::Failed) {
+                return Ok(Placement::Existing(order.clone()));
+            }
+        }
         let id = OrderId::try_from(state.last_order_id + 1)
             .map_err(|e| RepoError::new("order id sequence", e))?;
+        let (status, reservation) = match state.reserved_stock(&new.items) {
+            Ok(changed) => {
+                state.stocks.extend(changed);
+                (OrderStatus::AwaitingPayment, Reservation::Reserved)
+            }
+            Err(sku) => (OrderStatus::Failed, Reservation::Failed { sku }),
+        };
         state.last_order_id = id.get();
+        if let Some(key) = &new.idempotency_key {
+            state.keys.insert((new.user, key.clone()), id);
+        }
         state.orders.insert(
             id,
             Order {
                 id,
-                user,
-                status: OrderStatus::New,
-                items,
+                user: new.user,
+                status,
+                items: new.items,
+                idempotency_key: new.idempotency_key,
             },
         );
-        Ok(id)
+        Ok(Placement::Created {
+            order_id: id,
+            reservation,
+        })
     }
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
         Ok(self.lock().orders.get(&id).cloned())
-    }
-
-    async fn reserve(&self, id: OrderId) -> Result<Reservation, RepoError> {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let order = state
-            .orders
-            .get_mut(&id)
-            .ok_or_else(|| RepoError::msg(format!("reserve: order {id} not found")))?;
-        if order.status != OrderStatus::New {
-            return Err(RepoError::msg(format!(
-                "reserve: order {id} is {}, not new",
-                order.status
-            )));
-        }
-        // Check every item first, then reserve: all or nothing.
-        let short = order.items.iter().find(|item| {
-            state
-                .stocks
-                .get(&item.sku)
-                .is_none_or(|stock| stock.available() < item.units())
-        });
-        if let Some(item) = short {
-            order.status = OrderStatus::Failed;
-            return Ok(Reservation::Failed { sku: item.sku });
-        }
-        for item in order.items.iter() {
-            if let Some(stock) = state.stocks.get_mut(&item.sku) {
-                stock
-                    .reserve(item.units())
-                    .map_err(|e| RepoError::new("reserve checked stock", e))?;
-            }
-        }
-        order.status = OrderStatus::AwaitingPayment;
-        Ok(Reservation::Reserved)
     }
 
     async fn transition(
@@ -166,11 +181,21 @@ mod tests {
     fn sku(n: u32) -> Sku {
         Sku::try_from(n).expect("positive")
     }
-    fn user() -> UserId {
-        UserId::try_from(1).expect("positive")
+    fn user(n: i64) -> UserId {
+        UserId::try_from(n).expect("positive")
     }
     fn items(list: &[(u32, u32)]) -> OrderItems {
         OrderItems::new(list.iter().map(|&(s, c)| Item::new(s, c).expect("valid"))).expect("valid")
+    }
+    fn key(k: &str) -> Option<IdempotencyKey> {
+        IdempotencyKey::parse(k).expect("valid")
+    }
+    fn order(list: &[(u32, u32)], k: &str) -> NewOrder {
+        NewOrder {
+            user: user(1),
+            items: items(list),
+            idempotency_key: key(k),
+        }
     }
     fn store() -> MemoryStore {
         MemoryStore::with_stock([
@@ -178,31 +203,36 @@ mod tests {
             (sku(2), Stock::new(5, 0).expect("valid")),
         ])
     }
+    async fn place(store: &MemoryStore, new: NewOrder) -> Placement {
+        store.place(new).await.expect("placed")
+    }
+    async fn created(store: &MemoryStore, new: NewOrder) -> (OrderId, Reservation) {
+        match place(store, new).await {
+            Placement::Created {
+                order_id,
+                reservation,
+            } => (order_id, reservation),
+            other => panic!("expected a new order, got {other:?}"),
+        }
+    }
 
     #[tokio::test]
     async fn reservation_is_all_or_nothing() {
         let store = store();
-        let id = store
-            .create(user(), items(&[(1, 8), (2, 6)]))
-            .await
-            .expect("created");
-        assert_eq!(
-            store.reserve(id).await.ok(),
-            Some(Reservation::Failed { sku: sku(2) })
-        );
+        let (id, reservation) = created(&store, order(&[(1, 8), (2, 6)], "")).await;
+        assert_eq!(reservation, Reservation::Failed { sku: sku(2) });
         assert_eq!(
             store.stock(sku(1)).map(|s| s.reserved()),
             Some(2),
             "nothing reserved"
         );
-        let order = store.get(id).await.ok().flatten().expect("kept");
-        assert_eq!(order.status, OrderStatus::Failed);
+        let failed = store.get(id).await.ok().flatten().expect("kept");
+        assert_eq!(failed.status, OrderStatus::Failed);
 
-        let id = store
-            .create(user(), items(&[(1, 8), (2, 5)]))
-            .await
-            .expect("created");
-        assert_eq!(store.reserve(id).await.ok(), Some(Reservation::Reserved));
+        let (id, reservation) = created(&store, order(&[(1, 8), (2, 5)], "")).await;
+        assert_eq!(reservation, Reservation::Reserved);
+        let reserved = store.get(id).await.ok().flatten().expect("kept");
+        assert_eq!(reserved.status, OrderStatus::AwaitingPayment);
         assert_eq!(store.available(sku(1)).await.ok(), Some(Some(0)));
         assert_eq!(store.available(sku(2)).await.ok(), Some(Some(0)));
     }
@@ -210,31 +240,61 @@ mod tests {
     #[tokio::test]
     async fn unknown_sku_fails_the_order() {
         let store = store();
-        let id = store
-            .create(user(), items(&[(1, 1), (99, 1)]))
-            .await
-            .expect("created");
-        assert_eq!(
-            store.reserve(id).await.ok(),
-            Some(Reservation::Failed { sku: sku(99) })
-        );
+        let (_, reservation) = created(&store, order(&[(1, 1), (99, 1)], "")).await;
+        assert_eq!(reservation, Reservation::Failed { sku: sku(99) });
+        assert_eq!(store.stock(sku(1)), Stock::new(10, 2).ok());
         assert_eq!(store.available(sku(99)).await.ok(), Some(None));
+    }
+
+    #[test]
+    fn repeated_skus_are_reserved_together_or_not_at_all() {
+        // OrderItems merges SKUs, but the store must not rely on it: 4 + 5 units of sku 1 do not fit
+        // the 8 available although each does on its own.
+        let store = store();
+        let state = store.lock();
+        let item = |count| Item::new(1, count).expect("valid");
+        let repeated = OrderItems::unmerged(vec![item(4), item(5)]);
+        assert_eq!(state.reserved_stock(&repeated), Err(sku(1)));
+        let fits = OrderItems::unmerged(vec![item(4), item(4)]);
+        let changed = state.reserved_stock(&fits).expect("fits");
+        assert_eq!(changed.get(&sku(1)), Stock::new(10, 10).ok().as_ref());
+    }
+
+    #[tokio::test]
+    async fn a_key_names_one_order_until_it_fails() {
+        let store = store();
+        let (first, _) = created(&store, order(&[(1, 3)], "k")).await;
+        let again = place(&store, order(&[(1, 3)], "k")).await;
+        assert!(matches!(&again, Placement::Existing(o) if o.id == first));
+        assert_eq!(store.stock(sku(1)), Stock::new(10, 5).ok(), "reserved once");
+
+        // other items under the same key: the stored order is returned, unchanged, for the caller to refuse
+        let other = place(&store, order(&[(2, 1)], "k")).await;
+        assert!(
+            matches!(&other, Placement::Existing(o) if o.id == first && o.items == items(&[(1, 3)]))
+        );
+
+        // keys are per user
+        let mut someone_else = order(&[(1, 3)], "k");
+        someone_else.user = user(2);
+        let (second, _) = created(&store, someone_else).await;
+        assert_ne!(first, second);
+
+        // a failed order does not hold its key: the retry is a new attempt, and the key names it
+        let (failed, reservation) = created(&store, order(&[(2, 6)], "f")).await;
+        assert_eq!(reservation, Reservation::Failed { sku: sku(2) });
+        let (retry, reservation) = created(&store, order(&[(2, 5)], "f")).await;
+        assert_eq!(reservation, Reservation::Reserved);
+        assert_ne!(failed, retry);
+        let replay = place(&store, order(&[(2, 5)], "f")).await;
+        assert!(matches!(&replay, Placement::Existing(o) if o.id == retry));
     }
 
     #[tokio::test]
     async fn pay_writes_off_and_cancel_releases() {
         let store = store();
-        let paid = store
-            .create(user(), items(&[(1, 3)]))
-            .await
-            .expect("created");
-        let cancelled = store
-            .create(user(), items(&[(1, 4)]))
-            .await
-            .expect("created");
-        for id in [paid, cancelled] {
-            assert_eq!(store.reserve(id).await.ok(), Some(Reservation::Reserved));
-        }
+        let (paid, _) = created(&store, order(&[(1, 3)], "")).await;
+        let (cancelled, _) = created(&store, order(&[(1, 4)], "")).await;
         assert_eq!(
             store.transition(paid, Transition::Pay).await.ok(),
             Some(TransitionOutcome::Applied)
@@ -270,14 +330,8 @@ mod tests {
     #[tokio::test]
     async fn order_ids_are_sequential_from_one() {
         let store = store();
-        let a = store
-            .create(user(), items(&[(1, 1)]))
-            .await
-            .expect("created");
-        let b = store
-            .create(user(), items(&[(1, 1)]))
-            .await
-            .expect("created");
+        let (a, _) = created(&store, order(&[(1, 1)], "")).await;
+        let (b, _) = created(&store, order(&[(1, 1)], "")).await;
         assert_eq!((a.get(), b.get()), (1, 2));
     }
 

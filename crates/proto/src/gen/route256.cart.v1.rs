@@ -136,9 +136,12 @@ pub mod cart_service_client {
     /// checked here: cart forwards it to product-service, so a missing or unknown token comes back as
     /// UNAUTHENTICATED from the RPCs that read the catalogue (AddItem, List). It is never logged.
     ///
-    /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below;
-    /// UNAVAILABLE when product-service or loms cannot be reached; RESOURCE_EXHAUSTED passed through from
-    /// product-service's rate limit; INTERNAL for anything else (the cause is logged, never sent).
+    /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
+    /// a well-formed protobuf message at all; UNAVAILABLE when product-service or loms cannot be reached;
+    /// DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another service
+    /// (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
+    /// RESOURCE_EXHAUSTED passed through from product-service's rate limit, or when the server sheds load;
+    /// INTERNAL for anything else (the cause is logged, never sent).
     #[derive(Debug, Clone)]
     pub struct CartServiceClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -324,11 +327,18 @@ pub mod cart_service_client {
                 .insert(GrpcMethod::new("route256.cart.v1.CartService", "Clear"));
             self.inner.unary(req, path, codec).await
         }
-        /// Checkout creates an order in loms from the cart, then empties the cart. The cart is emptied only
-        /// once the order exists: if loms refuses the order, the cart is kept as it was.
+        /// Checkout creates an order in loms from the cart, then removes the ordered quantities from the cart.
+        /// They leave the cart only once the order exists: if loms refuses the order, the cart is kept as it
+        /// was.
+        ///
+        /// A cart state is checked out once, whatever the number of concurrent or retried calls and of cart
+        /// replicas: every change of a cart gives it a new version, and the order is created with an
+        /// idempotency key derived from the user and that version, so every call that saw the same version gets
+        /// the same order. Exactly the ordered quantities are removed, once: units added while a checkout runs
+        /// stay in the cart. A call that comes after the cart was emptied by another gets NOT_FOUND.
         ///
         /// Errors: NOT_FOUND when the cart is empty; FAILED_PRECONDITION passed through from loms when the stock
-        /// cannot be reserved (loms keeps that order as FAILED).
+        /// cannot be reserved (loms keeps that order as FAILED; checking out again is a new attempt).
         pub async fn checkout(
             &mut self,
             request: impl tonic::IntoRequest<super::CheckoutRequest>,
@@ -402,11 +412,18 @@ pub mod cart_service_server {
             &self,
             request: tonic::Request<super::ClearRequest>,
         ) -> std::result::Result<tonic::Response<super::ClearResponse>, tonic::Status>;
-        /// Checkout creates an order in loms from the cart, then empties the cart. The cart is emptied only
-        /// once the order exists: if loms refuses the order, the cart is kept as it was.
+        /// Checkout creates an order in loms from the cart, then removes the ordered quantities from the cart.
+        /// They leave the cart only once the order exists: if loms refuses the order, the cart is kept as it
+        /// was.
+        ///
+        /// A cart state is checked out once, whatever the number of concurrent or retried calls and of cart
+        /// replicas: every change of a cart gives it a new version, and the order is created with an
+        /// idempotency key derived from the user and that version, so every call that saw the same version gets
+        /// the same order. Exactly the ordered quantities are removed, once: units added while a checkout runs
+        /// stay in the cart. A call that comes after the cart was emptied by another gets NOT_FOUND.
         ///
         /// Errors: NOT_FOUND when the cart is empty; FAILED_PRECONDITION passed through from loms when the stock
-        /// cannot be reserved (loms keeps that order as FAILED).
+        /// cannot be reserved (loms keeps that order as FAILED; checking out again is a new attempt).
         async fn checkout(
             &self,
             request: tonic::Request<super::CheckoutRequest>,
@@ -421,9 +438,12 @@ pub mod cart_service_server {
     /// checked here: cart forwards it to product-service, so a missing or unknown token comes back as
     /// UNAUTHENTICATED from the RPCs that read the catalogue (AddItem, List). It is never logged.
     ///
-    /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below;
-    /// UNAVAILABLE when product-service or loms cannot be reached; RESOURCE_EXHAUSTED passed through from
-    /// product-service's rate limit; INTERNAL for anything else (the cause is logged, never sent).
+    /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
+    /// a well-formed protobuf message at all; UNAVAILABLE when product-service or loms cannot be reached;
+    /// DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another service
+    /// (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
+    /// RESOURCE_EXHAUSTED passed through from product-service's rate limit, or when the server sheds load;
+    /// INTERNAL for anything else (the cause is logged, never sent).
     #[derive(Debug)]
     pub struct CartServiceServer<T> {
         inner: Arc<T>,

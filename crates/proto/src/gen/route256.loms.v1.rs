@@ -23,11 +23,19 @@ pub struct OrderCreateRequest {
     #[validate(name = "route256.loms.v1.OrderCreateRequest.user")]
     #[validate(r#type(int64(gt = 0)))]
     pub user: i64,
-    /// The positions to order; at least one.
+    /// The positions to order: 1 to 1000. Positions of the same SKU are merged; the merged count must not
+    /// exceed 65535.
     #[prost(message, repeated, tag = "2")]
     #[validate(name = "route256.loms.v1.OrderCreateRequest.items")]
-    #[validate(r#type(repeated(min_items = 1)))]
+    #[validate(r#type(repeated(min_items = 1, max_items = 1000)))]
     pub items: ::prost::alloc::vec::Vec<Item>,
+    /// Optional: up to 64 printable ASCII characters (space to `~`) chosen by the caller to make retries
+    /// safe; empty means none. Keys are per user: two users may use the same key. cart sends one derived
+    /// from the user and the version of the cart it checks out. See OrderCreate for the rules.
+    #[prost(string, tag = "3")]
+    #[validate(name = "route256.loms.v1.OrderCreateRequest.idempotency_key")]
+    #[validate(r#type(string(max_len = 64, pattern = "^[ -~]*$")))]
+    pub idempotency_key: ::prost::alloc::string::String,
 }
 /// OrderCreateResponse names the created order.
 #[derive(::prost_validate::Validator)]
@@ -173,8 +181,10 @@ pub mod loms_service_client {
     /// (OrderCreate) -> NEW -> AWAITING_PAYMENT -> PAYED
     /// -> FAILED            -> CANCELLED (OrderCancel, or unpaid for 10 minutes)
     ///
-    /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below;
-    /// INTERNAL when the storage fails (the cause is logged, never sent).
+    /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
+    /// a well-formed protobuf message at all; RESOURCE_EXHAUSTED when the server sheds load (too many calls
+    /// in flight; retry with backoff); DEADLINE_EXCEEDED when the caller's deadline passes first; INTERNAL
+    /// when the storage fails (the cause is logged, never sent).
     #[derive(Debug, Clone)]
     pub struct LomsServiceClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -258,10 +268,20 @@ pub mod loms_service_client {
         /// OrderCreate creates an order and reserves every item, all or nothing.
         ///
         /// The order is stored as NEW first; if every item could be reserved it becomes AWAITING_PAYMENT,
-        /// otherwise it becomes FAILED, is kept (OrderInfo reads it) and no stock stays reserved.
-        /// Items of the same SKU are merged into one position.
+        /// otherwise it becomes FAILED, is kept (OrderInfo reads it) and no stock stays reserved. Creating and
+        /// reserving are one atomic step: no order is ever left NEW. Items of the same SKU are merged into one
+        /// position.
         ///
-        /// Errors: FAILED_PRECONDITION when an item's SKU is unknown or its available stock is short.
+        /// Idempotency: a request that repeats an `idempotency_key` this user already used returns the first
+        /// call's answer — the same `order_id`, nothing created or reserved again — as long as that order did
+        /// not fail (it may have been paid or cancelled since). If it FAILED, the repeat is a new attempt: a
+        /// new order, so a user can retry once the stock has arrived; the key then names the new order. The
+        /// same key with other items (compared after merging) is refused. Concurrent requests with one key
+        /// create one order.
+        ///
+        /// Errors: FAILED_PRECONDITION when an item's SKU is unknown or its available stock is short, or when
+        /// the `idempotency_key` was used for other items; INVALID_ARGUMENT when the merged count of a SKU
+        /// exceeds 65535.
         pub async fn order_create(
             &mut self,
             request: impl tonic::IntoRequest<super::OrderCreateRequest>,
@@ -416,10 +436,20 @@ pub mod loms_service_server {
         /// OrderCreate creates an order and reserves every item, all or nothing.
         ///
         /// The order is stored as NEW first; if every item could be reserved it becomes AWAITING_PAYMENT,
-        /// otherwise it becomes FAILED, is kept (OrderInfo reads it) and no stock stays reserved.
-        /// Items of the same SKU are merged into one position.
+        /// otherwise it becomes FAILED, is kept (OrderInfo reads it) and no stock stays reserved. Creating and
+        /// reserving are one atomic step: no order is ever left NEW. Items of the same SKU are merged into one
+        /// position.
         ///
-        /// Errors: FAILED_PRECONDITION when an item's SKU is unknown or its available stock is short.
+        /// Idempotency: a request that repeats an `idempotency_key` this user already used returns the first
+        /// call's answer — the same `order_id`, nothing created or reserved again — as long as that order did
+        /// not fail (it may have been paid or cancelled since). If it FAILED, the repeat is a new attempt: a
+        /// new order, so a user can retry once the stock has arrived; the key then names the new order. The
+        /// same key with other items (compared after merging) is refused. Concurrent requests with one key
+        /// create one order.
+        ///
+        /// Errors: FAILED_PRECONDITION when an item's SKU is unknown or its available stock is short, or when
+        /// the `idempotency_key` was used for other items; INVALID_ARGUMENT when the merged count of a SKU
+        /// exceeds 65535.
         async fn order_create(
             &self,
             request: tonic::Request<super::OrderCreateRequest>,
@@ -477,8 +507,10 @@ pub mod loms_service_server {
     /// (OrderCreate) -> NEW -> AWAITING_PAYMENT -> PAYED
     /// -> FAILED            -> CANCELLED (OrderCancel, or unpaid for 10 minutes)
     ///
-    /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below;
-    /// INTERNAL when the storage fails (the cause is logged, never sent).
+    /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
+    /// a well-formed protobuf message at all; RESOURCE_EXHAUSTED when the server sheds load (too many calls
+    /// in flight; retry with backoff); DEADLINE_EXCEEDED when the caller's deadline passes first; INTERNAL
+    /// when the storage fails (the cause is logged, never sent).
     #[derive(Debug)]
     pub struct LomsServiceServer<T> {
         inner: Arc<T>,

@@ -73,9 +73,11 @@ pub mod product_service_client {
     ///
     /// Errors common to every RPC:
     ///
-    /// * INVALID_ARGUMENT: the request breaks a validation rule below;
+    /// * INVALID_ARGUMENT: the request breaks a validation rule below, or is not a well-formed protobuf
+    ///  message at all;
     /// * UNAUTHENTICATED: the token is missing or unknown;
-    /// * RESOURCE_EXHAUSTED: the rate limit is exceeded; retry later.
+    /// * RESOURCE_EXHAUSTED: the rate limit is exceeded, or the server sheds load; retry later;
+    /// * DEADLINE_EXCEEDED: the caller's deadline passed first.
     #[derive(Debug, Clone)]
     pub struct ProductServiceClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -259,9 +261,11 @@ pub mod product_service_server {
     ///
     /// Errors common to every RPC:
     ///
-    /// * INVALID_ARGUMENT: the request breaks a validation rule below;
+    /// * INVALID_ARGUMENT: the request breaks a validation rule below, or is not a well-formed protobuf
+    ///  message at all;
     /// * UNAUTHENTICATED: the token is missing or unknown;
-    /// * RESOURCE_EXHAUSTED: the rate limit is exceeded; retry later.
+    /// * RESOURCE_EXHAUSTED: the rate limit is exceeded, or the server sheds load; retry later;
+    /// * DEADLINE_EXCEEDED: the caller's deadline passed first.
     #[derive(Debug)]
     pub struct ProductServiceServer<T> {
         inner: Arc<T>,

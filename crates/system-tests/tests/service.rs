@@ -357,7 +357,7 @@ async fn invalid_requests_are_rejected_before_any_handler() {
     let loms_calls = [
         loms.order_create(OrderCreateRequest {
             user: 6,
-            items: vec![],
+            ..Default::default()
         })
         .await
         .map(|_| ()),
@@ -367,6 +367,7 @@ async fn invalid_requests_are_rejected_before_any_handler() {
                 sku: GUROV,
                 count: 1,
             }],
+            ..Default::default()
         })
         .await
         .map(|_| ()),
@@ -376,6 +377,7 @@ async fn invalid_requests_are_rejected_before_any_handler() {
                 sku: GUROV,
                 count: 0,
             }],
+            ..Default::default()
         })
         .await
         .map(|_| ()),
