@@ -45,6 +45,8 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         Arc::new(products),
         Arc::new(loms),
     );
-    let routes = Routes::new(CartServiceServer::new(CartGrpc::new(cart)));
-    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME]).await?)
+    let server = CartServiceServer::new(CartGrpc::new(cart))
+        .max_decoding_message_size(config.limits.max_request_bytes);
+    let routes = Routes::new(server);
+    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?)
 }

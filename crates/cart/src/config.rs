@@ -1,8 +1,9 @@
-//! cart settings, from the environment.
+//! cart settings, from the environment. Unusable values stop the service at start.
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use platform::config::{env_or, ConfigError};
+use platform::config::{env_in_range, env_or, ConfigError};
+use platform::grpc::ServerLimits;
 
 /// What cart needs to start.
 #[derive(Clone, Debug)]
@@ -14,8 +15,11 @@ pub struct Config {
     /// loms's gRPC endpoint (`LOMS_URL`, default `http://127.0.0.1:8083`).
     pub loms_url: String,
     /// The longest cart waits for one call to product-service or loms (`CART_UPSTREAM_TIMEOUT_MS`,
-    /// default 5000), unless the caller's own deadline is sooner.
+    /// default 5000, 1 to 300,000), unless the caller's own deadline is sooner. When it passes, the
+    /// call ends in `DEADLINE_EXCEEDED`.
     pub upstream_timeout: Duration,
+    /// The gRPC server's limits (see [`ServerLimits::from_env`]).
+    pub limits: ServerLimits,
 }
 
 impl Default for Config {
@@ -25,6 +29,7 @@ impl Default for Config {
             product_service_url: "http://127.0.0.1:8090".to_owned(),
             loms_url: "http://127.0.0.1:8083".to_owned(),
             upstream_timeout: Duration::from_secs(5),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -37,7 +42,12 @@ impl Config {
             grpc_addr: env_or("CART_GRPC_ADDR", default.grpc_addr)?,
             product_service_url: env_or("PRODUCT_SERVICE_URL", default.product_service_url)?,
             loms_url: env_or("LOMS_URL", default.loms_url)?,
-            upstream_timeout: Duration::from_millis(env_or("CART_UPSTREAM_TIMEOUT_MS", 5000u64)?),
+            upstream_timeout: Duration::from_millis(env_in_range(
+                "CART_UPSTREAM_TIMEOUT_MS",
+                5000,
+                1..=300_000,
+            )?),
+            limits: ServerLimits::from_env()?,
         })
     }
 }

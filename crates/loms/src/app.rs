@@ -22,6 +22,8 @@ pub enum AppError {
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     let store = Arc::new(MemoryStore::seeded());
     let loms = Loms::new(store.clone(), store);
-    let routes = Routes::new(LomsServiceServer::new(LomsGrpc::new(loms)));
-    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME]).await?)
+    let server = LomsServiceServer::new(LomsGrpc::new(loms))
+        .max_decoding_message_size(config.limits.max_request_bytes);
+    let routes = Routes::new(server);
+    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?)
 }

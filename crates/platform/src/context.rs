@@ -16,7 +16,7 @@ const GRPC_TIMEOUT: &str = "grpc-timeout";
 
 /// The caller's credential. Its `Debug` output is redacted and it has no `Display`, so it cannot reach a
 /// log line by accident; [`AuthToken::expose`] is the one way to read it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct AuthToken(String);
 
 impl AuthToken {

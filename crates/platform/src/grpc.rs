@@ -1,13 +1,17 @@
 //! The gRPC server every service runs: its own services plus health (`grpc.health.v1`), server reflection
-//! v1 and v1alpha (grpcurl 1.8 speaks only v1alpha), a log line per failed call, and graceful shutdown.
+//! v1 and v1alpha (grpcurl 1.8 speaks only v1alpha), a log line per failed call, graceful shutdown, and
+//! the limits that keep it answering under abuse or overload ([`ServerLimits`]).
 //!
 //! Request validation is not here: the generated code decodes every request through
 //! `route256_proto::codec::ValidatingCodec`, so a handler never runs on an invalid request.
+mod incoming;
+mod limits;
+
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -33,22 +37,105 @@ pub struct BindError {
     source: std::io::Error,
 }
 
+/// The limits a gRPC server runs with, the same for every service; each can be set by an environment
+/// variable (milliseconds for durations).
+///
+/// | limit | variable | default |
+/// |---|---|---|
+/// | largest request message | `GRPC_MAX_REQUEST_BYTES` | 1 MiB (4 MiB is tonic's) |
+/// | calls in flight, whole server | `GRPC_MAX_IN_FLIGHT` | 1024 |
+/// | calls in flight, one connection | `GRPC_MAX_IN_FLIGHT_PER_CONNECTION` | 256 |
+/// | HTTP/2 keepalive ping interval / answer timeout | `GRPC_KEEPALIVE_INTERVAL_MS` / `_TIMEOUT_MS` | 30 s / 10 s |
+/// | a connection without calls is closed after | `GRPC_IDLE_TIMEOUT_MS` | 5 min |
+///
+/// A request message above the size limit is refused before it is decoded, with tonic's
+/// `OUT_OF_RANGE`; request metadata is capped at 16 KiB. A call past either in-flight limit is answered
+/// `RESOURCE_EXHAUSTED` at once (health checks are exempt). Keepalive pings find dead peers; they do not
+/// keep an idle connection open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub max_request_bytes: usize,
+    pub max_in_flight: usize,
+    pub max_in_flight_per_connection: usize,
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// The largest header block (metadata) a request may carry.
+const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 1024 * 1024,
+            max_in_flight: 1024,
+            max_in_flight_per_connection: 256,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl ServerLimits {
+    /// The defaults, overridden by the environment; out-of-range values are errors.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        use crate::config::env_in_range;
+        let d = Self::default();
+        let ms = |key, default: Duration, range| {
+            let default = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+            env_in_range(key, default, range).map(Duration::from_millis)
+        };
+        Ok(Self {
+            max_request_bytes: env_in_range(
+                "GRPC_MAX_REQUEST_BYTES",
+                d.max_request_bytes,
+                1024..=64 * 1024 * 1024,
+            )?,
+            max_in_flight: env_in_range("GRPC_MAX_IN_FLIGHT", d.max_in_flight, 1..=1_000_000)?,
+            max_in_flight_per_connection: env_in_range(
+                "GRPC_MAX_IN_FLIGHT_PER_CONNECTION",
+                d.max_in_flight_per_connection,
+                1..=1_000_000,
+            )?,
+            keepalive_interval: ms(
+                "GRPC_KEEPALIVE_INTERVAL_MS",
+                d.keepalive_interval,
+                1_000..=3_600_000,
+            )?,
+            keepalive_timeout: ms(
+                "GRPC_KEEPALIVE_TIMEOUT_MS",
+                d.keepalive_timeout,
+                1_000..=600_000,
+            )?,
+            idle_timeout: ms("GRPC_IDLE_TIMEOUT_MS", d.idle_timeout, 1_000..=86_400_000)?,
+        })
+    }
+}
+
 /// A service's gRPC server, bound and ready to run.
 pub struct GrpcServer {
     addr: SocketAddr,
     listener: TcpListener,
     routes: Routes,
     services: Vec<&'static str>,
+    limits: ServerLimits,
 }
 
 impl GrpcServer {
     /// Binds `addr` (port 0 picks a free port: see [`GrpcServer::local_addr`]) for `routes`, whose
-    /// services are named in `services`.
+    /// services are named in `services`. The caller sets `limits.max_request_bytes` on its generated
+    /// services (`max_decoding_message_size`); the rest is applied here.
+    ///
+    /// Raises the process's soft open-file limit to its hard limit first: each connection is a file.
     pub async fn bind(
         addr: SocketAddr,
         routes: Routes,
         services: &[&'static str],
+        limits: ServerLimits,
     ) -> Result<Self, BindError> {
+        raise_open_file_limit();
         let bind_error = |source| BindError { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
@@ -57,6 +144,7 @@ impl GrpcServer {
             listener,
             routes,
             services: services.to_vec(),
+            limits,
         })
     }
 
@@ -71,24 +159,31 @@ impl GrpcServer {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
-        serve(
-            self.addr,
-            self.listener,
-            self.routes,
-            &self.services,
-            shutdown,
-        )
-        .await
+        serve(self, shutdown).await
     }
 }
 
+/// Raises the soft open-file limit to the hard one (once per process; later calls do nothing).
+fn raise_open_file_limit() {
+    static RAISED: std::sync::Once = std::sync::Once::new();
+    RAISED.call_once(|| match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    });
+}
+
 async fn serve(
-    addr: SocketAddr,
-    listener: TcpListener,
-    routes: Routes,
-    services: &[&'static str],
+    server: GrpcServer,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let GrpcServer {
+        addr,
+        listener,
+        routes,
+        services,
+        limits,
+    } = server;
+    let services = services.as_slice();
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in services {
         health
@@ -108,10 +203,11 @@ async fn serve(
         }
         builder
     };
+    let max = limits.max_request_bytes;
     let routes = routes
-        .add_service(health_service)
-        .add_service(reflection().build_v1()?)
-        .add_service(reflection().build_v1alpha()?);
+        .add_service(health_service.max_decoding_message_size(max))
+        .add_service(reflection().build_v1()?.max_decoding_message_size(max))
+        .add_service(reflection().build_v1alpha()?.max_decoding_message_size(max));
 
     // Business outcomes a client caused are not server failures: log those calls at debug only.
     let classifier = GrpcErrorsAsFailures::new()
@@ -120,7 +216,8 @@ async fn serve(
         .with_success(GrpcCode::FailedPrecondition)
         .with_success(GrpcCode::Unauthenticated)
         .with_success(GrpcCode::ResourceExhausted)
-        .with_success(GrpcCode::OutOfRange);
+        .with_success(GrpcCode::OutOfRange)
+        .with_success(GrpcCode::Cancelled);
     // The span names the method only: metadata, and with it the caller's token, is never recorded.
     let trace = TraceLayer::new(SharedClassifier::new(classifier))
         .make_span_with(
@@ -130,7 +227,7 @@ async fn serve(
         .on_response(DefaultOnResponse::new().level(Level::DEBUG))
         .on_failure(DefaultOnFailure::new().level(Level::WARN));
 
-    tracing::info!(%addr, ?services, "grpc server listening");
+    tracing::info!(%addr, ?services, ?limits, "grpc server listening");
 
     let shutdown = async {
         shutdown.await;
@@ -142,9 +239,20 @@ async fn serve(
         tracing::info!(%addr, "grpc server draining");
     };
     Server::builder()
+        .max_concurrent_streams(
+            u32::try_from(limits.max_in_flight_per_connection.saturating_mul(2))
+                .unwrap_or(u32::MAX),
+        )
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .layer(trace)
+        .layer(limits::CallLimitsLayer::new(
+            limits.max_in_flight,
+            limits.max_in_flight_per_connection,
+        ))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming::accept(listener, limits.idle_timeout), shutdown)
         .await?;
     tracing::info!(%addr, "grpc server stopped");
     Ok(())

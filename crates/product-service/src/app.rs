@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use platform::grpc::{BindError, GrpcServer};
 use route256_proto::product::product_service_server::{ProductServiceServer, SERVICE_NAME};
+use tonic::service::interceptor::InterceptedService;
 use tonic::service::Routes;
 
 use crate::catalogue::{Catalogue, CatalogueError};
@@ -29,6 +30,7 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     tracing::info!(
         products = catalogue.len(),
         rps = config.rps,
+        burst = config.burst,
         latency_ms = config.latency.as_millis() as u64,
         "catalogue loaded"
     );
@@ -37,11 +39,10 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         config.tokens,
         config.latency,
     ));
-    let limiter = RateLimiter::new(config.rps);
-    let server =
-        ProductServiceServer::with_interceptor(ProductGrpc::new(service), move |request| {
-            limiter.check(request)
-        });
+    let limiter = RateLimiter::new(config.rps, config.burst);
+    let server = ProductServiceServer::new(ProductGrpc::new(service))
+        .max_decoding_message_size(config.limits.max_request_bytes);
+    let server = InterceptedService::new(server, move |request| limiter.check(request));
     let routes = Routes::new(server);
-    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME]).await?)
+    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?)
 }

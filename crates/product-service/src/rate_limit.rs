@@ -1,62 +1,75 @@
-//! The service's own rate limit: at most N calls in any one-second window, from all callers together.
-//!
-//! A sliding-window log: the instants of the last N accepted calls are kept; a call is accepted when the
-//! oldest of them is at least a second old. Unlike a token bucket it never lets a burst above N into any
-//! window, which is what catching a client that does not limit itself needs. Memory is N instants.
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+//! The service's own rate limit, from all callers together: GCRA (the `governor` crate), a steady
+//! `rps` calls per second with bursts of up to `burst`. Over any span of t seconds at most
+//! `burst + rps·t` calls are accepted, so a client that does not limit itself is caught; the state is
+//! one timestamp, so any limit costs the same constant memory.
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::Quota;
 use tonic::{Request, Status};
 
-const WINDOW: Duration = Duration::from_secs(1);
+type Gcra<C> =
+    governor::RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// Shared by every connection of the server.
-#[derive(Clone, Debug)]
-pub struct RateLimiter {
-    limit: usize,
-    accepted: Arc<Mutex<VecDeque<Instant>>>,
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    gcra: Option<Arc<Gcra<C>>>,
+    rps: u32,
+}
+
+impl<C: Clock> Clone for RateLimiter<C> {
+    fn clone(&self) -> Self {
+        Self {
+            gcra: self.gcra.clone(),
+            rps: self.rps,
+        }
+    }
+}
+
+impl<C: Clock> std::fmt::Debug for RateLimiter<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("rps", &self.rps)
+            .finish()
+    }
 }
 
 impl RateLimiter {
-    /// At most `per_second` calls in any one-second window; 0 means no limit.
-    pub fn new(per_second: u32) -> Self {
-        let limit = per_second as usize;
-        Self {
-            limit,
-            accepted: Arc::new(Mutex::new(VecDeque::with_capacity(limit))),
-        }
+    /// `rps` calls per second with bursts of up to `burst` (at least 1); `rps` 0 means no limit.
+    pub fn new(rps: u32, burst: u32) -> Self {
+        Self::with_clock(rps, burst, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> RateLimiter<C> {
+    /// The same, on the given clock.
+    pub fn with_clock(rps: u32, burst: u32, clock: C) -> Self {
+        let gcra = NonZeroU32::new(rps).map(|rate| {
+            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+            Arc::new(governor::RateLimiter::direct_with_clock(
+                Quota::per_second(rate).allow_burst(burst),
+                clock,
+            ))
+        });
+        Self { gcra, rps }
     }
 
-    /// Records a call at `now` if the window has room for it.
-    pub fn try_acquire_at(&self, now: Instant) -> bool {
-        if self.limit == 0 {
-            return true;
-        }
-        // The lock is held for a few comparisons only; a poisoned lock still holds valid instants.
-        let mut accepted = self.accepted.lock().unwrap_or_else(|p| p.into_inner());
-        while accepted
-            .front()
-            .is_some_and(|&oldest| now.saturating_duration_since(oldest) >= WINDOW)
-        {
-            accepted.pop_front();
-        }
-        if accepted.len() < self.limit {
-            accepted.push_back(now);
-            true
-        } else {
-            false
-        }
+    /// Takes a slot for one call now, if there is one.
+    pub fn try_acquire(&self) -> bool {
+        self.gcra.as_ref().is_none_or(|gcra| gcra.check().is_ok())
     }
 
     /// A tonic interceptor: rejects the call with `RESOURCE_EXHAUSTED` before it is decoded.
     pub fn check(&self, request: Request<()>) -> Result<Request<()>, Status> {
-        if self.try_acquire_at(Instant::now()) {
+        if self.try_acquire() {
             Ok(request)
         } else {
             Err(Status::resource_exhausted(format!(
                 "rate limit of {} requests per second exceeded",
-                self.limit
+                self.rps
             )))
         }
     }
@@ -65,37 +78,55 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
+    use std::time::Duration;
 
-    #[test]
-    fn accepts_the_limit_then_rejects_within_the_window() {
-        let limiter = RateLimiter::new(3);
-        let t0 = Instant::now();
-        assert!((0..3).all(|i| limiter.try_acquire_at(t0 + Duration::from_millis(i))));
-        assert!(!limiter.try_acquire_at(t0 + Duration::from_millis(999)));
-        // one second after the first call, exactly one slot is free again
-        assert!(limiter.try_acquire_at(t0 + Duration::from_millis(1000)));
-        assert!(!limiter.try_acquire_at(t0 + Duration::from_millis(1000)));
+    fn limiter(rps: u32, burst: u32) -> (RateLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        (RateLimiter::with_clock(rps, burst, clock.clone()), clock)
     }
 
     #[test]
-    fn rejected_calls_do_not_take_a_slot() {
-        let limiter = RateLimiter::new(1);
-        let t0 = Instant::now();
-        assert!(limiter.try_acquire_at(t0));
-        assert!(!limiter.try_acquire_at(t0 + Duration::from_millis(500)));
-        assert!(limiter.try_acquire_at(t0 + Duration::from_millis(1000)));
+    fn a_burst_then_the_steady_rate() {
+        let (limiter, clock) = limiter(10, 3);
+        assert!((0..3).all(|_| limiter.try_acquire()), "the burst");
+        assert!(!limiter.try_acquire());
+        clock.advance(Duration::from_millis(99));
+        assert!(!limiter.try_acquire());
+        clock.advance(Duration::from_millis(1));
+        assert!(limiter.try_acquire(), "one slot every 100 ms");
+        assert!(!limiter.try_acquire());
+    }
+
+    #[test]
+    fn no_second_admits_more_than_burst_plus_rate() {
+        let (limiter, clock) = limiter(10, 10);
+        let mut accepted = 0;
+        for _ in 0..1000 {
+            accepted += u32::from(limiter.try_acquire());
+            clock.advance(Duration::from_millis(1));
+        }
+        // In [0, 1 s): the burst of 10 at once, then one every 100 ms from 100 to 900 ms — within the
+        // bound burst + rate × 1 s = 20.
+        assert_eq!(accepted, 10 + 9);
     }
 
     #[test]
     fn zero_means_unlimited() {
-        let limiter = RateLimiter::new(0);
-        let t0 = Instant::now();
-        assert!((0..10_000).all(|_| limiter.try_acquire_at(t0)));
+        let (limiter, _) = limiter(0, 1);
+        assert!((0..10_000).all(|_| limiter.try_acquire()));
+    }
+
+    #[test]
+    fn a_huge_limit_costs_no_memory_up_front() {
+        // The old sliding window allocated a slot per permit: this aborted on a 68 GB allocation.
+        let limiter = RateLimiter::new(u32::MAX, u32::MAX);
+        assert!(limiter.try_acquire());
     }
 
     #[test]
     fn interceptor_answers_resource_exhausted() {
-        let limiter = RateLimiter::new(1);
+        let (limiter, _) = limiter(1, 1);
         assert!(limiter.check(Request::new(())).is_ok());
         let status = limiter.check(Request::new(())).expect_err("over the limit");
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);

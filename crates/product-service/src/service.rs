@@ -2,6 +2,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use platform::context::AuthToken;
+
 use crate::catalogue::{Catalogue, Product};
 
 /// What a caller can get wrong.
@@ -22,18 +24,18 @@ impl From<ProductError> for tonic::Status {
     }
 }
 
-/// The catalogue behind a token check.
+/// The catalogue behind a token check. Its `Debug` output shows no token.
 #[derive(Debug)]
 pub struct ProductService {
     catalogue: Catalogue,
-    tokens: HashSet<String>,
+    tokens: HashSet<AuthToken>,
     latency: Duration,
 }
 
 impl ProductService {
     pub fn new(
         catalogue: Catalogue,
-        tokens: impl IntoIterator<Item = String>,
+        tokens: impl IntoIterator<Item = AuthToken>,
         latency: Duration,
     ) -> Self {
         Self {
@@ -70,8 +72,8 @@ impl ProductService {
     }
 
     fn authorize(&self, token: Option<&str>) -> Result<(), ProductError> {
-        match token {
-            Some(token) if self.tokens.contains(token) => Ok(()),
+        match token.and_then(AuthToken::new) {
+            Some(token) if self.tokens.contains(&token) => Ok(()),
             _ => Err(ProductError::Unauthenticated),
         }
     }
@@ -92,7 +94,17 @@ mod tests {
             r#"{"5": {"name": "five", "price": 50}, "9": {"name": "nine", "price": 90}}"#,
         )
         .expect("valid");
-        ProductService::new(catalogue, ["good".to_owned()], Duration::ZERO)
+        ProductService::new(catalogue, AuthToken::new("good"), Duration::ZERO)
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_token() {
+        let service = ProductService::new(
+            Catalogue::builtin(),
+            AuthToken::new("hidden-token"),
+            Duration::ZERO,
+        );
+        assert!(!format!("{service:?}").contains("hidden-token"));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use platform::context::AuthToken;
 use route256_proto::cart::cart_service_client::CartServiceClient;
 use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::product::product_service_client::ProductServiceClient;
@@ -83,15 +84,15 @@ impl System {
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         let product = product_service::app::build(product_service::Config {
             grpc_addr: any_port,
-            tokens: vec![TOKEN.to_owned()],
+            tokens: AuthToken::new(TOKEN).into_iter().collect(),
             rps: 0,
-            latency: Duration::ZERO,
-            catalogue_file: None,
+            ..product_service::Config::default()
         })
         .await
         .expect("product-service starts");
         let loms = loms::app::build(loms::Config {
             grpc_addr: any_port,
+            ..loms::Config::default()
         })
         .await
         .expect("loms starts");
@@ -101,6 +102,7 @@ impl System {
             product_service_url: format!("http://{product_addr}"),
             loms_url: format!("http://{loms_addr}"),
             upstream_timeout: Duration::from_secs(10),
+            ..cart::Config::default()
         })
         .await
         .expect("cart starts");

@@ -1,0 +1,254 @@
+//! The accept loop: turns the listener into the connections tonic serves, without ever spinning.
+//!
+//! tonic's own loop retries a failed `accept` at once. At the open-file limit every retry fails again
+//! immediately, so the server burns a core and answers nothing. Here a failure that is about the
+//! server (out of file descriptors, memory, buffers) pauses accepting with an exponential backoff,
+//! 5 ms up to 1 s, and is logged; a failure that is about one peer (it reset the connection before
+//! it was accepted) is skipped. The listener lives in its own task, which ends — and closes the listen
+//! socket — as soon as tonic stops accepting at shutdown.
+//!
+//! Every connection is wrapped in a [`TrackedStream`], which shares a [`Connection`] record with the
+//! call limits (see `limits.rs`) and closes the connection once it has carried no call for the idle
+//! timeout. Keepalive pings do not count as activity: only calls do.
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::Connected;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What the server knows of one accepted connection: shared by its stream and by every call on it.
+#[derive(Debug)]
+pub struct Connection {
+    pub(crate) local: Option<SocketAddr>,
+    pub(crate) remote: Option<SocketAddr>,
+    /// Calls admitted on this connection and not yet finished.
+    pub(crate) in_flight: AtomicUsize,
+    opened: Instant,
+    /// When a call last started or finished, in milliseconds since `opened`.
+    last_call_ms: AtomicU64,
+}
+
+impl Connection {
+    pub(crate) fn new(local: Option<SocketAddr>, remote: Option<SocketAddr>) -> Self {
+        Self {
+            local,
+            remote,
+            in_flight: AtomicUsize::new(0),
+            opened: Instant::now(),
+            last_call_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that a call started or finished now.
+    pub(crate) fn touch(&self) {
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_call_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// When the connection stops being busy enough to stay open, if it stays as it is now: `None`
+    /// while a call is in flight.
+    fn idle_deadline(&self, idle_timeout: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let last = Duration::from_millis(self.last_call_ms.load(Ordering::Relaxed));
+        Some(self.opened + last + idle_timeout)
+    }
+}
+
+/// The connection info tonic puts into every request's extensions (see [`Connected`]).
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo(pub(crate) Arc<Connection>);
+
+/// An accepted TCP stream that reads as closed once its connection has been idle too long.
+#[derive(Debug)]
+pub struct TrackedStream {
+    inner: TcpStream,
+    connection: Arc<Connection>,
+    idle_timeout: Duration,
+    idle_timer: Pin<Box<Sleep>>,
+}
+
+impl TrackedStream {
+    fn new(inner: TcpStream, idle_timeout: Duration) -> Self {
+        let connection = Arc::new(Connection::new(
+            inner.local_addr().ok(),
+            inner.peer_addr().ok(),
+        ));
+        Self {
+            inner,
+            connection,
+            idle_timeout,
+            idle_timer: Box::pin(tokio::time::sleep(idle_timeout)),
+        }
+    }
+
+    /// Whether the idle timeout has run out; re-arms the timer (and registers `cx`) otherwise.
+    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.idle_timer.as_mut().poll(cx).is_ready() {
+            match self.connection.idle_deadline(self.idle_timeout) {
+                Some(deadline) if deadline <= Instant::now() => return true,
+                Some(deadline) => self.idle_timer.as_mut().reset(deadline),
+                // Busy: look again one timeout from now (by then the deadline may lie later still).
+                None => self
+                    .idle_timer
+                    .as_mut()
+                    .reset(Instant::now() + self.idle_timeout),
+            }
+        }
+        false
+    }
+}
+
+impl Connected for TrackedStream {
+    type ConnectInfo = ConnectionInfo;
+
+    fn connect_info(&self) -> ConnectionInfo {
+        ConnectionInfo(self.connection.clone())
+    }
+}
+
+impl AsyncRead for TrackedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let ready @ Poll::Ready(_) = Pin::new(&mut self.inner).poll_read(cx, buf) {
+            return ready;
+        }
+        if self.idle_expired(cx) {
+            tracing::debug!(remote = ?self.connection.remote, "closing idle connection");
+            // Reading nothing is end of stream: hyper closes the connection.
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Pending
+    }
+}
+
+impl AsyncWrite for TrackedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// An accept error caused by one peer, not by the server's state: skip it and accept the next.
+fn is_peer_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// The connections accepted on `listener`, for `Server::serve_with_incoming_shutdown`. The stream
+/// never yields an error: accept failures are handled (and logged) here.
+pub fn accept(
+    listener: TcpListener,
+    idle_timeout: Duration,
+) -> ReceiverStream<Result<TrackedStream, io::Error>> {
+    // Capacity 1: a connection waits here only until tonic takes it.
+    let (connections, incoming) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let accepted = tokio::select! {
+                () = connections.closed() => return,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    backoff = MIN_BACKOFF;
+                    // gRPC answers are small and latency-bound: no Nagle delay.
+                    let _ = stream.set_nodelay(true);
+                    let stream = TrackedStream::new(stream, idle_timeout);
+                    if connections.send(Ok(stream)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(error) if is_peer_error(&error) => {}
+                Err(error) => {
+                    tracing::warn!(%error, backoff_ms = backoff.as_millis() as u64, "accept failed: pausing");
+                    tokio::select! {
+                        () = connections.closed() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    });
+    ReceiverStream::new(incoming)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_errors_are_skipped_and_resource_errors_are_not() {
+        assert!(is_peer_error(&io::Error::from(
+            io::ErrorKind::ConnectionAborted
+        )));
+        // EMFILE: too many open files
+        assert!(!is_peer_error(&io::Error::from_raw_os_error(24)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_idle_only_without_calls() {
+        let connection = Connection::new(None, None);
+        let timeout = Duration::from_secs(60);
+        let start = Instant::now();
+        assert_eq!(connection.idle_deadline(timeout), Some(start + timeout));
+        connection.in_flight.fetch_add(1, Ordering::AcqRel);
+        assert_eq!(connection.idle_deadline(timeout), None, "busy");
+        tokio::time::advance(Duration::from_secs(90)).await;
+        connection.in_flight.fetch_sub(1, Ordering::AcqRel);
+        connection.touch();
+        assert_eq!(
+            connection.idle_deadline(timeout),
+            Some(start + Duration::from_secs(150)),
+            "a minute after the last call ended"
+        );
+    }
+}
