@@ -78,34 +78,64 @@ where
     tokio::spawn(run(shutdown))
 }
 
+/// The three services' settings for one test; the defaults put every service on a free port, switch
+/// product-service's rate limit off and accept [`TOKEN`].
+pub struct Settings {
+    pub product: product_service::Config,
+    pub loms: loms::Config,
+    /// cart's upstream URLs are filled in by [`System::start_with`] unless a test set them.
+    pub cart: cart::Config,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            product: product_service::Config {
+                grpc_addr: any_port,
+                tokens: AuthToken::new(TOKEN).into_iter().collect(),
+                rps: 0,
+                ..product_service::Config::default()
+            },
+            loms: loms::Config {
+                grpc_addr: any_port,
+                ..loms::Config::default()
+            },
+            cart: cart::Config {
+                grpc_addr: any_port,
+                product_service_url: String::new(),
+                loms_url: String::new(),
+                upstream_timeout: Duration::from_secs(10),
+                ..cart::Config::default()
+            },
+        }
+    }
+}
+
 impl System {
     pub async fn start() -> Self {
+        Self::start_with(Settings::default()).await
+    }
+
+    pub async fn start_with(settings: Settings) -> Self {
         log_buffer();
-        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        let product = product_service::app::build(product_service::Config {
-            grpc_addr: any_port,
-            tokens: AuthToken::new(TOKEN).into_iter().collect(),
-            rps: 0,
-            ..product_service::Config::default()
-        })
-        .await
-        .expect("product-service starts");
-        let loms = loms::app::build(loms::Config {
-            grpc_addr: any_port,
-            ..loms::Config::default()
-        })
-        .await
-        .expect("loms starts");
+        let product = product_service::app::build(settings.product)
+            .await
+            .expect("product-service starts");
+        let loms = loms::app::build(settings.loms)
+            .await
+            .expect("loms starts");
         let (product_addr, loms_addr) = (product.local_addr(), loms.local_addr());
-        let cart = cart::app::build(cart::Config {
-            grpc_addr: any_port,
-            product_service_url: format!("http://{product_addr}"),
-            loms_url: format!("http://{loms_addr}"),
-            upstream_timeout: Duration::from_secs(10),
-            ..cart::Config::default()
-        })
-        .await
-        .expect("cart starts");
+        let mut cart_config = settings.cart;
+        if cart_config.product_service_url.is_empty() {
+            cart_config.product_service_url = format!("http://{product_addr}");
+        }
+        if cart_config.loms_url.is_empty() {
+            cart_config.loms_url = format!("http://{loms_addr}");
+        }
+        let cart = cart::app::build(cart_config)
+            .await
+            .expect("cart starts");
         let cart_addr = cart.local_addr();
 
         let (stop, _) = watch::channel(false);
@@ -167,4 +197,65 @@ pub fn with_header<T>(message: T, key: &'static str, value: &str) -> tonic::Requ
         .metadata_mut()
         .insert(key, value.parse().expect("ascii header"));
     request
+}
+
+/// Sends `body` as the encoded request message of `path` (e.g. `/route256.loms.v1.LomsService/OrderCreate`),
+/// bytes as they are, so a test can send what no generated client would.
+pub async fn raw_call(addr: SocketAddr, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel(addr).await);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let path = http::uri::PathAndQuery::from_static(path);
+    grpc.unary(tonic::Request::new(body), path, RawCodec)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// A codec of raw message bytes.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let len = bytes::Buf::remaining(src);
+        Ok(Some(bytes::Buf::copy_to_bytes(src, len).to_vec()))
+    }
+}
+
+/// Polls `check` until it holds, for at most 20 s.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
