@@ -3,7 +3,9 @@
 mod support;
 
 use route256_proto::cart::{AddItemRequest, CheckoutRequest, ListRequest};
-use route256_proto::loms::{Item, OrderCreateRequest, OrderInfoRequest, OrderStatus, StocksInfoRequest};
+use route256_proto::loms::{
+    Item, OrderCreateRequest, OrderInfoRequest, OrderStatus, StocksInfoRequest,
+};
 use support::{authed, System};
 use tonic::Code;
 
@@ -54,14 +56,20 @@ async fn concurrent_checkouts(calls: usize) {
         }
     }
     orders.dedup();
-    assert_eq!(orders.len(), 1, "one order for one cart state: {orders:?} ({empty} empty)");
+    assert_eq!(
+        orders.len(),
+        1,
+        "one order for one cart state: {orders:?} ({empty} empty)"
+    );
 
     assert_eq!(available(&system, GUROV).await, 297, "reserved once");
     assert_eq!(available(&system, SMITH).await, 263, "reserved once");
     let info = system
         .loms()
         .await
-        .order_info(OrderInfoRequest { order_id: orders[0] })
+        .order_info(OrderInfoRequest {
+            order_id: orders[0],
+        })
         .await
         .expect("ordered")
         .into_inner();
@@ -90,7 +98,10 @@ async fn one_key_sent_fifty_times_at_once_is_one_order() {
     let system = System::start().await;
     let request = OrderCreateRequest {
         user: 77,
-        items: vec![Item { sku: GUROV, count: 4 }],
+        items: vec![Item {
+            sku: GUROV,
+            count: 4,
+        }],
         idempotency_key: "cart:77:1".into(),
     };
     let calls: Vec<_> = (0..50)
@@ -106,7 +117,13 @@ async fn one_key_sent_fifty_times_at_once_is_one_order() {
         .collect();
     let mut ids = Vec::new();
     for call in calls {
-        ids.push(call.await.expect("task").expect("created").into_inner().order_id);
+        ids.push(
+            call.await
+                .expect("task")
+                .expect("created")
+                .into_inner()
+                .order_id,
+        );
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
@@ -125,13 +142,11 @@ async fn checkout_racing_add_item_loses_nothing() {
         cart.add_item(add(user, GUROV, 2)).await.expect("added");
         let mut adder = system.cart().await;
         let mut checker = system.cart().await;
-        let (checkout, added) = tokio::join!(
-            checker.checkout(authed(CheckoutRequest { user })),
-            async {
+        let (checkout, added) =
+            tokio::join!(checker.checkout(authed(CheckoutRequest { user })), async {
                 adder.add_item(add(user, GUROV, 1)).await.expect("added");
                 adder.add_item(add(user, SMITH, 1)).await.expect("added");
-            }
-        );
+            });
         let () = added;
         let order_id = checkout.expect("checked out").into_inner().order_id;
         let ordered = system
@@ -153,8 +168,16 @@ async fn checkout_racing_add_item_loses_nothing() {
             Err(status) => panic!("list failed: {status:?}"),
         };
         let units = |sku: u32| -> u32 {
-            ordered.iter().filter(|i| i.sku == sku).map(|i| i.count).sum::<u32>()
-                + in_cart.iter().filter(|i| i.0 == sku).map(|i| i.1).sum::<u32>()
+            ordered
+                .iter()
+                .filter(|i| i.sku == sku)
+                .map(|i| i.count)
+                .sum::<u32>()
+                + in_cart
+                    .iter()
+                    .filter(|i| i.0 == sku)
+                    .map(|i| i.1)
+                    .sum::<u32>()
         };
         assert_eq!(
             (units(GUROV), units(SMITH)),

@@ -336,86 +336,144 @@ async fn invalid_requests_are_rejected_before_any_handler() {
     let mut loms = system.loms().await;
     let mut product = system.product().await;
 
+    // Each rejection names the field the generated validator checked: without the validating codec
+    // these calls would reach the handlers and fail differently, or not at all.
+    const ADD: &str = "route256.cart.v1.AddItemRequest";
+    const CREATE: &str = "route256.loms.v1.OrderCreateRequest";
     let cart_calls = [
-        cart.add_item(add(0, GUROV, 1)).await.map(|_| ()),
-        cart.add_item(add(-1, GUROV, 1)).await.map(|_| ()),
-        cart.add_item(add(6, 0, 1)).await.map(|_| ()),
-        cart.add_item(add(6, GUROV, 0)).await.map(|_| ()),
-        cart.add_item(add(6, GUROV, 65536)).await.map(|_| ()),
-        cart.delete_item(DeleteItemRequest { user: 6, sku: 0 })
-            .await
-            .map(|_| ()),
-        cart.list(authed(ListRequest { user: 0 })).await.map(|_| ()),
-        cart.clear(ClearRequest { user: -5 }).await.map(|_| ()),
-        cart.checkout(authed(CheckoutRequest { user: 0 }))
-            .await
-            .map(|_| ()),
+        (
+            cart.add_item(add(0, GUROV, 1)).await.map(|_| ()),
+            format!("{ADD}.user"),
+        ),
+        (
+            cart.add_item(add(-1, GUROV, 1)).await.map(|_| ()),
+            format!("{ADD}.user"),
+        ),
+        (
+            cart.add_item(add(6, 0, 1)).await.map(|_| ()),
+            format!("{ADD}.sku"),
+        ),
+        (
+            cart.add_item(add(6, GUROV, 0)).await.map(|_| ()),
+            format!("{ADD}.count"),
+        ),
+        (
+            cart.add_item(add(6, GUROV, 65536)).await.map(|_| ()),
+            format!("{ADD}.count"),
+        ),
+        (
+            cart.delete_item(DeleteItemRequest { user: 6, sku: 0 })
+                .await
+                .map(|_| ()),
+            "route256.cart.v1.DeleteItemRequest.sku".to_owned(),
+        ),
+        (
+            cart.list(authed(ListRequest { user: 0 })).await.map(|_| ()),
+            "route256.cart.v1.ListRequest.user".to_owned(),
+        ),
+        (
+            cart.clear(ClearRequest { user: -5 }).await.map(|_| ()),
+            "route256.cart.v1.ClearRequest.user".to_owned(),
+        ),
+        (
+            cart.checkout(authed(CheckoutRequest { user: 0 }))
+                .await
+                .map(|_| ()),
+            "route256.cart.v1.CheckoutRequest.user".to_owned(),
+        ),
     ];
-    for result in cart_calls {
-        assert_eq!(result.expect_err("invalid").code(), Code::InvalidArgument);
-    }
     let loms_calls = [
-        loms.order_create(OrderCreateRequest {
-            user: 6,
-            ..Default::default()
-        })
-        .await
-        .map(|_| ()),
-        loms.order_create(OrderCreateRequest {
-            user: 0,
-            items: vec![Item {
-                sku: GUROV,
-                count: 1,
-            }],
-            ..Default::default()
-        })
-        .await
-        .map(|_| ()),
-        loms.order_create(OrderCreateRequest {
-            user: 6,
-            items: vec![Item {
-                sku: GUROV,
-                count: 0,
-            }],
-            ..Default::default()
-        })
-        .await
-        .map(|_| ()),
-        loms.order_info(OrderInfoRequest { order_id: 0 })
+        (
+            loms.order_create(OrderCreateRequest {
+                user: 6,
+                ..Default::default()
+            })
             .await
             .map(|_| ()),
-        loms.order_pay(OrderPayRequest { order_id: -1 })
+            format!("{CREATE}.items"),
+        ),
+        (
+            loms.order_create(OrderCreateRequest {
+                user: 0,
+                items: vec![Item {
+                    sku: GUROV,
+                    count: 1,
+                }],
+                ..Default::default()
+            })
             .await
             .map(|_| ()),
-        loms.order_cancel(OrderCancelRequest { order_id: 0 })
+            format!("{CREATE}.user"),
+        ),
+        (
+            loms.order_create(OrderCreateRequest {
+                user: 6,
+                items: vec![Item {
+                    sku: GUROV,
+                    count: 0,
+                }],
+                ..Default::default()
+            })
             .await
             .map(|_| ()),
-        loms.stocks_info(StocksInfoRequest { sku: 0 })
-            .await
-            .map(|_| ()),
+            "route256.loms.v1.Item.count".to_owned(),
+        ),
+        (
+            loms.order_info(OrderInfoRequest { order_id: 0 })
+                .await
+                .map(|_| ()),
+            "route256.loms.v1.OrderInfoRequest.order_id".to_owned(),
+        ),
+        (
+            loms.order_pay(OrderPayRequest { order_id: -1 })
+                .await
+                .map(|_| ()),
+            "route256.loms.v1.OrderPayRequest.order_id".to_owned(),
+        ),
+        (
+            loms.order_cancel(OrderCancelRequest { order_id: 0 })
+                .await
+                .map(|_| ()),
+            "route256.loms.v1.OrderCancelRequest.order_id".to_owned(),
+        ),
+        (
+            loms.stocks_info(StocksInfoRequest { sku: 0 })
+                .await
+                .map(|_| ()),
+            "route256.loms.v1.StocksInfoRequest.sku".to_owned(),
+        ),
     ];
-    for result in loms_calls {
-        assert_eq!(result.expect_err("invalid").code(), Code::InvalidArgument);
-    }
     let product_calls = [
-        product
-            .get_product(GetProductRequest {
-                token: TOKEN.into(),
-                sku: 0,
-            })
-            .await
-            .map(|_| ()),
-        product
-            .list_skus(ListSkusRequest {
-                token: TOKEN.into(),
-                start_after_sku: 0,
-                count: 1001,
-            })
-            .await
-            .map(|_| ()),
+        (
+            product
+                .get_product(GetProductRequest {
+                    token: TOKEN.into(),
+                    sku: 0,
+                })
+                .await
+                .map(|_| ()),
+            "route256.product.v1.GetProductRequest.sku".to_owned(),
+        ),
+        (
+            product
+                .list_skus(ListSkusRequest {
+                    token: TOKEN.into(),
+                    start_after_sku: 0,
+                    count: 1001,
+                })
+                .await
+                .map(|_| ()),
+            "route256.product.v1.ListSkusRequest.count".to_owned(),
+        ),
     ];
-    for result in product_calls {
-        assert_eq!(result.expect_err("invalid").code(), Code::InvalidArgument);
+    for (result, field) in cart_calls
+        .into_iter()
+        .chain(loms_calls)
+        .chain(product_calls)
+    {
+        let status = result.expect_err("invalid");
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+        assert!(status.message().contains(&field), "{field}: {status:?}");
     }
     // Nothing reached a handler: no cart was created, no stock moved.
     assert_eq!(available(&system, GUROV).await, 300);

@@ -122,9 +122,7 @@ impl System {
         let product = product_service::app::build(settings.product)
             .await
             .expect("product-service starts");
-        let loms = loms::app::build(settings.loms)
-            .await
-            .expect("loms starts");
+        let loms = loms::app::build(settings.loms).await.expect("loms starts");
         let (product_addr, loms_addr) = (product.local_addr(), loms.local_addr());
         let mut cart_config = settings.cart;
         if cart_config.product_service_url.is_empty() {
@@ -133,9 +131,7 @@ impl System {
         if cart_config.loms_url.is_empty() {
             cart_config.loms_url = format!("http://{loms_addr}");
         }
-        let cart = cart::app::build(cart_config)
-            .await
-            .expect("cart starts");
+        let cart = cart::app::build(cart_config).await.expect("cart starts");
         let cart_addr = cart.local_addr();
 
         let (stop, _) = watch::channel(false);
@@ -201,7 +197,11 @@ pub fn with_header<T>(message: T, key: &'static str, value: &str) -> tonic::Requ
 
 /// Sends `body` as the encoded request message of `path` (e.g. `/route256.loms.v1.LomsService/OrderCreate`),
 /// bytes as they are, so a test can send what no generated client would.
-pub async fn raw_call(addr: SocketAddr, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, tonic::Status> {
+pub async fn raw_call(
+    addr: SocketAddr,
+    path: &'static str,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, tonic::Status> {
     let mut grpc = tonic::client::Grpc::new(channel(addr).await);
     grpc.ready()
         .await
@@ -235,7 +235,11 @@ impl tonic::codec::Encoder for RawCodec {
     type Item = Vec<u8>;
     type Error = tonic::Status;
 
-    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
         bytes::BufMut::put_slice(dst, &item);
         Ok(())
     }
@@ -245,7 +249,10 @@ impl tonic::codec::Decoder for RawCodec {
     type Item = Vec<u8>;
     type Error = tonic::Status;
 
-    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
         let len = bytes::Buf::remaining(src);
         Ok(Some(bytes::Buf::copy_to_bytes(src, len).to_vec()))
     }
@@ -255,7 +262,10 @@ impl tonic::codec::Decoder for RawCodec {
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
