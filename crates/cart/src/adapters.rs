@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use platform::context::RequestContext;
+use tokio::time::Instant;
 
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -21,11 +22,18 @@ pub fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
         .connect_lazy())
 }
 
+/// How much later than cart's own deadline the callee is told to give up.
+///
+/// Cart's clock decides how a call that runs out of time ends: `DEADLINE_EXCEEDED`. Were the callee
+/// told the same instant, its own guard would race cart's timer — and tonic's guard answers
+/// `CANCELLED`. The callee still stops as soon as cart stops waiting: dropping the call resets its
+/// stream. The forwarded deadline is the backstop for when that reset is lost.
+const CALLEE_GRACE: Duration = Duration::from_millis(50);
+
 /// Makes one call to another service on behalf of `ctx`, within a budget: the caller's time left, and
-/// at most `limit` (cart's own bound on one call). The budget travels as `grpc-timeout`, so the callee
-/// stops working when cart stops waiting; when it runs out here, the call ends in `DeadlineExceeded` —
-/// cart's deadline, which says nothing about the callee's health. tonic reports its own timeouts as
-/// `CANCELLED`, so the clock is kept here rather than on the channel.
+/// at most `limit` (cart's own bound on one call). When the budget runs out the call ends in
+/// `DeadlineExceeded` — cart's deadline, which says nothing about the callee's health. tonic reports
+/// its own timeouts as `CANCELLED`, so the clock is kept here rather than on the channel.
 async fn call<M, T, F>(
     ctx: &RequestContext,
     limit: Duration,
@@ -36,10 +44,16 @@ where
     F: Future<Output = Result<tonic::Response<T>, Status>>,
 {
     let budget = ctx.remaining().map_or(limit, |left| left.min(limit));
+    let deadline = Instant::now() + budget;
     let mut request = ctx.outgoing(message);
-    request.set_timeout(budget);
-    match tokio::time::timeout(budget, send(request)).await {
+    request.set_timeout(budget + CALLEE_GRACE);
+    match tokio::time::timeout_at(deadline, send(request)).await {
         Ok(Ok(response)) => Ok(response.into_inner()),
+        // A cancellation seen once cart's deadline has passed is that deadline's doing, whichever
+        // timer woke first.
+        Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
+            Err(UpstreamError::DeadlineExceeded)
+        }
         Ok(Err(status)) => Err(upstream_error(status)),
         Err(_elapsed) => Err(UpstreamError::DeadlineExceeded),
     }

@@ -1,0 +1,184 @@
+//! Error paths: other services down or slow, orders in the wrong status, pay racing cancel.
+mod support;
+
+use std::time::Duration;
+
+use route256_proto::cart::{AddItemRequest, CheckoutRequest};
+use route256_proto::loms::{
+    Item, OrderCancelRequest, OrderCreateRequest, OrderInfoRequest, OrderPayRequest, OrderStatus,
+    StocksInfoRequest,
+};
+use support::{authed, Settings, System};
+use tonic::Code;
+
+const GUROV: u32 = 1148162; // 300 available
+const SOLD_OUT: u32 = 139819069;
+
+fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
+    authed(AddItemRequest { user, sku, count })
+}
+
+async fn available(system: &System, sku: u32) -> u64 {
+    let mut loms = system.loms().await;
+    let response = loms.stocks_info(StocksInfoRequest { sku }).await;
+    response.expect("stocked").into_inner().count
+}
+
+/// An address nothing listens on: bound, then released.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn other_services_down_is_unavailable() {
+    let mut settings = Settings::default();
+    settings.cart.product_service_url = dead_url();
+    let system = System::start_with(settings).await;
+    let status = system
+        .cart()
+        .await
+        .add_item(add(1, GUROV, 1))
+        .await
+        .expect_err("product-service down");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("product-service"), "{status:?}");
+    system.stop().await;
+
+    let mut settings = Settings::default();
+    settings.cart.loms_url = dead_url();
+    let system = System::start_with(settings).await;
+    let status = system
+        .cart()
+        .await
+        .add_item(add(1, GUROV, 1))
+        .await
+        .expect_err("loms down");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("loms"), "{status:?}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn cart_own_deadline_on_a_slow_upstream_is_deadline_exceeded() {
+    let mut settings = Settings::default();
+    settings.product.latency = Duration::from_secs(30);
+    settings.cart.upstream_timeout = Duration::from_millis(200);
+    let system = System::start_with(settings).await;
+    let status = system
+        .cart()
+        .await
+        .add_item(add(1, GUROV, 1))
+        .await
+        .expect_err("product-service too slow");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains("product-service"), "{status:?}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_order_can_be_neither_paid_nor_cancelled() {
+    let system = System::start().await;
+    let mut loms = system.loms().await;
+    let failed = loms
+        .order_create(OrderCreateRequest {
+            user: 3,
+            items: vec![Item {
+                sku: SOLD_OUT,
+                count: 1,
+            }],
+            idempotency_key: String::new(),
+        })
+        .await
+        .expect_err("sold out");
+    assert_eq!(failed.code(), Code::FailedPrecondition);
+    let order_id = 1; // the first order of a fresh store
+    let info = loms
+        .order_info(OrderInfoRequest { order_id })
+        .await
+        .expect("kept")
+        .into_inner();
+    assert_eq!(info.status(), OrderStatus::Failed);
+    let pay = loms.order_pay(OrderPayRequest { order_id }).await;
+    assert_eq!(pay.expect_err("failed").code(), Code::FailedPrecondition);
+    let cancel = loms.order_cancel(OrderCancelRequest { order_id }).await;
+    assert_eq!(cancel.expect_err("failed").code(), Code::FailedPrecondition);
+    assert_eq!(available(&system, SOLD_OUT).await, 0, "nothing moved");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn paying_writes_the_goods_off() {
+    // All 300 units ordered and paid: if paying only released the reservation, they would be
+    // available again.
+    let system = System::start().await;
+    let mut cart = system.cart().await;
+    cart.add_item(add(4, GUROV, 300)).await.expect("added");
+    let order_id = cart
+        .checkout(authed(CheckoutRequest { user: 4 }))
+        .await
+        .expect("checked out")
+        .into_inner()
+        .order_id;
+    assert_eq!(available(&system, GUROV).await, 0);
+    let mut loms = system.loms().await;
+    loms.order_pay(OrderPayRequest { order_id })
+        .await
+        .expect("paid");
+    assert_eq!(
+        available(&system, GUROV).await,
+        0,
+        "total lowered with reserved"
+    );
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pay_racing_cancel_has_one_winner_and_consistent_stock() {
+    let system = System::start().await;
+    let mut paid = 0u64;
+    for trial in 0..30 {
+        let mut loms = system.loms().await;
+        let order_id = loms
+            .order_create(OrderCreateRequest {
+                user: 100 + trial,
+                items: vec![Item {
+                    sku: GUROV,
+                    count: 1,
+                }],
+                idempotency_key: String::new(),
+            })
+            .await
+            .expect("created")
+            .into_inner()
+            .order_id;
+        let (mut payer, mut canceller) = (system.loms().await, system.loms().await);
+        let (pay, cancel) = tokio::join!(
+            payer.order_pay(OrderPayRequest { order_id }),
+            canceller.order_cancel(OrderCancelRequest { order_id })
+        );
+        let status = loms
+            .order_info(OrderInfoRequest { order_id })
+            .await
+            .expect("kept")
+            .into_inner()
+            .status();
+        match (pay, cancel) {
+            (Ok(_), Err(lost)) => {
+                assert_eq!(lost.code(), Code::FailedPrecondition);
+                assert_eq!(status, OrderStatus::Payed);
+                paid += 1;
+            }
+            (Err(lost), Ok(_)) => {
+                assert_eq!(lost.code(), Code::FailedPrecondition);
+                assert_eq!(status, OrderStatus::Cancelled);
+            }
+            other => panic!("trial {trial}: not exactly one winner: {other:?}"),
+        }
+        // Paid units are gone for good; cancelled ones are back.
+        assert_eq!(available(&system, GUROV).await, 300 - paid, "trial {trial}");
+    }
+    system.stop().await;
+}
