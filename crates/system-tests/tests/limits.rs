@@ -1,0 +1,113 @@
+//! The server limits seen from clients: calls past the in-flight limits are shed at once with
+//! RESOURCE_EXHAUSTED (never queued), slots come back when a call ends or is abandoned, and an abandoned
+//! call stops the work it started downstream.
+mod support;
+
+use std::time::Duration;
+
+use route256_proto::cart::{AddItemRequest, ClearRequest};
+use support::{authed, eventually, Settings, System};
+use tonic::Code;
+
+const GUROV: u32 = 1148162;
+
+/// product-service answers only after 60 s, so a cart AddItem holds its slot until the test drops it.
+fn slow_upstream() -> Settings {
+    let mut settings = Settings::default();
+    settings.product.latency = Duration::from_secs(60);
+    settings.cart.upstream_timeout = Duration::from_secs(120);
+    settings
+}
+
+/// Calls Clear (instant: no upstream) until it is shed; fails the test if that never happens.
+async fn until_shed(
+    cart: &mut route256_proto::cart::cart_service_client::CartServiceClient<tonic::transport::Channel>,
+) -> tonic::Status {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match cart.clear(ClearRequest { user: 1 }).await {
+            Ok(_) => {}
+            Err(status) => return status,
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never shed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn past_the_server_limit_calls_are_shed_and_the_slot_comes_back() {
+    let mut settings = slow_upstream();
+    settings.cart.limits.max_in_flight = 1;
+    let system = System::start_with(settings).await;
+
+    let mut blocker = system.cart().await;
+    let blocked = tokio::spawn(async move {
+        blocker
+            .add_item(authed(AddItemRequest {
+                user: 2,
+                sku: GUROV,
+                count: 1,
+            }))
+            .await
+    });
+    // Another connection: the limit is the whole server's.
+    let mut cart = system.cart().await;
+    let shed = until_shed(&mut cart).await;
+    assert_eq!(shed.code(), Code::ResourceExhausted, "{shed:?}");
+    assert!(shed.message().contains("server busy"), "{shed:?}");
+
+    // The caller gives up: cart logs the abandoned call, and product-service sees its own call end.
+    blocked.abort();
+    eventually("cart logs the abandoned AddItem", || {
+        support::logs().lines().any(|l| {
+            l.contains("call abandoned") && l.contains("/route256.cart.v1.CartService/AddItem")
+        })
+    })
+    .await;
+    eventually("product-service logs its abandoned GetProduct", || {
+        support::logs().lines().any(|l| {
+            l.contains("call abandoned")
+                && l.contains("/route256.product.v1.ProductService/GetProduct")
+        })
+    })
+    .await;
+    // ...and the slot is free again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while let Err(status) = cart.clear(ClearRequest { user: 1 }).await {
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(tokio::time::Instant::now() < deadline, "slot never freed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_calls_are_shed_other_connections_go_on() {
+    let mut settings = slow_upstream();
+    settings.cart.limits.max_in_flight_per_connection = 1;
+    let system = System::start_with(settings).await;
+
+    let mut cart = system.cart().await;
+    let mut blocker = cart.clone(); // the same connection
+    let blocked = tokio::spawn(async move {
+        blocker
+            .add_item(authed(AddItemRequest {
+                user: 3,
+                sku: GUROV,
+                count: 1,
+            }))
+            .await
+    });
+    let shed = until_shed(&mut cart).await;
+    assert_eq!(shed.code(), Code::ResourceExhausted, "{shed:?}");
+    assert!(shed.message().contains("this connection"), "{shed:?}");
+
+    let mut elsewhere = system.cart().await;
+    elsewhere
+        .clear(ClearRequest { user: 1 })
+        .await
+        .expect("another connection has slots of its own");
+
+    blocked.abort();
+    system.stop().await;
+}
