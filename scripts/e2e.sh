@@ -9,6 +9,7 @@ CART=127.0.0.1:${E2E_CART_PORT:-18082}
 LOMS=127.0.0.1:${E2E_LOMS_PORT:-18083}
 PRODUCT=127.0.0.1:${E2E_PRODUCT_PORT:-18090}
 TOKEN=e2e-token
+PYTHON=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}/venv/bin/python
 logs=$(mktemp -d)
 
 cargo build --locked --bins -p product-service -p loms -p cart
@@ -93,8 +94,100 @@ call "$LOMS" $L/OrderPay "{\"orderId\": $order}" >/dev/null
 expect "order paid" "$(field "$(call "$LOMS" $L/OrderInfo "{\"orderId\": $order}")" 'r["status"]')" ORDER_STATUS_PAYED
 expect "cancel a paid order" "$(call_code "$LOMS" $L/OrderCancel "{\"orderId\": $order}")" FailedPrecondition
 
+# A double-clicked checkout, twenty times over: 20 concurrent Checkouts of one cart make one order and
+# reserve the stock once; every call answers that order or NOT_FOUND (the cart was already emptied).
+call "$CART" $C/AddItem '{"user": 43, "sku": 1148162, "count": 4}' "$auth" >/dev/null
+before=$(field "$(call "$LOMS" $L/StocksInfo '{"sku": 1148162}')" 'r["count"]')
+checkouts=()
+for i in $(seq 20); do
+  grpcurl -plaintext -H "$auth" -d '{"user": 43}' "$CART" $C/Checkout >"$logs/checkout.$i" 2>&1 &
+  checkouts+=("$!")
+done
+for pid in "${checkouts[@]}"; do wait "$pid" || true; done
+orders=$(cat "$logs"/checkout.* | sed -n 's/.*"orderId": "\([0-9]*\)".*/\1/p' | sort -u)
+others=$(cat "$logs"/checkout.* | grep -c '^ *Code:' | tr -d ' ' || true)
+not_found=$(cat "$logs"/checkout.* | grep -c '^ *Code: NotFound' | tr -d ' ' || true)
+expect "distinct orders from 20 concurrent checkouts" "$(wc -w <<<"$orders" | tr -d ' ')" 1
+expect "failed checkouts that were not NOT_FOUND" "$((others - not_found))" 0
+after=$(field "$(call "$LOMS" $L/StocksInfo '{"sku": 1148162}')" 'r["count"]')
+expect "units reserved by them" "$((before - after))" 4
+
+# Bytes that are no protobuf message: a truncated varint is the client's fault.
+raw_code() { # raw_code ADDR METHOD HEX: the status code of a call whose request body is HEX, as it is
+  "$PYTHON" - "$1" "$2" "$3" <<'PY'
+import sys, grpc
+addr, method, body = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3])
+call = grpc.insecure_channel(addr).unary_unary(method)
+try:
+    call(body, timeout=10)
+    print("OK")
+except grpc.RpcError as e:
+    print(e.code().name)
+PY
+}
+expect "truncated varint to loms" "$(raw_code "$LOMS" /$L/OrderCreate 08ff)" INVALID_ARGUMENT
+expect "wrong wire type to cart" "$(raw_code "$CART" /$C/AddItem 0a0101)" INVALID_ARGUMENT
+
 ! grep -q "$TOKEN" "$logs"/* || fail "a token reached the logs"
 pass "no token in the logs"
+
+# Fail closed: unusable settings stop a service at start with a message naming the variable.
+refuses() { # refuses WHAT VAR=VALUE BINARY: the binary exits non-zero at once, naming VAR
+  local out
+  if out=$(env "$2" timeout 10 "target/debug/$3" 2>&1); then fail "$1: started"; fi
+  grep -q "${2%%=*}" <<<"$out" || fail "$1: no clear error: $out"
+  pass "$1 refuses to start"
+}
+refuses "empty PRODUCT_TOKENS" PRODUCT_TOKENS= product-service
+refuses "blank PRODUCT_TOKENS" "PRODUCT_TOKENS= , " product-service
+refuses "PRODUCT_RPS=4294967295" PRODUCT_RPS=4294967295 product-service
+refuses "CART_UPSTREAM_TIMEOUT_MS=0" CART_UPSTREAM_TIMEOUT_MS=0 cart
+
+# At the open-file limit loms used to spin on accept at 100 % CPU. With 48 descriptors and 64
+# connections held open, it must idle (back off) and serve again once they close.
+FDLOMS=127.0.0.1:${E2E_FD_LOMS_PORT:-18084}
+(ulimit -n 48; LOMS_GRPC_ADDR=$FDLOMS exec target/debug/loms) >"$logs/loms-fd" 2>&1 &
+fd_pid=$!
+pids+=("$fd_pid")
+deadline=$((SECONDS + 60))
+until grpcurl -plaintext "$FDLOMS" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
+  [ $SECONDS -lt $deadline ] || fail "fd-limited loms never became healthy"
+  sleep 0.2
+done
+cpu_ticks=$("$PYTHON" - "$FDLOMS" "$fd_pid" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].split(":")
+pid = sys.argv[2]
+def ticks():
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+held = []
+for _ in range(64):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect((host, int(port)))
+    except OSError:
+        pass
+    held.append(s)
+time.sleep(0.5)
+start = ticks()
+time.sleep(2)
+print(ticks() - start)
+for s in held:
+    s.close()
+PY
+)
+hz=$(getconf CLK_TCK)
+[ "$cpu_ticks" -lt $((hz / 2)) ] || fail "loms at its open-file limit used $cpu_ticks ticks of CPU in 2 s"
+pass "at the open-file limit loms backs off ($cpu_ticks/$((2 * hz)) ticks in 2 s)"
+grep -q "accept failed" "$logs/loms-fd" || fail "the accept failures were not logged"
+deadline=$((SECONDS + 30))
+until grpcurl -plaintext "$FDLOMS" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
+  [ $SECONDS -lt $deadline ] || fail "loms did not serve again after the connections closed"
+  sleep 0.2
+done
+pass "loms serves again once descriptors are free"
 
 # Graceful shutdown: every service exits 0 on SIGTERM.
 for pid in "${pids[@]}"; do

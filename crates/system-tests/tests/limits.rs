@@ -21,7 +21,9 @@ fn slow_upstream() -> Settings {
 
 /// Calls Clear (instant: no upstream) until it is shed; fails the test if that never happens.
 async fn until_shed(
-    cart: &mut route256_proto::cart::cart_service_client::CartServiceClient<tonic::transport::Channel>,
+    cart: &mut route256_proto::cart::cart_service_client::CartServiceClient<
+        tonic::transport::Channel,
+    >,
 ) -> tonic::Status {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
