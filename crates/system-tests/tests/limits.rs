@@ -113,3 +113,39 @@ async fn past_the_connection_limit_calls_are_shed_other_connections_go_on() {
     blocked.abort();
     system.stop().await;
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_busy_ones_are_not() {
+    use tokio::io::AsyncReadExt;
+
+    let mut settings = Settings::default();
+    settings.product.limits.idle_timeout = Duration::from_millis(300);
+    settings.product.latency = Duration::from_millis(900);
+    let system = System::start_with(settings).await;
+
+    // A connection that never makes a call is closed by the server.
+    let mut idle = tokio::net::TcpStream::connect(system.product_addr)
+        .await
+        .expect("connects");
+    let mut buffer = [0u8; 256];
+    loop {
+        let read = tokio::time::timeout(Duration::from_secs(20), idle.read(&mut buffer))
+            .await
+            .expect("the server closed the idle connection");
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {} // the server's HTTP/2 settings
+        }
+    }
+
+    // A call that lasts three idle timeouts keeps its connection.
+    let mut product = system.product().await;
+    product
+        .get_product(route256_proto::product::GetProductRequest {
+            token: support::TOKEN.into(),
+            sku: GUROV,
+        })
+        .await
+        .expect("answered on a busy connection");
+    system.stop().await;
+}
