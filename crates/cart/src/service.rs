@@ -282,6 +282,16 @@ mod tests {
         fn in_cart(&mut self, units: u32) {
             self.carts.expect_count().returning(move |_, _| Ok(units));
         }
+        /// Checks the cart out; the order id, or `None` on an error.
+        async fn checked_out(self) -> Option<i64> {
+            let result = self.cart().checkout(&ctx(), user()).await;
+            result.ok().map(OrderId::get)
+        }
+        fn order_created(&mut self, id: i64) {
+            self.loms
+                .expect_create_order()
+                .returning(move |_, _, _, _| Ok(OrderId::try_from(id).expect("positive")));
+        }
         fn cart_items(&mut self, items: Vec<CartItem>) {
             self.carts.expect_snapshot().returning(move |_| {
                 Ok(CartSnapshot {
@@ -517,32 +527,16 @@ mod tests {
             .withf(|u, snapshot| *u == user() && snapshot.version == CartVersion(41))
             .times(1)
             .returning(|_, _| Ok(true));
-        assert_eq!(
-            m.cart()
-                .checkout(&ctx(), user())
-                .await
-                .ok()
-                .map(OrderId::get),
-            Some(77)
-        );
+        assert_eq!(m.checked_out().await, Some(77));
     }
 
     #[tokio::test]
     async fn a_second_checkout_of_the_state_answers_with_the_same_order() {
         let mut m = Mocks::new();
         m.cart_items(vec![item(2, 3)]);
-        m.loms
-            .expect_create_order()
-            .returning(|_, _, _, _| Ok(OrderId::try_from(77).expect("positive")));
+        m.order_created(77);
         m.carts.expect_remove_ordered().returning(|_, _| Ok(false));
-        assert_eq!(
-            m.cart()
-                .checkout(&ctx(), user())
-                .await
-                .ok()
-                .map(OrderId::get),
-            Some(77)
-        );
+        assert_eq!(m.checked_out().await, Some(77));
     }
 
     #[tokio::test]
@@ -574,20 +568,11 @@ mod tests {
     async fn checkout_reports_the_order_even_if_the_cart_cannot_be_changed() {
         let mut m = Mocks::new();
         m.cart_items(vec![item(2, 3)]);
-        m.loms
-            .expect_create_order()
-            .returning(|_, _, _, _| Ok(OrderId::try_from(5).expect("positive")));
+        m.order_created(5);
         m.carts
             .expect_remove_ordered()
             .returning(|_, _| Err(RepoError::Storage(cause())));
-        assert_eq!(
-            m.cart()
-                .checkout(&ctx(), user())
-                .await
-                .ok()
-                .map(OrderId::get),
-            Some(5)
-        );
+        assert_eq!(m.checked_out().await, Some(5));
     }
 
     #[tokio::test]

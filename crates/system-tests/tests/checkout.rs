@@ -2,25 +2,10 @@
 //! once, and nothing added meanwhile lost.
 mod support;
 
-use route256_proto::cart::{AddItemRequest, CheckoutRequest, ListRequest};
-use route256_proto::loms::{
-    Item, OrderCreateRequest, OrderInfoRequest, OrderStatus, StocksInfoRequest,
-};
-use support::{authed, System};
+use route256_proto::cart::{CheckoutRequest, ListRequest};
+use route256_proto::loms::{Item, OrderCreateRequest, OrderInfoRequest, OrderStatus};
+use support::{add, authed, available, System, GUROV, SMITH};
 use tonic::Code;
-
-const SMITH: u32 = 1076963; // 265 available
-const GUROV: u32 = 1148162; // 300 available
-
-fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
-    authed(AddItemRequest { user, sku, count })
-}
-
-async fn available(system: &System, sku: u32) -> u64 {
-    let mut loms = system.loms().await;
-    let response = loms.stocks_info(StocksInfoRequest { sku }).await;
-    response.expect("stocked").into_inner().count
-}
 
 /// `calls` Checkouts of one cart at once, each on a connection of its own (as from different cart
 /// clients): one order, stock reserved once; every loser answers OK with that order or NOT_FOUND.

@@ -3,26 +3,12 @@ mod support;
 
 use std::time::Duration;
 
-use route256_proto::cart::{AddItemRequest, CheckoutRequest};
+use route256_proto::cart::CheckoutRequest;
 use route256_proto::loms::{
     Item, OrderCancelRequest, OrderCreateRequest, OrderInfoRequest, OrderPayRequest, OrderStatus,
-    StocksInfoRequest,
 };
-use support::{authed, Settings, System};
+use support::{add, authed, available, Settings, System, GUROV, SOLD_OUT};
 use tonic::Code;
-
-const GUROV: u32 = 1148162; // 300 available
-const SOLD_OUT: u32 = 139819069;
-
-fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
-    authed(AddItemRequest { user, sku, count })
-}
-
-async fn available(system: &System, sku: u32) -> u64 {
-    let mut loms = system.loms().await;
-    let response = loms.stocks_info(StocksInfoRequest { sku }).await;
-    response.expect("stocked").into_inner().count
-}
 
 /// An address nothing listens on: bound, then released.
 fn dead_url() -> String {
@@ -34,31 +20,26 @@ fn dead_url() -> String {
 
 #[tokio::test]
 async fn other_services_down_is_unavailable() {
-    let mut settings = Settings::default();
-    settings.cart.product_service_url = dead_url();
-    let system = System::start_with(settings).await;
-    let status = system
-        .cart()
-        .await
-        .add_item(add(1, GUROV, 1))
-        .await
-        .expect_err("product-service down");
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(status.message().contains("product-service"), "{status:?}");
-    system.stop().await;
-
-    let mut settings = Settings::default();
-    settings.cart.loms_url = dead_url();
-    let system = System::start_with(settings).await;
-    let status = system
-        .cart()
-        .await
-        .add_item(add(1, GUROV, 1))
-        .await
-        .expect_err("loms down");
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(status.message().contains("loms"), "{status:?}");
-    system.stop().await;
+    let down = |which: &str| {
+        let mut settings = Settings::default();
+        match which {
+            "product-service" => settings.cart.product_service_url = dead_url(),
+            _ => settings.cart.loms_url = dead_url(),
+        }
+        settings
+    };
+    for which in ["product-service", "loms"] {
+        let system = System::start_with(down(which)).await;
+        let status = system
+            .cart()
+            .await
+            .add_item(add(1, GUROV, 1))
+            .await
+            .expect_err("down");
+        assert_eq!(status.code(), Code::Unavailable, "{which}: {status:?}");
+        assert!(status.message().contains(which), "{status:?}");
+        system.stop().await;
+    }
 }
 
 #[tokio::test]

@@ -5,25 +5,14 @@ mod support;
 
 use prost::Message;
 use route256_proto::cart::AddItemRequest;
-use route256_proto::loms::{
-    Item, OrderCreateRequest, OrderInfoRequest, OrderStatus, StocksInfoRequest,
-};
-use support::{raw_call, System};
+use route256_proto::loms::{Item, OrderCreateRequest, OrderInfoRequest, OrderStatus};
+use support::{available, raw_call, System, GUROV, PLENTY, SOLD_OUT};
 use tonic::Code;
-
-const GUROV: u32 = 1148162; // 300 available
-const SOLD_OUT: u32 = 139819069;
 
 const CREATE: &str = "/route256.loms.v1.LomsService/OrderCreate";
 
 fn item(sku: u32, count: u32) -> Item {
     Item { sku, count }
-}
-
-async fn available(system: &System, sku: u32) -> u64 {
-    let mut loms = system.loms().await;
-    let response = loms.stocks_info(StocksInfoRequest { sku }).await;
-    response.expect("stocked").into_inner().count
 }
 
 #[tokio::test]
@@ -150,7 +139,7 @@ async fn request_limits_name_the_field() {
     let most = loms
         .order_create(OrderCreateRequest {
             user: 1,
-            items: vec![item(1625903, 1); 1000],
+            items: vec![item(PLENTY, 1); 1000],
             idempotency_key: "k".repeat(64),
         })
         .await;

@@ -6,10 +6,8 @@ mod support;
 use std::time::Duration;
 
 use route256_proto::cart::{AddItemRequest, ClearRequest};
-use support::{authed, eventually, Settings, System};
+use support::{authed, eventually, Settings, System, GUROV};
 use tonic::Code;
-
-const GUROV: u32 = 1148162;
 
 /// product-service answers only after 60 s, so a cart AddItem holds its slot until the test drops it.
 fn slow_upstream() -> Settings {

@@ -10,27 +10,8 @@ use route256_proto::loms::{
     StocksInfoRequest,
 };
 use route256_proto::product::{GetProductRequest, ListSkusRequest};
-use support::{authed, with_header, System, TOKEN};
+use support::{add, authed, available, with_header, System, GUROV, NIKE, SMITH, SOLD_OUT, TOKEN};
 use tonic::Code;
-
-const SMITH: u32 = 1076963; // 300 total, 35 reserved: 265 available, 3379 each
-const GUROV: u32 = 1148162; // 300 available, 2931 each
-const NIKE: u32 = 773297411; // 150 total, 10 reserved: 140 available
-const SOLD_OUT: u32 = 139819069; // 100 total, 100 reserved
-
-fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
-    authed(AddItemRequest { user, sku, count })
-}
-
-async fn available(system: &System, sku: u32) -> u64 {
-    let response = system
-        .loms()
-        .await
-        .stocks_info(StocksInfoRequest { sku })
-        .await
-        .expect("stocked");
-    response.into_inner().count
-}
 
 async fn order_status(system: &System, order_id: i64) -> (OrderStatus, i64, Vec<(u32, u32)>) {
     let info = system

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use platform::context::AuthToken;
 use route256_proto::cart::cart_service_client::CartServiceClient;
+use route256_proto::cart::AddItemRequest;
 use route256_proto::loms::loms_service_client::LomsServiceClient;
+use route256_proto::loms::StocksInfoRequest;
 use route256_proto::product::product_service_client::ProductServiceClient;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,6 +21,25 @@ use tonic::transport::Channel;
 
 /// The token product-service accepts in these tests.
 pub const TOKEN: &str = "svc-test-token-7f3a9c";
+
+/// Seed SKUs the tests order (see the contract's seed stock and catalogue).
+pub const SMITH: u32 = 1076963; // 300 total, 35 reserved: 265 available, 3379 each
+pub const GUROV: u32 = 1148162; // 300 available, 2931 each
+pub const NIKE: u32 = 773297411; // 150 total, 10 reserved: 140 available
+pub const SOLD_OUT: u32 = 139819069; // 100 total, 100 reserved
+pub const PLENTY: u32 = 1625903; // 10000 available
+
+/// An AddItem request with the test token.
+pub fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
+    authed(AddItemRequest { user, sku, count })
+}
+
+/// Units of `sku` loms has available.
+pub async fn available(system: &System, sku: u32) -> u64 {
+    let mut loms = system.loms().await;
+    let response = loms.stocks_info(StocksInfoRequest { sku }).await;
+    response.expect("stocked").into_inner().count
+}
 
 /// Everything logged by this test process.
 pub fn logs() -> String {
