@@ -20,7 +20,7 @@ pub enum LomsError {
     SkuNotFound(Sku),
     #[error("insufficient stock for sku {sku}: order {order_id} is failed")]
     InsufficientStock { order_id: OrderId, sku: Sku },
-    #[error("idempotency key {key:?} was used for order {order_id} with other items")]
+    #[error("idempotency key '{key}' was used for order {order_id} with other items")]
     KeyReused {
         key: IdempotencyKey,
         order_id: OrderId,

@@ -137,7 +137,8 @@ pub mod cart_service_client {
     /// UNAUTHENTICATED from the RPCs that read the catalogue (AddItem, List). It is never logged.
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
-    /// a well-formed protobuf message at all; UNAVAILABLE when product-service or loms cannot be reached;
+    /// a well-formed protobuf message at all; OUT_OF_RANGE when the request message is larger than the server
+    /// accepts (1 MiB by default); UNAVAILABLE when product-service or loms cannot be reached;
     /// DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another service
     /// (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
     /// RESOURCE_EXHAUSTED passed through from product-service's rate limit, or when the server sheds load;
@@ -439,7 +440,8 @@ pub mod cart_service_server {
     /// UNAUTHENTICATED from the RPCs that read the catalogue (AddItem, List). It is never logged.
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
-    /// a well-formed protobuf message at all; UNAVAILABLE when product-service or loms cannot be reached;
+    /// a well-formed protobuf message at all; OUT_OF_RANGE when the request message is larger than the server
+    /// accepts (1 MiB by default); UNAVAILABLE when product-service or loms cannot be reached;
     /// DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another service
     /// (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
     /// RESOURCE_EXHAUSTED passed through from product-service's rate limit, or when the server sheds load;

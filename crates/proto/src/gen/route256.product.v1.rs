@@ -75,6 +75,7 @@ pub mod product_service_client {
     ///
     /// * INVALID_ARGUMENT: the request breaks a validation rule below, or is not a well-formed protobuf
     ///  message at all;
+    /// * OUT_OF_RANGE: the request message is larger than the server accepts (1 MiB by default);
     /// * UNAUTHENTICATED: the token is missing or unknown;
     /// * RESOURCE_EXHAUSTED: the rate limit is exceeded, or the server sheds load; retry later;
     /// * DEADLINE_EXCEEDED: the caller's deadline passed first.
@@ -263,6 +264,7 @@ pub mod product_service_server {
     ///
     /// * INVALID_ARGUMENT: the request breaks a validation rule below, or is not a well-formed protobuf
     ///  message at all;
+    /// * OUT_OF_RANGE: the request message is larger than the server accepts (1 MiB by default);
     /// * UNAUTHENTICATED: the token is missing or unknown;
     /// * RESOURCE_EXHAUSTED: the rate limit is exceeded, or the server sheds load; retry later;
     /// * DEADLINE_EXCEEDED: the caller's deadline passed first.
