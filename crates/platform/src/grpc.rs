@@ -167,7 +167,7 @@ impl GrpcServer {
 fn raise_open_file_limit() {
     static RAISED: std::sync::Once = std::sync::Once::new();
     RAISED.call_once(|| match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Ok(limit) => tracing::info!(limit, "open-file limit raised to the hard limit"),
         Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
     });
 }
