@@ -13,17 +13,24 @@ default:
 tools:
     bash scripts/tools.sh
 
-# regenerate every generated file from the contract: format, lint, descriptor set, Rust code
+# the PostgreSQL server cornucopia prepares the queries on (a throw-away database of it per run)
+pg_admin_url := env_var_or_default("ROUTE256_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432")
+
+# regenerate every generated file: from the contract (format, lint, descriptor set, Rust code) and from
+# the SQL (cornucopia prepares queries/<svc> against a fresh database built from migrations/<svc>)
 gen:
     buf format -w proto
     buf lint
     buf build -o crates/proto/descriptor.binpb
     buf generate
+    for svc in cart loms; do \
+        cornucopia fresh --config queries/$svc/cornucopia.toml --url "{{pg_admin_url}}" migrations/$svc/*.sql; \
+    done
 
-# fail when `just gen` changed or added a file: generated code must match the contract
+# fail when `just gen` changed or added a file: generated code must match the contract and the SQL
 gen-check: gen
-    git diff --exit-code --stat -- proto crates/proto
-    test -z "$(git status --porcelain --untracked-files=all -- proto crates/proto)"
+    git diff --exit-code --stat -- proto crates/proto crates/cart-db crates/loms-db
+    test -z "$(git status --porcelain --untracked-files=all -- proto crates/proto crates/cart-db crates/loms-db)"
 
 # fail when the contract breaks compatibility with the previous commit's (skipped on the first commit)
 breaking:

@@ -1,0 +1,18 @@
+--! lock_stocks
+--- The stock rows of `skus`, locked until the transaction ends. Always taken in SKU order, so that two
+--- transactions over overlapping SKUs wait for each other instead of deadlocking.
+SELECT sku, total, reserved
+FROM stocks
+WHERE sku = ANY (:skus::bigint[])
+ORDER BY sku
+FOR UPDATE;
+
+--! set_stock_levels
+--- Writes new levels computed under `lock_stocks`: `skus[i]` gets `totals[i]` and `reserved[i]`.
+UPDATE stocks
+SET total = level.total, reserved = level.reserved
+FROM unnest(:skus::bigint[], :totals::bigint[], :reserved::bigint[]) AS level (sku, total, reserved)
+WHERE stocks.sku = level.sku;
+
+--! available_stock
+SELECT total - reserved AS available FROM stocks WHERE sku = :sku;
