@@ -16,3 +16,11 @@ WHERE stocks.sku = level.sku;
 
 --! available_stock
 SELECT total - reserved AS available FROM stocks WHERE sku = :sku;
+
+--! stock_levels
+SELECT total, reserved FROM stocks WHERE sku = :sku;
+
+--! put_stock
+--- Sets a SKU's stock, creating its row if need be (tests and operators; orders never call it).
+INSERT INTO stocks (sku, total, reserved) VALUES (:sku, :total, :reserved)
+ON CONFLICT (sku) DO UPDATE SET total = excluded.total, reserved = excluded.reserved;

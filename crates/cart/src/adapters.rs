@@ -1,6 +1,8 @@
-//! Implementations of the ports: in-memory cart storage, and gRPC clients of product-service and loms.
+//! Implementations of the ports: cart storage in memory or PostgreSQL, and gRPC clients of
+//! product-service and loms.
 pub mod loms_client;
 pub mod memory;
+pub mod postgres;
 pub mod product_client;
 
 use std::future::Future;

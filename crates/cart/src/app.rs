@@ -2,15 +2,18 @@
 use std::sync::Arc;
 
 use platform::grpc::{BindError, GrpcServer};
+use platform::postgres::{MigrateError, PgSettings};
 use route256_proto::cart::cart_service_server::{CartServiceServer, SERVICE_NAME};
 use tonic::service::Routes;
 
 use crate::adapters::channel;
 use crate::adapters::loms_client::GrpcLoms;
 use crate::adapters::memory::MemoryCartRepo;
+use crate::adapters::postgres::PgCartRepo;
 use crate::adapters::product_client::GrpcProductCatalog;
-use crate::config::Config;
+use crate::config::{Config, Storage};
 use crate::grpc::CartGrpc;
+use crate::ports::CartRepo;
 use crate::service::Cart;
 
 /// cart could not start.
@@ -22,11 +25,23 @@ pub enum AppError {
         #[source]
         source: tonic::transport::Error,
     },
+    #[error("invalid database settings")]
+    Database(#[source] tokio_postgres::Error),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
     #[error(transparent)]
     Bind(#[from] BindError),
 }
 
-/// Sets up storage and the upstream clients (they connect lazily, so the other services may start
+/// A PostgreSQL cart store with its migrations applied.
+pub async fn postgres_repo(settings: &PgSettings) -> Result<PgCartRepo, AppError> {
+    let pool = settings.pool().map_err(AppError::Database)?;
+    platform::postgres::migrate(&pool, PgCartRepo::migrations()).await?;
+    tracing::info!(database = ?settings, "cart storage: postgres");
+    Ok(PgCartRepo::new(pool))
+}
+
+/// Sets up storage (PostgreSQL with its migrations applied, or memory) and the upstream clients (they connect lazily, so the other services may start
 /// later) and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     let connect = |url: &str| {
@@ -40,11 +55,11 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         config.upstream_timeout,
     );
     let loms = GrpcLoms::new(connect(&config.loms_url)?, config.upstream_timeout);
-    let cart = Cart::new(
-        Arc::new(MemoryCartRepo::default()),
-        Arc::new(products),
-        Arc::new(loms),
-    );
+    let carts: Arc<dyn CartRepo> = match &config.storage {
+        Storage::Memory => Arc::new(MemoryCartRepo::default()),
+        Storage::Postgres(settings) => Arc::new(postgres_repo(settings).await?),
+    };
+    let cart = Cart::new(carts, Arc::new(products), Arc::new(loms));
     let server = CartServiceServer::new(CartGrpc::new(cart))
         .max_decoding_message_size(config.limits.max_request_bytes);
     let routes = Routes::new(server);

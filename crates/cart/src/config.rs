@@ -4,6 +4,39 @@ use std::time::Duration;
 
 use platform::config::{env_in_range, env_or, ConfigError};
 use platform::grpc::ServerLimits;
+use platform::postgres::PgSettings;
+
+/// cart's database through its pgbouncer, unless `CART_DATABASE_URL` says otherwise.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6432/cart";
+
+/// Where carts are kept (`STORAGE`, default `memory`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// In process memory: nothing to set up, nothing survives a restart, one replica only.
+    Memory,
+    /// PostgreSQL (`CART_DATABASE_URL`, `CART_DATABASE_POOL_SIZE`, `CART_DATABASE_ACQUIRE_TIMEOUT_MS`);
+    /// migrations are applied at start.
+    Postgres(PgSettings),
+}
+
+impl Storage {
+    /// `STORAGE=memory|postgres`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let kind: String = env_or("STORAGE", "memory".to_owned())?;
+        match kind.as_str() {
+            "memory" => Ok(Self::Memory),
+            "postgres" => Ok(Self::Postgres(PgSettings::from_env(
+                "CART",
+                DEFAULT_DATABASE_URL,
+            )?)),
+            other => Err(ConfigError::new(
+                "STORAGE",
+                other,
+                "must be memory or postgres",
+            )),
+        }
+    }
+}
 
 /// What cart needs to start.
 #[derive(Clone, Debug)]
@@ -20,6 +53,8 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
+    /// Where carts are kept.
+    pub storage: Storage,
 }
 
 impl Default for Config {
@@ -30,6 +65,7 @@ impl Default for Config {
             loms_url: "http://127.0.0.1:8083".to_owned(),
             upstream_timeout: Duration::from_secs(5),
             limits: ServerLimits::default(),
+            storage: Storage::Memory,
         }
     }
 }
@@ -48,6 +84,7 @@ impl Config {
                 1..=300_000,
             )?),
             limits: ServerLimits::from_env()?,
+            storage: Storage::from_env()?,
         })
     }
 }

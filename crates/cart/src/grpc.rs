@@ -6,6 +6,7 @@ use route256_proto::cart::cart_service_server::CartService;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{item_count, InvalidRequest, Sku, UserId};
+use crate::ports::RepoError;
 use crate::service::{Cart, CartError};
 
 impl From<CartError> for Status {
@@ -32,6 +33,10 @@ impl From<CartError> for Status {
             CartError::Unavailable(..) => {
                 tracing::warn!(error = %platform::telemetry::error_chain(&error), "upstream unavailable");
                 Status::unavailable(message)
+            }
+            CartError::Storage(RepoError::Unavailable(_)) => {
+                tracing::warn!(error = %platform::telemetry::error_chain(&error), "cart storage unavailable");
+                Status::unavailable("cart storage unavailable; retry later")
             }
             CartError::Upstream(..) | CartError::Storage(_) => {
                 // Logged once here with its chain; the caller learns only that it failed.
@@ -135,7 +140,7 @@ impl CartService for CartGrpc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{RepoError, UpstreamError};
+    use crate::ports::UpstreamError;
     use crate::service::Upstream;
     use tonic::Code;
 
@@ -192,6 +197,10 @@ mod tests {
             (
                 CartError::Storage(RepoError::Storage(cause())),
                 Code::Internal,
+            ),
+            (
+                CartError::Storage(RepoError::Unavailable(cause())),
+                Code::Unavailable,
             ),
         ];
         for (error, code) in cases {

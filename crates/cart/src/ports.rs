@@ -15,6 +15,9 @@ pub enum RepoError {
     CountOverflow(Sku),
     #[error("cart storage failed")]
     Storage(#[source] Cause),
+    /// The store could not be reached or used at all (down, restarting, out of connections).
+    #[error("cart storage unavailable")]
+    Unavailable(#[source] Cause),
 }
 
 /// Users' carts.

@@ -78,7 +78,7 @@ impl From<RepoError> for CartError {
     fn from(error: RepoError) -> Self {
         match error {
             RepoError::CountOverflow(sku) => Self::TooManyUnits(sku),
-            e @ RepoError::Storage(_) => Self::Storage(e),
+            e @ (RepoError::Storage(_) | RepoError::Unavailable(_)) => Self::Storage(e),
         }
     }
 }

@@ -1,2 +1,3 @@
-//! Implementations of the storage ports.
+//! Implementations of the storage ports: in memory (the zero-dependency default) and PostgreSQL.
 pub mod memory;
+pub mod postgres;

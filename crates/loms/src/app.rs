@@ -2,28 +2,50 @@
 use std::sync::Arc;
 
 use platform::grpc::{BindError, GrpcServer};
+use platform::postgres::{MigrateError, PgSettings};
 use route256_proto::loms::loms_service_server::{LomsServiceServer, SERVICE_NAME};
 use tonic::service::Routes;
 
 use crate::adapters::memory::MemoryStore;
-use crate::config::Config;
+use crate::adapters::postgres::PgStore;
+use crate::config::{Config, Storage};
 use crate::grpc::LomsGrpc;
 use crate::service::Loms;
 
 /// loms could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    #[error("invalid database settings")]
+    Database(#[source] tokio_postgres::Error),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
     #[error(transparent)]
     Bind(#[from] BindError),
 }
 
-/// Sets up the in-memory store with the seed stock and binds the listener (port 0 picks a free port:
-/// see [`GrpcServer::local_addr`]).
+/// Sets up the storage — the in-memory store with the seed stock, or PostgreSQL with its migrations
+/// applied — and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
-    let store = Arc::new(MemoryStore::seeded());
-    let loms = Loms::new(store.clone(), store);
+    let loms = match &config.storage {
+        Storage::Memory => {
+            let store = Arc::new(MemoryStore::seeded());
+            Loms::new(store.clone(), store)
+        }
+        Storage::Postgres(settings) => {
+            let store = Arc::new(postgres_store(settings).await?);
+            Loms::new(store.clone(), store)
+        }
+    };
     let server = LomsServiceServer::new(LomsGrpc::new(loms))
         .max_decoding_message_size(config.limits.max_request_bytes);
     let routes = Routes::new(server);
     Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?)
+}
+
+/// A PostgreSQL store with its migrations applied.
+pub async fn postgres_store(settings: &PgSettings) -> Result<PgStore, AppError> {
+    let pool = settings.pool().map_err(AppError::Database)?;
+    platform::postgres::migrate(&pool, PgStore::migrations()).await?;
+    tracing::info!(database = ?settings, "loms storage: postgres");
+    Ok(PgStore::new(pool))
 }

@@ -3,6 +3,39 @@ use std::net::SocketAddr;
 
 use platform::config::{env_or, ConfigError};
 use platform::grpc::ServerLimits;
+use platform::postgres::PgSettings;
+
+/// loms's database through its pgbouncer, unless `LOMS_DATABASE_URL` says otherwise.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6433/loms";
+
+/// Where orders and stock are kept (`STORAGE`, default `memory`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// In process memory: nothing to set up, nothing survives a restart, one replica only.
+    Memory,
+    /// PostgreSQL (`LOMS_DATABASE_URL`, `LOMS_DATABASE_POOL_SIZE`, `LOMS_DATABASE_ACQUIRE_TIMEOUT_MS`);
+    /// migrations are applied at start.
+    Postgres(PgSettings),
+}
+
+impl Storage {
+    /// `STORAGE=memory|postgres`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let kind: String = env_or("STORAGE", "memory".to_owned())?;
+        match kind.as_str() {
+            "memory" => Ok(Self::Memory),
+            "postgres" => Ok(Self::Postgres(PgSettings::from_env(
+                "LOMS",
+                DEFAULT_DATABASE_URL,
+            )?)),
+            other => Err(ConfigError::new(
+                "STORAGE",
+                other,
+                "must be memory or postgres",
+            )),
+        }
+    }
+}
 
 /// What loms needs to start.
 #[derive(Clone, Debug)]
@@ -11,6 +44,8 @@ pub struct Config {
     pub grpc_addr: SocketAddr,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
+    /// Where orders and stock are kept.
+    pub storage: Storage,
 }
 
 impl Default for Config {
@@ -18,6 +53,7 @@ impl Default for Config {
         Self {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8083)),
             limits: ServerLimits::default(),
+            storage: Storage::Memory,
         }
     }
 }
@@ -29,6 +65,7 @@ impl Config {
         Ok(Self {
             grpc_addr: env_or("LOMS_GRPC_ADDR", default.grpc_addr)?,
             limits: ServerLimits::from_env()?,
+            storage: Storage::from_env()?,
         })
     }
 }

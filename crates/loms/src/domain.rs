@@ -1,5 +1,6 @@
 //! loms's domain: order items, order statuses and their transitions, stock.
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::num::NonZeroU16;
 
@@ -142,6 +143,29 @@ impl OrderStatus {
     }
 }
 
+impl std::str::FromStr for OrderStatus {
+    type Err = UnknownStatus;
+
+    /// Parses the course's name of a status, as [`OrderStatus::as_str`] writes it.
+    fn from_str(name: &str) -> Result<Self, UnknownStatus> {
+        [
+            Self::New,
+            Self::AwaitingPayment,
+            Self::Failed,
+            Self::Payed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == name)
+        .ok_or_else(|| UnknownStatus(name.to_owned()))
+    }
+}
+
+/// A stored status that is none of the known ones.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown order status {0:?}")]
+pub struct UnknownStatus(pub String);
+
 impl fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -278,6 +302,55 @@ impl Stock {
     }
 }
 
+/// The stock levels after reserving every item, or the first SKU that is unknown or short.
+///
+/// Every store reserves through this: it reads (and in a database locks) the current levels, asks
+/// here, and writes the result only when every item fits — all or nothing by construction. Units are
+/// summed per SKU as they are reserved, so the answer is right even for positions that repeat a SKU.
+pub fn reserve_items(
+    items: &OrderItems,
+    current: impl Fn(Sku) -> Option<Stock>,
+) -> Result<HashMap<Sku, Stock>, Sku> {
+    let mut changed: HashMap<Sku, Stock> = HashMap::new();
+    for item in items.iter() {
+        let stock = match changed.entry(item.sku) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert(current(item.sku).ok_or(item.sku)?),
+        };
+        stock.reserve(item.units()).map_err(|_| item.sku)?;
+    }
+    Ok(changed)
+}
+
+/// A reserved order's stock cannot be settled: the stored data breaks an invariant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettleError {
+    #[error("sku {0} of a reserved order has no stock")]
+    NoStock(Sku),
+    #[error(transparent)]
+    Stock(#[from] StockError),
+}
+
+/// The stock levels after applying a transition's `effect` to the reservation of every item: like
+/// [`reserve_items`], computed first, written by the store only when every item succeeded.
+pub fn settle_items(
+    items: &OrderItems,
+    effect: StockEffect,
+    current: impl Fn(Sku) -> Option<Stock>,
+) -> Result<HashMap<Sku, Stock>, SettleError> {
+    let mut changed: HashMap<Sku, Stock> = HashMap::new();
+    for item in items.iter() {
+        let stock = match changed.entry(item.sku) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                entry.insert(current(item.sku).ok_or(SettleError::NoStock(item.sku))?)
+            }
+        };
+        stock.apply(effect, item.units())?;
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,10 +437,58 @@ mod tests {
     }
 
     #[test]
+    fn repeated_skus_are_reserved_together_or_not_at_all() {
+        // OrderItems merges SKUs, but reservation must not rely on it: 4 + 5 units of sku 1 do not fit
+        // the 8 available although each does on its own.
+        let sku = Sku::try_from(1).expect("positive");
+        let stock = |s: Sku| (s == sku).then(|| Stock::new(10, 2).expect("valid"));
+        let repeated = OrderItems::unmerged(vec![item(1, 4), item(1, 5)]);
+        assert_eq!(reserve_items(&repeated, stock), Err(sku));
+        let fits = OrderItems::unmerged(vec![item(1, 4), item(1, 4)]);
+        let changed = reserve_items(&fits, stock).expect("fits");
+        assert_eq!(changed.get(&sku), Stock::new(10, 10).ok().as_ref());
+    }
+
+    #[test]
+    fn reserving_an_unknown_or_short_sku_names_it() {
+        let known = Sku::try_from(1).expect("positive");
+        let stock = |s: Sku| (s == known).then(|| Stock::new(3, 0).expect("valid"));
+        let unknown = OrderItems::new([item(1, 1), item(2, 1)]).expect("valid");
+        assert_eq!(
+            reserve_items(&unknown, stock),
+            Err(Sku::try_from(2).expect("positive"))
+        );
+        let short = OrderItems::new([item(1, 4)]).expect("valid");
+        assert_eq!(reserve_items(&short, stock), Err(known));
+    }
+
+    #[test]
+    fn settling_writes_off_or_releases_every_item() {
+        let stock = |s: Sku| Some(Stock::new(10, u64::from(s.get()) * 2).expect("valid"));
+        let items = OrderItems::new([item(1, 2), item(2, 3)]).expect("valid");
+        let paid = settle_items(&items, StockEffect::WriteOff, stock).expect("reserved");
+        let one = Sku::try_from(1).expect("positive");
+        assert_eq!(paid.get(&one), Stock::new(8, 0).ok().as_ref());
+        let released = settle_items(&items, StockEffect::Release, stock).expect("reserved");
+        assert_eq!(released.get(&one), Stock::new(10, 0).ok().as_ref());
+        let unreserved = OrderItems::new([item(1, 3)]).expect("valid");
+        assert!(matches!(
+            settle_items(&unreserved, StockEffect::Release, stock),
+            Err(SettleError::Stock(_))
+        ));
+        assert_eq!(
+            settle_items(&items, StockEffect::Release, |_| None),
+            Err(SettleError::NoStock(one))
+        );
+    }
+
+    #[test]
     fn transitions_start_awaiting_payment() {
         assert_eq!(Transition::Pay.start_status(), OrderStatus::AwaitingPayment);
         assert_eq!(Transition::Cancel.end_status(), OrderStatus::Cancelled);
         assert_eq!(Transition::Pay.stock_effect(), StockEffect::WriteOff);
         assert_eq!(OrderStatus::AwaitingPayment.to_string(), "awaiting payment");
+        assert_eq!("awaiting payment".parse(), Ok(OrderStatus::AwaitingPayment));
+        assert!("paid".parse::<OrderStatus>().is_err());
     }
 }

@@ -18,6 +18,10 @@ impl From<LomsError> for Status {
             LomsError::InsufficientStock { .. }
             | LomsError::KeyReused { .. }
             | LomsError::WrongStatus { .. } => Status::failed_precondition(error.to_string()),
+            LomsError::Storage(cause) if cause.is_unavailable() => {
+                tracing::warn!(error = %platform::telemetry::error_chain(cause), "loms storage unavailable");
+                Status::unavailable("storage unavailable; retry later")
+            }
             LomsError::Storage(cause) => {
                 // Logged once here with its chain; the caller learns only that it failed.
                 tracing::error!(error = %platform::telemetry::error_chain(cause), "loms storage failed");
@@ -170,6 +174,10 @@ mod tests {
             (
                 LomsError::Storage(RepoError::msg("disk on fire")),
                 Code::Internal,
+            ),
+            (
+                LomsError::Storage(RepoError::unavailable("pool", "timed out")),
+                Code::Unavailable,
             ),
         ];
         for (error, code) in cases {

@@ -11,9 +11,12 @@ use crate::domain::{
 
 /// The store failed; the cause is kept for the log and never shown to a caller.
 #[derive(Debug, thiserror::Error)]
-#[error("storage failed: {context}")]
+#[error("storage {}: {context}", if *.unavailable { "unavailable" } else { "failed" })]
 pub struct RepoError {
     context: String,
+    /// The store could not be reached or used at all (a retry later may succeed), as opposed to a
+    /// request it refused or a bug.
+    unavailable: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -25,6 +28,7 @@ impl RepoError {
     ) -> Self {
         Self {
             context: context.into(),
+            unavailable: false,
             source: Some(source.into()),
         }
     }
@@ -32,8 +36,24 @@ impl RepoError {
     pub fn msg(context: impl Into<String>) -> Self {
         Self {
             context: context.into(),
+            unavailable: false,
             source: None,
         }
+    }
+
+    /// The store is unreachable (down, restarting, out of connections).
+    pub fn unavailable(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            unavailable: true,
+            ..Self::new(context, source)
+        }
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 }
 

@@ -4,5 +4,6 @@
 pub mod config;
 pub mod context;
 pub mod grpc;
+pub mod postgres;
 pub mod shutdown;
 pub mod telemetry;

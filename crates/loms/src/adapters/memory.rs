@@ -3,14 +3,14 @@
 //! Orders and stock live behind one mutex, so every port method is atomic the way a database transaction
 //! would be: a reservation checks and reserves every item under the same lock, and no reader sees half
 //! of it. The lock is a std mutex held only for map operations, never across an `.await`.
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use crate::domain::{
-    IdempotencyKey, Order, OrderId, OrderItems, OrderStatus, Sku, Stock, Transition, UserId,
+    reserve_items, settle_items, IdempotencyKey, Order, OrderId, OrderStatus, Sku, Stock,
+    Transition, UserId,
 };
 use crate::ports::{
     NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
@@ -24,26 +24,6 @@ struct State {
     /// The order each (user, idempotency key) names: the latest one placed with it.
     keys: HashMap<(UserId, IdempotencyKey), OrderId>,
     stocks: HashMap<Sku, Stock>,
-}
-
-impl State {
-    /// The stock levels after reserving every item, or the first SKU that is unknown or short. Nothing
-    /// is written: the caller commits the result only when every item fits, so a reservation is all or
-    /// nothing by construction. Items are summed per SKU as they are reserved, so it stays right even
-    /// for positions that repeat a SKU.
-    fn reserved_stock(&self, items: &OrderItems) -> Result<HashMap<Sku, Stock>, Sku> {
-        let mut changed: HashMap<Sku, Stock> = HashMap::new();
-        for item in items.iter() {
-            let stock = match changed.entry(item.sku) {
-                Entry::Occupied(entry) => entry.into_mut(),
-                Entry::Vacant(entry) => {
-                    entry.insert(self.stocks.get(&item.sku).copied().ok_or(item.sku)?)
-                }
-            };
-            stock.reserve(item.units()).map_err(|_| item.sku)?;
-        }
-        Ok(changed)
-    }
 }
 
 /// Orders and stock in process memory.
@@ -99,13 +79,14 @@ impl OrderRepo for MemoryStore {
         }
         let id = OrderId::try_from(state.last_order_id + 1)
             .map_err(|e| RepoError::new("order id sequence", e))?;
-        let (status, reservation) = match state.reserved_stock(&new.items) {
-            Ok(changed) => {
-                state.stocks.extend(changed);
-                (OrderStatus::AwaitingPayment, Reservation::Reserved)
-            }
-            Err(sku) => (OrderStatus::Failed, Reservation::Failed { sku }),
-        };
+        let (status, reservation) =
+            match reserve_items(&new.items, |sku| state.stocks.get(&sku).copied()) {
+                Ok(changed) => {
+                    state.stocks.extend(changed);
+                    (OrderStatus::AwaitingPayment, Reservation::Reserved)
+                }
+                Err(sku) => (OrderStatus::Failed, Reservation::Failed { sku }),
+            };
         state.last_order_id = id.get();
         if let Some(key) = &new.idempotency_key {
             state.keys.insert((new.user, key.clone()), id);
@@ -145,21 +126,10 @@ impl OrderRepo for MemoryStore {
                 current: order.status,
             });
         }
-        // Work on copies and write back only when every item succeeded, so a broken invariant cannot
-        // leave the stock half-changed.
-        let mut changed = Vec::new();
-        for item in order.items.iter() {
-            let mut stock = state.stocks.get(&item.sku).copied().ok_or_else(|| {
-                RepoError::msg(format!(
-                    "order {id} holds sku {} that has no stock",
-                    item.sku
-                ))
-            })?;
-            stock
-                .apply(transition.stock_effect(), item.units())
-                .map_err(|e| RepoError::new(format!("order {id}: {}", transition.verb()), e))?;
-            changed.push((item.sku, stock));
-        }
+        let changed = settle_items(&order.items, transition.stock_effect(), |sku| {
+            state.stocks.get(&sku).copied()
+        })
+        .map_err(|e| RepoError::new(format!("order {id}: {}", transition.verb()), e))?;
         state.stocks.extend(changed);
         order.status = transition.end_status();
         Ok(TransitionOutcome::Applied)
@@ -176,7 +146,7 @@ impl StockRepo for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Item;
+    use crate::domain::{Item, OrderItems};
 
     fn sku(n: u32) -> Sku {
         Sku::try_from(n).expect("positive")
@@ -244,20 +214,6 @@ mod tests {
         assert_eq!(reservation, Reservation::Failed { sku: sku(99) });
         assert_eq!(store.stock(sku(1)), Stock::new(10, 2).ok());
         assert_eq!(store.available(sku(99)).await.ok(), Some(None));
-    }
-
-    #[test]
-    fn repeated_skus_are_reserved_together_or_not_at_all() {
-        // OrderItems merges SKUs, but the store must not rely on it: 4 + 5 units of sku 1 do not fit
-        // the 8 available although each does on its own.
-        let store = store();
-        let state = store.lock();
-        let item = |count| Item::new(1, count).expect("valid");
-        let repeated = OrderItems::unmerged(vec![item(4), item(5)]);
-        assert_eq!(state.reserved_stock(&repeated), Err(sku(1)));
-        let fits = OrderItems::unmerged(vec![item(4), item(4)]);
-        let changed = state.reserved_stock(&fits).expect("fits");
-        assert_eq!(changed.get(&sku(1)), Stock::new(10, 10).ok().as_ref());
     }
 
     #[tokio::test]

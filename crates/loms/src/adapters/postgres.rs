@@ -1,0 +1,343 @@
+//! Orders and stock in PostgreSQL, through pgbouncer, with the queries cornucopia generated from
+//! `queries/loms` (crate `loms_db`). Every port method is one transaction, owned here.
+//!
+//! Lock order, so that concurrent transactions wait instead of deadlocking: an order's row first (pay,
+//! cancel), then the stock rows of its SKUs in ascending SKU order (`lock_stocks`). New stock levels are
+//! computed by the domain ([`reserve_items`], [`settle_items`]) from the locked rows and written back;
+//! the table's CHECK constraints stand behind that arithmetic.
+//!
+//! Placing an order inserts it as `new` and leaves it `awaiting payment` or `failed` before the
+//! transaction commits, so no reader and no crash ever sees an order in `new`.
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Pool, PoolError};
+use loms_db::queries::{orders, stocks};
+use platform::postgres::{is_unavailable, pool_unavailable};
+use tokio_postgres::error::SqlState;
+
+use crate::domain::{
+    reserve_items, settle_items, IdempotencyKey, Item, Order, OrderId, OrderItems, OrderStatus,
+    Sku, Stock, Transition, UserId,
+};
+use crate::ports::{
+    NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
+};
+
+/// The migrations of `migrations/loms`, embedded in the binary.
+mod embedded {
+    refinery::embed_migrations!("../../migrations/loms");
+}
+
+/// The index that keeps one live order per (user, idempotency key).
+const KEY_INDEX: &str = "orders_user_idempotency_key";
+
+/// loms's storage in PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+/// A database error, classified: unreachable, or failed.
+fn db(context: &'static str) -> impl Fn(tokio_postgres::Error) -> RepoError {
+    move |error| {
+        if is_unavailable(&error) {
+            RepoError::unavailable(context, error)
+        } else {
+            RepoError::new(context, error)
+        }
+    }
+}
+
+/// A stored value that does not fit its domain type: the data is corrupt.
+fn corrupt(what: &'static str) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> RepoError {
+    move |error| RepoError::new(format!("stored {what} out of range"), error)
+}
+
+impl PgStore {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// The embedded migrations, for [`platform::postgres::migrate`].
+    pub fn migrations() -> refinery::Runner {
+        embedded::migrations::runner()
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, RepoError> {
+        self.pool.get().await.map_err(|error: PoolError| {
+            if pool_unavailable(&error) {
+                RepoError::unavailable("get a connection", error)
+            } else {
+                RepoError::new("get a connection", error)
+            }
+        })
+    }
+
+    /// Reads a SKU's full stock record (tests and diagnostics).
+    pub async fn stock(&self, sku: Sku) -> Result<Option<Stock>, RepoError> {
+        let client = self.client().await?;
+        let levels = stocks::stock_levels()
+            .bind(&client, &i64::from(sku.get()))
+            .opt()
+            .await
+            .map_err(db("read stock"))?;
+        levels.map(|l| to_stock(l.total, l.reserved)).transpose()
+    }
+
+    /// Sets a SKU's stock (tests and operators).
+    pub async fn put_stock(&self, sku: Sku, stock: Stock) -> Result<(), RepoError> {
+        let client = self.client().await?;
+        let (total, reserved) = (to_i64(stock.total())?, to_i64(stock.reserved())?);
+        stocks::put_stock()
+            .bind(&client, &i64::from(sku.get()), &total, &reserved)
+            .await
+            .map_err(db("put stock"))?;
+        Ok(())
+    }
+
+    /// One attempt at placing an order; `Ok(None)` when a concurrent call with the same key committed
+    /// its order first (the caller looks again).
+    async fn try_place(&self, new: &NewOrder) -> Result<Option<Placement>, RepoError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db("begin"))?;
+        let user = new.user.get();
+        if let Some(key) = &new.idempotency_key {
+            let existing = orders::order_by_idempotency_key()
+                .bind(&tx, &user, &key.as_str())
+                .opt()
+                .await
+                .map_err(db("find order by key"))?;
+            if let Some(id) = existing {
+                let id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
+                let order = read_order(&tx, id)
+                    .await?
+                    .ok_or_else(|| RepoError::msg(format!("order {id} vanished")))?;
+                return Ok(Some(Placement::Existing(order)));
+            }
+        }
+        let key = new.idempotency_key.as_ref().map(IdempotencyKey::as_str);
+        let id = match orders::insert_order().bind(&tx, &user, &key).one().await {
+            Ok(id) => id,
+            Err(error) if is_key_taken(&error) => return Ok(None),
+            Err(error) => return Err(db("insert order")(error)),
+        };
+        let order_id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
+        let (skus, counts) = columns(&new.items);
+        orders::insert_order_items()
+            .bind(&tx, &id, &skus, &counts)
+            .await
+            .map_err(db("insert order items"))?;
+
+        let locked = lock_stocks(&tx, &skus).await?;
+        let (status, reservation) = match reserve_items(&new.items, |sku| locked.get(&sku).copied())
+        {
+            Ok(changed) => {
+                write_stocks(&tx, &changed).await?;
+                (OrderStatus::AwaitingPayment, Reservation::Reserved)
+            }
+            Err(sku) => (OrderStatus::Failed, Reservation::Failed { sku }),
+        };
+        orders::set_order_status()
+            .bind(&tx, &status.as_str(), &id)
+            .await
+            .map_err(db("set order status"))?;
+        match tx.commit().await {
+            Ok(()) => Ok(Some(Placement::Created {
+                order_id,
+                reservation,
+            })),
+            Err(error) if is_key_taken(&error) => Ok(None),
+            Err(error) => Err(db("commit order")(error)),
+        }
+    }
+}
+
+/// The unique index on (user, idempotency key) refused the order: another call placed one first.
+fn is_key_taken(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|e| {
+        *e.code() == SqlState::UNIQUE_VIOLATION && e.constraint() == Some(KEY_INDEX)
+    })
+}
+
+fn to_i64(units: u64) -> Result<i64, RepoError> {
+    i64::try_from(units).map_err(|e| RepoError::new("stock beyond bigint", e))
+}
+
+fn to_stock(total: i64, reserved: i64) -> Result<Stock, RepoError> {
+    let total = u64::try_from(total).map_err(|e| corrupt("stock total")(e.into()))?;
+    let reserved = u64::try_from(reserved).map_err(|e| corrupt("reserved stock")(e.into()))?;
+    Stock::new(total, reserved).map_err(|e| corrupt("stock")(e.into()))
+}
+
+/// The SKU and count columns of an order's positions, as the queries take them.
+fn columns(items: &OrderItems) -> (Vec<i64>, Vec<i32>) {
+    items
+        .iter()
+        .map(|item| (i64::from(item.sku.get()), i32::from(item.count.get())))
+        .unzip()
+}
+
+/// Locks the stock rows of `skus` (in SKU order) and returns their levels.
+async fn lock_stocks(
+    tx: &deadpool_postgres::Transaction<'_>,
+    skus: &[i64],
+) -> Result<HashMap<Sku, Stock>, RepoError> {
+    let rows = stocks::lock_stocks()
+        .bind(tx, &skus)
+        .all()
+        .await
+        .map_err(db("lock stocks"))?;
+    rows.into_iter()
+        .map(|row| {
+            let sku = u32::try_from(row.sku)
+                .map_err(|e| corrupt("sku")(e.into()))
+                .and_then(|s| Sku::try_from(s).map_err(|e| corrupt("sku")(e.into())))?;
+            Ok((sku, to_stock(row.total, row.reserved)?))
+        })
+        .collect()
+}
+
+/// Writes levels computed under [`lock_stocks`].
+async fn write_stocks(
+    tx: &deadpool_postgres::Transaction<'_>,
+    changed: &HashMap<Sku, Stock>,
+) -> Result<(), RepoError> {
+    let mut skus = Vec::with_capacity(changed.len());
+    let mut totals = Vec::with_capacity(changed.len());
+    let mut reserved = Vec::with_capacity(changed.len());
+    for (sku, stock) in changed {
+        skus.push(i64::from(sku.get()));
+        totals.push(to_i64(stock.total())?);
+        reserved.push(to_i64(stock.reserved())?);
+    }
+    stocks::set_stock_levels()
+        .bind(tx, &skus, &totals, &reserved)
+        .await
+        .map_err(db("write stocks"))?;
+    Ok(())
+}
+
+/// An order with its positions, or `None`.
+async fn read_order<C: loms_db::client::GenericClient>(
+    client: &C,
+    id: OrderId,
+) -> Result<Option<Order>, RepoError> {
+    let Some(header) = orders::order_header()
+        .bind(client, &id.get())
+        .opt()
+        .await
+        .map_err(db("read order"))?
+    else {
+        return Ok(None);
+    };
+    let rows = orders::order_items()
+        .bind(client, &id.get())
+        .all()
+        .await
+        .map_err(db("read order items"))?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let sku = u32::try_from(row.sku).map_err(|e| corrupt("sku")(e.into()))?;
+            let count = u32::try_from(row.count).map_err(|e| corrupt("count")(e.into()))?;
+            Item::new(sku, count).map_err(|e| corrupt("order item")(e.into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Order {
+        id,
+        user: UserId::try_from(header.user_id).map_err(|e| corrupt("user id")(e.into()))?,
+        status: header
+            .status
+            .parse()
+            .map_err(|e: crate::domain::UnknownStatus| corrupt("status")(e.into()))?,
+        items: OrderItems::new(items).map_err(|e| corrupt("order items")(e.into()))?,
+        idempotency_key: header
+            .idempotency_key
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose()
+            .map_err(|e| corrupt("idempotency key")(e.into()))?
+            .flatten(),
+    }))
+}
+
+#[async_trait]
+impl OrderRepo for PgStore {
+    async fn place(&self, new: NewOrder) -> Result<Placement, RepoError> {
+        // A lost race on the key means the winner's order exists now: the second attempt finds it.
+        for _ in 0..2 {
+            if let Some(placement) = self.try_place(&new).await? {
+                return Ok(placement);
+            }
+        }
+        Err(RepoError::msg(
+            "idempotency key taken, yet no order found under it",
+        ))
+    }
+
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
+        let client = self.client().await?;
+        read_order(&**client, id).await
+    }
+
+    async fn transition(
+        &self,
+        id: OrderId,
+        transition: Transition,
+    ) -> Result<TransitionOutcome, RepoError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db("begin"))?;
+        let Some(status) = orders::lock_order_status()
+            .bind(&tx, &id.get())
+            .opt()
+            .await
+            .map_err(db("lock order"))?
+        else {
+            return Ok(TransitionOutcome::NotFound);
+        };
+        let current: OrderStatus = status
+            .parse()
+            .map_err(|e: crate::domain::UnknownStatus| corrupt("status")(e.into()))?;
+        if current != transition.start_status() {
+            return Ok(TransitionOutcome::Refused { current });
+        }
+        let order = read_order(&tx, id)
+            .await?
+            .ok_or_else(|| RepoError::msg(format!("order {id} vanished under its lock")))?;
+        let (skus, _) = columns(&order.items);
+        let locked = lock_stocks(&tx, &skus).await?;
+        let changed = settle_items(&order.items, transition.stock_effect(), |sku| {
+            locked.get(&sku).copied()
+        })
+        .map_err(|e| RepoError::new(format!("order {id}: {}", transition.verb()), e))?;
+        write_stocks(&tx, &changed).await?;
+        orders::set_order_status()
+            .bind(&tx, &transition.end_status().as_str(), &id.get())
+            .await
+            .map_err(db("set order status"))?;
+        tx.commit().await.map_err(db("commit transition"))?;
+        Ok(TransitionOutcome::Applied)
+    }
+}
+
+#[async_trait]
+impl StockRepo for PgStore {
+    async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError> {
+        let client = self.client().await?;
+        let available = stocks::available_stock()
+            .bind(&client, &i64::from(sku.get()))
+            .opt()
+            .await
+            .map_err(db("read available stock"))?;
+        available
+            .map(|units| u64::try_from(units).map_err(|e| corrupt("available stock")(e.into())))
+            .transpose()
+    }
+}

@@ -1,0 +1,193 @@
+//! PostgreSQL plumbing cart and loms share: the connection pool, embedded migrations, and telling a
+//! database that is unreachable from a query that failed.
+//!
+//! Services reach PostgreSQL through pgbouncer in transaction pooling: each pooled connection here is a
+//! client connection of pgbouncer, which lends a server connection per transaction. So nothing
+//! session-scoped is used (no session advisory locks, no `SET`), and the named prepared statements of
+//! the generated queries rely on pgbouncer's `max_prepared_statements` (≥ 1.21).
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use crate::config::{env_in_range, env_or, ConfigError};
+
+/// Where and how a service reaches its database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgSettings {
+    /// `postgres://user@host:port/database`; never logged whole (it may hold a password).
+    pub url: String,
+    /// The most connections the pool opens (`<SERVICE>_DATABASE_POOL_SIZE`, default 16, 1 to 1000).
+    pub pool_size: usize,
+    /// The longest a request waits for a connection, including connecting
+    /// (`<SERVICE>_DATABASE_ACQUIRE_TIMEOUT_MS`, default 2000, 10 to 60000). Past it the request fails
+    /// as unavailable instead of hanging.
+    pub acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for PgSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSettings")
+            .field("url", &redacted_url(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
+}
+
+/// The URL without a password, for logs.
+fn redacted_url(url: &str) -> String {
+    match tokio_postgres::Config::from_str(url) {
+        Ok(config) => {
+            let host = config
+                .get_hosts()
+                .first()
+                .map_or_else(String::new, |h| format!("{h:?}"));
+            let port = config.get_ports().first().copied().unwrap_or(5432);
+            format!(
+                "postgres://{}@{host}:{port}/{}",
+                config.get_user().unwrap_or(""),
+                config.get_dbname().unwrap_or("")
+            )
+        }
+        Err(_) => "<invalid url>".to_owned(),
+    }
+}
+
+impl PgSettings {
+    /// Reads `<PREFIX>_DATABASE_URL`, `<PREFIX>_DATABASE_POOL_SIZE` and
+    /// `<PREFIX>_DATABASE_ACQUIRE_TIMEOUT_MS`, with `default_url` for the first.
+    pub fn from_env(prefix: &str, default_url: &str) -> Result<Self, ConfigError> {
+        let key = |suffix: &str| format!("{prefix}_DATABASE_{suffix}");
+        let url: String = env_or(&key("URL"), default_url.to_owned())?;
+        tokio_postgres::Config::from_str(&url)
+            .map_err(|e| ConfigError::new(&key("URL"), &redacted_url(&url), e.to_string()))?;
+        Ok(Self {
+            url,
+            pool_size: env_in_range(&key("POOL_SIZE"), 16, 1..=1000)?,
+            acquire_timeout: Duration::from_millis(env_in_range(
+                &key("ACQUIRE_TIMEOUT_MS"),
+                2000,
+                10..=60_000,
+            )?),
+        })
+    }
+
+    /// A pool that connects lazily: the service starts while the database is down, and its requests
+    /// fail as unavailable until the database is back, then succeed again with no restart.
+    pub fn pool(&self) -> Result<Pool, tokio_postgres::Error> {
+        let mut config = tokio_postgres::Config::from_str(&self.url)?;
+        config.connect_timeout(self.acquire_timeout);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A broken connection is found when it is used; checking each one on the way out of
+                // the pool would cost a round trip per request.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.acquire_timeout))
+            .create_timeout(Some(self.acquire_timeout))
+            .recycle_timeout(Some(self.acquire_timeout))
+            .build();
+        // Building a pool only fails without a runtime or timeouts, both given above.
+        Ok(pool.unwrap_or_else(|_| unreachable_pool()))
+    }
+}
+
+#[cold]
+fn unreachable_pool() -> Pool {
+    panic!("a deadpool with the tokio runtime and timeouts always builds")
+}
+
+/// Whether a database error means the database could not be reached or used at all (down, restarting,
+/// out of connections) — a retry later may succeed — rather than a query that failed.
+pub fn is_unavailable(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        Some(code) => {
+            code.code().starts_with("08") // connection exception
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::TOO_MANY_CONNECTIONS
+        }
+        // No SQLSTATE: the connection itself failed (refused, reset, timed out).
+        None => true,
+    }
+}
+
+/// Whether taking a connection from the pool failed for want of a database.
+pub fn pool_unavailable(error: &PoolError) -> bool {
+    match error {
+        PoolError::Timeout(_) | PoolError::Closed => true,
+        PoolError::Backend(error) => is_unavailable(error),
+        PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => false,
+    }
+}
+
+/// The migration history could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cannot get a database connection for migrations")]
+    Pool(#[from] PoolError),
+    #[error("migrations failed")]
+    Migrate(#[from] refinery::Error),
+}
+
+/// Applies the embedded migrations that the database lacks, all in one transaction.
+///
+/// Two replicas starting together may both try: the loser's transaction fails as a whole (a table it
+/// creates already exists, or the history row does), so it is retried once, and then finds the work
+/// done. A session advisory lock would serialise them, but pgbouncer's transaction pooling cannot keep
+/// one.
+pub async fn migrate(pool: &Pool, runner: refinery::Runner) -> Result<(), MigrateError> {
+    let runner = runner.set_grouped(true);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut client = pool.get().await?;
+        match runner.run_async(&mut **client).await {
+            Ok(report) => {
+                for migration in report.applied_migrations() {
+                    tracing::info!(
+                        version = migration.version(),
+                        name = migration.name(),
+                        "migration applied"
+                    );
+                }
+                return Ok(());
+            }
+            Err(error) if attempt == 1 => {
+                tracing::warn!(error = %crate::telemetry::error_chain(&error), "migrations failed: retrying once");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_logged_without_a_password() {
+        let shown = redacted_url("postgres://app:s3cret@127.0.0.1:6433/loms");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("6433/loms"), "{shown}");
+        let settings = PgSettings {
+            url: "postgres://app:s3cret@db/loms".into(),
+            pool_size: 1,
+            acquire_timeout: Duration::from_secs(1),
+        };
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+}
