@@ -36,18 +36,35 @@ gen-check: gen
 breaking:
     bash scripts/breaking.sh
 
+# start PostgreSQL (the machine's, else our own), a pgbouncer per service database, apply migrations
+stack-up:
+    @command -v protoc >/dev/null || bash scripts/tools.sh
+    bash scripts/stack.sh up
+
+# stop the pgbouncers (and the PostgreSQL cluster if stack-up started its own)
+stack-down:
+    bash scripts/stack.sh down
+
+# apply the migrations to the databases of CART_DATABASE_URL and LOMS_DATABASE_URL
+migrate:
+    cargo run --quiet --locked -p cart -- migrate
+    cargo run --quiet --locked -p loms -- migrate
+
 # build and start cart, loms and product-service on the default ports; Ctrl-C stops them all
+# (STORAGE=postgres runs them on the stack of `just stack-up`)
 run-all:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
 
-# run every test, with cargo-nextest where installed (else cargo test); installs the tools when missing
-test:
-    @command -v protoc >/dev/null || bash scripts/tools.sh
+# run every test, with cargo-nextest where installed (else cargo test); starts the PostgreSQL stack the
+# storage tests use (installing what is missing), then runs the system tests once more on PostgreSQL
+test: stack-up
     if command -v cargo-nextest >/dev/null; then \
         cargo nextest run --workspace --locked --no-fail-fast; \
+        ROUTE256_TEST_STORAGE=postgres cargo nextest run --locked --no-fail-fast -p system-tests; \
     else \
         cargo test --workspace --locked --no-fail-fast; \
+        ROUTE256_TEST_STORAGE=postgres cargo test --locked --no-fail-fast -p system-tests; \
     fi
 
 # end to end over the real binaries with grpcurl (spare ports 18082/18083/18090)

@@ -133,6 +133,12 @@ case "${1:-}" in
     ;;
   down)
     for entry in "${bouncers[@]}"; do stop_bouncer "${entry%%:*}"; done
+    # Databases that failing tests left behind for a look (see platform::postgres::testing).
+    if pg_up; then
+      for db in $(psql -h "$PGHOST" -p "$PGPORT" -tAc "SELECT datname FROM pg_database WHERE datname ~ '^(cart|loms)_test_'"); do
+        dropdb -h "$PGHOST" -p "$PGPORT" --force "$db" && log "dropped test database $db"
+      done
+    fi
     if [ -f "$state/postgres/started-by-stack" ]; then
       bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")
       as_postgres "$bin/pg_ctl" -D "$state/postgres/data" -w stop >/dev/null && log "stopped our PostgreSQL"

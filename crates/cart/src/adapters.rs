@@ -4,6 +4,8 @@ pub mod loms_client;
 pub mod memory;
 pub mod postgres;
 pub mod product_client;
+#[cfg(any(test, feature = "testsuite"))]
+pub mod suite;
 
 use std::future::Future;
 use std::time::Duration;

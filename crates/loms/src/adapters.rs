@@ -1,3 +1,5 @@
 //! Implementations of the storage ports: in memory (the zero-dependency default) and PostgreSQL.
 pub mod memory;
 pub mod postgres;
+#[cfg(any(test, feature = "testsuite"))]
+pub mod suite;

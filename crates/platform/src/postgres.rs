@@ -5,6 +5,9 @@
 //! client connection of pgbouncer, which lends a server connection per transaction. So nothing
 //! session-scoped is used (no session advisory locks, no `SET`), and the named prepared statements of
 //! the generated queries rely on pgbouncer's `max_prepared_statements` (≥ 1.21).
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -17,20 +17,44 @@ fn slow_upstream() -> Settings {
     settings
 }
 
-/// Calls Clear (instant: no upstream) until it is shed; fails the test if that never happens.
-async fn until_shed(
-    cart: &mut route256_proto::cart::cart_service_client::CartServiceClient<
-        tonic::transport::Channel,
-    >,
-) -> tonic::Status {
+type CartClient =
+    route256_proto::cart::cart_service_client::CartServiceClient<tonic::transport::Channel>;
+
+/// An AddItem that holds its slot for a minute (see [`slow_upstream`]).
+fn block(mut client: CartClient) -> tokio::task::JoinHandle<Result<(), tonic::Status>> {
+    tokio::spawn(async move {
+        let request = authed(AddItemRequest {
+            user: 2,
+            sku: GUROV,
+            count: 1,
+        });
+        client.add_item(request).await.map(|_| ())
+    })
+}
+
+/// Holds a blocking AddItem on `blocker` and calls Clear on `probe` until a Clear is shed; returns that
+/// status and the blocking call. A probe in flight may itself take the only slot and get the blocker
+/// shed: then the blocker is sent again. Fails the test if no Clear is ever shed.
+async fn shed_while_blocked(
+    blocker: &CartClient,
+    probe: &mut CartClient,
+) -> (
+    tonic::Status,
+    tokio::task::JoinHandle<Result<(), tonic::Status>>,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut blocked = block(blocker.clone());
     loop {
-        match cart.clear(ClearRequest { user: 1 }).await {
-            Ok(_) => {}
-            Err(status) => return status,
-        }
         assert!(tokio::time::Instant::now() < deadline, "never shed");
+        if blocked.is_finished() {
+            let lost = blocked.await.expect("task").expect_err("a minute long");
+            assert_eq!(lost.code(), Code::ResourceExhausted, "{lost:?}");
+            blocked = block(blocker.clone());
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Err(status) = probe.clear(ClearRequest { user: 1 }).await {
+            return (status, blocked);
+        }
     }
 }
 
@@ -40,19 +64,10 @@ async fn past_the_server_limit_calls_are_shed_and_the_slot_comes_back() {
     settings.cart.limits.max_in_flight = 1;
     let system = System::start_with(settings).await;
 
-    let mut blocker = system.cart().await;
-    let blocked = tokio::spawn(async move {
-        blocker
-            .add_item(authed(AddItemRequest {
-                user: 2,
-                sku: GUROV,
-                count: 1,
-            }))
-            .await
-    });
-    // Another connection: the limit is the whole server's.
+    // The probe on another connection: the limit is the whole server's.
+    let blocker = system.cart().await;
     let mut cart = system.cart().await;
-    let shed = until_shed(&mut cart).await;
+    let (shed, blocked) = shed_while_blocked(&blocker, &mut cart).await;
     assert_eq!(shed.code(), Code::ResourceExhausted, "{shed:?}");
     assert!(shed.message().contains("server busy"), "{shed:?}");
 
@@ -88,17 +103,8 @@ async fn past_the_connection_limit_calls_are_shed_other_connections_go_on() {
     let system = System::start_with(settings).await;
 
     let mut cart = system.cart().await;
-    let mut blocker = cart.clone(); // the same connection
-    let blocked = tokio::spawn(async move {
-        blocker
-            .add_item(authed(AddItemRequest {
-                user: 3,
-                sku: GUROV,
-                count: 1,
-            }))
-            .await
-    });
-    let shed = until_shed(&mut cart).await;
+    let blocker = cart.clone(); // the same connection
+    let (shed, blocked) = shed_while_blocked(&blocker, &mut cart).await;
     assert_eq!(shed.code(), Code::ResourceExhausted, "{shed:?}");
     assert!(shed.message().contains("this connection"), "{shed:?}");
 

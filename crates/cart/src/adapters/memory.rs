@@ -158,167 +158,29 @@ impl CartRepo for MemoryCartRepo {
     }
 }
 
+/// The shared storage suite on a fresh in-memory store per case.
+#[cfg(test)]
+mod suite {
+    use super::MemoryCartRepo;
+
+    crate::cart_storage_suite!(async { (MemoryCartRepo::default(), ()) }, |()| ());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::item_count;
 
-    fn user(n: i64) -> UserId {
-        UserId::try_from(n).expect("positive")
-    }
-    fn sku(n: u32) -> Sku {
-        Sku::try_from(n).expect("positive")
-    }
-    fn count(n: u32) -> ItemCount {
-        item_count(n).expect("valid")
-    }
-    async fn flat(repo: &MemoryCartRepo, u: i64) -> Vec<(u32, u16)> {
-        let snapshot = repo.snapshot(user(u)).await.expect("read");
-        snapshot
-            .items
-            .iter()
-            .map(|i| (i.sku.get(), i.count.get()))
-            .collect()
-    }
-    async fn version(repo: &MemoryCartRepo, u: i64) -> u64 {
-        repo.snapshot(user(u)).await.expect("read").version.0
-    }
-
     #[tokio::test]
-    async fn counts_add_up_and_items_are_sorted() {
-        let repo = MemoryCartRepo::default();
-        repo.add_item(user(1), sku(9), count(1))
-            .await
-            .expect("added");
-        repo.add_item(user(1), sku(3), count(2))
-            .await
-            .expect("added");
-        repo.add_item(user(1), sku(9), count(4))
-            .await
-            .expect("added");
-        repo.add_item(user(2), sku(3), count(1))
-            .await
-            .expect("added");
-        assert_eq!(flat(&repo, 1).await, vec![(3, 2), (9, 5)]);
-        assert_eq!(repo.count(user(1), sku(9)).await.ok(), Some(5));
-        assert_eq!(repo.count(user(1), sku(4)).await.ok(), Some(0));
-    }
-
-    #[tokio::test]
-    async fn a_position_never_passes_65535() {
-        let repo = MemoryCartRepo::default();
-        repo.add_item(user(1), sku(1), count(65535))
-            .await
-            .expect("added");
-        let before = version(&repo, 1).await;
-        let result = repo.add_item(user(1), sku(1), count(1)).await;
-        assert!(matches!(result, Err(RepoError::CountOverflow(_))));
-        assert_eq!(repo.count(user(1), sku(1)).await.ok(), Some(65535));
-        assert_eq!(
-            version(&repo, 1).await,
-            before,
-            "a refused change is no change"
-        );
-    }
-
-    #[tokio::test]
-    async fn delete_and_clear_are_fine_on_missing_things() {
-        let repo = MemoryCartRepo::default();
-        repo.delete_item(user(1), sku(1))
-            .await
-            .expect("nothing to delete");
-        repo.clear(user(1)).await.expect("nothing to clear");
-        repo.add_item(user(1), sku(1), count(1))
-            .await
-            .expect("added");
-        repo.add_item(user(1), sku(2), count(1))
-            .await
-            .expect("added");
-        repo.delete_item(user(1), sku(1)).await.expect("deleted");
-        assert_eq!(flat(&repo, 1).await.len(), 1);
-        repo.clear(user(1)).await.expect("cleared");
-        assert!(flat(&repo, 1).await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn every_change_is_a_new_version_never_reused() {
+    async fn versions_start_where_the_store_says_and_survive_emptying() {
         let repo = MemoryCartRepo::starting_at(100);
-        assert_eq!(version(&repo, 1).await, 100);
-        repo.add_item(user(1), sku(1), count(1))
+        let user = UserId::try_from(1).expect("positive");
+        let sku = Sku::try_from(1).expect("positive");
+        assert_eq!(repo.snapshot(user).await.expect("read").version.0, 100);
+        repo.add_item(user, sku, item_count(1).expect("valid"))
             .await
             .expect("added");
-        assert_eq!(version(&repo, 1).await, 101);
-        repo.delete_item(user(1), sku(7))
-            .await
-            .expect("nothing to delete");
-        assert_eq!(
-            version(&repo, 1).await,
-            101,
-            "deleting nothing changes nothing"
-        );
-        repo.clear(user(1)).await.expect("cleared");
-        assert_eq!(version(&repo, 1).await, 102);
-        repo.add_item(user(1), sku(1), count(1))
-            .await
-            .expect("added");
-        assert_eq!(
-            version(&repo, 1).await,
-            103,
-            "an emptied cart keeps counting: the same content is a new state"
-        );
-        assert_eq!(version(&repo, 2).await, 100, "versions are per user");
-    }
-
-    #[tokio::test]
-    async fn remove_ordered_takes_exactly_what_was_ordered_once() {
-        let repo = MemoryCartRepo::starting_at(1);
-        repo.add_item(user(1), sku(1), count(3))
-            .await
-            .expect("added");
-        repo.add_item(user(1), sku(2), count(1))
-            .await
-            .expect("added");
-        let snapshot = repo.snapshot(user(1)).await.expect("read");
-
-        // meanwhile: more of sku 1, a new sku 3, sku 2 deleted
-        repo.add_item(user(1), sku(1), count(2))
-            .await
-            .expect("added");
-        repo.add_item(user(1), sku(3), count(1))
-            .await
-            .expect("added");
-        repo.delete_item(user(1), sku(2)).await.expect("deleted");
-
-        assert_eq!(
-            repo.remove_ordered(user(1), &snapshot).await.ok(),
-            Some(true)
-        );
-        assert_eq!(flat(&repo, 1).await, vec![(1, 2), (3, 1)]);
-        assert_eq!(
-            repo.remove_ordered(user(1), &snapshot).await.ok(),
-            Some(false),
-            "a second call with the same order removes nothing"
-        );
-        assert_eq!(flat(&repo, 1).await, vec![(1, 2), (3, 1)]);
-    }
-
-    #[tokio::test]
-    async fn an_older_snapshot_removes_nothing_after_a_newer_one() {
-        let repo = MemoryCartRepo::starting_at(1);
-        repo.add_item(user(1), sku(1), count(1))
-            .await
-            .expect("added");
-        let older = repo.snapshot(user(1)).await.expect("read");
-        repo.add_item(user(1), sku(2), count(1))
-            .await
-            .expect("added");
-        let newer = repo.snapshot(user(1)).await.expect("read");
-        assert_eq!(repo.remove_ordered(user(1), &newer).await.ok(), Some(true));
-        repo.add_item(user(1), sku(1), count(1))
-            .await
-            .expect("added again");
-        // the newer order already took sku 1 of the older snapshot; the unit added since stays
-        assert_eq!(repo.remove_ordered(user(1), &older).await.ok(), Some(false));
-        assert_eq!(flat(&repo, 1).await, vec![(1, 1)]);
+        repo.clear(user).await.expect("cleared");
+        assert_eq!(repo.snapshot(user).await.expect("read").version.0, 102);
     }
 }

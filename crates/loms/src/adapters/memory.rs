@@ -55,6 +55,11 @@ impl MemoryStore {
         self.lock().stocks.get(&sku).copied()
     }
 
+    /// Sets the stock of `sku`, for tests and diagnostics.
+    pub fn put_stock(&self, sku: Sku, stock: Stock) {
+        self.lock().stocks.insert(sku, stock);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // Every mutation below validates before it writes, so a panic elsewhere cannot leave the state
         // half-changed: a poisoned lock still guards consistent data.
@@ -136,11 +141,30 @@ impl OrderRepo for MemoryStore {
     }
 }
 
+#[cfg(any(test, feature = "testsuite"))]
+#[async_trait]
+impl crate::adapters::suite::TestStore for MemoryStore {
+    async fn put_stock(&self, sku: Sku, stock: Stock) {
+        MemoryStore::put_stock(self, sku, stock);
+    }
+    async fn stock_of(&self, sku: Sku) -> Option<Stock> {
+        self.stock(sku)
+    }
+}
+
 #[async_trait]
 impl StockRepo for MemoryStore {
     async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError> {
         Ok(self.lock().stocks.get(&sku).map(Stock::available))
     }
+}
+
+/// The shared storage suite on a fresh in-memory store per case.
+#[cfg(test)]
+mod suite {
+    use super::MemoryStore;
+
+    crate::storage_suite!(async { (MemoryStore::default(), ()) }, |()| ());
 }
 
 #[cfg(test)]
@@ -184,103 +208,6 @@ mod tests {
             } => (order_id, reservation),
             other => panic!("expected a new order, got {other:?}"),
         }
-    }
-
-    #[tokio::test]
-    async fn reservation_is_all_or_nothing() {
-        let store = store();
-        let (id, reservation) = created(&store, order(&[(1, 8), (2, 6)], "")).await;
-        assert_eq!(reservation, Reservation::Failed { sku: sku(2) });
-        assert_eq!(
-            store.stock(sku(1)).map(|s| s.reserved()),
-            Some(2),
-            "nothing reserved"
-        );
-        let failed = store.get(id).await.ok().flatten().expect("kept");
-        assert_eq!(failed.status, OrderStatus::Failed);
-
-        let (id, reservation) = created(&store, order(&[(1, 8), (2, 5)], "")).await;
-        assert_eq!(reservation, Reservation::Reserved);
-        let reserved = store.get(id).await.ok().flatten().expect("kept");
-        assert_eq!(reserved.status, OrderStatus::AwaitingPayment);
-        assert_eq!(store.available(sku(1)).await.ok(), Some(Some(0)));
-        assert_eq!(store.available(sku(2)).await.ok(), Some(Some(0)));
-    }
-
-    #[tokio::test]
-    async fn unknown_sku_fails_the_order() {
-        let store = store();
-        let (_, reservation) = created(&store, order(&[(1, 1), (99, 1)], "")).await;
-        assert_eq!(reservation, Reservation::Failed { sku: sku(99) });
-        assert_eq!(store.stock(sku(1)), Stock::new(10, 2).ok());
-        assert_eq!(store.available(sku(99)).await.ok(), Some(None));
-    }
-
-    #[tokio::test]
-    async fn a_key_names_one_order_until_it_fails() {
-        let store = store();
-        let (first, _) = created(&store, order(&[(1, 3)], "k")).await;
-        let again = place(&store, order(&[(1, 3)], "k")).await;
-        assert!(matches!(&again, Placement::Existing(o) if o.id == first));
-        assert_eq!(store.stock(sku(1)), Stock::new(10, 5).ok(), "reserved once");
-
-        // other items under the same key: the stored order is returned, unchanged, for the caller to refuse
-        let other = place(&store, order(&[(2, 1)], "k")).await;
-        assert!(
-            matches!(&other, Placement::Existing(o) if o.id == first && o.items == items(&[(1, 3)]))
-        );
-
-        // keys are per user
-        let mut someone_else = order(&[(1, 3)], "k");
-        someone_else.user = user(2);
-        let (second, _) = created(&store, someone_else).await;
-        assert_ne!(first, second);
-
-        // a failed order does not hold its key: the retry is a new attempt, and the key names it
-        let (failed, reservation) = created(&store, order(&[(2, 6)], "f")).await;
-        assert_eq!(reservation, Reservation::Failed { sku: sku(2) });
-        let (retry, reservation) = created(&store, order(&[(2, 5)], "f")).await;
-        assert_eq!(reservation, Reservation::Reserved);
-        assert_ne!(failed, retry);
-        let replay = place(&store, order(&[(2, 5)], "f")).await;
-        assert!(matches!(&replay, Placement::Existing(o) if o.id == retry));
-    }
-
-    #[tokio::test]
-    async fn pay_writes_off_and_cancel_releases() {
-        let store = store();
-        let (paid, _) = created(&store, order(&[(1, 3)], "")).await;
-        let (cancelled, _) = created(&store, order(&[(1, 4)], "")).await;
-        assert_eq!(
-            store.transition(paid, Transition::Pay).await.ok(),
-            Some(TransitionOutcome::Applied)
-        );
-        assert_eq!(store.stock(sku(1)), Stock::new(7, 6).ok());
-        assert_eq!(
-            store.transition(cancelled, Transition::Cancel).await.ok(),
-            Some(TransitionOutcome::Applied)
-        );
-        assert_eq!(store.stock(sku(1)), Stock::new(7, 2).ok());
-        assert_eq!(
-            store.transition(paid, Transition::Cancel).await.ok(),
-            Some(TransitionOutcome::Refused {
-                current: OrderStatus::Payed
-            })
-        );
-        assert_eq!(
-            store.stock(sku(1)),
-            Stock::new(7, 2).ok(),
-            "a refused transition moves nothing"
-        );
-    }
-
-    #[tokio::test]
-    async fn transition_of_unknown_order_is_not_found() {
-        let id = OrderId::try_from(404).expect("positive");
-        assert_eq!(
-            store().transition(id, Transition::Pay).await.ok(),
-            Some(TransitionOutcome::NotFound)
-        );
     }
 
     #[tokio::test]

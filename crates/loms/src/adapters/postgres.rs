@@ -327,6 +327,19 @@ impl OrderRepo for PgStore {
     }
 }
 
+#[cfg(any(test, feature = "testsuite"))]
+#[async_trait]
+impl crate::adapters::suite::TestStore for PgStore {
+    async fn put_stock(&self, sku: Sku, stock: Stock) {
+        PgStore::put_stock(self, sku, stock)
+            .await
+            .expect("stock put");
+    }
+    async fn stock_of(&self, sku: Sku) -> Option<Stock> {
+        self.stock(sku).await.expect("stock read")
+    }
+}
+
 #[async_trait]
 impl StockRepo for PgStore {
     async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError> {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use platform::context::AuthToken;
+use platform::postgres::testing::TestDatabase;
 use route256_proto::cart::cart_service_client::CartServiceClient;
 use route256_proto::cart::AddItemRequest;
 use route256_proto::loms::loms_service_client::LomsServiceClient;
@@ -83,6 +84,8 @@ pub struct System {
     pub product_addr: SocketAddr,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<Result<(), platform::grpc::ServeError>>>,
+    /// What the system was started with, to start it again on the same data.
+    started_with: Settings,
 }
 
 fn spawn_server<F>(
@@ -100,18 +103,43 @@ where
 }
 
 /// The three services' settings for one test; the defaults put every service on a free port, switch
-/// product-service's rate limit off and accept [`TOKEN`].
+/// product-service's rate limit off and accept [`TOKEN`]. Storage is in memory, or, when
+/// `ROUTE256_TEST_STORAGE=postgres` (the second pass of `just test`), PostgreSQL on fresh databases.
 pub struct Settings {
     pub product: product_service::Config,
     pub loms: loms::Config,
     /// cart's upstream URLs are filled in by [`System::start_with`] unless a test set them.
     pub cart: cart::Config,
+    /// The throw-away databases the services use, dropped by [`System::stop`].
+    databases: Vec<TestDatabase>,
+}
+
+impl Settings {
+    /// cart and loms on PostgreSQL, each on a fresh database through its pgbouncer.
+    pub fn on_postgres(mut self) -> Self {
+        let cart_db = TestDatabase::create("cart", "127.0.0.1:6432");
+        let loms_db = TestDatabase::create("loms", "127.0.0.1:6433");
+        self.cart.storage = cart::config::Storage::Postgres(cart_db.settings().clone());
+        self.loms.storage = loms::config::Storage::Postgres(loms_db.settings().clone());
+        self.databases.extend([cart_db, loms_db]);
+        self
+    }
+
+    /// The same services again, on the same data (the databases move along).
+    fn again(&mut self) -> Self {
+        Self {
+            product: self.product.clone(),
+            loms: self.loms.clone(),
+            cart: self.cart.clone(),
+            databases: std::mem::take(&mut self.databases),
+        }
+    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self {
+        let settings = Self {
             product: product_service::Config {
                 grpc_addr: any_port,
                 tokens: AuthToken::new(TOKEN).into_iter().collect(),
@@ -129,6 +157,12 @@ impl Default for Settings {
                 upstream_timeout: Duration::from_secs(10),
                 ..cart::Config::default()
             },
+            databases: Vec::new(),
+        };
+        match std::env::var("ROUTE256_TEST_STORAGE").as_deref() {
+            Ok("postgres") => settings.on_postgres(),
+            Ok("memory") | Err(_) => settings,
+            Ok(other) => panic!("ROUTE256_TEST_STORAGE={other}: memory or postgres"),
         }
     }
 }
@@ -138,8 +172,9 @@ impl System {
         Self::start_with(Settings::default()).await
     }
 
-    pub async fn start_with(settings: Settings) -> Self {
+    pub async fn start_with(mut settings: Settings) -> Self {
         log_buffer();
+        let started_with = settings.again();
         let product = product_service::app::build(settings.product)
             .await
             .expect("product-service starts");
@@ -167,6 +202,7 @@ impl System {
             product_addr,
             stop,
             servers,
+            started_with,
         }
     }
 
@@ -183,9 +219,28 @@ impl System {
     }
 
     /// Signals shutdown and waits for every server to stop cleanly.
-    pub async fn stop(self) {
+    /// Signals shutdown, waits for every server to stop cleanly, and drops the test's databases.
+    pub async fn stop(mut self) {
+        self.stop_servers().await;
+        for database in self.started_with.databases.drain(..) {
+            database.drop_now();
+        }
+    }
+
+    /// How this system's cart keeps its carts (for a second cart replica on the same database).
+    pub fn cart_storage(&self) -> cart::config::Storage {
+        self.started_with.cart.storage.clone()
+    }
+
+    /// Stops the servers and starts them again, on the same data (new ports).
+    pub async fn restart(mut self) -> Self {
+        self.stop_servers().await;
+        Self::start_with(self.started_with.again()).await
+    }
+
+    async fn stop_servers(&mut self) {
         self.stop.send_replace(true);
-        for server in self.servers {
+        for server in self.servers.drain(..) {
             server
                 .await
                 .expect("server task completes")

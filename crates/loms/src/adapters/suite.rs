@@ -1,0 +1,400 @@
+//! The storage suite: one set of test cases that every implementation of the storage ports must pass,
+//! the in-memory store in its unit tests and the PostgreSQL store in `tests/postgres.rs` — so the two
+//! cannot drift. Each case gets a fresh, empty store and sets up the stock it needs.
+//!
+//! Compiled for this crate's tests and, through the `testsuite` feature, for its integration tests.
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    IdempotencyKey, Item, OrderItems, OrderStatus, Sku, Stock, Transition, UserId,
+};
+use crate::ports::{NewOrder, OrderRepo, Placement, Reservation, StockRepo, TransitionOutcome};
+
+/// A store under test: the ports, plus direct access to stock levels for setting up and checking.
+#[async_trait]
+pub trait TestStore: OrderRepo + StockRepo + 'static {
+    async fn put_stock(&self, sku: Sku, stock: Stock);
+    async fn stock_of(&self, sku: Sku) -> Option<Stock>;
+}
+
+/// Generates one `#[tokio::test]` per suite case. `$make` is a future expression, evaluated afresh for
+/// every case, that yields `(store, guard)`; when the case has passed, `$finish` gets the guard (for
+/// PostgreSQL: the database to drop).
+#[macro_export]
+macro_rules! storage_suite {
+    ($make:expr, $finish:expr) => {
+        $crate::storage_suite!(@cases $make, $finish;
+            reservation_is_all_or_nothing,
+            unknown_sku_fails_the_order,
+            failed_orders_are_kept_and_readable,
+            a_key_names_one_order_until_it_fails,
+            keys_are_per_user,
+            pay_writes_off_and_cancel_releases,
+            only_awaiting_payment_moves,
+            unknown_orders_are_not_found,
+            concurrent_orders_never_oversell,
+            concurrent_multi_sku_orders_keep_the_invariant,
+            pay_racing_cancel_has_one_winner,
+            one_key_sent_at_once_places_one_order,
+        );
+    };
+    (@cases $make:expr, $finish:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (store, guard) = $make.await;
+                $crate::adapters::suite::$case(std::sync::Arc::new(store)).await;
+                ($finish)(guard);
+            }
+        )*
+    };
+}
+
+fn sku(n: u32) -> Sku {
+    Sku::try_from(n).expect("positive")
+}
+fn user(n: i64) -> UserId {
+    UserId::try_from(n).expect("positive")
+}
+fn stock(total: u64, reserved: u64) -> Stock {
+    Stock::new(total, reserved).expect("valid")
+}
+fn items(list: &[(u32, u32)]) -> OrderItems {
+    OrderItems::new(list.iter().map(|&(s, c)| Item::new(s, c).expect("valid"))).expect("valid")
+}
+fn order(u: i64, list: &[(u32, u32)], key: &str) -> NewOrder {
+    NewOrder {
+        user: user(u),
+        items: items(list),
+        idempotency_key: IdempotencyKey::parse(key).expect("valid key"),
+    }
+}
+
+async fn place<S: TestStore>(store: &S, new: NewOrder) -> Placement {
+    store.place(new).await.expect("placed")
+}
+
+async fn created<S: TestStore>(store: &S, new: NewOrder) -> (crate::domain::OrderId, Reservation) {
+    match place(store, new).await {
+        Placement::Created {
+            order_id,
+            reservation,
+        } => (order_id, reservation),
+        other => panic!("expected a new order, got {other:?}"),
+    }
+}
+
+async fn status<S: TestStore>(store: &S, id: crate::domain::OrderId) -> OrderStatus {
+    store.get(id).await.expect("read").expect("stored").status
+}
+
+pub async fn reservation_is_all_or_nothing<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 2)).await;
+    store.put_stock(sku(2), stock(5, 0)).await;
+    let (id, reservation) = created(&*store, order(1, &[(1, 8), (2, 6)], "")).await;
+    assert_eq!(reservation, Reservation::Failed { sku: sku(2) });
+    assert_eq!(status(&*store, id).await, OrderStatus::Failed);
+    assert_eq!(
+        store.stock_of(sku(1)).await,
+        Some(stock(10, 2)),
+        "nothing reserved"
+    );
+
+    let (id, reservation) = created(&*store, order(1, &[(1, 8), (2, 5)], "")).await;
+    assert_eq!(reservation, Reservation::Reserved);
+    assert_eq!(status(&*store, id).await, OrderStatus::AwaitingPayment);
+    assert_eq!(store.available(sku(1)).await.ok(), Some(Some(0)));
+    assert_eq!(store.available(sku(2)).await.ok(), Some(Some(0)));
+}
+
+pub async fn unknown_sku_fails_the_order<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 0)).await;
+    let (_, reservation) = created(&*store, order(1, &[(1, 1), (99, 1)], "")).await;
+    assert_eq!(reservation, Reservation::Failed { sku: sku(99) });
+    assert_eq!(store.stock_of(sku(1)).await, Some(stock(10, 0)));
+    assert_eq!(store.available(sku(99)).await.ok(), Some(None));
+}
+
+pub async fn failed_orders_are_kept_and_readable<S: TestStore>(store: Arc<S>) {
+    let (id, _) = created(&*store, order(7, &[(5, 2), (3, 1)], "k")).await;
+    let failed = store.get(id).await.expect("read").expect("kept");
+    assert_eq!(failed.status, OrderStatus::Failed);
+    assert_eq!(failed.user, user(7));
+    assert_eq!(failed.items, items(&[(3, 1), (5, 2)]), "sorted by sku");
+    assert_eq!(
+        failed.idempotency_key,
+        IdempotencyKey::parse("k").expect("valid")
+    );
+}
+
+pub async fn a_key_names_one_order_until_it_fails<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 2)).await;
+    store.put_stock(sku(2), stock(5, 0)).await;
+    let (first, _) = created(&*store, order(1, &[(1, 3)], "k")).await;
+    let again = place(&*store, order(1, &[(1, 3)], "k")).await;
+    assert!(matches!(&again, Placement::Existing(o) if o.id == first));
+    assert_eq!(
+        store.stock_of(sku(1)).await,
+        Some(stock(10, 5)),
+        "reserved once"
+    );
+
+    // other items under the key: the stored order comes back unchanged, for the use case to refuse
+    let other = place(&*store, order(1, &[(2, 1)], "k")).await;
+    assert!(
+        matches!(&other, Placement::Existing(o) if o.id == first && o.items == items(&[(1, 3)]))
+    );
+
+    // a failed order does not hold its key: the retry is a new attempt, and the key names it
+    let (failed, reservation) = created(&*store, order(1, &[(2, 6)], "f")).await;
+    assert_eq!(reservation, Reservation::Failed { sku: sku(2) });
+    let (retry, reservation) = created(&*store, order(1, &[(2, 5)], "f")).await;
+    assert_eq!(reservation, Reservation::Reserved);
+    assert_ne!(failed, retry);
+    let replay = place(&*store, order(1, &[(2, 5)], "f")).await;
+    assert!(matches!(&replay, Placement::Existing(o) if o.id == retry));
+
+    // a paid order still answers for its key
+    assert_eq!(
+        store.transition(first, Transition::Pay).await.ok(),
+        Some(TransitionOutcome::Applied)
+    );
+    let paid = place(&*store, order(1, &[(1, 3)], "k")).await;
+    assert!(
+        matches!(&paid, Placement::Existing(o) if o.id == first && o.status == OrderStatus::Payed)
+    );
+}
+
+pub async fn keys_are_per_user<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 0)).await;
+    let (a, _) = created(&*store, order(1, &[(1, 1)], "same")).await;
+    let (b, _) = created(&*store, order(2, &[(1, 1)], "same")).await;
+    assert_ne!(a, b);
+    assert_eq!(store.stock_of(sku(1)).await, Some(stock(10, 2)));
+}
+
+pub async fn pay_writes_off_and_cancel_releases<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 2)).await;
+    let (paid, _) = created(&*store, order(1, &[(1, 3)], "")).await;
+    let (cancelled, _) = created(&*store, order(1, &[(1, 4)], "")).await;
+    assert_eq!(
+        store.transition(paid, Transition::Pay).await.ok(),
+        Some(TransitionOutcome::Applied)
+    );
+    assert_eq!(store.stock_of(sku(1)).await, Some(stock(7, 6)));
+    assert_eq!(
+        store.transition(cancelled, Transition::Cancel).await.ok(),
+        Some(TransitionOutcome::Applied)
+    );
+    assert_eq!(store.stock_of(sku(1)).await, Some(stock(7, 2)));
+    assert_eq!(status(&*store, paid).await, OrderStatus::Payed);
+    assert_eq!(status(&*store, cancelled).await, OrderStatus::Cancelled);
+}
+
+pub async fn only_awaiting_payment_moves<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 0)).await;
+    let (paid, _) = created(&*store, order(1, &[(1, 3)], "")).await;
+    let (failed, _) = created(&*store, order(1, &[(1, 30)], "")).await;
+    store.transition(paid, Transition::Pay).await.expect("paid");
+    for (id, transition, current) in [
+        (paid, Transition::Cancel, OrderStatus::Payed),
+        (paid, Transition::Pay, OrderStatus::Payed),
+        (failed, Transition::Pay, OrderStatus::Failed),
+        (failed, Transition::Cancel, OrderStatus::Failed),
+    ] {
+        assert_eq!(
+            store.transition(id, transition).await.ok(),
+            Some(TransitionOutcome::Refused { current }),
+            "{transition:?} of {current}"
+        );
+    }
+    assert_eq!(
+        store.stock_of(sku(1)).await,
+        Some(stock(7, 0)),
+        "refusals move nothing"
+    );
+}
+
+pub async fn unknown_orders_are_not_found<S: TestStore>(store: Arc<S>) {
+    let id = crate::domain::OrderId::try_from(404).expect("positive");
+    assert_eq!(store.get(id).await.ok(), Some(None));
+    for transition in [Transition::Pay, Transition::Cancel] {
+        assert_eq!(
+            store.transition(id, transition).await.ok(),
+            Some(TransitionOutcome::NotFound)
+        );
+    }
+}
+
+/// Runs `count` copies of `job(i)` at once and returns their results in order.
+async fn all_at_once<T, F>(count: usize, job: impl Fn(usize) -> F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let start = Arc::new(tokio::sync::Barrier::new(count));
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let (start, job) = (start.clone(), job(i));
+            tokio::spawn(async move {
+                start.wait().await;
+                job.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for task in tasks {
+        results.push(task.await.expect("task completes"));
+    }
+    results
+}
+
+pub async fn concurrent_orders_never_oversell<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(42), stock(100, 0)).await;
+    let results = all_at_once(200, |i| {
+        let store = store.clone();
+        async move {
+            let user = i64::try_from(i).expect("small") + 1;
+            store.place(order(user, &[(42, 1)], "")).await
+        }
+    })
+    .await;
+    let (mut reserved, mut failed) = (0, 0);
+    for result in results {
+        match result.expect("no storage error, no deadlock") {
+            Placement::Created {
+                reservation: Reservation::Reserved,
+                ..
+            } => reserved += 1,
+            Placement::Created {
+                reservation: Reservation::Failed { .. },
+                ..
+            } => failed += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((reserved, failed), (100, 100));
+    assert_eq!(store.stock_of(sku(42)).await, Some(stock(100, 100)));
+}
+
+pub async fn concurrent_multi_sku_orders_keep_the_invariant<S: TestStore>(store: Arc<S>) {
+    let skus: Vec<u32> = (1..=5).collect();
+    for &s in &skus {
+        store.put_stock(sku(s), stock(150, 0)).await;
+    }
+    // 200 orders of 1 to 2 units of three SKUs each, the positions in a different order every time.
+    let results = all_at_once(200, |i| {
+        let store = store.clone();
+        let picked: Vec<(u32, u32)> = (0..3)
+            .map(|k| {
+                let s = skus[(i * 7 + k * 3) % skus.len()];
+                (s, u32::try_from(1 + (i + k) % 2).expect("small"))
+            })
+            .rev()
+            .collect();
+        let mut distinct = HashSet::new();
+        let picked: Vec<_> = picked
+            .into_iter()
+            .filter(|(s, _)| distinct.insert(*s))
+            .collect();
+        async move {
+            let user = i64::try_from(i).expect("small") + 1;
+            let placed = store.place(order(user, &picked, "")).await;
+            (picked, placed)
+        }
+    })
+    .await;
+    let mut expected = std::collections::HashMap::<u32, u64>::new();
+    for (picked, placed) in results {
+        match placed.expect("no storage error, no deadlock") {
+            Placement::Created {
+                reservation: Reservation::Reserved,
+                ..
+            } => {
+                for (s, count) in picked {
+                    *expected.entry(s).or_default() += u64::from(count);
+                }
+            }
+            Placement::Created { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    for &s in &skus {
+        let level = store.stock_of(sku(s)).await.expect("stocked");
+        assert!(level.reserved() <= level.total(), "sku {s}: {level:?}");
+        assert_eq!(
+            level.reserved(),
+            expected.get(&s).copied().unwrap_or(0),
+            "sku {s}: reserved exactly what the reserved orders hold"
+        );
+    }
+}
+
+pub async fn pay_racing_cancel_has_one_winner<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(1000, 0)).await;
+    let mut paid = 0u64;
+    for trial in 0..20 {
+        let (id, _) = created(&*store, order(trial + 1, &[(1, 1)], "")).await;
+        let outcomes = all_at_once(2, |i| {
+            let store = store.clone();
+            let transition = if i == 0 {
+                Transition::Pay
+            } else {
+                Transition::Cancel
+            };
+            async move {
+                store
+                    .transition(id, transition)
+                    .await
+                    .expect("no storage error")
+            }
+        })
+        .await;
+        let applied: Vec<_> = outcomes
+            .iter()
+            .map(|o| *o == TransitionOutcome::Applied)
+            .collect();
+        assert_eq!(
+            applied.iter().filter(|a| **a).count(),
+            1,
+            "trial {trial}: {outcomes:?}"
+        );
+        let final_status = status(&*store, id).await;
+        if applied[0] {
+            paid += 1;
+            assert_eq!(final_status, OrderStatus::Payed);
+        } else {
+            assert_eq!(final_status, OrderStatus::Cancelled);
+        }
+        assert_eq!(
+            store.stock_of(sku(1)).await,
+            Some(stock(1000 - paid, 0)),
+            "trial {trial}"
+        );
+    }
+}
+
+pub async fn one_key_sent_at_once_places_one_order<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(100, 0)).await;
+    let results = all_at_once(50, |_| {
+        let store = store.clone();
+        async move { store.place(order(9, &[(1, 4)], "cart:9:1")).await }
+    })
+    .await;
+    let mut ids = HashSet::new();
+    for result in results {
+        match result.expect("no storage error") {
+            Placement::Created { order_id, .. } => ids.insert(order_id),
+            Placement::Existing(order) => ids.insert(order.id),
+        };
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        store.stock_of(sku(1)).await,
+        Some(stock(100, 4)),
+        "reserved once"
+    );
+}

@@ -1,0 +1,86 @@
+//! The system on PostgreSQL whatever `ROUTE256_TEST_STORAGE` says: data survives a restart of the
+//! services, and one cart state checked out from two cart replicas on one database is one order.
+mod support;
+
+use route256_proto::cart::{CheckoutRequest, ListRequest};
+use route256_proto::loms::{OrderInfoRequest, OrderStatus};
+use support::{add, authed, available, Settings, System, GUROV, SMITH};
+use tonic::Code;
+
+#[tokio::test]
+async fn carts_and_orders_survive_a_restart() {
+    let system = System::start_with(Settings::default().on_postgres()).await;
+    let mut cart = system.cart().await;
+    cart.add_item(add(1, GUROV, 2)).await.expect("added");
+    let order_id = cart
+        .checkout(authed(CheckoutRequest { user: 1 }))
+        .await
+        .expect("checked out")
+        .into_inner()
+        .order_id;
+    cart.add_item(add(1, SMITH, 1)).await.expect("added");
+
+    let system = system.restart().await;
+    let info = system
+        .loms()
+        .await
+        .order_info(OrderInfoRequest { order_id })
+        .await
+        .expect("the order is still there")
+        .into_inner();
+    assert_eq!(info.status(), OrderStatus::AwaitingPayment);
+    assert_eq!(available(&system, GUROV).await, 298, "and its reservation");
+    let list = system
+        .cart()
+        .await
+        .list(authed(ListRequest { user: 1 }))
+        .await
+        .expect("the cart is still there")
+        .into_inner();
+    let items: Vec<_> = list.items.iter().map(|i| (i.sku, i.count)).collect();
+    assert_eq!(items, vec![(SMITH, 1)]);
+    system.stop().await;
+}
+
+/// Two cart replicas on one cart database (and one loms): the checkout key comes from the shared
+/// version, so calls spread over both replicas still make one order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_cart_replicas_check_one_cart_out_once() {
+    let first = System::start_with(Settings::default().on_postgres()).await;
+    // A second cart on the same databases, pointed at the first system's loms and product-service.
+    let mut settings = Settings::default();
+    settings.cart.storage = first.cart_storage();
+    settings.cart.loms_url = format!("http://{}", first.loms_addr);
+    settings.cart.product_service_url = format!("http://{}", first.product_addr);
+    let second = System::start_with(settings).await;
+
+    let mut cart = first.cart().await;
+    cart.add_item(add(5, GUROV, 3)).await.expect("added");
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        let addr = if i % 2 == 0 {
+            first.cart_addr
+        } else {
+            second.cart_addr
+        };
+        calls.push(tokio::spawn(async move {
+            let mut client = route256_proto::cart::cart_service_client::CartServiceClient::new(
+                support::channel(addr).await,
+            );
+            client.checkout(authed(CheckoutRequest { user: 5 })).await
+        }));
+    }
+    let mut orders = Vec::new();
+    for call in calls {
+        match call.await.expect("task") {
+            Ok(response) => orders.push(response.into_inner().order_id),
+            Err(status) if status.code() == Code::NotFound => {}
+            Err(status) => panic!("checkout failed: {status:?}"),
+        }
+    }
+    orders.dedup();
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(available(&first, GUROV).await, 297, "reserved once");
+    second.stop().await;
+    first.stop().await;
+}
