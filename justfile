@@ -56,8 +56,9 @@ run-all:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
 
-# run every test, with cargo-nextest where installed (else cargo test); starts the PostgreSQL stack the
-# storage tests use (installing what is missing), then runs the system tests once more on PostgreSQL
+# run every test, with cargo-nextest where installed (else cargo test): starts the PostgreSQL stack the
+# storage tests use (installing what is missing), runs the system tests once more on PostgreSQL, then
+# the pgbouncer outage check over the binaries
 test: stack-up
     if command -v cargo-nextest >/dev/null; then \
         cargo nextest run --workspace --locked --no-fail-fast; \
@@ -66,6 +67,7 @@ test: stack-up
         cargo test --workspace --locked --no-fail-fast; \
         ROUTE256_TEST_STORAGE=postgres cargo test --locked --no-fail-fast -p system-tests; \
     fi
+    bash scripts/e2e-postgres.sh
 
 # end to end over the real binaries with grpcurl (spare ports 18082/18083/18090)
 e2e:

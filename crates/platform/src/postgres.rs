@@ -44,10 +44,11 @@ impl std::fmt::Debug for PgSettings {
 fn redacted_url(url: &str) -> String {
     match tokio_postgres::Config::from_str(url) {
         Ok(config) => {
-            let host = config
-                .get_hosts()
-                .first()
-                .map_or_else(String::new, |h| format!("{h:?}"));
+            let host = match config.get_hosts().first() {
+                Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+                Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+                None => String::new(),
+            };
             let port = config.get_ports().first().copied().unwrap_or(5432);
             format!(
                 "postgres://{}@{host}:{port}/{}",
@@ -185,7 +186,7 @@ mod tests {
     fn urls_are_logged_without_a_password() {
         let shown = redacted_url("postgres://app:s3cret@127.0.0.1:6433/loms");
         assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(shown.contains("6433/loms"), "{shown}");
+        assert_eq!(shown, "postgres://app@127.0.0.1:6433/loms");
         let settings = PgSettings {
             url: "postgres://app:s3cret@db/loms".into(),
             pool_size: 1,

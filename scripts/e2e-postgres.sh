@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Failure behaviour on PostgreSQL: with its pgbouncer stopped mid-run, loms and cart answer UNAVAILABLE
+# within their acquire timeout (no hang, no INTERNAL); with it started again, they serve again without a
+# restart. Runs the real binaries against a pgbouncer of its own (scripts/stack.sh bouncer), on fresh
+# databases; needs `just stack-up`. Exits non-zero on the first deviation; always cleans up.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PGHOST=${PGHOST:-127.0.0.1}
+PGPORT=${PGPORT:-5432}
+export PGUSER=${PGUSER:-postgres}
+BOUNCER_PORT=${E2E_OUTAGE_BOUNCER_PORT:-16499}
+LOMS=127.0.0.1:${E2E_PG_LOMS_PORT:-18183}
+CART=127.0.0.1:${E2E_PG_CART_PORT:-18182}
+ACQUIRE_MS=1000
+suffix=$$
+loms_db=loms_test_outage_$suffix
+cart_db=cart_test_outage_$suffix
+logs=$(mktemp -d)
+
+cargo build --quiet --locked --bins -p loms -p cart
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  bash scripts/stack.sh unbouncer outage >/dev/null 2>&1 || true
+  dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$loms_db" 2>/dev/null || true
+  dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$cart_db" 2>/dev/null || true
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "e2e-postgres: FAILED: $*" >&2
+  for f in "$logs"/*; do echo "--- $(basename "$f") log" >&2; tail -n 20 "$f" >&2; done
+  exit 1
+}
+passed=0
+pass() { passed=$((passed + 1)); echo "e2e-postgres: ok  $1"; }
+
+createdb -h "$PGHOST" -p "$PGPORT" "$loms_db"
+createdb -h "$PGHOST" -p "$PGPORT" "$cart_db"
+# One pgbouncer for both databases, reached through its wildcard entry.
+bash scripts/stack.sh bouncer outage "$BOUNCER_PORT" "$loms_db" >/dev/null
+
+url() { echo "postgres://postgres@127.0.0.1:$BOUNCER_PORT/$1"; }
+STORAGE=postgres LOMS_GRPC_ADDR=$LOMS LOMS_DATABASE_URL=$(url "$loms_db") \
+  LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS target/debug/loms >"$logs/loms" 2>&1 &
+pids+=("$!")
+STORAGE=postgres CART_GRPC_ADDR=$CART CART_DATABASE_URL=$(url "$cart_db") LOMS_URL=http://$LOMS \
+  CART_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS target/debug/cart >"$logs/cart" 2>&1 &
+pids+=("$!")
+for addr in "$LOMS" "$CART"; do
+  deadline=$((SECONDS + 60))
+  until grpcurl -plaintext "$addr" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
+    [ $SECONDS -lt $deadline ] || fail "$addr never became healthy"
+    sleep 0.2
+  done
+done
+
+probes=(
+  "$LOMS route256.loms.v1.LomsService/StocksInfo {\"sku\":1076963}"
+  "$CART route256.cart.v1.CartService/Clear {\"user\":1}"
+)
+code_of() { # code_of ADDR METHOD JSON: OK, or the error code name; within 30 s
+  local out
+  if out=$(grpcurl -plaintext -max-time 30 -d "$3" "$1" "$2" 2>&1); then echo OK; return; fi
+  printf '%s' "$out" | sed -n 's/^ *Code: //p' | head -n 1
+}
+
+for probe in "${probes[@]}"; do
+  read -r addr method json <<<"$probe"
+  [ "$(code_of "$addr" "$method" "$json")" = OK ] || fail "$method before the outage"
+done
+pass "both services answer through pgbouncer"
+
+bash scripts/stack.sh unbouncer outage >/dev/null
+for probe in "${probes[@]}"; do
+  read -r addr method json <<<"$probe"
+  started=$(date +%s%N)
+  code=$(code_of "$addr" "$method" "$json")
+  elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+  [ "$code" = Unavailable ] || fail "$method with pgbouncer down: $code, want Unavailable"
+  # The acquire timeout, plus the time a connection attempt may add (also bounded by it).
+  [ "$elapsed_ms" -le $((2 * ACQUIRE_MS + 2000)) ] || fail "$method took ${elapsed_ms} ms to fail"
+  pass "pgbouncer down: $method is UNAVAILABLE after ${elapsed_ms} ms"
+done
+
+bash scripts/stack.sh bouncer outage "$BOUNCER_PORT" "$loms_db" >/dev/null
+for probe in "${probes[@]}"; do
+  read -r addr method json <<<"$probe"
+  deadline=$((SECONDS + 30))
+  until [ "$(code_of "$addr" "$method" "$json")" = OK ]; do
+    [ $SECONDS -lt $deadline ] || fail "$method never recovered"
+    sleep 0.2
+  done
+  pass "pgbouncer back: $method succeeds again, no restart"
+done
+! grep -q "INTERNAL\|internal error" "$logs"/* || fail "an outage was reported as INTERNAL"
+echo "e2e-postgres: $passed passed, 0 failed"
