@@ -21,3 +21,13 @@ RUN apt-get update \
 COPY --from=build /out/ /usr/local/bin/
 USER route256
 ENV RUST_LOG=info LOG_FORMAT=json
+
+# pgbouncer for compose.yaml: Debian trixie ships 1.24.1 (transaction pooling with prepared statements
+# needs >= 1.21). The entrypoint writes its configuration from the environment.
+FROM debian:trixie-slim AS pgbouncer
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends pgbouncer \
+    && rm -rf /var/lib/apt/lists/*
+COPY scripts/pgbouncer-entrypoint.sh /usr/local/bin/pgbouncer-entrypoint
+USER postgres
+ENTRYPOINT ["/usr/local/bin/pgbouncer-entrypoint"]
