@@ -73,6 +73,10 @@ test: stack-up
 e2e:
     bash scripts/e2e.sh
 
+# OrderCreate throughput through gRPC → loms → pgbouncer → PostgreSQL beside pgbench (see BENCHMARKS.md)
+bench: stack-up
+    bash scripts/bench.sh
+
 # formatting and clippy, warnings as errors
 lint:
     cargo fmt --all -- --check

@@ -1,0 +1,76 @@
+//! `order-create-load ADDR CLIENTS SECONDS FIRST_SKU SKUS`: OrderCreate calls of 1 unit of a random one
+//! of SKUS SKUs from FIRST_SKU, from CLIENTS clients, each on its own connection and one call at a
+//! time, for SECONDS seconds. Prints one line of JSON: calls per second and latency percentiles.
+//!
+//! Closed loop (a client sends its next call when the previous answered), the same shape as pgbench's
+//! clients, so the two measure the same thing: transactions per second at a given concurrency.
+use std::time::{Duration, Instant};
+
+use route256_proto::loms::loms_service_client::LomsServiceClient;
+use route256_proto::loms::{Item, OrderCreateRequest};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [addr, clients, seconds, first_sku, skus] = args.as_slice() else {
+        anyhow::bail!("usage: order-create-load ADDR CLIENTS SECONDS FIRST_SKU SKUS");
+    };
+    let clients: usize = clients.parse()?;
+    let duration = Duration::from_secs(seconds.parse()?);
+    let first_sku: u32 = first_sku.parse()?;
+    let skus: u32 = skus.parse()?;
+
+    let mut tasks = Vec::with_capacity(clients);
+    let started = Instant::now();
+    for client_no in 0..clients {
+        let mut client = LomsServiceClient::connect(format!("http://{addr}")).await?;
+        tasks.push(tokio::spawn(async move {
+            // A cheap deterministic spread over the SKUs, different per client.
+            let mut state = 0x9e37_79b9_u32.wrapping_mul(u32::try_from(client_no + 1).unwrap_or(1));
+            let mut latencies = Vec::new();
+            let mut failures = 0u64;
+            while started.elapsed() < duration {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let request = OrderCreateRequest {
+                    user: 1 + i64::try_from(client_no).unwrap_or(0),
+                    items: vec![Item {
+                        sku: first_sku + state % skus,
+                        count: 1,
+                    }],
+                    idempotency_key: String::new(),
+                };
+                let call = Instant::now();
+                match client.order_create(request).await {
+                    Ok(_) => latencies.push(call.elapsed()),
+                    Err(_) => failures += 1,
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (mut l, f) = task.await?;
+        latencies.append(&mut l);
+        failures += f;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies
+            .get(index)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "{{\"clients\": {clients}, \"calls\": {}, \"failures\": {failures}, \"per_second\": {:.0}, \"p50_ms\": {:.2}, \"p99_ms\": {:.2}}}",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        percentile(0.5),
+        percentile(0.99),
+    );
+    Ok(())
+}
