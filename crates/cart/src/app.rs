@@ -25,8 +25,8 @@ pub enum AppError {
         #[source]
         source: tonic::transport::Error,
     },
-    #[error("invalid database settings")]
-    Database(#[source] tokio_postgres::Error),
+    #[error(transparent)]
+    Database(#[from] platform::postgres::PoolSetupError),
     #[error(transparent)]
     Migrate(#[from] MigrateError),
     #[error(transparent)]
@@ -35,7 +35,7 @@ pub enum AppError {
 
 /// A PostgreSQL cart store with its migrations applied.
 pub async fn postgres_repo(settings: &PgSettings) -> Result<PgCartRepo, AppError> {
-    let pool = settings.pool().map_err(AppError::Database)?;
+    let pool = settings.pool()?;
     platform::postgres::migrate(&pool, PgCartRepo::migrations()).await?;
     tracing::info!(database = ?settings, "cart storage: postgres");
     Ok(PgCartRepo::new(pool))

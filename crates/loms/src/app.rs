@@ -15,8 +15,8 @@ use crate::service::Loms;
 /// loms could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("invalid database settings")]
-    Database(#[source] tokio_postgres::Error),
+    #[error(transparent)]
+    Database(#[from] platform::postgres::PoolSetupError),
     #[error(transparent)]
     Migrate(#[from] MigrateError),
     #[error(transparent)]
@@ -44,7 +44,7 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
 
 /// A PostgreSQL store with its migrations applied.
 pub async fn postgres_store(settings: &PgSettings) -> Result<PgStore, AppError> {
-    let pool = settings.pool().map_err(AppError::Database)?;
+    let pool = settings.pool()?;
     platform::postgres::migrate(&pool, PgStore::migrations()).await?;
     tracing::info!(database = ?settings, "loms storage: postgres");
     Ok(PgStore::new(pool))

@@ -21,19 +21,12 @@ pub enum Storage {
 impl Storage {
     /// `STORAGE=memory|postgres`.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let kind: String = env_or("STORAGE", "memory".to_owned())?;
-        match kind.as_str() {
-            "memory" => Ok(Self::Memory),
-            "postgres" => Ok(Self::Postgres(PgSettings::from_env(
-                "LOMS",
-                DEFAULT_DATABASE_URL,
-            )?)),
-            other => Err(ConfigError::new(
-                "STORAGE",
-                other,
-                "must be memory or postgres",
-            )),
-        }
+        Ok(
+            match platform::postgres::storage_from_env("LOMS", DEFAULT_DATABASE_URL)? {
+                None => Self::Memory,
+                Some(settings) => Self::Postgres(settings),
+            },
+        )
     }
 }
 

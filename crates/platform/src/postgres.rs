@@ -81,8 +81,9 @@ impl PgSettings {
 
     /// A pool that connects lazily: the service starts while the database is down, and its requests
     /// fail as unavailable until the database is back, then succeed again with no restart.
-    pub fn pool(&self) -> Result<Pool, tokio_postgres::Error> {
-        let mut config = tokio_postgres::Config::from_str(&self.url)?;
+    pub fn pool(&self) -> Result<Pool, PoolSetupError> {
+        let mut config =
+            tokio_postgres::Config::from_str(&self.url).map_err(PoolSetupError::Url)?;
         config.connect_timeout(self.acquire_timeout);
         let manager = Manager::from_config(
             config,
@@ -93,21 +94,42 @@ impl PgSettings {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let pool = Pool::builder(manager)
+        Pool::builder(manager)
             .max_size(self.pool_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(self.acquire_timeout))
             .create_timeout(Some(self.acquire_timeout))
             .recycle_timeout(Some(self.acquire_timeout))
-            .build();
-        // Building a pool only fails without a runtime or timeouts, both given above.
-        Ok(pool.unwrap_or_else(|_| unreachable_pool()))
+            .build()
+            .map_err(PoolSetupError::Build)
     }
 }
 
-#[cold]
-fn unreachable_pool() -> Pool {
-    panic!("a deadpool with the tokio runtime and timeouts always builds")
+/// `STORAGE=memory|postgres` (default `memory`): `None` for memory, else the service's database
+/// settings (see [`PgSettings::from_env`]).
+pub fn storage_from_env(
+    prefix: &str,
+    default_url: &str,
+) -> Result<Option<PgSettings>, ConfigError> {
+    let kind: String = env_or("STORAGE", "memory".to_owned())?;
+    match kind.as_str() {
+        "memory" => Ok(None),
+        "postgres" => PgSettings::from_env(prefix, default_url).map(Some),
+        other => Err(ConfigError::new(
+            "STORAGE",
+            other,
+            "must be memory or postgres",
+        )),
+    }
+}
+
+/// A pool could not be set up from the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolSetupError {
+    #[error("invalid database url")]
+    Url(#[source] tokio_postgres::Error),
+    #[error("cannot build the connection pool")]
+    Build(#[source] deadpool_postgres::BuildError),
 }
 
 /// Whether a database error means the database could not be reached or used at all (down, restarting,
