@@ -1,3 +1,6 @@
+-- Every statement returns rows, even the writes: cornucopia runs a row-returning statement as a
+-- prepared statement cached per connection (one round trip), a row-less one unprepared (two).
+
 --! add_item
 --- Adds units of a SKU to the user's cart, creating the cart or bumping its version, in one statement.
 --- A position above 65535 units breaks `cart_items_count_check` and changes nothing.
@@ -8,7 +11,8 @@ WITH cart AS (
 )
 INSERT INTO cart_items (user_id, sku, count)
 SELECT user_id, :sku, :count FROM cart
-ON CONFLICT (user_id, sku) DO UPDATE SET count = cart_items.count + excluded.count;
+ON CONFLICT (user_id, sku) DO UPDATE SET count = cart_items.count + excluded.count
+RETURNING count;
 
 --! item_count
 SELECT count FROM cart_items WHERE user_id = :user_id AND sku = :sku;
@@ -26,7 +30,8 @@ ORDER BY cart_items.sku;
 WITH deleted AS (
     DELETE FROM cart_items WHERE user_id = :user_id AND sku = :sku RETURNING user_id
 )
-UPDATE carts SET version = version + 1 WHERE user_id IN (SELECT user_id FROM deleted);
+UPDATE carts SET version = version + 1 WHERE user_id IN (SELECT user_id FROM deleted)
+RETURNING version;
 
 --! clear_cart
 --- Removes every position; the version moves only when there was one.
@@ -34,7 +39,8 @@ WITH deleted AS (
     DELETE FROM cart_items WHERE user_id = :user_id RETURNING user_id
 )
 UPDATE carts SET version = version + 1
-WHERE user_id = :user_id AND EXISTS (SELECT 1 FROM deleted);
+WHERE user_id = :user_id AND EXISTS (SELECT 1 FROM deleted)
+RETURNING version;
 
 --! mark_checked_out
 --- Records that the snapshot of `version` was ordered, unless it or a later one already was; returns
@@ -58,4 +64,5 @@ UPDATE cart_items SET count = cart_items.count - ordered.count
 FROM ordered
 WHERE cart_items.user_id = :user_id
   AND cart_items.sku = ordered.sku
-  AND cart_items.count > ordered.count;
+  AND cart_items.count > ordered.count
+RETURNING cart_items.sku;

@@ -1,3 +1,6 @@
+-- Every statement returns rows, even the writes: cornucopia runs a row-returning statement as a
+-- prepared statement cached per connection (one round trip), a row-less one unprepared (two).
+
 --! order_by_idempotency_key
 --- The order a user's idempotency key names, unless it failed.
 SELECT id
@@ -5,19 +8,30 @@ FROM orders
 WHERE user_id = :user_id AND idempotency_key = :idempotency_key AND status <> 'failed';
 
 --! insert_order (idempotency_key?)
---- Stores a new order, status 'new', and returns its id.
-INSERT INTO orders (user_id, status, idempotency_key)
-VALUES (:user_id, 'new', :idempotency_key)
+--- Stores a new order, status 'new', with its positions (`skus[i]` with `counts[i]` units), in one
+--- statement; returns its id.
+WITH new_order AS (
+    INSERT INTO orders (user_id, status, idempotency_key)
+    VALUES (:user_id, 'new', :idempotency_key)
+    RETURNING id
+), positions AS (
+    INSERT INTO order_items (order_id, sku, count)
+    SELECT new_order.id, item.sku, item.count
+    FROM new_order, unnest(:skus::bigint[], :counts::integer[]) AS item (sku, count)
+)
+SELECT id FROM new_order;
+
+--! settle_order
+--- Writes stock levels computed under `lock_stocks` (`skus[i]` gets `totals[i]` and `reserved[i]`;
+--- empty arrays write none) and the order's new status, in one statement; returns the order's id.
+WITH levels AS (
+    UPDATE stocks
+    SET total = level.total, reserved = level.reserved
+    FROM unnest(:skus::bigint[], :totals::bigint[], :reserved::bigint[]) AS level (sku, total, reserved)
+    WHERE stocks.sku = level.sku
+)
+UPDATE orders SET status = :status, updated_at = now() WHERE id = :id
 RETURNING id;
-
---! insert_order_items
---- Stores an order's positions: `skus[i]` with `counts[i]` units.
-INSERT INTO order_items (order_id, sku, count)
-SELECT :order_id, item.sku, item.count
-FROM unnest(:skus::bigint[], :counts::integer[]) AS item (sku, count);
-
---! set_order_status
-UPDATE orders SET status = :status, updated_at = now() WHERE id = :id;
 
 --! order_header : (idempotency_key?)
 SELECT user_id, status, idempotency_key FROM orders WHERE id = :id;

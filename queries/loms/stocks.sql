@@ -7,13 +7,6 @@ WHERE sku = ANY (:skus::bigint[])
 ORDER BY sku
 FOR UPDATE;
 
---! set_stock_levels
---- Writes new levels computed under `lock_stocks`: `skus[i]` gets `totals[i]` and `reserved[i]`.
-UPDATE stocks
-SET total = level.total, reserved = level.reserved
-FROM unnest(:skus::bigint[], :totals::bigint[], :reserved::bigint[]) AS level (sku, total, reserved)
-WHERE stocks.sku = level.sku;
-
 --! available_stock
 SELECT total - reserved AS available FROM stocks WHERE sku = :sku;
 
@@ -23,4 +16,5 @@ SELECT total, reserved FROM stocks WHERE sku = :sku;
 --! put_stock
 --- Sets a SKU's stock, creating its row if need be (tests and operators; orders never call it).
 INSERT INTO stocks (sku, total, reserved) VALUES (:sku, :total, :reserved)
-ON CONFLICT (sku) DO UPDATE SET total = excluded.total, reserved = excluded.reserved;
+ON CONFLICT (sku) DO UPDATE SET total = excluded.total, reserved = excluded.reserved
+RETURNING sku;

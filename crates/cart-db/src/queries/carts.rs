@@ -232,7 +232,7 @@ pub struct AddItemStmt(&'static str, Option<tokio_postgres::Statement>);
 /// A position above 65535 units breaks `cart_items_count_check` and changes nothing.
 pub fn add_item() -> AddItemStmt {
     AddItemStmt(
-        "WITH cart AS ( INSERT INTO carts (user_id) VALUES ($1) ON CONFLICT (user_id) DO UPDATE SET version = carts.version + 1 RETURNING user_id ) INSERT INTO cart_items (user_id, sku, count) SELECT user_id, $2, $3 FROM cart ON CONFLICT (user_id, sku) DO UPDATE SET count = cart_items.count + excluded.count",
+        "WITH cart AS ( INSERT INTO carts (user_id) VALUES ($1) ON CONFLICT (user_id) DO UPDATE SET version = carts.version + 1 RETURNING user_id ) INSERT INTO cart_items (user_id, sku, count) SELECT user_id, $2, $3 FROM cart ON CONFLICT (user_id, sku) DO UPDATE SET count = cart_items.count + excluded.count RETURNING count",
         None,
     )
 }
@@ -244,36 +244,33 @@ impl AddItemStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub async fn bind<'c, 'a, 's, C: GenericClient>(
+    pub fn bind<'c, 'a, 's, C: GenericClient>(
         &'s self,
         client: &'c C,
         user_id: &'a i64,
         sku: &'a i64,
         count: &'a i32,
-    ) -> Result<u64, tokio_postgres::Error> {
-        client.execute(self.0, &[user_id, sku, count]).await
+    ) -> I32Query<'c, 'a, 's, C, i32, 3> {
+        I32Query {
+            client,
+            params: [user_id, sku, count],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
     }
 }
-impl<'a, C: GenericClient + Send + Sync>
-    crate::client::async_::Params<
-        'a,
-        'a,
-        'a,
-        AddItemParams,
-        std::pin::Pin<
-            Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-        >,
-        C,
-    > for AddItemStmt
+impl<'c, 'a, 's, C: GenericClient>
+    crate::client::async_::Params<'c, 'a, 's, AddItemParams, I32Query<'c, 'a, 's, C, i32, 3>, C>
+    for AddItemStmt
 {
     fn params(
-        &'a self,
-        client: &'a C,
+        &'s self,
+        client: &'c C,
         params: &'a AddItemParams,
-    ) -> std::pin::Pin<
-        Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-    > {
-        Box::pin(self.bind(client, &params.user_id, &params.sku, &params.count))
+    ) -> I32Query<'c, 'a, 's, C, i32, 3> {
+        self.bind(client, &params.user_id, &params.sku, &params.count)
     }
 }
 pub struct ItemCountStmt(&'static str, Option<tokio_postgres::Statement>);
@@ -361,7 +358,7 @@ pub struct DeleteItemStmt(&'static str, Option<tokio_postgres::Statement>);
 /// Removes a position; the version moves only when there was one.
 pub fn delete_item() -> DeleteItemStmt {
     DeleteItemStmt(
-        "WITH deleted AS ( DELETE FROM cart_items WHERE user_id = $1 AND sku = $2 RETURNING user_id ) UPDATE carts SET version = version + 1 WHERE user_id IN (SELECT user_id FROM deleted)",
+        "WITH deleted AS ( DELETE FROM cart_items WHERE user_id = $1 AND sku = $2 RETURNING user_id ) UPDATE carts SET version = version + 1 WHERE user_id IN (SELECT user_id FROM deleted) RETURNING version",
         None,
     )
 }
@@ -373,42 +370,39 @@ impl DeleteItemStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub async fn bind<'c, 'a, 's, C: GenericClient>(
+    pub fn bind<'c, 'a, 's, C: GenericClient>(
         &'s self,
         client: &'c C,
         user_id: &'a i64,
         sku: &'a i64,
-    ) -> Result<u64, tokio_postgres::Error> {
-        client.execute(self.0, &[user_id, sku]).await
+    ) -> I64Query<'c, 'a, 's, C, i64, 2> {
+        I64Query {
+            client,
+            params: [user_id, sku],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
     }
 }
-impl<'a, C: GenericClient + Send + Sync>
-    crate::client::async_::Params<
-        'a,
-        'a,
-        'a,
-        DeleteItemParams,
-        std::pin::Pin<
-            Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-        >,
-        C,
-    > for DeleteItemStmt
+impl<'c, 'a, 's, C: GenericClient>
+    crate::client::async_::Params<'c, 'a, 's, DeleteItemParams, I64Query<'c, 'a, 's, C, i64, 2>, C>
+    for DeleteItemStmt
 {
     fn params(
-        &'a self,
-        client: &'a C,
+        &'s self,
+        client: &'c C,
         params: &'a DeleteItemParams,
-    ) -> std::pin::Pin<
-        Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-    > {
-        Box::pin(self.bind(client, &params.user_id, &params.sku))
+    ) -> I64Query<'c, 'a, 's, C, i64, 2> {
+        self.bind(client, &params.user_id, &params.sku)
     }
 }
 pub struct ClearCartStmt(&'static str, Option<tokio_postgres::Statement>);
 /// Removes every position; the version moves only when there was one.
 pub fn clear_cart() -> ClearCartStmt {
     ClearCartStmt(
-        "WITH deleted AS ( DELETE FROM cart_items WHERE user_id = $1 RETURNING user_id ) UPDATE carts SET version = version + 1 WHERE user_id = $1 AND EXISTS (SELECT 1 FROM deleted)",
+        "WITH deleted AS ( DELETE FROM cart_items WHERE user_id = $1 RETURNING user_id ) UPDATE carts SET version = version + 1 WHERE user_id = $1 AND EXISTS (SELECT 1 FROM deleted) RETURNING version",
         None,
     )
 }
@@ -420,12 +414,19 @@ impl ClearCartStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub async fn bind<'c, 'a, 's, C: GenericClient>(
+    pub fn bind<'c, 'a, 's, C: GenericClient>(
         &'s self,
         client: &'c C,
         user_id: &'a i64,
-    ) -> Result<u64, tokio_postgres::Error> {
-        client.execute(self.0, &[user_id]).await
+    ) -> I64Query<'c, 'a, 's, C, i64, 1> {
+        I64Query {
+            client,
+            params: [user_id],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
     }
 }
 pub struct MarkCheckedOutStmt(&'static str, Option<tokio_postgres::Statement>);
@@ -483,7 +484,7 @@ pub struct SubtractOrderedStmt(&'static str, Option<tokio_postgres::Statement>);
 /// Takes `counts[i]` units of `skus[i]` out of the cart: positions that run out go, others shrink.
 pub fn subtract_ordered() -> SubtractOrderedStmt {
     SubtractOrderedStmt(
-        "WITH ordered AS ( SELECT * FROM unnest($1::bigint[], $2::integer[]) AS ordered (sku, count) ), emptied AS ( DELETE FROM cart_items USING ordered WHERE cart_items.user_id = $3 AND cart_items.sku = ordered.sku AND cart_items.count <= ordered.count ) UPDATE cart_items SET count = cart_items.count - ordered.count FROM ordered WHERE cart_items.user_id = $3 AND cart_items.sku = ordered.sku AND cart_items.count > ordered.count",
+        "WITH ordered AS ( SELECT * FROM unnest($1::bigint[], $2::integer[]) AS ordered (sku, count) ), emptied AS ( DELETE FROM cart_items USING ordered WHERE cart_items.user_id = $3 AND cart_items.sku = ordered.sku AND cart_items.count <= ordered.count ) UPDATE cart_items SET count = cart_items.count - ordered.count FROM ordered WHERE cart_items.user_id = $3 AND cart_items.sku = ordered.sku AND cart_items.count > ordered.count RETURNING cart_items.sku",
         None,
     )
 }
@@ -495,7 +496,7 @@ impl SubtractOrderedStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub async fn bind<
+    pub fn bind<
         'c,
         'a,
         's,
@@ -508,34 +509,32 @@ impl SubtractOrderedStmt {
         skus: &'a T1,
         counts: &'a T2,
         user_id: &'a i64,
-    ) -> Result<u64, tokio_postgres::Error> {
-        client.execute(self.0, &[skus, counts, user_id]).await
+    ) -> I64Query<'c, 'a, 's, C, i64, 3> {
+        I64Query {
+            client,
+            params: [skus, counts, user_id],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
     }
 }
-impl<
-    'a,
-    C: GenericClient + Send + Sync,
-    T1: crate::ArraySql<Item = i64>,
-    T2: crate::ArraySql<Item = i32>,
->
+impl<'c, 'a, 's, C: GenericClient, T1: crate::ArraySql<Item = i64>, T2: crate::ArraySql<Item = i32>>
     crate::client::async_::Params<
+        'c,
         'a,
-        'a,
-        'a,
+        's,
         SubtractOrderedParams<T1, T2>,
-        std::pin::Pin<
-            Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-        >,
+        I64Query<'c, 'a, 's, C, i64, 3>,
         C,
     > for SubtractOrderedStmt
 {
     fn params(
-        &'a self,
-        client: &'a C,
+        &'s self,
+        client: &'c C,
         params: &'a SubtractOrderedParams<T1, T2>,
-    ) -> std::pin::Pin<
-        Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-    > {
-        Box::pin(self.bind(client, &params.skus, &params.counts, &params.user_id))
+    ) -> I64Query<'c, 'a, 's, C, i64, 3> {
+        self.bind(client, &params.skus, &params.counts, &params.user_id)
     }
 }

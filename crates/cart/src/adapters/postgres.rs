@@ -1,5 +1,6 @@
 //! Carts in PostgreSQL, through pgbouncer, with the queries cornucopia generated from `queries/cart`
-//! (crate `cart_db`). Each port method is one statement, or one transaction owned here.
+//! (crate `cart_db`). Each port method is one statement, or one transaction owned here; every statement
+//! runs prepared and cached per connection (one round trip).
 //!
 //! A user's `carts` row is never deleted, so its version only grows (see `migrations/cart`).
 use async_trait::async_trait;
@@ -82,6 +83,7 @@ impl CartRepo for PgCartRepo {
                 &i64::from(sku.get()),
                 &i32::from(count.get()),
             )
+            .one()
             .await;
         match added {
             Ok(_) => Ok(()),
@@ -140,6 +142,7 @@ impl CartRepo for PgCartRepo {
         let client = self.client().await?;
         carts::delete_item()
             .bind(&client, &user.get(), &i64::from(sku.get()))
+            .all()
             .await
             .map_err(db)?;
         Ok(())
@@ -149,6 +152,7 @@ impl CartRepo for PgCartRepo {
         let client = self.client().await?;
         carts::clear_cart()
             .bind(&client, &user.get())
+            .all()
             .await
             .map_err(db)?;
         Ok(())
@@ -164,7 +168,10 @@ impl CartRepo for PgCartRepo {
         // One transaction: the mark and the subtraction happen together or not at all. The mark's row
         // lock makes a concurrent call with the same snapshot wait, then find it marked.
         let tx = client.transaction().await.map_err(db)?;
-        let marked = carts::mark_checked_out()
+        // Prepared on the connection (its cache answers after the first time): one round trip each.
+        let mark = carts::mark_checked_out().prepare(&tx).await.map_err(db)?;
+        let subtract = carts::subtract_ordered().prepare(&tx).await.map_err(db)?;
+        let marked = mark
             .bind(&tx, &version, &user.get())
             .opt()
             .await
@@ -177,8 +184,9 @@ impl CartRepo for PgCartRepo {
             .iter()
             .map(|item| (i64::from(item.sku.get()), i32::from(item.count.get())))
             .unzip();
-        carts::subtract_ordered()
+        subtract
             .bind(&tx, &skus, &counts, &user.get())
+            .all()
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;

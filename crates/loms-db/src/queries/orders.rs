@@ -6,20 +6,27 @@ pub struct OrderByIdempotencyKeyParams<T1: crate::StringSql> {
     pub idempotency_key: T1,
 }
 #[derive(Debug)]
-pub struct InsertOrderParams<T1: crate::StringSql> {
+pub struct InsertOrderParams<
+    T1: crate::StringSql,
+    T2: crate::ArraySql<Item = i64>,
+    T3: crate::ArraySql<Item = i32>,
+> {
     pub user_id: i64,
     pub idempotency_key: Option<T1>,
+    pub skus: T2,
+    pub counts: T3,
 }
 #[derive(Debug)]
-pub struct InsertOrderItemsParams<T1: crate::ArraySql<Item = i64>, T2: crate::ArraySql<Item = i32>>
-{
-    pub order_id: i64,
+pub struct SettleOrderParams<
+    T1: crate::ArraySql<Item = i64>,
+    T2: crate::ArraySql<Item = i64>,
+    T3: crate::ArraySql<Item = i64>,
+    T4: crate::StringSql,
+> {
     pub skus: T1,
-    pub counts: T2,
-}
-#[derive(Debug)]
-pub struct SetOrderStatusParams<T1: crate::StringSql> {
-    pub status: T1,
+    pub totals: T2,
+    pub reserved: T3,
+    pub status: T4,
     pub id: i64,
 }
 #[derive(Debug, Clone, PartialEq)]
@@ -365,10 +372,11 @@ impl<'c, 'a, 's, C: GenericClient, T1: crate::StringSql>
     }
 }
 pub struct InsertOrderStmt(&'static str, Option<tokio_postgres::Statement>);
-/// Stores a new order, status 'new', and returns its id.
+/// Stores a new order, status 'new', with its positions (`skus[i]` with `counts[i]` units), in one
+/// statement; returns its id.
 pub fn insert_order() -> InsertOrderStmt {
     InsertOrderStmt(
-        "INSERT INTO orders (user_id, status, idempotency_key) VALUES ($1, 'new', $2) RETURNING id",
+        "WITH new_order AS ( INSERT INTO orders (user_id, status, idempotency_key) VALUES ($1, 'new', $2) RETURNING id ), positions AS ( INSERT INTO order_items (order_id, sku, count) SELECT new_order.id, item.sku, item.count FROM new_order, unnest($3::bigint[], $4::integer[]) AS item (sku, count) ) SELECT id FROM new_order",
         None,
     )
 }
@@ -380,15 +388,25 @@ impl InsertOrderStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub fn bind<'c, 'a, 's, C: GenericClient, T1: crate::StringSql>(
+    pub fn bind<
+        'c,
+        'a,
+        's,
+        C: GenericClient,
+        T1: crate::StringSql,
+        T2: crate::ArraySql<Item = i64>,
+        T3: crate::ArraySql<Item = i32>,
+    >(
         &'s self,
         client: &'c C,
         user_id: &'a i64,
         idempotency_key: &'a Option<T1>,
-    ) -> I64Query<'c, 'a, 's, C, i64, 2> {
+        skus: &'a T2,
+        counts: &'a T3,
+    ) -> I64Query<'c, 'a, 's, C, i64, 4> {
         I64Query {
             client,
-            params: [user_id, idempotency_key],
+            params: [user_id, idempotency_key, skus, counts],
             query: self.0,
             cached: self.1.as_ref(),
             extractor: |row| Ok(row.try_get(0)?),
@@ -396,33 +414,48 @@ impl InsertOrderStmt {
         }
     }
 }
-impl<'c, 'a, 's, C: GenericClient, T1: crate::StringSql>
+impl<
+    'c,
+    'a,
+    's,
+    C: GenericClient,
+    T1: crate::StringSql,
+    T2: crate::ArraySql<Item = i64>,
+    T3: crate::ArraySql<Item = i32>,
+>
     crate::client::async_::Params<
         'c,
         'a,
         's,
-        InsertOrderParams<T1>,
-        I64Query<'c, 'a, 's, C, i64, 2>,
+        InsertOrderParams<T1, T2, T3>,
+        I64Query<'c, 'a, 's, C, i64, 4>,
         C,
     > for InsertOrderStmt
 {
     fn params(
         &'s self,
         client: &'c C,
-        params: &'a InsertOrderParams<T1>,
-    ) -> I64Query<'c, 'a, 's, C, i64, 2> {
-        self.bind(client, &params.user_id, &params.idempotency_key)
+        params: &'a InsertOrderParams<T1, T2, T3>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 4> {
+        self.bind(
+            client,
+            &params.user_id,
+            &params.idempotency_key,
+            &params.skus,
+            &params.counts,
+        )
     }
 }
-pub struct InsertOrderItemsStmt(&'static str, Option<tokio_postgres::Statement>);
-/// Stores an order's positions: `skus[i]` with `counts[i]` units.
-pub fn insert_order_items() -> InsertOrderItemsStmt {
-    InsertOrderItemsStmt(
-        "INSERT INTO order_items (order_id, sku, count) SELECT $1, item.sku, item.count FROM unnest($2::bigint[], $3::integer[]) AS item (sku, count)",
+pub struct SettleOrderStmt(&'static str, Option<tokio_postgres::Statement>);
+/// Writes stock levels computed under `lock_stocks` (`skus[i]` gets `totals[i]` and `reserved[i]`;
+/// empty arrays write none) and the order's new status, in one statement; returns the order's id.
+pub fn settle_order() -> SettleOrderStmt {
+    SettleOrderStmt(
+        "WITH levels AS ( UPDATE stocks SET total = level.total, reserved = level.reserved FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS level (sku, total, reserved) WHERE stocks.sku = level.sku ) UPDATE orders SET status = $4, updated_at = now() WHERE id = $5 RETURNING id",
         None,
     )
 }
-impl InsertOrderItemsStmt {
+impl SettleOrderStmt {
     pub async fn prepare<'a, C: GenericClient>(
         mut self,
         client: &'a C,
@@ -430,94 +463,66 @@ impl InsertOrderItemsStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub async fn bind<
+    pub fn bind<
         'c,
         'a,
         's,
         C: GenericClient,
         T1: crate::ArraySql<Item = i64>,
-        T2: crate::ArraySql<Item = i32>,
+        T2: crate::ArraySql<Item = i64>,
+        T3: crate::ArraySql<Item = i64>,
+        T4: crate::StringSql,
     >(
         &'s self,
         client: &'c C,
-        order_id: &'a i64,
         skus: &'a T1,
-        counts: &'a T2,
-    ) -> Result<u64, tokio_postgres::Error> {
-        client.execute(self.0, &[order_id, skus, counts]).await
+        totals: &'a T2,
+        reserved: &'a T3,
+        status: &'a T4,
+        id: &'a i64,
+    ) -> I64Query<'c, 'a, 's, C, i64, 5> {
+        I64Query {
+            client,
+            params: [skus, totals, reserved, status, id],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
     }
 }
 impl<
+    'c,
     'a,
-    C: GenericClient + Send + Sync,
+    's,
+    C: GenericClient,
     T1: crate::ArraySql<Item = i64>,
-    T2: crate::ArraySql<Item = i32>,
+    T2: crate::ArraySql<Item = i64>,
+    T3: crate::ArraySql<Item = i64>,
+    T4: crate::StringSql,
 >
     crate::client::async_::Params<
+        'c,
         'a,
-        'a,
-        'a,
-        InsertOrderItemsParams<T1, T2>,
-        std::pin::Pin<
-            Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-        >,
+        's,
+        SettleOrderParams<T1, T2, T3, T4>,
+        I64Query<'c, 'a, 's, C, i64, 5>,
         C,
-    > for InsertOrderItemsStmt
+    > for SettleOrderStmt
 {
     fn params(
-        &'a self,
-        client: &'a C,
-        params: &'a InsertOrderItemsParams<T1, T2>,
-    ) -> std::pin::Pin<
-        Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-    > {
-        Box::pin(self.bind(client, &params.order_id, &params.skus, &params.counts))
-    }
-}
-pub struct SetOrderStatusStmt(&'static str, Option<tokio_postgres::Statement>);
-pub fn set_order_status() -> SetOrderStatusStmt {
-    SetOrderStatusStmt(
-        "UPDATE orders SET status = $1, updated_at = now() WHERE id = $2",
-        None,
-    )
-}
-impl SetOrderStatusStmt {
-    pub async fn prepare<'a, C: GenericClient>(
-        mut self,
-        client: &'a C,
-    ) -> Result<Self, tokio_postgres::Error> {
-        self.1 = Some(client.prepare(self.0).await?);
-        Ok(self)
-    }
-    pub async fn bind<'c, 'a, 's, C: GenericClient, T1: crate::StringSql>(
         &'s self,
         client: &'c C,
-        status: &'a T1,
-        id: &'a i64,
-    ) -> Result<u64, tokio_postgres::Error> {
-        client.execute(self.0, &[status, id]).await
-    }
-}
-impl<'a, C: GenericClient + Send + Sync, T1: crate::StringSql>
-    crate::client::async_::Params<
-        'a,
-        'a,
-        'a,
-        SetOrderStatusParams<T1>,
-        std::pin::Pin<
-            Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-        >,
-        C,
-    > for SetOrderStatusStmt
-{
-    fn params(
-        &'a self,
-        client: &'a C,
-        params: &'a SetOrderStatusParams<T1>,
-    ) -> std::pin::Pin<
-        Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-    > {
-        Box::pin(self.bind(client, &params.status, &params.id))
+        params: &'a SettleOrderParams<T1, T2, T3, T4>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 5> {
+        self.bind(
+            client,
+            &params.skus,
+            &params.totals,
+            &params.reserved,
+            &params.status,
+            &params.id,
+        )
     }
 }
 pub struct OrderHeaderStmt(&'static str, Option<tokio_postgres::Statement>);

@@ -1,15 +1,5 @@
 // This file was generated with `cornucopia`. Do not modify.
 
-#[derive(Debug)]
-pub struct SetStockLevelsParams<
-    T1: crate::ArraySql<Item = i64>,
-    T2: crate::ArraySql<Item = i64>,
-    T3: crate::ArraySql<Item = i64>,
-> {
-    pub skus: T1,
-    pub totals: T2,
-    pub reserved: T3,
-}
 #[derive(Clone, Copy, Debug)]
 pub struct PutStockParams {
     pub sku: i64,
@@ -259,68 +249,6 @@ impl LockStocksStmt {
         }
     }
 }
-pub struct SetStockLevelsStmt(&'static str, Option<tokio_postgres::Statement>);
-/// Writes new levels computed under `lock_stocks`: `skus[i]` gets `totals[i]` and `reserved[i]`.
-pub fn set_stock_levels() -> SetStockLevelsStmt {
-    SetStockLevelsStmt(
-        "UPDATE stocks SET total = level.total, reserved = level.reserved FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS level (sku, total, reserved) WHERE stocks.sku = level.sku",
-        None,
-    )
-}
-impl SetStockLevelsStmt {
-    pub async fn prepare<'a, C: GenericClient>(
-        mut self,
-        client: &'a C,
-    ) -> Result<Self, tokio_postgres::Error> {
-        self.1 = Some(client.prepare(self.0).await?);
-        Ok(self)
-    }
-    pub async fn bind<
-        'c,
-        'a,
-        's,
-        C: GenericClient,
-        T1: crate::ArraySql<Item = i64>,
-        T2: crate::ArraySql<Item = i64>,
-        T3: crate::ArraySql<Item = i64>,
-    >(
-        &'s self,
-        client: &'c C,
-        skus: &'a T1,
-        totals: &'a T2,
-        reserved: &'a T3,
-    ) -> Result<u64, tokio_postgres::Error> {
-        client.execute(self.0, &[skus, totals, reserved]).await
-    }
-}
-impl<
-    'a,
-    C: GenericClient + Send + Sync,
-    T1: crate::ArraySql<Item = i64>,
-    T2: crate::ArraySql<Item = i64>,
-    T3: crate::ArraySql<Item = i64>,
->
-    crate::client::async_::Params<
-        'a,
-        'a,
-        'a,
-        SetStockLevelsParams<T1, T2, T3>,
-        std::pin::Pin<
-            Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-        >,
-        C,
-    > for SetStockLevelsStmt
-{
-    fn params(
-        &'a self,
-        client: &'a C,
-        params: &'a SetStockLevelsParams<T1, T2, T3>,
-    ) -> std::pin::Pin<
-        Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-    > {
-        Box::pin(self.bind(client, &params.skus, &params.totals, &params.reserved))
-    }
-}
 pub struct AvailableStockStmt(&'static str, Option<tokio_postgres::Statement>);
 pub fn available_stock() -> AvailableStockStmt {
     AvailableStockStmt(
@@ -387,7 +315,7 @@ pub struct PutStockStmt(&'static str, Option<tokio_postgres::Statement>);
 /// Sets a SKU's stock, creating its row if need be (tests and operators; orders never call it).
 pub fn put_stock() -> PutStockStmt {
     PutStockStmt(
-        "INSERT INTO stocks (sku, total, reserved) VALUES ($1, $2, $3) ON CONFLICT (sku) DO UPDATE SET total = excluded.total, reserved = excluded.reserved",
+        "INSERT INTO stocks (sku, total, reserved) VALUES ($1, $2, $3) ON CONFLICT (sku) DO UPDATE SET total = excluded.total, reserved = excluded.reserved RETURNING sku",
         None,
     )
 }
@@ -399,35 +327,32 @@ impl PutStockStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub async fn bind<'c, 'a, 's, C: GenericClient>(
+    pub fn bind<'c, 'a, 's, C: GenericClient>(
         &'s self,
         client: &'c C,
         sku: &'a i64,
         total: &'a i64,
         reserved: &'a i64,
-    ) -> Result<u64, tokio_postgres::Error> {
-        client.execute(self.0, &[sku, total, reserved]).await
+    ) -> I64Query<'c, 'a, 's, C, i64, 3> {
+        I64Query {
+            client,
+            params: [sku, total, reserved],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
     }
 }
-impl<'a, C: GenericClient + Send + Sync>
-    crate::client::async_::Params<
-        'a,
-        'a,
-        'a,
-        PutStockParams,
-        std::pin::Pin<
-            Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-        >,
-        C,
-    > for PutStockStmt
+impl<'c, 'a, 's, C: GenericClient>
+    crate::client::async_::Params<'c, 'a, 's, PutStockParams, I64Query<'c, 'a, 's, C, i64, 3>, C>
+    for PutStockStmt
 {
     fn params(
-        &'a self,
-        client: &'a C,
+        &'s self,
+        client: &'c C,
         params: &'a PutStockParams,
-    ) -> std::pin::Pin<
-        Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
-    > {
-        Box::pin(self.bind(client, &params.sku, &params.total, &params.reserved))
+    ) -> I64Query<'c, 'a, 's, C, i64, 3> {
+        self.bind(client, &params.sku, &params.total, &params.reserved)
     }
 }

@@ -8,6 +8,10 @@
 //!
 //! Placing an order inserts it as `new` and leaves it `awaiting payment` or `failed` before the
 //! transaction commits, so no reader and no crash ever sees an order in `new`.
+//!
+//! Round trips: every statement is prepared once per connection (`prepare` hits the connection's
+//! statement cache afterwards) and returns rows, so each costs one round trip; placing an order is
+//! BEGIN, insert (order and positions), lock stocks, settle (levels and status), COMMIT.
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -97,6 +101,7 @@ impl PgStore {
         let (total, reserved) = (to_i64(stock.total())?, to_i64(stock.reserved())?);
         stocks::put_stock()
             .bind(&client, &i64::from(sku.get()), &total, &reserved)
+            .one()
             .await
             .map_err(db("put stock"))?;
         Ok(())
@@ -109,7 +114,11 @@ impl PgStore {
         let tx = client.transaction().await.map_err(db("begin"))?;
         let user = new.user.get();
         if let Some(key) = &new.idempotency_key {
-            let existing = orders::order_by_idempotency_key()
+            let lookup = orders::order_by_idempotency_key()
+                .prepare(&tx)
+                .await
+                .map_err(db("prepare find order by key"))?;
+            let existing = lookup
                 .bind(&tx, &user, &key.as_str())
                 .opt()
                 .await
@@ -123,31 +132,29 @@ impl PgStore {
             }
         }
         let key = new.idempotency_key.as_ref().map(IdempotencyKey::as_str);
-        let id = match orders::insert_order().bind(&tx, &user, &key).one().await {
+        let (skus, counts) = columns(&new.items);
+        let insert = orders::insert_order()
+            .prepare(&tx)
+            .await
+            .map_err(db("prepare insert order"))?;
+        let id = match insert.bind(&tx, &user, &key, &skus, &counts).one().await {
             Ok(id) => id,
             Err(error) if is_key_taken(&error) => return Ok(None),
             Err(error) => return Err(db("insert order")(error)),
         };
         let order_id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
-        let (skus, counts) = columns(&new.items);
-        orders::insert_order_items()
-            .bind(&tx, &id, &skus, &counts)
-            .await
-            .map_err(db("insert order items"))?;
 
         let locked = lock_stocks(&tx, &skus).await?;
-        let (status, reservation) = match reserve_items(&new.items, |sku| locked.get(&sku).copied())
-        {
-            Ok(changed) => {
-                write_stocks(&tx, &changed).await?;
-                (OrderStatus::AwaitingPayment, Reservation::Reserved)
-            }
-            Err(sku) => (OrderStatus::Failed, Reservation::Failed { sku }),
-        };
-        orders::set_order_status()
-            .bind(&tx, &status.as_str(), &id)
-            .await
-            .map_err(db("set order status"))?;
+        let (status, changed, reservation) =
+            match reserve_items(&new.items, |sku| locked.get(&sku).copied()) {
+                Ok(changed) => (OrderStatus::AwaitingPayment, changed, Reservation::Reserved),
+                Err(sku) => (
+                    OrderStatus::Failed,
+                    HashMap::new(),
+                    Reservation::Failed { sku },
+                ),
+            };
+        settle(&tx, order_id, &changed, status).await?;
         match tx.commit().await {
             Ok(()) => Ok(Some(Placement::Created {
                 order_id,
@@ -189,7 +196,11 @@ async fn lock_stocks(
     tx: &deadpool_postgres::Transaction<'_>,
     skus: &[i64],
 ) -> Result<HashMap<Sku, Stock>, RepoError> {
-    let rows = stocks::lock_stocks()
+    let statement = stocks::lock_stocks()
+        .prepare(tx)
+        .await
+        .map_err(db("prepare lock stocks"))?;
+    let rows = statement
         .bind(tx, &skus)
         .all()
         .await
@@ -204,10 +215,12 @@ async fn lock_stocks(
         .collect()
 }
 
-/// Writes levels computed under [`lock_stocks`].
-async fn write_stocks(
+/// Writes stock levels computed under [`lock_stocks`] and the order's new status.
+async fn settle(
     tx: &deadpool_postgres::Transaction<'_>,
+    id: OrderId,
     changed: &HashMap<Sku, Stock>,
+    status: OrderStatus,
 ) -> Result<(), RepoError> {
     let mut skus = Vec::with_capacity(changed.len());
     let mut totals = Vec::with_capacity(changed.len());
@@ -217,27 +230,28 @@ async fn write_stocks(
         totals.push(to_i64(stock.total())?);
         reserved.push(to_i64(stock.reserved())?);
     }
-    stocks::set_stock_levels()
-        .bind(tx, &skus, &totals, &reserved)
+    let statement = orders::settle_order()
+        .prepare(tx)
         .await
-        .map_err(db("write stocks"))?;
+        .map_err(db("prepare settle order"))?;
+    statement
+        .bind(tx, &skus, &totals, &reserved, &status.as_str(), &id.get())
+        .one()
+        .await
+        .map_err(db("settle order"))?;
     Ok(())
 }
 
-/// An order with its positions, or `None`.
-async fn read_order<C: loms_db::client::GenericClient>(
+/// An order's positions.
+async fn read_items<C: loms_db::client::GenericClient>(
     client: &C,
     id: OrderId,
-) -> Result<Option<Order>, RepoError> {
-    let Some(header) = orders::order_header()
-        .bind(client, &id.get())
-        .opt()
+) -> Result<OrderItems, RepoError> {
+    let statement = orders::order_items()
+        .prepare(client)
         .await
-        .map_err(db("read order"))?
-    else {
-        return Ok(None);
-    };
-    let rows = orders::order_items()
+        .map_err(db("prepare read order items"))?;
+    let rows = statement
         .bind(client, &id.get())
         .all()
         .await
@@ -250,6 +264,26 @@ async fn read_order<C: loms_db::client::GenericClient>(
             Item::new(sku, count).map_err(|e| corrupt("order item")(e.into()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    OrderItems::new(items).map_err(|e| corrupt("order items")(e.into()))
+}
+
+/// An order with its positions, or `None`.
+async fn read_order<C: loms_db::client::GenericClient>(
+    client: &C,
+    id: OrderId,
+) -> Result<Option<Order>, RepoError> {
+    let statement = orders::order_header()
+        .prepare(client)
+        .await
+        .map_err(db("prepare read order"))?;
+    let Some(header) = statement
+        .bind(client, &id.get())
+        .opt()
+        .await
+        .map_err(db("read order"))?
+    else {
+        return Ok(None);
+    };
     Ok(Some(Order {
         id,
         user: UserId::try_from(header.user_id).map_err(|e| corrupt("user id")(e.into()))?,
@@ -257,7 +291,7 @@ async fn read_order<C: loms_db::client::GenericClient>(
             .status
             .parse()
             .map_err(|e: crate::domain::UnknownStatus| corrupt("status")(e.into()))?,
-        items: OrderItems::new(items).map_err(|e| corrupt("order items")(e.into()))?,
+        items: read_items(client, id).await?,
         idempotency_key: header
             .idempotency_key
             .as_deref()
@@ -294,7 +328,11 @@ impl OrderRepo for PgStore {
     ) -> Result<TransitionOutcome, RepoError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db("begin"))?;
-        let Some(status) = orders::lock_order_status()
+        let lock = orders::lock_order_status()
+            .prepare(&tx)
+            .await
+            .map_err(db("prepare lock order"))?;
+        let Some(status) = lock
             .bind(&tx, &id.get())
             .opt()
             .await
@@ -308,20 +346,14 @@ impl OrderRepo for PgStore {
         if current != transition.start_status() {
             return Ok(TransitionOutcome::Refused { current });
         }
-        let order = read_order(&tx, id)
-            .await?
-            .ok_or_else(|| RepoError::msg(format!("order {id} vanished under its lock")))?;
-        let (skus, _) = columns(&order.items);
+        let items = read_items(&tx, id).await?;
+        let (skus, _) = columns(&items);
         let locked = lock_stocks(&tx, &skus).await?;
-        let changed = settle_items(&order.items, transition.stock_effect(), |sku| {
+        let changed = settle_items(&items, transition.stock_effect(), |sku| {
             locked.get(&sku).copied()
         })
         .map_err(|e| RepoError::new(format!("order {id}: {}", transition.verb()), e))?;
-        write_stocks(&tx, &changed).await?;
-        orders::set_order_status()
-            .bind(&tx, &transition.end_status().as_str(), &id.get())
-            .await
-            .map_err(db("set order status"))?;
+        settle(&tx, id, &changed, transition.end_status()).await?;
         tx.commit().await.map_err(db("commit transition"))?;
         Ok(TransitionOutcome::Applied)
     }
