@@ -133,8 +133,10 @@ case "${1:-}" in
       start_bouncer "${entry%%:*}" "${entry##*:}"
     done
     log "applying migrations"
-    cargo run --quiet --locked -p cart -- migrate
-    cargo run --quiet --locked -p loms -- migrate
+    CART_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[0]##*:}/cart \
+      cargo run --quiet --locked -p cart -- migrate
+    LOMS_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[1]##*:}/loms \
+      cargo run --quiet --locked -p loms -- migrate
     log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}"
     ;;
   down)
