@@ -50,7 +50,7 @@ start_own_postgres() {
   [ "$(id -u)" -eq 0 ] && chown postgres: "$state/postgres"
   if [ ! -s "$data/PG_VERSION" ]; then
     log "initialising a cluster in $data"
-    as_postgres "$bin/initdb" -q -D "$data" -U postgres --auth=trust >/dev/null
+    as_postgres "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
   fi
   log "starting PostgreSQL on $PGHOST:$PGPORT from $data"
   as_postgres "$bin/pg_ctl" -D "$data" -l "$state/postgres/server.log" -w \
