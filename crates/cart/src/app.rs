@@ -13,6 +13,7 @@ use crate::adapters::postgres::PgCartRepo;
 use crate::adapters::product_client::GrpcProductCatalog;
 use crate::config::{Config, Storage};
 use crate::grpc::CartGrpc;
+use crate::pool::WorkerPool;
 use crate::ports::CartRepo;
 use crate::service::Cart;
 
@@ -59,7 +60,8 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         Storage::Memory => Arc::new(MemoryCartRepo::default()),
         Storage::Postgres(settings) => Arc::new(postgres_repo(settings).await?),
     };
-    let cart = Cart::new(carts, Arc::new(products), Arc::new(loms));
+    let pricing = WorkerPool::new(config.list_workers);
+    let cart = Cart::new(carts, Arc::new(products), Arc::new(loms), pricing);
     let server = CartServiceServer::new(CartGrpc::new(cart))
         .max_decoding_message_size(config.limits.max_request_bytes);
     let routes = Routes::new(server);

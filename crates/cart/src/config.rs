@@ -1,5 +1,6 @@
 //! cart settings, from the environment. Unusable values stop the service at start.
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use platform::config::{env_in_range, env_or, ConfigError};
@@ -44,6 +45,9 @@ pub struct Config {
     /// default 5000, 1 to 300,000), unless the caller's own deadline is sooner. When it passes, the
     /// call ends in `DEADLINE_EXCEEDED`.
     pub upstream_timeout: Duration,
+    /// How many product-service calls one List makes at once (`CART_LIST_WORKERS`, default 8, 1 to
+    /// 256): the size of its worker pool.
+    pub list_workers: NonZeroUsize,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
     /// Where carts are kept.
@@ -57,6 +61,7 @@ impl Default for Config {
             product_service_url: "http://127.0.0.1:8090".to_owned(),
             loms_url: "http://127.0.0.1:8083".to_owned(),
             upstream_timeout: Duration::from_secs(5),
+            list_workers: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
             limits: ServerLimits::default(),
             storage: Storage::Memory,
         }
@@ -76,6 +81,8 @@ impl Config {
                 5000,
                 1..=300_000,
             )?),
+            list_workers: NonZeroUsize::new(env_in_range("CART_LIST_WORKERS", 8, 1..=256)?)
+                .unwrap_or(NonZeroUsize::MIN),
             limits: ServerLimits::from_env()?,
             storage: Storage::from_env()?,
         })

@@ -38,7 +38,7 @@ impl From<CartError> for Status {
                 tracing::warn!(error = %platform::telemetry::error_chain(&error), "cart storage unavailable");
                 Status::unavailable("cart storage unavailable; retry later")
             }
-            CartError::Upstream(..) | CartError::Storage(_) => {
+            CartError::Upstream(..) | CartError::Storage(_) | CartError::Panicked(_) => {
                 // Logged once here with its chain; the caller learns only that it failed.
                 tracing::error!(error = %platform::telemetry::error_chain(&error), "cart call failed");
                 Status::internal("internal error")

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use platform::context::RequestContext;
 
 use crate::domain::{CartLine, CartView, ItemCount, OrderId, OrderKey, Sku, UserId};
+use crate::pool::{PoolError, WorkerPool};
 use crate::ports::{CartRepo, Loms, ProductCatalog, RepoError, UpstreamError};
 
 /// The other services cart calls, for messages and logs.
@@ -57,6 +58,8 @@ pub enum CartError {
     Upstream(Upstream, #[source] UpstreamError),
     #[error("cart storage failed")]
     Storage(#[source] RepoError),
+    #[error("a pricing job panicked: {0}")]
+    Panicked(String),
 }
 
 impl CartError {
@@ -89,6 +92,8 @@ pub struct Cart {
     carts: Arc<dyn CartRepo>,
     products: Arc<dyn ProductCatalog>,
     loms: Arc<dyn Loms>,
+    /// Prices a listed cart's items concurrently.
+    pricing: WorkerPool,
 }
 
 /// The most units of one SKU a cart holds: one order position's limit.
@@ -99,11 +104,13 @@ impl Cart {
         carts: Arc<dyn CartRepo>,
         products: Arc<dyn ProductCatalog>,
         loms: Arc<dyn Loms>,
+        pricing: WorkerPool,
     ) -> Self {
         Self {
             carts,
             products,
             loms,
+            pricing,
         }
     }
 
@@ -154,20 +161,33 @@ impl Cart {
     }
 
     /// The cart with live names and prices, sorted by SKU, and its total.
+    ///
+    /// Each item is priced by its own product-service call, on the worker pool: as many at once as it
+    /// has workers (the rate limiter on the channel spaces them out). The first failure cancels the
+    /// calls still running and is the answer.
     pub async fn list(&self, ctx: &RequestContext, user: UserId) -> Result<CartView, CartError> {
         let items = self.carts.snapshot(user).await?.items;
         if items.is_empty() {
             return Err(CartError::EmptyCart(user));
         }
-        let mut lines = Vec::with_capacity(items.len());
-        for item in items {
-            let product = match self.products.get_product(ctx, item.sku).await {
-                Ok(product) => product,
-                Err(UpstreamError::NotFound) => return Err(CartError::UnknownProduct(item.sku)),
-                Err(e) => return Err(CartError::upstream(Upstream::ProductService, e)),
-            };
-            lines.push(CartLine { item, product });
-        }
+        let (products, ctx) = (self.products.clone(), ctx.clone());
+        let lines = self
+            .pricing
+            .map(items, move |item| {
+                let (products, ctx) = (products.clone(), ctx.clone());
+                async move {
+                    match products.get_product(&ctx, item.sku).await {
+                        Ok(product) => Ok(CartLine { item, product }),
+                        Err(UpstreamError::NotFound) => Err(CartError::UnknownProduct(item.sku)),
+                        Err(e) => Err(CartError::upstream(Upstream::ProductService, e)),
+                    }
+                }
+            })
+            .await
+            .map_err(|error| match error {
+                PoolError::Job(error) => error,
+                PoolError::Panicked(message) => CartError::Panicked(message),
+            })?;
         CartView::new(lines).ok_or(CartError::TotalOverflow)
     }
 
@@ -267,6 +287,7 @@ mod tests {
                 Arc::new(self.carts),
                 Arc::new(self.products),
                 Arc::new(self.loms),
+                WorkerPool::new(std::num::NonZeroUsize::new(4).expect("positive")),
             )
         }
         fn product_found(&mut self) {
@@ -650,6 +671,7 @@ mod tests {
             carts.clone(),
             Arc::new(MockProductCatalog::new()),
             loms.clone(),
+            WorkerPool::new(std::num::NonZeroUsize::new(1).expect("positive")),
         );
         carts
             .add_item(user(), sku(2), count(3))
@@ -685,5 +707,71 @@ mod tests {
             .map(|i| (i.sku.get(), i.count.get()))
             .collect();
         assert_eq!(left, vec![(2, 1), (5, 2)], "only the ordered 3 units left");
+    }
+
+    /// A catalogue that takes 50 ms per call and counts how many calls overlap.
+    #[derive(Default)]
+    struct SlowCatalog {
+        in_flight: std::sync::atomic::AtomicUsize,
+        peak: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl ProductCatalog for SlowCatalog {
+        async fn get_product(
+            &self,
+            _: &RequestContext,
+            sku: Sku,
+        ) -> Result<Product, UpstreamError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.peak.fetch_max(now, SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            self.in_flight.fetch_sub(1, SeqCst);
+            if sku.get() == 404 {
+                return Err(UpstreamError::NotFound);
+            }
+            Ok(product(&format!("p{sku}"), sku.get()))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn list_prices_items_on_the_worker_pool() {
+        use crate::adapters::memory::MemoryCartRepo;
+
+        let carts = Arc::new(MemoryCartRepo::default());
+        for s in (1..=10).rev() {
+            carts
+                .add_item(user(), sku(s), count(1))
+                .await
+                .expect("added");
+        }
+        let catalog = Arc::new(SlowCatalog::default());
+        let cart = Cart::new(
+            carts.clone(),
+            catalog.clone(),
+            Arc::new(MockLoms::new()),
+            WorkerPool::new(std::num::NonZeroUsize::new(5).expect("positive")),
+        );
+        let started = tokio::time::Instant::now();
+        let view = cart.list(&ctx(), user()).await.expect("listed");
+        assert_eq!(
+            started.elapsed(),
+            std::time::Duration::from_millis(100),
+            "two rounds of five"
+        );
+        assert_eq!(catalog.peak.load(std::sync::atomic::Ordering::SeqCst), 5);
+        let skus: Vec<u32> = view.lines.iter().map(|l| l.item.sku.get()).collect();
+        assert_eq!(skus, (1..=10).collect::<Vec<_>>());
+        assert_eq!(view.total_price, (1..=10).sum::<u32>());
+
+        carts
+            .add_item(user(), sku(404), count(1))
+            .await
+            .expect("added");
+        assert!(matches!(
+            cart.list(&ctx(), user()).await,
+            Err(CartError::UnknownProduct(s)) if s == sku(404)
+        ));
     }
 }
