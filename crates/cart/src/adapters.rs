@@ -4,6 +4,7 @@ pub mod loms_client;
 pub mod memory;
 pub mod postgres;
 pub mod product_client;
+pub mod rate_limit;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod suite;
 
@@ -51,6 +52,10 @@ where
     let deadline = Instant::now() + budget;
     let mut request = ctx.outgoing(message);
     request.set_timeout(budget + CALLEE_GRACE);
+    // For the rate limiter on the channel: a call that cannot get a slot in time is not made.
+    request
+        .extensions_mut()
+        .insert(rate_limit::Deadline(deadline));
     match tokio::time::timeout_at(deadline, send(request)).await {
         Ok(Ok(response)) => Ok(response.into_inner()),
         // A cancellation seen once cart's deadline has passed is that deadline's doing, whichever

@@ -1,5 +1,8 @@
 //! Building cart: storage, clients of product-service and loms, bind. `main` runs the server until a signal.
+use std::num::NonZeroU32;
 use std::sync::Arc;
+
+use tower::Layer;
 
 use platform::grpc::{BindError, GrpcServer};
 use platform::postgres::{MigrateError, PgSettings};
@@ -11,6 +14,7 @@ use crate::adapters::loms_client::GrpcLoms;
 use crate::adapters::memory::MemoryCartRepo;
 use crate::adapters::postgres::PgCartRepo;
 use crate::adapters::product_client::GrpcProductCatalog;
+use crate::adapters::rate_limit::{Gcra, Limiter, RateLimitLayer, RedisGcra, Unlimited};
 use crate::config::{Config, Storage};
 use crate::grpc::CartGrpc;
 use crate::pool::WorkerPool;
@@ -32,7 +36,38 @@ pub enum AppError {
     Migrate(#[from] MigrateError),
     #[error(transparent)]
     Bind(#[from] BindError),
+    #[error("invalid CART_LIMITER_REDIS_URL")]
+    Redis(#[from] redis::RedisError),
 }
+
+/// The limit on cart's calls to product-service: shared through Redis, local, or none.
+fn limiter(config: &Config) -> Result<Arc<dyn Limiter>, AppError> {
+    let Some(rps) = NonZeroU32::new(config.product_rps) else {
+        tracing::info!("no rate limit toward product-service");
+        return Ok(Arc::new(Unlimited));
+    };
+    Ok(match &config.limiter_redis_url {
+        Some(url) => {
+            tracing::info!(
+                rps,
+                burst = config.product_burst,
+                "product-service rate limit shared through redis"
+            );
+            Arc::new(RedisGcra::new(url, LIMITER_KEY, rps, config.product_burst)?)
+        }
+        None => {
+            tracing::info!(
+                rps,
+                burst = config.product_burst,
+                "product-service rate limit in this process"
+            );
+            Arc::new(Gcra::new(rps, config.product_burst))
+        }
+    })
+}
+
+/// The Redis key of the shared budget toward product-service.
+const LIMITER_KEY: &str = "route256:cart:product-service:gcra";
 
 /// A PostgreSQL cart store with its migrations applied.
 pub async fn postgres_repo(settings: &PgSettings) -> Result<PgCartRepo, AppError> {
@@ -42,8 +77,9 @@ pub async fn postgres_repo(settings: &PgSettings) -> Result<PgCartRepo, AppError
     Ok(PgCartRepo::new(pool))
 }
 
-/// Sets up storage (PostgreSQL with its migrations applied, or memory) and the upstream clients (they connect lazily, so the other services may start
-/// later) and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
+/// Sets up storage (PostgreSQL with its migrations applied, or memory), the upstream clients (they
+/// connect lazily, so the other services may start later; product-service's behind the rate limit),
+/// and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     let connect = |url: &str| {
         channel(url).map_err(|source| AppError::Upstream {
@@ -51,10 +87,9 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
             source,
         })
     };
-    let products = GrpcProductCatalog::new(
-        connect(&config.product_service_url)?,
-        config.upstream_timeout,
-    );
+    let limited =
+        RateLimitLayer::new(limiter(&config)?).layer(connect(&config.product_service_url)?);
+    let products = GrpcProductCatalog::new(limited, config.upstream_timeout);
     let loms = GrpcLoms::new(connect(&config.loms_url)?, config.upstream_timeout);
     let carts: Arc<dyn CartRepo> = match &config.storage {
         Storage::Memory => Arc::new(MemoryCartRepo::default()),

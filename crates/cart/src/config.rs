@@ -1,6 +1,6 @@
 //! cart settings, from the environment. Unusable values stop the service at start.
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use platform::config::{env_in_range, env_or, ConfigError};
@@ -48,6 +48,15 @@ pub struct Config {
     /// How many product-service calls one List makes at once (`CART_LIST_WORKERS`, default 8, 1 to
     /// 256): the size of its worker pool.
     pub list_workers: NonZeroUsize,
+    /// Calls per second cart makes to product-service, from all its List and AddItem calls together
+    /// (`CART_PRODUCT_RPS`, default 10, 0 to 100000; 0 switches the limit off).
+    pub product_rps: u32,
+    /// How many of those calls may go at once after a quiet spell (`CART_PRODUCT_BURST`, default 10,
+    /// 1 to 100000).
+    pub product_burst: NonZeroU32,
+    /// Redis shared by every cart replica for one rate budget (`CART_LIMITER_REDIS_URL`, e.g.
+    /// `redis://127.0.0.1:6379`); unset, each replica limits itself.
+    pub limiter_redis_url: Option<String>,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
     /// Where carts are kept.
@@ -62,6 +71,9 @@ impl Default for Config {
             loms_url: "http://127.0.0.1:8083".to_owned(),
             upstream_timeout: Duration::from_secs(5),
             list_workers: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
+            product_rps: 10,
+            product_burst: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            limiter_redis_url: None,
             limits: ServerLimits::default(),
             storage: Storage::Memory,
         }
@@ -83,6 +95,11 @@ impl Config {
             )?),
             list_workers: NonZeroUsize::new(env_in_range("CART_LIST_WORKERS", 8, 1..=256)?)
                 .unwrap_or(NonZeroUsize::MIN),
+            product_rps: env_in_range("CART_PRODUCT_RPS", 10, 0..=100_000)?,
+            product_burst: NonZeroU32::new(env_in_range("CART_PRODUCT_BURST", 10, 1..=100_000)?)
+                .unwrap_or(NonZeroU32::MIN),
+            limiter_redis_url: Some(env_or("CART_LIMITER_REDIS_URL", String::new())?)
+                .filter(|url| !url.is_empty()),
             limits: ServerLimits::from_env()?,
             storage: Storage::from_env()?,
         })
