@@ -18,3 +18,12 @@ SELECT total, reserved FROM stocks WHERE sku = :sku;
 INSERT INTO stocks (sku, total, reserved) VALUES (:sku, :total, :reserved)
 ON CONFLICT (sku) DO UPDATE SET total = excluded.total, reserved = excluded.reserved
 RETURNING sku;
+
+--! seed_stock
+--- Stocks the SKUs that have no row yet (`skus[i]` with `totals[i]` and `reserved[i]`); rows that exist
+--- are left as they are. Returns the SKUs it added.
+INSERT INTO stocks (sku, total, reserved)
+SELECT level.sku, level.total, level.reserved
+FROM unnest(:skus::bigint[], :totals::bigint[], :reserved::bigint[]) AS level (sku, total, reserved)
+ON CONFLICT (sku) DO NOTHING
+RETURNING sku;

@@ -19,12 +19,15 @@ pub enum AppError {
     Database(#[from] platform::postgres::PoolSetupError),
     #[error(transparent)]
     Migrate(#[from] MigrateError),
+    #[error("cannot stock the catalogue")]
+    Seed(#[from] crate::ports::RepoError),
     #[error(transparent)]
     Bind(#[from] BindError),
 }
 
-/// Sets up the storage — the in-memory store with the seed stock, or PostgreSQL with its migrations
-/// applied — and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
+/// Sets up the storage — the in-memory store stocking the built-in catalogue, or PostgreSQL with its
+/// migrations applied and the catalogue's missing SKUs stocked — and binds the listener (port 0 picks
+/// a free port: see [`GrpcServer::local_addr`]).
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     let loms = match &config.storage {
         Storage::Memory => {
@@ -46,6 +49,8 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
 pub async fn postgres_store(settings: &PgSettings) -> Result<PgStore, AppError> {
     let pool = settings.pool()?;
     platform::postgres::migrate(&pool, PgStore::migrations()).await?;
-    tracing::info!(database = ?settings, "loms storage: postgres");
-    Ok(PgStore::new(pool))
+    let store = PgStore::new(pool);
+    let added = store.seed_catalogue_stock().await?;
+    tracing::info!(database = ?settings, stocked_skus_added = added, "loms storage: postgres");
+    Ok(store)
 }

@@ -9,7 +9,6 @@ pub mod config;
 pub mod domain;
 pub mod grpc;
 pub mod ports;
-pub mod seed;
 pub mod service;
 
 pub use config::Config;

@@ -1,7 +1,8 @@
 //! The catalogue: what each SKU is called and costs.
 //!
-//! The built-in catalogue is deterministic (the same on every start and machine): the course's SKUs with
-//! their names and prices, every SKU that loms stocks, and 10,000 generated products.
+//! The built-in catalogue comes from the `catalogue` crate: deterministic (the same on every start and
+//! machine), the course's SKUs with their names and prices and 10,000 generated products, every one of
+//! them stocked by loms.
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -13,56 +14,6 @@ pub struct Product {
     /// The price of one unit.
     pub price: u32,
 }
-
-/// The course's SKUs, with the names and prices its tests expect.
-const COURSE_PRODUCTS: &[(u32, &str, u32)] = &[
-    (1076963, "Теория нравственных чувств | Смит Адам", 3379),
-    (1148162, "Кулинар Гуров", 2931),
-    (1625903, "Сказки звездного неба", 1423),
-    (2958025, "Roxy Music. Stranded. Remastered Edition", 1028),
-    (773297411, "Кроссовки Nike JORDAN", 2202),
-    (135717466, "Гигиеническая оценка питания", 4958),
-    (
-        4465995,
-        "Кодекс Российской Федерации об административных правонарушениях",
-        42,
-    ),
-];
-
-/// SKUs that loms stocks but the course gives no name for; they get generated entries.
-const STOCKED_SKUS: &[u32] = &[
-    2618151, 2956315, 3596599, 3618852, 4288068, 135937324, 139275865, 139819069,
-];
-
-/// How many products are generated besides the course's.
-const GENERATED: usize = 10_000;
-
-const KINDS: &[&str] = &[
-    "Книга",
-    "Кружка",
-    "Рюкзак",
-    "Наушники",
-    "Футболка",
-    "Лампа",
-    "Чайник",
-    "Блокнот",
-    "Зонт",
-    "Кеды",
-    "Плед",
-    "Термос",
-];
-const TRAITS: &[&str] = &[
-    "классическая",
-    "дорожная",
-    "детская",
-    "подарочная",
-    "складная",
-    "спортивная",
-    "винтажная",
-    "компактная",
-    "большая",
-    "яркая",
-];
 
 /// The catalogue could not be loaded from a file.
 #[derive(Debug, thiserror::Error)]
@@ -90,37 +41,20 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    /// The built-in catalogue.
+    /// The built-in catalogue (the `catalogue` crate, which loms stocks too).
     pub fn builtin() -> Self {
-        let mut products: BTreeMap<u32, Product> = COURSE_PRODUCTS
-            .iter()
-            .map(|&(sku, name, price)| {
+        let products = catalogue::products()
+            .into_values()
+            .map(|p| {
                 (
-                    sku,
+                    p.sku,
                     Product {
-                        name: name.to_owned(),
-                        price,
+                        name: p.name,
+                        price: p.price,
                     },
                 )
             })
             .collect();
-        for &sku in STOCKED_SKUS {
-            products.insert(sku, generated_product(sku));
-        }
-        // A fixed linear congruential sequence (Knuth's MMIX constants) spreads the generated SKUs over
-        // 1,000,000..2,000,000,000 the same way on every start.
-        let mut state: u64 = 0x0005_EED0_F256;
-        let mut added = 0;
-        while added < GENERATED {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let sku = 1_000_000 + ((state >> 33) % 1_999_000_000) as u32;
-            if let std::collections::btree_map::Entry::Vacant(slot) = products.entry(sku) {
-                slot.insert(generated_product(sku));
-                added += 1;
-            }
-        }
         Self { products }
     }
 
@@ -183,19 +117,6 @@ impl Catalogue {
     }
 }
 
-/// A name and price derived from the SKU alone, so they never change between starts.
-fn generated_product(sku: u32) -> Product {
-    let n = sku as usize;
-    Product {
-        name: format!(
-            "{} {} №{sku}",
-            KINDS[n % KINDS.len()],
-            TRAITS[(n / KINDS.len()) % TRAITS.len()]
-        ),
-        price: 50 + (sku.wrapping_mul(2654435761) >> 7) % 9_950,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,13 +124,17 @@ mod tests {
     #[test]
     fn builtin_has_the_course_products_and_at_least_ten_thousand_skus() {
         let catalogue = Catalogue::builtin();
-        assert!(catalogue.len() >= 10_000 + COURSE_PRODUCTS.len());
+        assert!(catalogue.len() >= 10_000 + 7);
         let smith = catalogue.get(1076963).expect("listed");
         assert_eq!(smith.name, "Теория нравственных чувств | Смит Адам");
         assert_eq!(smith.price, 3379);
         assert_eq!(catalogue.get(4465995).map(|p| p.price), Some(42));
-        for sku in STOCKED_SKUS {
-            assert!(catalogue.get(*sku).is_some(), "{sku} is stocked by loms");
+        for level in catalogue::stock() {
+            assert!(
+                catalogue.get(level.sku).is_some(),
+                "{} is stocked by loms",
+                level.sku
+            );
         }
     }
 

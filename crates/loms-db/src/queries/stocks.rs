@@ -6,6 +6,16 @@ pub struct PutStockParams {
     pub total: i64,
     pub reserved: i64,
 }
+#[derive(Debug)]
+pub struct SeedStockParams<
+    T1: crate::ArraySql<Item = i64>,
+    T2: crate::ArraySql<Item = i64>,
+    T3: crate::ArraySql<Item = i64>,
+> {
+    pub skus: T1,
+    pub totals: T2,
+    pub reserved: T3,
+}
 #[derive(Debug, Clone, PartialEq, Copy)]
 pub struct LockStocks {
     pub sku: i64,
@@ -354,5 +364,73 @@ impl<'c, 'a, 's, C: GenericClient>
         params: &'a PutStockParams,
     ) -> I64Query<'c, 'a, 's, C, i64, 3> {
         self.bind(client, &params.sku, &params.total, &params.reserved)
+    }
+}
+pub struct SeedStockStmt(&'static str, Option<tokio_postgres::Statement>);
+/// Stocks the SKUs that have no row yet (`skus[i]` with `totals[i]` and `reserved[i]`); rows that exist
+/// are left as they are. Returns the SKUs it added.
+pub fn seed_stock() -> SeedStockStmt {
+    SeedStockStmt(
+        "INSERT INTO stocks (sku, total, reserved) SELECT level.sku, level.total, level.reserved FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS level (sku, total, reserved) ON CONFLICT (sku) DO NOTHING RETURNING sku",
+        None,
+    )
+}
+impl SeedStockStmt {
+    pub async fn prepare<'a, C: GenericClient>(
+        mut self,
+        client: &'a C,
+    ) -> Result<Self, tokio_postgres::Error> {
+        self.1 = Some(client.prepare(self.0).await?);
+        Ok(self)
+    }
+    pub fn bind<
+        'c,
+        'a,
+        's,
+        C: GenericClient,
+        T1: crate::ArraySql<Item = i64>,
+        T2: crate::ArraySql<Item = i64>,
+        T3: crate::ArraySql<Item = i64>,
+    >(
+        &'s self,
+        client: &'c C,
+        skus: &'a T1,
+        totals: &'a T2,
+        reserved: &'a T3,
+    ) -> I64Query<'c, 'a, 's, C, i64, 3> {
+        I64Query {
+            client,
+            params: [skus, totals, reserved],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
+    }
+}
+impl<
+    'c,
+    'a,
+    's,
+    C: GenericClient,
+    T1: crate::ArraySql<Item = i64>,
+    T2: crate::ArraySql<Item = i64>,
+    T3: crate::ArraySql<Item = i64>,
+>
+    crate::client::async_::Params<
+        'c,
+        'a,
+        's,
+        SeedStockParams<T1, T2, T3>,
+        I64Query<'c, 'a, 's, C, i64, 3>,
+        C,
+    > for SeedStockStmt
+{
+    fn params(
+        &'s self,
+        client: &'c C,
+        params: &'a SeedStockParams<T1, T2, T3>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 3> {
+        self.bind(client, &params.skus, &params.totals, &params.reserved)
     }
 }

@@ -15,7 +15,6 @@ use crate::domain::{
 use crate::ports::{
     NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
 };
-use crate::seed::SEED_STOCK;
 
 #[derive(Debug, Default)]
 struct State {
@@ -43,10 +42,13 @@ impl MemoryStore {
         }
     }
 
-    /// A store with the course's seed stock.
+    /// A store with the stock of the whole built-in catalogue (the `catalogue` crate).
     pub fn seeded() -> Self {
-        Self::with_stock(SEED_STOCK.iter().filter_map(|&(sku, total, reserved)| {
-            Some((Sku::try_from(sku).ok()?, Stock::new(total, reserved).ok()?))
+        Self::with_stock(catalogue::stock().into_iter().filter_map(|level| {
+            Some((
+                Sku::try_from(level.sku).ok()?,
+                Stock::new(level.total, level.reserved).ok()?,
+            ))
         }))
     }
 
@@ -223,9 +225,8 @@ mod tests {
         let store = MemoryStore::seeded();
         assert_eq!(store.stock(sku(1076963)), Stock::new(300, 35).ok());
         assert_eq!(store.stock(sku(139819069)).map(|s| s.available()), Some(0));
-        assert_eq!(SEED_STOCK.len(), 15);
-        assert!(SEED_STOCK
+        assert!(catalogue::stock()
             .iter()
-            .all(|&(s, _, _)| store.stock(sku(s)).is_some()));
+            .all(|level| store.stock(sku(level.sku)).is_some()));
     }
 }

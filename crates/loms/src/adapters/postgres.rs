@@ -84,6 +84,26 @@ impl PgStore {
         })
     }
 
+    /// Stocks every SKU of the built-in catalogue that has no stock row yet; rows that exist (and their
+    /// reservations) are left alone. Returns how many SKUs it added.
+    pub async fn seed_catalogue_stock(&self) -> Result<usize, RepoError> {
+        let mut skus = Vec::new();
+        let mut totals = Vec::new();
+        let mut reserved = Vec::new();
+        for level in catalogue::stock() {
+            skus.push(i64::from(level.sku));
+            totals.push(to_i64(level.total)?);
+            reserved.push(to_i64(level.reserved)?);
+        }
+        let client = self.client().await?;
+        let added = stocks::seed_stock()
+            .bind(&client, &skus, &totals, &reserved)
+            .all()
+            .await
+            .map_err(db("seed stock"))?;
+        Ok(added.len())
+    }
+
     /// Reads a SKU's full stock record (tests and diagnostics).
     pub async fn stock(&self, sku: Sku) -> Result<Option<Stock>, RepoError> {
         let client = self.client().await?;
