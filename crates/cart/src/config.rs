@@ -57,6 +57,9 @@ pub struct Config {
     /// Redis shared by every cart replica for one rate budget (`CART_LIMITER_REDIS_URL`, e.g.
     /// `redis://127.0.0.1:6379`); unset, each replica limits itself.
     pub limiter_redis_url: Option<String>,
+    /// The Redis key of that budget (`CART_LIMITER_KEY`, default
+    /// `route256:cart:product-service:gcra`): replicas sharing a budget share the key.
+    pub limiter_key: String,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
     /// Where carts are kept.
@@ -74,6 +77,7 @@ impl Default for Config {
             product_rps: 10,
             product_burst: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
             limiter_redis_url: None,
+            limiter_key: "route256:cart:product-service:gcra".to_owned(),
             limits: ServerLimits::default(),
             storage: Storage::Memory,
         }
@@ -100,6 +104,7 @@ impl Config {
                 .unwrap_or(NonZeroU32::MIN),
             limiter_redis_url: Some(env_or("CART_LIMITER_REDIS_URL", String::new())?)
                 .filter(|url| !url.is_empty()),
+            limiter_key: env_or("CART_LIMITER_KEY", default.limiter_key)?,
             limits: ServerLimits::from_env()?,
             storage: Storage::from_env()?,
         })

@@ -23,6 +23,11 @@ pub enum AppError {
 
 /// Loads the catalogue and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
+    Ok(build_service(config).await?.0)
+}
+
+/// [`build`], and the service behind the server, whose counters tests read.
+pub async fn build_service(config: Config) -> Result<(GrpcServer, Arc<ProductService>), AppError> {
     let catalogue = match &config.catalogue_file {
         Some(path) => Catalogue::from_file(path)?,
         None => Catalogue::builtin(),
@@ -40,9 +45,10 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         config.latency,
     ));
     let limiter = RateLimiter::new(config.rps, config.burst);
-    let server = ProductServiceServer::new(ProductGrpc::new(service))
+    let server = ProductServiceServer::new(ProductGrpc::new(service.clone()))
         .max_decoding_message_size(config.limits.max_request_bytes);
     let server = InterceptedService::new(server, move |request| limiter.check(request));
     let routes = Routes::new(server);
-    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?)
+    let server = GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?;
+    Ok((server, service))
 }

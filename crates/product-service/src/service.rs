@@ -1,5 +1,6 @@
 //! The catalogue's use cases: check the caller's token, answer from the catalogue.
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use platform::context::AuthToken;
@@ -30,6 +31,8 @@ pub struct ProductService {
     catalogue: Catalogue,
     tokens: HashSet<AuthToken>,
     latency: Duration,
+    /// GetProduct calls that reached the catalogue (past the rate limit and the token check).
+    served: AtomicU64,
 }
 
 impl ProductService {
@@ -42,6 +45,7 @@ impl ProductService {
             catalogue,
             tokens: tokens.into_iter().collect(),
             latency,
+            served: AtomicU64::new(0),
         }
     }
 
@@ -52,11 +56,17 @@ impl ProductService {
         sku: u32,
     ) -> Result<Product, ProductError> {
         self.authorize(token)?;
+        self.served.fetch_add(1, Ordering::Relaxed);
         self.delay().await;
         self.catalogue
             .get(sku)
             .cloned()
             .ok_or(ProductError::NotFound(sku))
+    }
+
+    /// How many GetProduct calls were served (admitted and authorised) since the start.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
     }
 
     /// Up to `count` SKUs after `start_after`, ascending, for a caller holding a known token.

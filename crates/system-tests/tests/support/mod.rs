@@ -86,6 +86,8 @@ pub struct System {
     servers: Vec<JoinHandle<Result<(), platform::grpc::ServeError>>>,
     /// What the system was started with, to start it again on the same data.
     started_with: Settings,
+    /// product-service's use cases, whose counters the tests read.
+    pub product_service: std::sync::Arc<product_service::service::ProductService>,
 }
 
 fn spawn_server<F>(
@@ -175,7 +177,7 @@ impl System {
     pub async fn start_with(mut settings: Settings) -> Self {
         log_buffer();
         let started_with = settings.again();
-        let product = product_service::app::build(settings.product)
+        let (product, product_service) = product_service::app::build_service(settings.product)
             .await
             .expect("product-service starts");
         let loms = loms::app::build(settings.loms).await.expect("loms starts");
@@ -203,6 +205,7 @@ impl System {
             stop,
             servers,
             started_with,
+            product_service,
         }
     }
 
