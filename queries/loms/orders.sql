@@ -42,3 +42,14 @@ SELECT status FROM orders WHERE id = :id FOR UPDATE;
 
 --! order_items
 SELECT sku, count FROM order_items WHERE order_id = :order_id ORDER BY sku;
+
+--! claim_stale_orders
+--- Up to `batch` orders awaiting payment since `age_seconds` or longer, oldest first, their rows
+--- locked until the transaction ends. Rows another transaction holds (a pay, a cancel, another loms
+--- replica's canceller) are skipped, not waited for: no order is claimed twice.
+SELECT id
+FROM orders
+WHERE status = 'awaiting payment' AND created_at <= now() - make_interval(secs => :age_seconds::float8)
+ORDER BY created_at
+LIMIT :batch
+FOR UPDATE SKIP LOCKED;

@@ -1,5 +1,6 @@
 //! Building loms: storage, use cases, bind. `main` runs the server until a signal.
 use std::sync::Arc;
+use std::time::Duration;
 
 use platform::grpc::{BindError, GrpcServer};
 use platform::postgres::{MigrateError, PgSettings};
@@ -39,10 +40,55 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
             Loms::new(store.clone(), store)
         }
     };
-    let server = LomsServiceServer::new(LomsGrpc::new(loms))
+    let server = LomsServiceServer::new(LomsGrpc::new(loms.clone()))
         .max_decoding_message_size(config.limits.max_request_bytes);
     let routes = Routes::new(server);
-    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?)
+    let (ttl, period) = (config.unpaid_ttl, config.unpaid_check_period);
+    Ok(
+        GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)
+            .await?
+            .with_background("auto-cancel", move |stop| {
+                auto_cancel(loms, ttl, period, stop)
+            }),
+    )
+}
+
+/// Orders cancelled by one storage step of the auto-cancel.
+const AUTO_CANCEL_BATCH: usize = 100;
+
+/// Every `period`, cancels the orders that have awaited payment for `ttl` or longer, until `stop`
+/// turns true. Several loms replicas may run it on one database: the store claims each batch with
+/// `FOR UPDATE SKIP LOCKED`, so no order is cancelled twice and a pay racing it either wins or finds
+/// the order cancelled. Stopping drops a batch in flight, whose transaction then rolls back.
+async fn auto_cancel(
+    loms: Loms,
+    ttl: Duration,
+    period: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!(?ttl, ?period, "auto-cancel of unpaid orders running");
+    loop {
+        let stopped = stop.wait_for(|stop| *stop);
+        tokio::select! {
+            _ = stopped => break,
+            _ = ticks.tick() => {}
+        }
+        let stopped = stop.wait_for(|stop| *stop);
+        tokio::select! {
+            _ = stopped => break,
+            result = loms.cancel_unpaid(ttl, AUTO_CANCEL_BATCH) => match result {
+                Ok(0) => {}
+                Ok(cancelled) => tracing::info!(cancelled, "unpaid orders cancelled"),
+                Err(error) => tracing::warn!(
+                    error = %platform::telemetry::error_chain(&error),
+                    "auto-cancel failed; trying again next period"
+                ),
+            },
+        }
+    }
+    tracing::info!("auto-cancel stopped");
 }
 
 /// A PostgreSQL store with its migrations applied.

@@ -1,7 +1,8 @@
 //! loms settings, from the environment. Unusable values stop the service at start.
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use platform::config::{env_or, ConfigError};
+use platform::config::{env_in_range, env_or, ConfigError};
 use platform::grpc::ServerLimits;
 use platform::postgres::PgSettings;
 
@@ -39,6 +40,11 @@ pub struct Config {
     pub limits: ServerLimits,
     /// Where orders and stock are kept.
     pub storage: Storage,
+    /// Orders awaiting payment this long are cancelled by loms itself
+    /// (`LOMS_UNPAID_CANCEL_AFTER_SECS`, default 600, 1 to 604800).
+    pub unpaid_ttl: Duration,
+    /// How often loms looks for them (`LOMS_UNPAID_CHECK_PERIOD_MS`, default 10000, 10 to 3600000).
+    pub unpaid_check_period: Duration,
 }
 
 impl Default for Config {
@@ -47,6 +53,8 @@ impl Default for Config {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8083)),
             limits: ServerLimits::default(),
             storage: Storage::Memory,
+            unpaid_ttl: Duration::from_secs(600),
+            unpaid_check_period: Duration::from_secs(10),
         }
     }
 }
@@ -59,6 +67,16 @@ impl Config {
             grpc_addr: env_or("LOMS_GRPC_ADDR", default.grpc_addr)?,
             limits: ServerLimits::from_env()?,
             storage: Storage::from_env()?,
+            unpaid_ttl: Duration::from_secs(env_in_range(
+                "LOMS_UNPAID_CANCEL_AFTER_SECS",
+                600,
+                1..=604_800,
+            )?),
+            unpaid_check_period: Duration::from_millis(env_in_range(
+                "LOMS_UNPAID_CHECK_PERIOD_MS",
+                10_000,
+                10..=3_600_000,
+            )?),
         })
     }
 }

@@ -114,6 +114,16 @@ pub trait OrderRepo: Send + Sync {
     /// Reads an order.
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError>;
 
+    /// Cancels, in one step, up to `batch` orders that have awaited payment for `age` or longer — the
+    /// oldest first — releasing their reservations, and returns their ids. An order that a concurrent
+    /// step holds (a pay, a cancel, another replica's canceller) is skipped, never waited for and never
+    /// cancelled twice; the caller calls again for the next batch.
+    async fn cancel_stale(
+        &self,
+        age: std::time::Duration,
+        batch: usize,
+    ) -> Result<Vec<OrderId>, RepoError>;
+
     /// If the order is in `transition.start_status()`, applies the transition's stock effect to its items and
     /// moves it to `transition.end_status()`, in one step; otherwise changes nothing.
     async fn transition(

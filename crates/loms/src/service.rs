@@ -125,6 +125,27 @@ impl Loms {
         self.transition(order_id, Transition::Cancel).await
     }
 
+    /// Cancels every order that has awaited payment for `age` or longer, `batch` at a time, releasing
+    /// their stock; returns how many it cancelled. Safe with several replicas on one store: each batch
+    /// claims orders no one else holds (see [`OrderRepo::cancel_stale`]).
+    pub async fn cancel_unpaid(
+        &self,
+        age: std::time::Duration,
+        batch: usize,
+    ) -> Result<usize, LomsError> {
+        let mut total = 0;
+        loop {
+            let cancelled = self.orders.cancel_stale(age, batch).await?;
+            for order_id in &cancelled {
+                tracing::info!(%order_id, status = %OrderStatus::Cancelled, ?age, "order cancelled: unpaid too long");
+            }
+            total += cancelled.len();
+            if cancelled.len() < batch {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Units of `sku` free to reserve.
     pub async fn stocks_info(&self, sku: Sku) -> Result<u64, LomsError> {
         self.stocks

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -121,7 +122,13 @@ pub struct GrpcServer {
     routes: Routes,
     services: Vec<&'static str>,
     limits: ServerLimits,
+    background: Vec<(&'static str, BackgroundTask)>,
 }
+
+/// A task that runs beside the server until it sees `true` on its receiver (shutdown has begun).
+type BackgroundTask = Box<
+    dyn FnOnce(watch::Receiver<bool>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send,
+>;
 
 impl GrpcServer {
     /// Binds `addr` (port 0 picks a free port: see [`GrpcServer::local_addr`]) for `routes`, whose
@@ -145,7 +152,21 @@ impl GrpcServer {
             routes,
             services: services.to_vec(),
             limits,
+            background: Vec::new(),
         })
+    }
+
+    /// Runs `task` beside the server, from the moment [`GrpcServer::run_until`] starts. Its receiver
+    /// turns `true` when shutdown begins; `run_until` returns only after the task has ended, so nothing
+    /// the service started outlives it.
+    pub fn with_background<F, Fut>(mut self, name: &'static str, task: F) -> Self
+    where
+        F: FnOnce(watch::Receiver<bool>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background
+            .push((name, Box::new(move |stop| Box::pin(task(stop)))));
+        self
     }
 
     /// The address the server listens on.
@@ -182,7 +203,13 @@ async fn serve(
         routes,
         services,
         limits,
+        background,
     } = server;
+    let (stop_background, stopped) = watch::channel(false);
+    let background: Vec<_> = background
+        .into_iter()
+        .map(|(name, task)| (name, tokio::spawn(task(stopped.clone()))))
+        .collect();
     let services = services.as_slice();
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in services {
@@ -231,6 +258,7 @@ async fn serve(
 
     let shutdown = async {
         shutdown.await;
+        stop_background.send_replace(true);
         for name in services {
             health
                 .set_service_status(*name, ServingStatus::NotServing)
@@ -238,7 +266,7 @@ async fn serve(
         }
         tracing::info!(%addr, "grpc server draining");
     };
-    Server::builder()
+    let served = Server::builder()
         .max_concurrent_streams(
             u32::try_from(limits.max_in_flight_per_connection.saturating_mul(2))
                 .unwrap_or(u32::MAX),
@@ -253,7 +281,15 @@ async fn serve(
         ))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming::accept(listener, limits.idle_timeout), shutdown)
-        .await?;
+        .await;
+    // Also when the server failed: the tasks must not outlive it.
+    stop_background.send_replace(true);
+    for (name, task) in background {
+        if let Err(error) = task.await {
+            tracing::error!(task = name, %error, "background task failed");
+        }
+    }
+    served?;
     tracing::info!(%addr, "grpc server stopped");
     Ok(())
 }

@@ -163,3 +163,60 @@ async fn pay_racing_cancel_has_one_winner_and_consistent_stock() {
     }
     system.stop().await;
 }
+
+#[tokio::test]
+async fn an_unpaid_order_is_cancelled_by_itself_and_its_stock_released() {
+    let mut settings = Settings::default();
+    settings.loms.unpaid_ttl = Duration::from_secs(1);
+    settings.loms.unpaid_check_period = Duration::from_millis(50);
+    let system = System::start_with(settings).await;
+    let mut cart = system.cart().await;
+    cart.add_item(add(6, GUROV, 5)).await.expect("added");
+    let order_id = cart
+        .checkout(authed(CheckoutRequest { user: 6 }))
+        .await
+        .expect("checked out")
+        .into_inner()
+        .order_id;
+    let mut paid_order = system.cart().await;
+    paid_order.add_item(add(7, GUROV, 2)).await.expect("added");
+    let paid = paid_order
+        .checkout(authed(CheckoutRequest { user: 7 }))
+        .await
+        .expect("checked out")
+        .into_inner()
+        .order_id;
+    let mut loms = system.loms().await;
+    loms.order_pay(OrderPayRequest { order_id: paid })
+        .await
+        .expect("paid in time");
+    assert_eq!(available(&system, GUROV).await, 293);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = loms
+            .order_info(OrderInfoRequest { order_id })
+            .await
+            .expect("kept")
+            .into_inner();
+        if info.status() == OrderStatus::Cancelled {
+            break;
+        }
+        assert_eq!(info.status(), OrderStatus::AwaitingPayment);
+        assert!(tokio::time::Instant::now() < deadline, "never cancelled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        available(&system, GUROV).await,
+        298,
+        "its 5 units released, the paid 2 gone"
+    );
+    let status = loms
+        .order_info(OrderInfoRequest { order_id: paid })
+        .await
+        .expect("kept")
+        .into_inner()
+        .status();
+    assert_eq!(status, OrderStatus::Payed, "a paid order is not touched");
+    system.stop().await;
+}

@@ -29,6 +29,11 @@ pub struct SettleOrderParams<
     pub status: T4,
     pub id: i64,
 }
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimStaleOrdersParams {
+    pub age_seconds: f64,
+    pub batch: i64,
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderHeader {
     pub user_id: i64,
@@ -623,5 +628,57 @@ impl OrderItemsStmt {
             },
             mapper: |it| OrderItems::from(it),
         }
+    }
+}
+pub struct ClaimStaleOrdersStmt(&'static str, Option<tokio_postgres::Statement>);
+/// Up to `batch` orders awaiting payment since `age_seconds` or longer, oldest first, their rows
+/// locked until the transaction ends. Rows another transaction holds (a pay, a cancel, another loms
+/// replica's canceller) are skipped, not waited for: no order is claimed twice.
+pub fn claim_stale_orders() -> ClaimStaleOrdersStmt {
+    ClaimStaleOrdersStmt(
+        "SELECT id FROM orders WHERE status = 'awaiting payment' AND created_at <= now() - make_interval(secs => $1::float8) ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        None,
+    )
+}
+impl ClaimStaleOrdersStmt {
+    pub async fn prepare<'a, C: GenericClient>(
+        mut self,
+        client: &'a C,
+    ) -> Result<Self, tokio_postgres::Error> {
+        self.1 = Some(client.prepare(self.0).await?);
+        Ok(self)
+    }
+    pub fn bind<'c, 'a, 's, C: GenericClient>(
+        &'s self,
+        client: &'c C,
+        age_seconds: &'a f64,
+        batch: &'a i64,
+    ) -> I64Query<'c, 'a, 's, C, i64, 2> {
+        I64Query {
+            client,
+            params: [age_seconds, batch],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
+    }
+}
+impl<'c, 'a, 's, C: GenericClient>
+    crate::client::async_::Params<
+        'c,
+        'a,
+        's,
+        ClaimStaleOrdersParams,
+        I64Query<'c, 'a, 's, C, i64, 2>,
+        C,
+    > for ClaimStaleOrdersStmt
+{
+    fn params(
+        &'s self,
+        client: &'c C,
+        params: &'a ClaimStaleOrdersParams,
+    ) -> I64Query<'c, 'a, 's, C, i64, 2> {
+        self.bind(client, &params.age_seconds, &params.batch)
     }
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     reserve_items, settle_items, IdempotencyKey, Order, OrderId, OrderStatus, Sku, Stock,
-    Transition, UserId,
+    StockEffect, Transition, UserId,
 };
 use crate::ports::{
     NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
@@ -22,6 +22,8 @@ struct State {
     orders: HashMap<OrderId, Order>,
     /// The order each (user, idempotency key) names: the latest one placed with it.
     keys: HashMap<(UserId, IdempotencyKey), OrderId>,
+    /// When each order was placed (tokio's clock, so that tests can move it).
+    placed_at: HashMap<OrderId, tokio::time::Instant>,
     stocks: HashMap<Sku, Stock>,
 }
 
@@ -98,6 +100,7 @@ impl OrderRepo for MemoryStore {
         if let Some(key) = &new.idempotency_key {
             state.keys.insert((new.user, key.clone()), id);
         }
+        state.placed_at.insert(id, tokio::time::Instant::now());
         state.orders.insert(
             id,
             Order {
@@ -116,6 +119,44 @@ impl OrderRepo for MemoryStore {
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
         Ok(self.lock().orders.get(&id).cloned())
+    }
+
+    async fn cancel_stale(
+        &self,
+        age: std::time::Duration,
+        batch: usize,
+    ) -> Result<Vec<OrderId>, RepoError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(cutoff) = tokio::time::Instant::now().checked_sub(age) else {
+            return Ok(Vec::new());
+        };
+        let mut stale: Vec<(tokio::time::Instant, OrderId)> = state
+            .orders
+            .values()
+            .filter(|order| order.status == OrderStatus::AwaitingPayment)
+            .filter_map(|order| {
+                let at = *state.placed_at.get(&order.id)?;
+                (at <= cutoff).then_some((at, order.id))
+            })
+            .collect();
+        stale.sort();
+        stale.truncate(batch);
+        let mut cancelled = Vec::with_capacity(stale.len());
+        for (_, id) in stale {
+            let order = state
+                .orders
+                .get_mut(&id)
+                .ok_or_else(|| RepoError::msg(format!("order {id} vanished")))?;
+            let changed = settle_items(&order.items, StockEffect::Release, |sku| {
+                state.stocks.get(&sku).copied()
+            })
+            .map_err(|e| RepoError::new(format!("order {id}: auto-cancel"), e))?;
+            state.stocks.extend(changed);
+            order.status = OrderStatus::Cancelled;
+            cancelled.push(id);
+        }
+        Ok(cancelled)
     }
 
     async fn transition(

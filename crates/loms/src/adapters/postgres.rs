@@ -22,7 +22,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::domain::{
     reserve_items, settle_items, IdempotencyKey, Item, Order, OrderId, OrderItems, OrderStatus,
-    Sku, Stock, Transition, UserId,
+    Sku, Stock, StockEffect, Transition, UserId,
 };
 use crate::ports::{
     NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
@@ -339,6 +339,50 @@ impl OrderRepo for PgStore {
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
         let client = self.client().await?;
         read_order(&**client, id).await
+    }
+
+    async fn cancel_stale(
+        &self,
+        age: std::time::Duration,
+        batch: usize,
+    ) -> Result<Vec<OrderId>, RepoError> {
+        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db("begin"))?;
+        let claim = orders::claim_stale_orders()
+            .prepare(&tx)
+            .await
+            .map_err(db("prepare claim stale orders"))?;
+        let claimed = claim
+            .bind(&tx, &age.as_secs_f64(), &batch)
+            .all()
+            .await
+            .map_err(db("claim stale orders"))?;
+        let mut stale = Vec::with_capacity(claimed.len());
+        for id in claimed {
+            let id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
+            stale.push((id, read_items(&tx, id).await?));
+        }
+        // The stock rows of every claimed order, locked once, in SKU order.
+        let mut skus: Vec<i64> = stale
+            .iter()
+            .flat_map(|(_, items)| columns(items).0)
+            .collect();
+        skus.sort_unstable();
+        skus.dedup();
+        let mut levels = lock_stocks(&tx, &skus).await?;
+        let mut cancelled = Vec::with_capacity(stale.len());
+        for (id, items) in stale {
+            let changed = settle_items(&items, StockEffect::Release, |sku| {
+                levels.get(&sku).copied()
+            })
+            .map_err(|e| RepoError::new(format!("order {id}: auto-cancel"), e))?;
+            settle(&tx, id, &changed, OrderStatus::Cancelled).await?;
+            levels.extend(changed);
+            cancelled.push(id);
+        }
+        tx.commit().await.map_err(db("commit auto-cancel"))?;
+        Ok(cancelled)
     }
 
     async fn transition(

@@ -39,6 +39,9 @@ macro_rules! storage_suite {
             concurrent_multi_sku_orders_keep_the_invariant,
             pay_racing_cancel_has_one_winner,
             one_key_sent_at_once_places_one_order,
+            stale_orders_are_cancelled_once_by_racing_cancellers,
+            young_orders_are_not_cancelled,
+            pay_racing_the_canceller_has_one_winner,
         );
     };
     (@cases $make:expr, $finish:expr; $($case:ident),* $(,)?) => {
@@ -397,4 +400,109 @@ pub async fn one_key_sent_at_once_places_one_order<S: TestStore>(store: Arc<S>) 
         Some(stock(100, 4)),
         "reserved once"
     );
+}
+
+/// Cancels stale orders (any age) until none is left, and returns the ids this caller cancelled.
+async fn cancel_all_stale<S: TestStore>(
+    store: Arc<S>,
+    batch: usize,
+) -> Vec<crate::domain::OrderId> {
+    let mut mine = Vec::new();
+    loop {
+        let cancelled = store
+            .cancel_stale(std::time::Duration::ZERO, batch)
+            .await
+            .expect("no storage error, no deadlock");
+        let done = cancelled.len() < batch;
+        mine.extend(cancelled);
+        if done {
+            return mine;
+        }
+    }
+}
+
+pub async fn stale_orders_are_cancelled_once_by_racing_cancellers<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(1000, 0)).await;
+    store.put_stock(sku(2), stock(1000, 0)).await;
+    let mut placed = HashSet::new();
+    for i in 0..100 {
+        let list: &[(u32, u32)] = if i % 2 == 0 {
+            &[(1, 1), (2, 2)]
+        } else {
+            &[(2, 1)]
+        };
+        let (id, reservation) = created(&*store, order(i + 1, list, "")).await;
+        assert_eq!(reservation, Reservation::Reserved);
+        placed.insert(id);
+    }
+    // Four cancellers at once, as four loms replicas on one database would run them.
+    let runs = all_at_once(4, |_| cancel_all_stale(store.clone(), 7)).await;
+    let mut seen = HashSet::new();
+    for id in runs.into_iter().flatten() {
+        assert!(seen.insert(id), "order {id} cancelled twice");
+    }
+    assert_eq!(seen, placed, "every stale order cancelled");
+    assert_eq!(
+        store.stock_of(sku(1)).await,
+        Some(stock(1000, 0)),
+        "reservations released"
+    );
+    assert_eq!(store.stock_of(sku(2)).await, Some(stock(1000, 0)));
+    for id in placed {
+        assert_eq!(status(&*store, id).await, OrderStatus::Cancelled);
+    }
+}
+
+pub async fn young_orders_are_not_cancelled<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 0)).await;
+    let (id, _) = created(&*store, order(1, &[(1, 2)], "")).await;
+    let (failed, _) = created(&*store, order(1, &[(1, 20)], "")).await;
+    let cancelled = store
+        .cancel_stale(std::time::Duration::from_secs(3600), 10)
+        .await
+        .expect("no storage error");
+    assert!(cancelled.is_empty(), "{cancelled:?}");
+    assert_eq!(status(&*store, id).await, OrderStatus::AwaitingPayment);
+    // only orders awaiting payment are candidates, whatever their age
+    assert_eq!(cancel_all_stale(store.clone(), 10).await, vec![id]);
+    assert_eq!(status(&*store, failed).await, OrderStatus::Failed);
+}
+
+pub async fn pay_racing_the_canceller_has_one_winner<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(1000, 0)).await;
+    let mut paid = 0u64;
+    for trial in 0..20 {
+        let (id, _) = created(&*store, order(trial + 1, &[(1, 1)], "")).await;
+        let outcomes = all_at_once(2, |i| {
+            let store = store.clone();
+            async move {
+                if i == 0 {
+                    let outcome = store.transition(id, Transition::Pay).await;
+                    outcome.expect("no storage error") == TransitionOutcome::Applied
+                } else {
+                    let cancelled = store.cancel_stale(std::time::Duration::ZERO, 10).await;
+                    cancelled.expect("no storage error").contains(&id)
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            outcomes.iter().filter(|won| **won).count(),
+            1,
+            "trial {trial}: pay won {}, canceller won {}",
+            outcomes[0],
+            outcomes[1]
+        );
+        if outcomes[0] {
+            paid += 1;
+            assert_eq!(status(&*store, id).await, OrderStatus::Payed);
+        } else {
+            assert_eq!(status(&*store, id).await, OrderStatus::Cancelled);
+        }
+        assert_eq!(
+            store.stock_of(sku(1)).await,
+            Some(stock(1000 - paid, 0)),
+            "trial {trial}"
+        );
+    }
 }
