@@ -13,6 +13,8 @@ pub const AUTHORIZATION: &str = "authorization";
 /// Metadata key of the alternative credential header: `x-api-key: <token>`.
 pub const API_KEY: &str = "x-api-key";
 const GRPC_TIMEOUT: &str = "grpc-timeout";
+/// Metadata key of the request id that follows one call through every service's logs.
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// The caller's credential. Its `Debug` output is redacted and it has no `Display`, so it cannot reach a
 /// log line by accident; [`AuthToken::expose`] is the one way to read it.
@@ -68,6 +70,7 @@ impl fmt::Debug for AuthToken {
 pub struct RequestContext {
     token: Option<AuthToken>,
     deadline: Option<Instant>,
+    request_id: Option<AsciiMetadataValue>,
 }
 
 impl RequestContext {
@@ -81,6 +84,7 @@ impl RequestContext {
         Self {
             token: AuthToken::from_metadata(metadata),
             deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+            request_id: metadata.get(REQUEST_ID).cloned(),
         }
     }
 
@@ -89,6 +93,7 @@ impl RequestContext {
         Self {
             token: Some(token),
             deadline: None,
+            request_id: None,
         }
     }
 
@@ -103,12 +108,20 @@ impl RequestContext {
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
-    /// An outgoing request on behalf of this one: it carries the token and at most the time left, which
-    /// the callee's tonic server enforces.
+    /// The request id the call came with (the server gives every call one).
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_ref().and_then(|id| id.to_str().ok())
+    }
+
+    /// An outgoing request on behalf of this one: it carries the token, the request id and at most
+    /// the time left, which the callee's server enforces.
     pub fn outgoing<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         if let Some(token) = &self.token {
             token.insert_into(request.metadata_mut());
+        }
+        if let Some(id) = &self.request_id {
+            request.metadata_mut().insert(REQUEST_ID, id.clone());
         }
         if let Some(remaining) = self.remaining() {
             request.set_timeout(remaining);
@@ -118,7 +131,7 @@ impl RequestContext {
 }
 
 /// Parses the gRPC wire format of a timeout: up to 8 digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
-fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     if value.len() < 2 || value.len() > 9 {
         return None;
     }
@@ -185,6 +198,9 @@ mod tests {
         incoming
             .metadata_mut()
             .insert("grpc-timeout", "5S".parse().expect("ascii"));
+        incoming
+            .metadata_mut()
+            .insert("x-request-id", "req-1".parse().expect("ascii"));
         let ctx = RequestContext::from_request(&incoming);
         let out = ctx.outgoing(());
         assert_eq!(
@@ -193,6 +209,13 @@ mod tests {
                 .and_then(|v| v.to_str().ok()),
             Some("Bearer t")
         );
+        assert_eq!(
+            out.metadata()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok()),
+            Some("req-1")
+        );
+        assert_eq!(ctx.request_id(), Some("req-1"));
         let timeout = out.metadata().get("grpc-timeout").expect("timeout set");
         assert!(!timeout.is_empty());
         assert!(ctx.remaining().is_some_and(|r| r <= Duration::from_secs(5)));

@@ -4,18 +4,26 @@
 //!
 //! Request validation is not here: the generated code decodes every request through
 //! `route256_proto::codec::ValidatingCodec`, so a handler never runs on an invalid request.
+mod context_layer;
 mod incoming;
 mod limits;
+
+pub use context_layer::new_request_id;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_stream::StreamExt;
 use tonic::service::Routes;
-use tonic::transport::Server;
+use tonic::transport::server::Connected;
 use tonic_health::ServingStatus;
+use tower::ServiceExt;
 use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -25,8 +33,6 @@ use tracing::Level;
 pub enum ServeError {
     #[error("cannot build the reflection service")]
     Reflection(#[from] tonic_reflection::server::Error),
-    #[error("grpc transport failed")]
-    Transport(#[from] tonic::transport::Error),
 }
 
 /// The listener could not be bound.
@@ -245,43 +251,82 @@ async fn serve(
         .with_success(GrpcCode::ResourceExhausted)
         .with_success(GrpcCode::OutOfRange)
         .with_success(GrpcCode::Cancelled);
-    // The span names the method only: metadata, and with it the caller's token, is never recorded.
+    // The span names the method and the request id only: the rest of the metadata, and with it the
+    // caller's token, is never recorded.
     let trace = TraceLayer::new(SharedClassifier::new(classifier))
-        .make_span_with(
-            |request: &http::Request<_>| tracing::info_span!("grpc", rpc = %request.uri().path()),
-        )
+        .make_span_with(|request: &http::Request<_>| {
+            let id = request
+                .headers()
+                .get(crate::context::REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("grpc", rpc = %request.uri().path(), request_id = %id)
+        })
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::DEBUG))
         .on_failure(DefaultOnFailure::new().level(Level::WARN));
-
-    tracing::info!(%addr, ?services, ?limits, "grpc server listening");
-
-    let shutdown = async {
-        shutdown.await;
-        stop_background.send_replace(true);
-        for name in services {
-            health
-                .set_service_status(*name, ServingStatus::NotServing)
-                .await;
-        }
-        tracing::info!(%addr, "grpc server draining");
-    };
-    let served = Server::builder()
-        .max_concurrent_streams(
-            u32::try_from(limits.max_in_flight_per_connection.saturating_mul(2))
-                .unwrap_or(u32::MAX),
-        )
-        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
-        .http2_keepalive_interval(Some(limits.keepalive_interval))
-        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+    // Outermost first: the request id, the call log, admission, the deadline, the services.
+    let service = tower::ServiceBuilder::new()
+        .layer(context_layer::RequestIdLayer)
         .layer(trace)
         .layer(limits::CallLimitsLayer::new(
             limits.max_in_flight,
             limits.max_in_flight_per_connection,
         ))
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming::accept(listener, limits.idle_timeout), shutdown)
-        .await;
+        .layer(context_layer::DeadlineLayer)
+        .service(routes);
+
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(
+            u32::try_from(limits.max_in_flight_per_connection.saturating_mul(2))
+                .unwrap_or(u32::MAX),
+        )
+        .max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .keep_alive_interval(Some(limits.keepalive_interval))
+        .keep_alive_timeout(limits.keepalive_timeout);
+
+    tracing::info!(%addr, ?services, ?limits, "grpc server listening");
+    let connections = GracefulShutdown::new();
+    {
+        // Dropping the stream at the end of this block closes the listener: no new connection is
+        // accepted while the open ones drain.
+        let mut incoming = incoming::accept(listener, limits.idle_timeout);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let io = tokio::select! {
+                () = &mut shutdown => break,
+                io = incoming.next() => match io {
+                    Some(Ok(io)) => io,
+                    // The accept loop never yields an error, and ends only when the server does.
+                    Some(Err(_)) | None => break,
+                },
+            };
+            let info = io.connect_info();
+            let service = service.clone();
+            let per_call = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                let mut request = request.map(tonic::body::Body::new);
+                request.extensions_mut().insert(info.clone());
+                service.clone().oneshot(request)
+            });
+            let connection = connections.watch(http2.serve_connection(TokioIo::new(io), per_call));
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "connection ended");
+                }
+            });
+        }
+    }
+    stop_background.send_replace(true);
+    for name in services {
+        health
+            .set_service_status(*name, ServingStatus::NotServing)
+            .await;
+    }
+    tracing::info!(%addr, "grpc server draining");
+    // Every open connection is told to go away (HTTP/2 GOAWAY); calls in flight finish first.
+    connections.shutdown().await;
     // Also when the server failed: the tasks must not outlive it.
     stop_background.send_replace(true);
     for (name, task) in background {
@@ -289,7 +334,6 @@ async fn serve(
             tracing::error!(task = name, %error, "background task failed");
         }
     }
-    served?;
     tracing::info!(%addr, "grpc server stopped");
     Ok(())
 }

@@ -220,3 +220,80 @@ async fn an_unpaid_order_is_cancelled_by_itself_and_its_stock_released() {
     assert_eq!(status, OrderStatus::Payed, "a paid order is not touched");
     system.stop().await;
 }
+
+/// The caller's 200 ms deadline on a call cart cannot finish in time (product-service takes 30 s): the
+/// call ends at the deadline in cart — answered DEADLINE_EXCEEDED, or abandoned when the caller's
+/// reset arrives first — and cart's own call to product-service ends with it, which product-service
+/// sees abandoned. (A tonic client keeps the deadline itself too and reports it as CANCELLED "Timeout
+/// expired" when its timer wins the race with the answer; grpc-go and grpcurl say DEADLINE_EXCEEDED.
+/// The server's own answer at the deadline is checked in platform's `DeadlineLayer` tests.)
+#[tokio::test]
+async fn the_callers_deadline_ends_the_call_everywhere() {
+    let mut settings = Settings::default();
+    settings.product.latency = Duration::from_secs(30);
+    let system = System::start_with(settings).await;
+    let mut cart = system.cart().await;
+    let mut adding = add(8, GUROV, 1);
+    adding.set_timeout(Duration::from_millis(200));
+    let status = cart
+        .add_item(adding)
+        .await
+        .expect_err("product-service too slow");
+    let ran_out = status.code() == Code::DeadlineExceeded
+        || (status.code() == Code::Cancelled && status.message() == "Timeout expired");
+    assert!(ran_out, "{status:?}");
+    support::eventually("cart's call ends at the deadline", || {
+        support::logs().lines().any(|line| {
+            (line.contains("call ended by the") || line.contains("call abandoned"))
+                && line.contains("/route256.cart.v1.CartService/AddItem")
+        })
+    })
+    .await;
+    support::eventually("product-service sees its call abandoned", || {
+        support::logs().lines().any(|line| {
+            line.contains("call abandoned")
+                && line.contains("/route256.product.v1.ProductService/GetProduct")
+        })
+    })
+    .await;
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn one_request_id_follows_a_call_through_every_service() {
+    let system = System::start().await;
+    let mut cart = system.cart().await;
+    let mut request = add(9, GUROV, 1);
+    request
+        .metadata_mut()
+        .insert("x-request-id", "trace-me-7f3e".parse().expect("ascii"));
+    let response = cart.add_item(request).await.expect("added");
+    assert_eq!(
+        response
+            .metadata()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("trace-me-7f3e"),
+        "echoed"
+    );
+    // AddItem asks product-service, then loms: each logs the call in a span with the same id.
+    for rpc in [
+        "/route256.cart.v1.CartService/AddItem",
+        "/route256.product.v1.ProductService/GetProduct",
+        "/route256.loms.v1.LomsService/StocksInfo",
+    ] {
+        support::eventually(rpc, || {
+            support::logs()
+                .lines()
+                .any(|line| line.contains(rpc) && line.contains("request_id=trace-me-7f3e"))
+        })
+        .await;
+    }
+    let fresh = cart.add_item(add(9, GUROV, 1)).await.expect("added");
+    let id = fresh
+        .metadata()
+        .get("x-request-id")
+        .expect("an id was made up");
+    assert_eq!(id.len(), 32);
+    system.stop().await;
+}
