@@ -73,9 +73,11 @@ test: stack-up
 e2e:
     bash scripts/e2e.sh
 
-# OrderCreate throughput through gRPC → loms → pgbouncer → PostgreSQL beside pgbench (see BENCHMARKS.md)
+# OrderCreate throughput through gRPC → loms → pgbouncer → PostgreSQL beside pgbench, and cart.List
+# with the worker pool and the rate limiter (see BENCHMARKS.md)
 bench: stack-up
     bash scripts/bench.sh
+    bash scripts/bench-list.sh
 
 # formatting and clippy, warnings as errors
 lint:
