@@ -30,7 +30,10 @@ async fn main() -> anyhow::Result<()> {
         .map(|level| level.sku)
         .take(items)
         .collect();
-    anyhow::ensure!(skus.len() == items, "the catalogue has fewer SKUs than {items}");
+    anyhow::ensure!(
+        skus.len() == items,
+        "the catalogue has fewer SKUs than {items}"
+    );
     for sku in skus {
         cart.add_item(authed(AddItemRequest {
             user,
