@@ -7,7 +7,7 @@ use route256_proto::cart::CheckoutRequest;
 use route256_proto::loms::{
     Item, OrderCancelRequest, OrderCreateRequest, OrderInfoRequest, OrderPayRequest, OrderStatus,
 };
-use support::{add, authed, available, Settings, System, GUROV, SOLD_OUT};
+use support::{add, authed, available, Settings, System, GUROV, PLENTY, SMITH, SOLD_OUT};
 use tonic::Code;
 
 /// An address nothing listens on: bound, then released.
@@ -221,22 +221,32 @@ async fn an_unpaid_order_is_cancelled_by_itself_and_its_stock_released() {
     system.stop().await;
 }
 
-/// The caller's 200 ms deadline on a call cart cannot finish in time (product-service takes 30 s): the
-/// call ends at the deadline in cart — answered DEADLINE_EXCEEDED, or abandoned when the caller's
-/// reset arrives first — and cart's own call to product-service ends with it, which product-service
+/// The caller's 200 ms deadline on a List that cart cannot finish in time (product-service takes 30 s
+/// per item): the call ends at the deadline in cart — answered DEADLINE_EXCEEDED, or abandoned when the
+/// caller's reset arrives first — and cart's calls to product-service end with it, which product-service
 /// sees abandoned. (A tonic client keeps the deadline itself too and reports it as CANCELLED "Timeout
 /// expired" when its timer wins the race with the answer; grpc-go and grpcurl say DEADLINE_EXCEEDED.
 /// The server's own answer at the deadline is checked in platform's `DeadlineLayer` tests.)
 #[tokio::test]
 async fn the_callers_deadline_ends_the_call_everywhere() {
+    // The cart is filled through a system with a quick product-service, then listed by a second cart
+    // on the same cart database whose product-service is slow.
+    let quick = System::start_with(Settings::default().on_postgres()).await;
+    let mut filler = quick.cart().await;
+    for sku in [GUROV, SMITH, PLENTY] {
+        filler.add_item(add(8, sku, 1)).await.expect("added");
+    }
     let mut settings = Settings::default();
     settings.product.latency = Duration::from_secs(30);
-    let system = System::start_with(settings).await;
-    let mut cart = system.cart().await;
-    let mut adding = add(8, GUROV, 1);
-    adding.set_timeout(Duration::from_millis(200));
+    settings.cart.storage = quick.cart_storage();
+    settings.cart.loms_url = format!("http://{}", quick.loms_addr);
+    let slow = System::start_with(settings).await;
+
+    let mut cart = slow.cart().await;
+    let mut listing = authed(route256_proto::cart::ListRequest { user: 8 });
+    listing.set_timeout(Duration::from_millis(200));
     let status = cart
-        .add_item(adding)
+        .list(listing)
         .await
         .expect_err("product-service too slow");
     let ran_out = status.code() == Code::DeadlineExceeded
@@ -245,18 +255,19 @@ async fn the_callers_deadline_ends_the_call_everywhere() {
     support::eventually("cart's call ends at the deadline", || {
         support::logs().lines().any(|line| {
             (line.contains("call ended by the") || line.contains("call abandoned"))
-                && line.contains("/route256.cart.v1.CartService/AddItem")
+                && line.contains("/route256.cart.v1.CartService/List")
         })
     })
     .await;
-    support::eventually("product-service sees its call abandoned", || {
+    support::eventually("product-service sees its calls abandoned", || {
         support::logs().lines().any(|line| {
             line.contains("call abandoned")
                 && line.contains("/route256.product.v1.ProductService/GetProduct")
         })
     })
     .await;
-    system.stop().await;
+    slow.stop().await;
+    quick.stop().await;
 }
 
 #[tokio::test]
