@@ -236,10 +236,10 @@ async fn the_callers_deadline_ends_the_call_everywhere() {
     for sku in [GUROV, SMITH, PLENTY] {
         filler.add_item(add(8, sku, 1)).await.expect("added");
     }
-    let mut settings = Settings::default();
+    let mut settings = Settings::default().cart_replica_of(&quick);
     settings.product.latency = Duration::from_secs(30);
-    settings.cart.storage = quick.cart_storage();
-    settings.cart.loms_url = format!("http://{}", quick.loms_addr);
+    // ...but with a product-service of its own, the slow one.
+    settings.cart.product_service_url = String::new();
     let slow = System::start_with(settings).await;
 
     let mut cart = slow.cart().await;

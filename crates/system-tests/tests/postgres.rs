@@ -48,11 +48,7 @@ async fn carts_and_orders_survive_a_restart() {
 async fn two_cart_replicas_check_one_cart_out_once() {
     let first = System::start_with(Settings::default().on_postgres()).await;
     // A second cart on the same databases, pointed at the first system's loms and product-service.
-    let mut settings = Settings::default();
-    settings.cart.storage = first.cart_storage();
-    settings.cart.loms_url = format!("http://{}", first.loms_addr);
-    settings.cart.product_service_url = format!("http://{}", first.product_addr);
-    let second = System::start_with(settings).await;
+    let second = System::start_with(Settings::default().cart_replica_of(&first)).await;
 
     let mut cart = first.cart().await;
     cart.add_item(add(5, GUROV, 3)).await.expect("added");

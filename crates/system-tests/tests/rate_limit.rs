@@ -148,13 +148,10 @@ async fn two_cart_replicas_share_one_budget_through_redis() {
     settings.cart.product_burst = std::num::NonZeroU32::MIN;
     let first = System::start_with(settings).await;
     // A second cart replica: its own process state, the same product-service, loms and budget.
-    let mut settings = Settings::default();
+    let mut settings = Settings::default().cart_replica_of(&first);
     settings.cart.limiter_redis_url = Some(redis_url);
     settings.cart.limiter_key = key;
     settings.cart.product_burst = std::num::NonZeroU32::MIN;
-    settings.cart.storage = first.cart_storage();
-    settings.cart.loms_url = format!("http://{}", first.loms_addr);
-    settings.cart.product_service_url = format!("http://{}", first.product_addr);
     let second = System::start_with(settings).await;
     // Each replica keeps carts of its own (memory): fill the same cart in both.
     let skus = catalogue_skus(5);

@@ -127,6 +127,15 @@ impl Settings {
         self
     }
 
+    /// A second cart replica of `system`: its cart store (memory stays per process; PostgreSQL is the
+    /// same database) and its loms and product-service.
+    pub fn cart_replica_of(mut self, system: &System) -> Self {
+        self.cart.storage = system.cart_storage();
+        self.cart.loms_url = format!("http://{}", system.loms_addr);
+        self.cart.product_service_url = format!("http://{}", system.product_addr);
+        self
+    }
+
     /// The same services again, on the same data (the databases move along).
     fn again(&mut self) -> Self {
         Self {
