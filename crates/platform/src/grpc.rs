@@ -2,13 +2,18 @@
 //! v1 and v1alpha (grpcurl 1.8 speaks only v1alpha), a log line per failed call, graceful shutdown, and
 //! the limits that keep it answering under abuse or overload ([`ServerLimits`]).
 //!
+//! HTTP/2 is served by our own loop over hyper rather than tonic's `Server`, so that nothing of tonic's
+//! runs before our layers (its server answers a passed `grpc-timeout` with `CANCELLED`). A connection
+//! comes from the accept loop (`incoming.rs`: backoff on resource errors, idle timeout); each call then
+//! passes, outermost first, the request id (`context_layer.rs`), the call log, admission (`limits.rs`),
+//! the caller's deadline (`context_layer.rs`), and the services' routes. On shutdown the listener
+//! closes, health turns NOT_SERVING, every connection is sent GOAWAY, and calls in flight finish.
+//!
 //! Request validation is not here: the generated code decodes every request through
 //! `route256_proto::codec::ValidatingCodec`, so a handler never runs on an invalid request.
 mod context_layer;
 mod incoming;
 mod limits;
-
-pub use context_layer::new_request_id;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -104,7 +104,7 @@ fn usable(id: &HeaderValue) -> bool {
 }
 
 /// A fresh id: 32 hex digits from a per-process random key, the clock and a counter.
-pub fn new_request_id() -> String {
+fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
         std::sync::OnceLock::new();

@@ -1,11 +1,11 @@
-//! The accept loop: turns the listener into the connections tonic serves, without ever spinning.
+//! The accept loop: turns the listener into the connections the server serves, without ever spinning.
 //!
-//! tonic's own loop retries a failed `accept` at once. At the open-file limit every retry fails again
-//! immediately, so the server burns a core and answers nothing. Here a failure that is about the
-//! server (out of file descriptors, memory, buffers) pauses accepting with an exponential backoff,
-//! 5 ms up to 1 s, and is logged; a failure that is about one peer (it reset the connection before
-//! it was accepted) is skipped. The listener lives in its own task, which ends — and closes the listen
-//! socket — as soon as tonic stops accepting at shutdown.
+//! tonic's own loop, which this replaced, retried a failed `accept` at once: at the open-file limit
+//! every retry fails again immediately, so the server burned a core and answered nothing. Here a
+//! failure that is about the server (out of file descriptors, memory, buffers) pauses accepting with
+//! an exponential backoff, 5 ms up to 1 s, and is logged; a failure that is about one peer (it reset
+//! the connection before it was accepted) is skipped. The listener lives in its own task, which ends —
+//! and closes the listen socket — as soon as the serve loop stops accepting at shutdown.
 //!
 //! Every connection is wrapped in a [`TrackedStream`], which shares a [`Connection`] record with the
 //! call limits (see `limits.rs`) and closes the connection once it has carried no call for the idle
@@ -69,7 +69,7 @@ impl Connection {
     }
 }
 
-/// The connection info tonic puts into every request's extensions (see [`Connected`]).
+/// The connection info the serve loop puts into every request's extensions (see [`Connected`]).
 #[derive(Clone, Debug)]
 pub struct ConnectionInfo(pub(crate) Arc<Connection>);
 
@@ -181,13 +181,13 @@ fn is_peer_error(error: &io::Error) -> bool {
     )
 }
 
-/// The connections accepted on `listener`, for `Server::serve_with_incoming_shutdown`. The stream
-/// never yields an error: accept failures are handled (and logged) here.
+/// The connections accepted on `listener`. The stream never yields an error: accept failures are
+/// handled (and logged) here. It ends when the receiving side is dropped, which closes the listener.
 pub fn accept(
     listener: TcpListener,
     idle_timeout: Duration,
 ) -> ReceiverStream<Result<TrackedStream, io::Error>> {
-    // Capacity 1: a connection waits here only until tonic takes it.
+    // Capacity 1: a connection waits here only until the serve loop takes it.
     let (connections, incoming) = mpsc::channel(1);
     tokio::spawn(async move {
         let mut backoff = MIN_BACKOFF;
