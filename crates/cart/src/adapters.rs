@@ -29,10 +29,11 @@ pub fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
 
 /// How much later than cart's own deadline the callee is told to give up.
 ///
-/// Cart's clock decides how a call that runs out of time ends: `DEADLINE_EXCEEDED`. Were the callee
-/// told the same instant, its own guard would race cart's timer — and tonic's guard answers
-/// `CANCELLED`. The callee still stops as soon as cart stops waiting: dropping the call resets its
-/// stream. The forwarded deadline is the backstop for when that reset is lost.
+/// Cart's clock decides how a call that runs out of time ends: `DEADLINE_EXCEEDED`. The `grpc-timeout`
+/// sent along is also read by the tonic channel itself, whose guard would race cart's timer at the same
+/// instant and report `CANCELLED`; the grace keeps it second. The callee still stops as soon as cart
+/// stops waiting: dropping the call resets its stream. The forwarded deadline is the backstop for when
+/// that reset is lost.
 const CALLEE_GRACE: Duration = Duration::from_millis(50);
 
 /// Makes one call to another service on behalf of `ctx`, within a budget: the caller's time left, and
