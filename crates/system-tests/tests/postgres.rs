@@ -80,3 +80,79 @@ async fn two_cart_replicas_check_one_cart_out_once() {
     second.stop().await;
     first.stop().await;
 }
+
+/// Two loms replicas on one database, both running the auto-cancel: 100 stale orders are each
+/// cancelled exactly once (one log line per order, whichever replica), and the stock comes back exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_loms_replicas_cancel_each_stale_order_once() {
+    use route256_proto::loms::{Item, OrderCreateRequest};
+    use std::time::Duration;
+
+    let unpaid_after = |mut settings: Settings| {
+        settings.loms.unpaid_ttl = Duration::from_secs(1);
+        settings.loms.unpaid_check_period = Duration::from_millis(20);
+        settings
+    };
+    let first = System::start_with(unpaid_after(Settings::default().on_postgres())).await;
+    let mut settings = unpaid_after(Settings::default());
+    settings.loms.storage = first.loms_storage();
+    let second = System::start_with(settings).await;
+
+    let before = available(&first, GUROV).await;
+    let mut loms = first.loms().await;
+    let mut orders = Vec::new();
+    for user in 1..=100 {
+        let created = loms
+            .order_create(OrderCreateRequest {
+                user,
+                items: vec![Item {
+                    sku: GUROV,
+                    count: 1,
+                }],
+                idempotency_key: String::new(),
+            })
+            .await
+            .expect("reserved")
+            .into_inner();
+        orders.push(created.order_id);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for &order_id in &orders {
+        loop {
+            let info = loms
+                .order_info(OrderInfoRequest { order_id })
+                .await
+                .expect("kept")
+                .into_inner();
+            if info.status() == OrderStatus::Cancelled {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order {order_id} never cancelled"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(
+        available(&first, GUROV).await,
+        before,
+        "every reservation released once"
+    );
+    let logs = support::logs();
+    for order_id in orders {
+        let needle = format!("order_id={order_id} ");
+        let cancellations = logs
+            .lines()
+            .filter(|line| {
+                line.contains("order cancelled: unpaid too long") && line.contains(&needle)
+            })
+            .count();
+        assert_eq!(
+            cancellations, 1,
+            "order {order_id} cancelled {cancellations} times"
+        );
+    }
+    second.stop().await;
+    first.stop().await;
+}

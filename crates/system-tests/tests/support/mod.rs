@@ -244,6 +244,11 @@ impl System {
         self.started_with.cart.storage.clone()
     }
 
+    /// How this system's loms keeps orders and stock (for a second loms replica on the same database).
+    pub fn loms_storage(&self) -> loms::config::Storage {
+        self.started_with.loms.storage.clone()
+    }
+
     /// Stops the servers and starts them again, on the same data (new ports).
     pub async fn restart(mut self) -> Self {
         self.stop_servers().await;
