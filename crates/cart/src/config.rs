@@ -5,32 +5,10 @@ use std::time::Duration;
 
 use platform::config::{env_in_range, env_or, ConfigError};
 use platform::grpc::ServerLimits;
-use platform::postgres::PgSettings;
+pub use platform::postgres::Storage;
 
 /// cart's database through its pgbouncer, unless `CART_DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6432/cart";
-
-/// Where carts are kept (`STORAGE`, default `memory`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Storage {
-    /// In process memory: nothing to set up, nothing survives a restart, one replica only.
-    Memory,
-    /// PostgreSQL (`CART_DATABASE_URL`, `CART_DATABASE_POOL_SIZE`, `CART_DATABASE_ACQUIRE_TIMEOUT_MS`);
-    /// migrations are applied at start.
-    Postgres(PgSettings),
-}
-
-impl Storage {
-    /// `STORAGE=memory|postgres`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(
-            match platform::postgres::storage_from_env("CART", DEFAULT_DATABASE_URL)? {
-                None => Self::Memory,
-                Some(settings) => Self::Postgres(settings),
-            },
-        )
-    }
-}
 
 /// What cart needs to start.
 #[derive(Clone, Debug)]
@@ -62,7 +40,7 @@ pub struct Config {
     pub limiter_key: String,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
-    /// Where carts are kept.
+    /// Where carts are kept (`STORAGE`, `CART_DATABASE_*`).
     pub storage: Storage,
 }
 
@@ -106,7 +84,7 @@ impl Config {
                 .filter(|url| !url.is_empty()),
             limiter_key: env_or("CART_LIMITER_KEY", default.limiter_key)?,
             limits: ServerLimits::from_env()?,
-            storage: Storage::from_env()?,
+            storage: Storage::from_env("CART", DEFAULT_DATABASE_URL)?,
         })
     }
 }

@@ -4,32 +4,10 @@ use std::time::Duration;
 
 use platform::config::{env_in_range, env_or, ConfigError};
 use platform::grpc::ServerLimits;
-use platform::postgres::PgSettings;
+pub use platform::postgres::Storage;
 
 /// loms's database through its pgbouncer, unless `LOMS_DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6433/loms";
-
-/// Where orders and stock are kept (`STORAGE`, default `memory`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Storage {
-    /// In process memory: nothing to set up, nothing survives a restart, one replica only.
-    Memory,
-    /// PostgreSQL (`LOMS_DATABASE_URL`, `LOMS_DATABASE_POOL_SIZE`, `LOMS_DATABASE_ACQUIRE_TIMEOUT_MS`);
-    /// migrations are applied at start.
-    Postgres(PgSettings),
-}
-
-impl Storage {
-    /// `STORAGE=memory|postgres`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(
-            match platform::postgres::storage_from_env("LOMS", DEFAULT_DATABASE_URL)? {
-                None => Self::Memory,
-                Some(settings) => Self::Postgres(settings),
-            },
-        )
-    }
-}
 
 /// What loms needs to start.
 #[derive(Clone, Debug)]
@@ -38,7 +16,7 @@ pub struct Config {
     pub grpc_addr: SocketAddr,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
-    /// Where orders and stock are kept.
+    /// Where orders and stock are kept (`STORAGE`, `LOMS_DATABASE_*`).
     pub storage: Storage,
     /// Orders awaiting payment this long are cancelled by loms itself
     /// (`LOMS_UNPAID_CANCEL_AFTER_SECS`, default 600, 1 to 604800).
@@ -66,7 +44,7 @@ impl Config {
         Ok(Self {
             grpc_addr: env_or("LOMS_GRPC_ADDR", default.grpc_addr)?,
             limits: ServerLimits::from_env()?,
-            storage: Storage::from_env()?,
+            storage: Storage::from_env("LOMS", DEFAULT_DATABASE_URL)?,
             unpaid_ttl: Duration::from_secs(env_in_range(
                 "LOMS_UNPAID_CANCEL_AFTER_SECS",
                 600,

@@ -105,21 +105,30 @@ impl PgSettings {
     }
 }
 
-/// `STORAGE=memory|postgres` (default `memory`): `None` for memory, else the service's database
-/// settings (see [`PgSettings::from_env`]).
-pub fn storage_from_env(
-    prefix: &str,
-    default_url: &str,
-) -> Result<Option<PgSettings>, ConfigError> {
-    let kind: String = env_or("STORAGE", "memory".to_owned())?;
-    match kind.as_str() {
-        "memory" => Ok(None),
-        "postgres" => PgSettings::from_env(prefix, default_url).map(Some),
-        other => Err(ConfigError::new(
-            "STORAGE",
-            other,
-            "must be memory or postgres",
-        )),
+/// Where a service keeps its data (`STORAGE`, default `memory`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// In process memory: nothing to set up, nothing survives a restart, one replica only.
+    Memory,
+    /// PostgreSQL (`<SERVICE>_DATABASE_URL`, `_POOL_SIZE`, `_ACQUIRE_TIMEOUT_MS`: see
+    /// [`PgSettings::from_env`]); migrations are applied at start.
+    Postgres(PgSettings),
+}
+
+impl Storage {
+    /// `STORAGE=memory|postgres`; for PostgreSQL, the database settings of the service whose variables
+    /// start with `prefix`, with `default_url`.
+    pub fn from_env(prefix: &str, default_url: &str) -> Result<Self, ConfigError> {
+        let kind: String = env_or("STORAGE", "memory".to_owned())?;
+        match kind.as_str() {
+            "memory" => Ok(Self::Memory),
+            "postgres" => PgSettings::from_env(prefix, default_url).map(Self::Postgres),
+            other => Err(ConfigError::new(
+                "STORAGE",
+                other,
+                "must be memory or postgres",
+            )),
+        }
     }
 }
 
