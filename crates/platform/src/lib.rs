@@ -7,3 +7,22 @@ pub mod grpc;
 pub mod postgres;
 pub mod shutdown;
 pub mod telemetry;
+
+/// One `#[tokio::test]` per case of a storage suite shared by several implementations of a port:
+/// `$suite` is the module (a path) whose `async fn $case(store: Arc<S>)` are the cases; `$make` a
+/// future expression, evaluated afresh for every case, yielding `(store, guard)`; `$finish` gets the
+/// guard once the case has passed (for PostgreSQL: the database to drop).
+#[macro_export]
+macro_rules! suite_tests {
+    ($suite:path; $make:expr, $finish:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                use $suite as suite;
+                let (store, guard) = $make.await;
+                suite::$case(::std::sync::Arc::new(store)).await;
+                ($finish)(guard);
+            }
+        )*
+    };
+}

@@ -8,13 +8,12 @@ use std::sync::Arc;
 use crate::domain::{item_count, CartSnapshot, ItemCount, Sku, UserId};
 use crate::ports::{CartRepo, RepoError};
 
-/// Generates one `#[tokio::test]` per suite case. `$make` is a future expression, evaluated afresh for
-/// every case, that yields `(store, guard)`; when the case has passed, `$finish` gets the guard (for
-/// PostgreSQL: the database to drop).
+/// Generates one `#[tokio::test]` per suite case (see [`platform::suite_tests`]): `$make` yields a
+/// fresh `(store, guard)` per case, `$finish` gets the guard when the case has passed.
 #[macro_export]
 macro_rules! cart_storage_suite {
     ($make:expr, $finish:expr) => {
-        $crate::cart_storage_suite!(@cases $make, $finish;
+        ::platform::suite_tests!($crate::adapters::suite; $make, $finish;
             counts_add_up_and_items_are_sorted,
             a_position_never_passes_65535,
             delete_and_clear_are_fine_on_missing_things,
@@ -24,16 +23,6 @@ macro_rules! cart_storage_suite {
             one_snapshot_removed_at_once_is_removed_once,
             concurrent_adds_all_count,
         );
-    };
-    (@cases $make:expr, $finish:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                let (store, guard) = $make.await;
-                $crate::adapters::suite::$case(std::sync::Arc::new(store)).await;
-                ($finish)(guard);
-            }
-        )*
     };
 }
 

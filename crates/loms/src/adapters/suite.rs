@@ -20,13 +20,12 @@ pub trait TestStore: OrderRepo + StockRepo + 'static {
     async fn stock_of(&self, sku: Sku) -> Option<Stock>;
 }
 
-/// Generates one `#[tokio::test]` per suite case. `$make` is a future expression, evaluated afresh for
-/// every case, that yields `(store, guard)`; when the case has passed, `$finish` gets the guard (for
-/// PostgreSQL: the database to drop).
+/// Generates one `#[tokio::test]` per suite case (see [`platform::suite_tests`]): `$make` yields a
+/// fresh `(store, guard)` per case, `$finish` gets the guard when the case has passed.
 #[macro_export]
 macro_rules! storage_suite {
     ($make:expr, $finish:expr) => {
-        $crate::storage_suite!(@cases $make, $finish;
+        ::platform::suite_tests!($crate::adapters::suite; $make, $finish;
             reservation_is_all_or_nothing,
             unknown_sku_fails_the_order,
             failed_orders_are_kept_and_readable,
@@ -43,16 +42,6 @@ macro_rules! storage_suite {
             young_orders_are_not_cancelled,
             pay_racing_the_canceller_has_one_winner,
         );
-    };
-    (@cases $make:expr, $finish:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                let (store, guard) = $make.await;
-                $crate::adapters::suite::$case(std::sync::Arc::new(store)).await;
-                ($finish)(guard);
-            }
-        )*
     };
 }
 
