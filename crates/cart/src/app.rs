@@ -6,7 +6,10 @@ use tower::Layer;
 
 use platform::grpc::{BindError, GrpcServer};
 use platform::postgres::{MigrateError, PgSettings};
+use platform::web::ReadinessCheck;
 use route256_proto::cart::cart_service_server::{CartServiceServer, SERVICE_NAME};
+use route256_proto::loms::loms_service_server;
+use route256_proto::product::product_service_server;
 use tonic::service::Routes;
 
 use crate::adapters::channel;
@@ -89,18 +92,68 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
             source,
         })
     };
-    let limited =
-        RateLimitLayer::new(limiter(&config)?).layer(connect(&config.product_service_url)?);
+    let product_channel = connect(&config.product_service_url)?;
+    let loms_channel = connect(&config.loms_url)?;
+    let limited = RateLimitLayer::new(limiter(&config)?).layer(product_channel.clone());
     let products = GrpcProductCatalog::new(limited, config.upstream_timeout);
-    let loms = GrpcLoms::new(connect(&config.loms_url)?, config.upstream_timeout);
-    let carts: Arc<dyn CartRepo> = match &config.storage {
-        Storage::Memory => Arc::new(MemoryCartRepo::default()),
-        Storage::Postgres(settings) => Arc::new(postgres_repo(settings).await?),
+    let loms = GrpcLoms::new(loms_channel.clone(), config.upstream_timeout);
+    let (carts, database): (Arc<dyn CartRepo>, _) = match &config.storage {
+        Storage::Memory => (Arc::new(MemoryCartRepo::default()), None),
+        Storage::Postgres(settings) => {
+            let repo = Arc::new(postgres_repo(settings).await?);
+            (repo.clone(), Some(repo))
+        }
     };
+    let readiness = readiness(database, product_channel, loms_channel);
     let pricing = WorkerPool::new(config.list_workers);
     let cart = Cart::new(carts, Arc::new(products), Arc::new(loms), pricing);
     let server = CartServiceServer::new(CartGrpc::new(cart))
         .max_decoding_message_size(config.limits.max_request_bytes);
     let routes = Routes::new(server);
-    Ok(GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?)
+    Ok(
+        GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)
+            .await?
+            .with_http(config.http_addr)
+            .await?
+            .with_readiness(readiness),
+    )
+}
+
+/// cart is ready when its database answers (PostgreSQL only) and product-service and loms report
+/// SERVING on their gRPC health service: without them no cart call but Clear and DeleteItem works.
+/// The health calls bypass the rate limit: they are not catalogue calls.
+fn readiness(
+    database: Option<Arc<PgCartRepo>>,
+    product: tonic::transport::Channel,
+    loms: tonic::transport::Channel,
+) -> ReadinessCheck {
+    Arc::new(move || {
+        let (database, product, loms) = (database.clone(), product.clone(), loms.clone());
+        Box::pin(async move {
+            if let Some(database) = database {
+                database
+                    .ping()
+                    .await
+                    .map_err(|error| format!("database: {error}"))?;
+            }
+            serving(product_service_server::SERVICE_NAME, product).await?;
+            serving(loms_service_server::SERVICE_NAME, loms).await
+        })
+    })
+}
+
+async fn serving(name: &str, channel: tonic::transport::Channel) -> Result<(), String> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: name.to_owned(),
+        })
+        .await
+        .map_err(|status| format!("{name}: {}", status.message()))?;
+    if answer.into_inner().status() == ServingStatus::Serving {
+        Ok(())
+    } else {
+        Err(format!("{name}: not serving"))
+    }
 }

@@ -15,6 +15,9 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6432/cart"
 pub struct Config {
     /// gRPC listen address (`CART_GRPC_ADDR`, default `127.0.0.1:8082`); port 0 picks a free one.
     pub grpc_addr: SocketAddr,
+    /// HTTP listen address: JSON gateway, Swagger UI, health and metrics (`CART_HTTP_ADDR`, default
+    /// `127.0.0.1:8080`); port 0 picks a free one.
+    pub http_addr: SocketAddr,
     /// product-service's gRPC endpoint (`PRODUCT_SERVICE_URL`, default `http://127.0.0.1:8090`).
     pub product_service_url: String,
     /// loms's gRPC endpoint (`LOMS_URL`, default `http://127.0.0.1:8083`).
@@ -48,6 +51,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             product_service_url: "http://127.0.0.1:8090".to_owned(),
             loms_url: "http://127.0.0.1:8083".to_owned(),
             upstream_timeout: Duration::from_secs(5),
@@ -68,6 +72,7 @@ impl Config {
         let default = Self::default();
         Ok(Self {
             grpc_addr: env_or("CART_GRPC_ADDR", default.grpc_addr)?,
+            http_addr: env_or("CART_HTTP_ADDR", default.http_addr)?,
             product_service_url: env_or("PRODUCT_SERVICE_URL", default.product_service_url)?,
             loms_url: env_or("LOMS_URL", default.loms_url)?,
             upstream_timeout: Duration::from_millis(env_in_range(

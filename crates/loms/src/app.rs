@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use platform::grpc::{BindError, GrpcServer};
 use platform::postgres::{MigrateError, PgSettings};
+use platform::web::ReadinessCheck;
 use route256_proto::loms::loms_service_server::{LomsServiceServer, SERVICE_NAME};
 use tonic::service::Routes;
 
@@ -30,27 +31,41 @@ pub enum AppError {
 /// migrations applied and the catalogue's missing SKUs stocked — and binds the listener (port 0 picks
 /// a free port: see [`GrpcServer::local_addr`]).
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
-    let loms = match &config.storage {
+    let (loms, readiness) = match &config.storage {
         Storage::Memory => {
             let store = Arc::new(MemoryStore::seeded());
-            Loms::new(store.clone(), store)
+            (Loms::new(store.clone(), store), None)
         }
         Storage::Postgres(settings) => {
             let store = Arc::new(postgres_store(settings).await?);
-            Loms::new(store.clone(), store)
+            let check = store.clone();
+            let readiness: ReadinessCheck = Arc::new(move || {
+                let store = check.clone();
+                Box::pin(async move {
+                    store
+                        .ping()
+                        .await
+                        .map_err(|error| format!("database: {error}"))
+                })
+            });
+            (Loms::new(store.clone(), store), Some(readiness))
         }
     };
     let server = LomsServiceServer::new(LomsGrpc::new(loms.clone()))
         .max_decoding_message_size(config.limits.max_request_bytes);
     let routes = Routes::new(server);
     let (ttl, period) = (config.unpaid_ttl, config.unpaid_check_period);
-    Ok(
-        GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)
-            .await?
-            .with_background("auto-cancel", move |stop| {
-                auto_cancel(loms, ttl, period, stop)
-            }),
-    )
+    let mut server = GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)
+        .await?
+        .with_http(config.http_addr)
+        .await?
+        .with_background("auto-cancel", move |stop| {
+            auto_cancel(loms, ttl, period, stop)
+        });
+    if let Some(readiness) = readiness {
+        server = server.with_readiness(readiness);
+    }
+    Ok(server)
 }
 
 /// Orders cancelled by one storage step of the auto-cancel.

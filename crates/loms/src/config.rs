@@ -14,6 +14,9 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6433/loms"
 pub struct Config {
     /// gRPC listen address (`LOMS_GRPC_ADDR`, default `127.0.0.1:8083`); port 0 picks a free one.
     pub grpc_addr: SocketAddr,
+    /// HTTP listen address: JSON gateway, Swagger UI, health and metrics (`LOMS_HTTP_ADDR`, default
+    /// `127.0.0.1:8084`); port 0 picks a free one.
+    pub http_addr: SocketAddr,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
     /// Where orders and stock are kept (`STORAGE`, `LOMS_DATABASE_*`).
@@ -29,6 +32,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8083)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8084)),
             limits: ServerLimits::default(),
             storage: Storage::Memory,
             unpaid_ttl: Duration::from_secs(600),
@@ -43,6 +47,7 @@ impl Config {
         let default = Self::default();
         Ok(Self {
             grpc_addr: env_or("LOMS_GRPC_ADDR", default.grpc_addr)?,
+            http_addr: env_or("LOMS_HTTP_ADDR", default.http_addr)?,
             limits: ServerLimits::from_env()?,
             storage: Storage::from_env("LOMS", DEFAULT_DATABASE_URL)?,
             unpaid_ttl: Duration::from_secs(env_in_range(

@@ -9,6 +9,12 @@
 //! the caller's deadline (`context_layer.rs`), and the services' routes. On shutdown the listener
 //! closes, health turns NOT_SERVING, every connection is sent GOAWAY, and calls in flight finish.
 //!
+//! With [`GrpcServer::with_http`] the same server also listens for HTTP/1.1 and HTTP/2 on a second
+//! port ([`crate::web`]): the JSON gateway calls the very service stack above in-process, so both ports
+//! share validation, limits, logs, metrics and deadlines. Shutdown then begins by reporting not ready
+//! (`/readyz` 503, health NOT_SERVING) for `SHUTDOWN_DRAIN_DELAY_MS` while still serving, so load
+//! balancers stop sending calls before the listeners close.
+//!
 //! Request validation is not here: the generated code decodes every request through
 //! `route256_proto::codec::ValidatingCodec`, so a handler never runs on an invalid request.
 mod context_layer;
@@ -33,11 +39,16 @@ use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::gateway::{CallService, Gateway};
+use crate::web::{HttpFront, ReadinessCheck};
+
 /// The server could not start or stopped on an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot build the reflection service")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("cannot build the HTTP gateway")]
+    Gateway(#[from] crate::gateway::RuleError),
 }
 
 /// The listener could not be bound.
@@ -59,6 +70,11 @@ pub struct BindError {
 /// | calls in flight, one connection | `GRPC_MAX_IN_FLIGHT_PER_CONNECTION` | 256 |
 /// | HTTP/2 keepalive ping interval / answer timeout | `GRPC_KEEPALIVE_INTERVAL_MS` / `_TIMEOUT_MS` | 30 s / 10 s |
 /// | a connection without calls is closed after | `GRPC_IDLE_TIMEOUT_MS` | 5 min |
+/// | not ready but still serving, from a shutdown signal until the listeners close | `SHUTDOWN_DRAIN_DELAY_MS` | 0 |
+///
+/// The HTTP port ([`GrpcServer::with_http`]) shares these: its bodies are capped at the same size
+/// (413 above it), its calls count against the same in-flight limits, and its idle connections close
+/// alike; an HTTP/1.1 request's headers must arrive within 10 s.
 ///
 /// A request message above the size limit is refused before it is decoded, with tonic's
 /// `OUT_OF_RANGE`; request metadata is capped at 16 KiB. A call past either in-flight limit is answered
@@ -72,6 +88,7 @@ pub struct ServerLimits {
     pub keepalive_interval: Duration,
     pub keepalive_timeout: Duration,
     pub idle_timeout: Duration,
+    pub drain_delay: Duration,
 }
 
 /// The largest header block (metadata) a request may carry.
@@ -86,6 +103,7 @@ impl Default for ServerLimits {
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
+            drain_delay: Duration::ZERO,
         }
     }
 }
@@ -122,9 +140,13 @@ impl ServerLimits {
                 1_000..=600_000,
             )?,
             idle_timeout: ms("GRPC_IDLE_TIMEOUT_MS", d.idle_timeout, 1_000..=86_400_000)?,
+            drain_delay: ms("SHUTDOWN_DRAIN_DELAY_MS", d.drain_delay, 0..=600_000)?,
         })
     }
 }
+
+/// How long an HTTP/1.1 client may take to send a request's headers.
+const HTTP1_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A service's gRPC server, bound and ready to run.
 pub struct GrpcServer {
@@ -134,6 +156,8 @@ pub struct GrpcServer {
     services: Vec<&'static str>,
     limits: ServerLimits,
     background: Vec<(&'static str, BackgroundTask)>,
+    http: Option<(SocketAddr, TcpListener)>,
+    readiness: Option<ReadinessCheck>,
 }
 
 /// A task that runs beside the server until it sees `true` on its receiver (shutdown has begun).
@@ -154,6 +178,7 @@ impl GrpcServer {
         limits: ServerLimits,
     ) -> Result<Self, BindError> {
         raise_open_file_limit();
+        crate::metrics::install();
         let bind_error = |source| BindError { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
@@ -164,7 +189,30 @@ impl GrpcServer {
             services: services.to_vec(),
             limits,
             background: Vec::new(),
+            http: None,
+            readiness: None,
         })
+    }
+
+    /// Also serves HTTP on `addr` (port 0 picks a free port: see [`GrpcServer::http_addr`]): the JSON
+    /// gateway, `/openapi.json`, `/swagger/`, `/healthz`, `/readyz` and `/metrics` ([`crate::web`]).
+    pub async fn with_http(mut self, addr: SocketAddr) -> Result<Self, BindError> {
+        let bind_error = |source| BindError { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        self.http = Some((addr, listener));
+        Ok(self)
+    }
+
+    /// What `/readyz` checks beyond "not shutting down": the storage and services this one needs.
+    pub fn with_readiness(mut self, check: ReadinessCheck) -> Self {
+        self.readiness = Some(check);
+        self
+    }
+
+    /// The HTTP address, when the server has one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(addr, _)| *addr)
     }
 
     /// Runs `task` beside the server, from the moment [`GrpcServer::run_until`] starts. Its receiver
@@ -215,8 +263,11 @@ async fn serve(
         services,
         limits,
         background,
+        http,
+        readiness,
     } = server;
-    let (stop_background, stopped) = watch::channel(false);
+    // `true` from the moment shutdown begins: background tasks stop, readiness turns 503.
+    let (draining, stopped) = watch::channel(false);
     let background: Vec<_> = background
         .into_iter()
         .map(|(name, task)| (name, tokio::spawn(task(stopped.clone()))))
@@ -270,9 +321,10 @@ async fn serve(
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::DEBUG))
         .on_failure(DefaultOnFailure::new().level(Level::WARN));
-    // Outermost first: the request id, the call log, admission, the deadline, the services.
+    // Outermost first: the request id, metrics, the call log, admission, the deadline, the services.
     let service = tower::ServiceBuilder::new()
         .layer(context_layer::RequestIdLayer)
+        .layer(crate::metrics::RpcMetricsLayer)
         .layer(trace)
         .layer(limits::CallLimitsLayer::new(
             limits.max_in_flight,
@@ -280,6 +332,29 @@ async fn serve(
         ))
         .layer(context_layer::DeadlineLayer)
         .service(routes);
+
+    let front = match &http {
+        Some(_) => {
+            let pool = crate::gateway::contract_pool()?;
+            let gateway_routes = crate::gateway::routes(&pool, services)?;
+            let (title, description) = describe(&pool, services);
+            let document = crate::gateway::openapi(&title, &description, &gateway_routes);
+            let calls = CallService::new(
+                service
+                    .clone()
+                    .map_response(|response| response.map(tonic::body::Body::new))
+                    .map_err(|never| match never {}),
+            );
+            let gateway = Gateway::new(gateway_routes, calls, limits.max_request_bytes);
+            Some(std::sync::Arc::new(HttpFront::new(
+                gateway,
+                &document,
+                readiness,
+                stopped.clone(),
+            )))
+        }
+        None => None,
+    };
 
     let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     http2
@@ -291,49 +366,93 @@ async fn serve(
         .max_header_list_size(MAX_HEADER_LIST_BYTES)
         .keep_alive_interval(Some(limits.keepalive_interval))
         .keep_alive_timeout(limits.keepalive_timeout);
+    let mut web = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    web.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HTTP1_HEADER_TIMEOUT)
+        .max_headers(100);
+    web.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .keep_alive_interval(Some(limits.keepalive_interval))
+        .keep_alive_timeout(limits.keepalive_timeout);
 
-    tracing::info!(%addr, ?services, ?limits, "grpc server listening");
+    let http_addr = http.as_ref().map(|(addr, _)| *addr);
+    tracing::info!(%addr, ?http_addr, ?services, ?limits, "grpc server listening");
     let connections = GracefulShutdown::new();
     {
-        // Dropping the stream at the end of this block closes the listener: no new connection is
+        // Dropping the streams at the end of this block closes the listeners: no new connection is
         // accepted while the open ones drain.
         let mut incoming = incoming::accept(listener, limits.idle_timeout);
+        let mut http_incoming =
+            http.map(|(_, listener)| incoming::accept(listener, limits.idle_timeout));
         let mut shutdown = std::pin::pin!(shutdown);
+        let mut drain_until: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
-            let io = tokio::select! {
-                () = &mut shutdown => break,
+            tokio::select! {
+                () = &mut shutdown, if drain_until.is_none() => {
+                    draining.send_replace(true);
+                    for name in services {
+                        health.set_service_status(*name, ServingStatus::NotServing).await;
+                    }
+                    if limits.drain_delay.is_zero() {
+                        break;
+                    }
+                    tracing::info!(%addr, delay = ?limits.drain_delay, "not ready, still serving");
+                    drain_until = Some(Box::pin(tokio::time::sleep(limits.drain_delay)));
+                }
+                () = until(drain_until.as_mut()) => break,
                 io = incoming.next() => match io {
-                    Some(Ok(io)) => io,
+                    Some(Ok(io)) => {
+                        let info = io.connect_info();
+                        let service = service.clone();
+                        let per_call = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                            let mut request = request.map(tonic::body::Body::new);
+                            request.extensions_mut().insert(info.clone());
+                            service.clone().oneshot(request)
+                        });
+                        let connection = connections.watch(http2.serve_connection(TokioIo::new(io), per_call));
+                        tokio::spawn(async move {
+                            if let Err(error) = connection.await {
+                                tracing::debug!(%error, "connection ended");
+                            }
+                        });
+                    }
                     // The accept loop never yields an error, and ends only when the server does.
                     Some(Err(_)) | None => break,
                 },
-            };
-            let info = io.connect_info();
-            let service = service.clone();
-            let per_call = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-                let mut request = request.map(tonic::body::Body::new);
-                request.extensions_mut().insert(info.clone());
-                service.clone().oneshot(request)
-            });
-            let connection = connections.watch(http2.serve_connection(TokioIo::new(io), per_call));
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%error, "connection ended");
+                io = next_connection(http_incoming.as_mut()) => {
+                    let (Some(io), Some(front)) = (io, &front) else { break };
+                    let info = io.connect_info();
+                    let front = front.clone();
+                    let per_request = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+                        request.extensions_mut().insert(info.clone());
+                        let front = front.clone();
+                        async move { Ok::<_, std::convert::Infallible>(front.respond(request).await) }
+                    });
+                    let connection = connections.watch(
+                        web.serve_connection(TokioIo::new(io), per_request).into_owned(),
+                    );
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(%error, "http connection ended");
+                        }
+                    });
                 }
-            });
+            }
         }
     }
-    stop_background.send_replace(true);
+    // Also when the server failed or the signal came without a delay: the tasks must stop.
+    draining.send_replace(true);
     for name in services {
         health
             .set_service_status(*name, ServingStatus::NotServing)
             .await;
     }
     tracing::info!(%addr, "grpc server draining");
-    // Every open connection is told to go away (HTTP/2 GOAWAY); calls in flight finish first.
+    // Every open connection is told to go away (HTTP/2 GOAWAY, HTTP/1.1 close after the current
+    // request); calls in flight finish first.
     connections.shutdown().await;
-    // Also when the server failed: the tasks must not outlive it.
-    stop_background.send_replace(true);
     for (name, task) in background {
         if let Err(error) = task.await {
             tracing::error!(task = name, %error, "background task failed");
@@ -341,4 +460,47 @@ async fn serve(
     }
     tracing::info!(%addr, "grpc server stopped");
     Ok(())
+}
+
+/// Resolves when the drain delay has passed; never while there is none.
+async fn until(sleep: Option<&mut std::pin::Pin<Box<tokio::time::Sleep>>>) {
+    match sleep {
+        Some(sleep) => sleep.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next HTTP connection; never, without an HTTP port. `None` when its accept loop ended.
+async fn next_connection<S>(incoming: Option<&mut S>) -> Option<incoming::TrackedStream>
+where
+    S: tokio_stream::Stream<Item = std::io::Result<incoming::TrackedStream>> + Unpin,
+{
+    match incoming {
+        Some(incoming) => incoming.next().await.and_then(Result::ok),
+        None => std::future::pending().await,
+    }
+}
+
+/// The OpenAPI title and description: the services' names and their proto comments.
+fn describe(pool: &prost_reflect::DescriptorPool, services: &[&str]) -> (String, String) {
+    let mut description = Vec::new();
+    for name in services {
+        if let Some(service) = pool.get_service_by_name(name) {
+            let file = service.parent_file_descriptor_proto();
+            let comment = file.source_code_info.as_ref().and_then(|info| {
+                info.location
+                    .iter()
+                    .find(|l| l.path == service.path())
+                    .and_then(|l| l.leading_comments.clone())
+            });
+            if let Some(comment) = comment {
+                let lines: Vec<&str> = comment
+                    .lines()
+                    .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                    .collect();
+                description.push(lines.join("\n").trim().to_owned());
+            }
+        }
+    }
+    (services.join(", "), description.join("\n\n"))
 }

@@ -49,6 +49,10 @@ pub async fn build_service(config: Config) -> Result<(GrpcServer, Arc<ProductSer
         .max_decoding_message_size(config.limits.max_request_bytes);
     let server = InterceptedService::new(server, move |request| limiter.check(request));
     let routes = Routes::new(server);
-    let server = GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits).await?;
+    // Ready whenever it serves: the catalogue is in memory.
+    let server = GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)
+        .await?
+        .with_http(config.http_addr)
+        .await?;
     Ok((server, service))
 }

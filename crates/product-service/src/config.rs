@@ -17,6 +17,9 @@ pub const MAX_LATENCY_MS: u64 = 60_000;
 pub struct Config {
     /// gRPC listen address (`PRODUCT_GRPC_ADDR`, default `127.0.0.1:8090`); port 0 picks a free one.
     pub grpc_addr: SocketAddr,
+    /// HTTP listen address: JSON gateway, Swagger UI, health and metrics (`PRODUCT_HTTP_ADDR`, default
+    /// `127.0.0.1:8091`); port 0 picks a free one.
+    pub http_addr: SocketAddr,
     /// Accepted tokens (`PRODUCT_TOKENS`, comma-separated, default `testtoken`). Set but holding no
     /// token, it stops the start: an empty list must not quietly mean the well-known default.
     pub tokens: Vec<AuthToken>,
@@ -38,6 +41,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8091)),
             tokens: AuthToken::new("testtoken").into_iter().collect(),
             rps: 10,
             burst: 10,
@@ -60,6 +64,7 @@ impl Config {
         let catalogue_file: String = env_or("PRODUCT_CATALOGUE_FILE", String::new())?;
         Ok(Self {
             grpc_addr: env_or("PRODUCT_GRPC_ADDR", default.grpc_addr)?,
+            http_addr: env_or("PRODUCT_HTTP_ADDR", default.http_addr)?,
             tokens,
             rps,
             burst: env_in_range("PRODUCT_BURST", rps.max(1), 1..=MAX_RPS)?,

@@ -14,6 +14,7 @@ const CALLS: u32 = 50;
 async fn calls_past_the_limit_are_resource_exhausted() {
     let server = app::build(Config {
         grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         rps: RPS,
         burst: RPS,
         ..Config::default()

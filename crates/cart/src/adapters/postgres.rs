@@ -56,6 +56,17 @@ impl PgCartRepo {
         embedded::migrations::runner()
     }
 
+    /// Readiness: a statement goes through the pool and pgbouncer to the database and back.
+    pub async fn ping(&self) -> Result<(), RepoError> {
+        let client = self.client().await?;
+        cart_db::queries::health::ping()
+            .bind(&client)
+            .one()
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, RepoError> {
         self.pool.get().await.map_err(|error| {
             if pool_unavailable(&error) {

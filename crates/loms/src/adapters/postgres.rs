@@ -74,6 +74,17 @@ impl PgStore {
         embedded::migrations::runner()
     }
 
+    /// Readiness: a statement goes through the pool and pgbouncer to the database and back.
+    pub async fn ping(&self) -> Result<(), RepoError> {
+        let client = self.client().await?;
+        loms_db::queries::health::ping()
+            .bind(&client)
+            .one()
+            .await
+            .map_err(db("ping"))?;
+        Ok(())
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, RepoError> {
         self.pool.get().await.map_err(|error: PoolError| {
             if pool_unavailable(&error) {

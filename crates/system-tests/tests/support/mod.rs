@@ -153,16 +153,19 @@ impl Default for Settings {
         let settings = Self {
             product: product_service::Config {
                 grpc_addr: any_port,
+                http_addr: any_port,
                 tokens: AuthToken::new(TOKEN).into_iter().collect(),
                 rps: 0,
                 ..product_service::Config::default()
             },
             loms: loms::Config {
                 grpc_addr: any_port,
+                http_addr: any_port,
                 ..loms::Config::default()
             },
             cart: cart::Config {
                 grpc_addr: any_port,
+                http_addr: any_port,
                 product_service_url: String::new(),
                 loms_url: String::new(),
                 upstream_timeout: Duration::from_secs(10),

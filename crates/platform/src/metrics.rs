@@ -1,0 +1,249 @@
+//! Metrics in Prometheus text format, for `/metrics`: per RPC, calls by status code and a latency
+//! histogram, whether the call came over gRPC or through the HTTP gateway; plus the process's own
+//! (CPU time, memory, open files, threads).
+//!
+//! The recorder is the `metrics` facade's global one (`metrics-exporter-prometheus`), installed once per
+//! process: a test process that runs several services shares it, and the `grpc_service` label keeps
+//! their series apart.
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `grpc_server_handled_total` (counter) | `grpc_service`, `grpc_method`, `grpc_code`, `transport` (`grpc`/`http`) |
+//! | `grpc_server_handling_seconds` (histogram) | `grpc_service`, `grpc_method`, `transport` |
+//!
+//! A call is counted when its answer ends: the status comes from the response headers (an error
+//! answered at once) or from the trailers after the message; an answer dropped before its status (the
+//! caller went away) counts as `Cancelled`.
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{ready, Context, Poll};
+use std::time::Instant;
+
+use http_body::{Body, Frame};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tonic::Code;
+
+use crate::gateway::ViaGateway;
+
+/// Latency buckets, in seconds: 1 ms to 10 s.
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+struct Exporter {
+    handle: PrometheusHandle,
+    process: metrics_process::Collector,
+}
+
+fn exporter() -> Option<&'static Exporter> {
+    static EXPORTER: OnceLock<Option<Exporter>> = OnceLock::new();
+    EXPORTER
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &BUCKETS);
+            let handle = match builder {
+                Ok(builder) => builder.install_recorder(),
+                Err(error) => {
+                    tracing::error!(%error, "cannot configure the metrics recorder");
+                    return None;
+                }
+            };
+            match handle {
+                Ok(handle) => {
+                    let process = metrics_process::Collector::default();
+                    process.describe();
+                    metrics::describe_counter!(
+                        "grpc_server_handled_total",
+                        "RPCs completed, by status code and transport"
+                    );
+                    metrics::describe_histogram!(
+                        "grpc_server_handling_seconds",
+                        metrics::Unit::Seconds,
+                        "RPC latency until the answer ended"
+                    );
+                    Some(Exporter { handle, process })
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot install the metrics recorder");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Installs the process's recorder (once; later calls do nothing). Metrics recorded before it is
+/// installed are lost, so the server calls it when it is built.
+pub fn install() {
+    let _ = exporter();
+}
+
+/// Everything recorded so far, in Prometheus text format.
+pub fn render() -> String {
+    match exporter() {
+        Some(exporter) => {
+            exporter.process.collect();
+            exporter.handle.run_upkeep();
+            exporter.handle.render()
+        }
+        None => String::new(),
+    }
+}
+
+/// A tower layer that counts and times every call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RpcMetricsLayer;
+
+impl<S> tower::Layer<S> for RpcMetricsLayer {
+    type Service = RpcMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcMetrics { inner }
+    }
+}
+
+/// See [`RpcMetricsLayer`].
+#[derive(Clone, Debug)]
+pub struct RpcMetrics<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for RpcMetrics<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Body,
+{
+    type Response = http::Response<MeteredBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let mut call = Call::new(
+            request.uri().path(),
+            request.extensions().get::<ViaGateway>().is_some(),
+        );
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            // Dropped here unanswered (the caller went away), the call counts as Cancelled.
+            let response = response
+                .await
+                .inspect_err(|_| call.code = Some(Code::Internal))?;
+            if let Some(code) = grpc_status(response.headers()) {
+                call.code = Some(code);
+            }
+            Ok(response.map(|inner| MeteredBody {
+                inner,
+                call: Some(call),
+            }))
+        })
+    }
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
+    let value = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
+    Some(Code::from_i32(value))
+}
+
+/// One call being measured; recorded when dropped.
+#[derive(Debug)]
+struct Call {
+    service: String,
+    method: String,
+    transport: &'static str,
+    started: Instant,
+    code: Option<Code>,
+}
+
+impl Call {
+    fn new(path: &str, via_gateway: bool) -> Self {
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let service = parts.next().unwrap_or_default().to_owned();
+        let method = parts.next().unwrap_or_default().to_owned();
+        Self {
+            service,
+            method,
+            transport: if via_gateway { "http" } else { "grpc" },
+            started: Instant::now(),
+            code: None,
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let code = format!("{:?}", self.code.unwrap_or(Code::Cancelled));
+        metrics::counter!(
+            "grpc_server_handled_total",
+            "grpc_service" => self.service.clone(),
+            "grpc_method" => self.method.clone(),
+            "grpc_code" => code,
+            "transport" => self.transport,
+        )
+        .increment(1);
+        metrics::histogram!(
+            "grpc_server_handling_seconds",
+            "grpc_service" => self.service.clone(),
+            "grpc_method" => self.method.clone(),
+            "transport" => self.transport,
+        )
+        .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that records its call once the status is known and the body is done.
+    pub struct MeteredBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<Call>,
+    }
+}
+
+impl<B: Body> Body for MeteredBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let (Some(trailers), Some(call)) = (frame.trailers_ref(), this.call.as_mut()) {
+                    if let Some(code) = grpc_status(trailers) {
+                        call.code = Some(code);
+                    }
+                }
+            }
+            Some(Err(_)) => {
+                if let Some(call) = this.call.as_mut() {
+                    call.code.get_or_insert(Code::Internal);
+                }
+            }
+            // The end: record now rather than when the connection drops the body.
+            None => drop(this.call.take()),
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
