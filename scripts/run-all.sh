@@ -29,7 +29,7 @@ start() { # start NAME: runs target/debug/NAME with its output prefixed
 start product-service 36
 start loms 35
 start cart 32
-echo "cart :8082, loms :8083, product-service :8090 — Ctrl-C stops them"
+echo "gRPC: cart :8082, loms :8083, product-service :8090; HTTP (gateway, /swagger/, /metrics): cart :8080, loms :8084, product-service :8091 — Ctrl-C stops them"
 
 # Whichever exits first (a crash, or a signal handled by the trap) brings the others down.
 wait -n "${pids[@]}" || true

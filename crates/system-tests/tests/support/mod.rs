@@ -82,6 +82,10 @@ pub struct System {
     pub cart_addr: SocketAddr,
     pub loms_addr: SocketAddr,
     pub product_addr: SocketAddr,
+    /// The HTTP ports: gateway, Swagger UI, health, metrics.
+    pub cart_http: SocketAddr,
+    pub loms_http: SocketAddr,
+    pub product_http: SocketAddr,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<Result<(), platform::grpc::ServeError>>>,
     /// What the system was started with, to start it again on the same data.
@@ -194,6 +198,8 @@ impl System {
             .expect("product-service starts");
         let loms = loms::app::build(settings.loms).await.expect("loms starts");
         let (product_addr, loms_addr) = (product.local_addr(), loms.local_addr());
+        let product_http = product.http_addr().expect("product-service serves http");
+        let loms_http = loms.http_addr().expect("loms serves http");
         let mut cart_config = settings.cart;
         if cart_config.product_service_url.is_empty() {
             cart_config.product_service_url = format!("http://{product_addr}");
@@ -203,6 +209,7 @@ impl System {
         }
         let cart = cart::app::build(cart_config).await.expect("cart starts");
         let cart_addr = cart.local_addr();
+        let cart_http = cart.http_addr().expect("cart serves http");
 
         let (stop, _) = watch::channel(false);
         let servers = vec![
@@ -214,6 +221,9 @@ impl System {
             cart_addr,
             loms_addr,
             product_addr,
+            cart_http,
+            loms_http,
+            product_http,
             stop,
             servers,
             started_with,
@@ -233,7 +243,11 @@ impl System {
         ProductServiceClient::new(channel(self.product_addr).await)
     }
 
-    /// Signals shutdown and waits for every server to stop cleanly.
+    /// Signals shutdown without waiting: the servers begin to drain.
+    pub fn begin_stop(&self) {
+        self.stop.send_replace(true);
+    }
+
     /// Signals shutdown, waits for every server to stop cleanly, and drops the test's databases.
     pub async fn stop(mut self) {
         self.stop_servers().await;
@@ -358,6 +372,22 @@ impl tonic::codec::Decoder for RawCodec {
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls the async `check` until it holds, for at most 20 s.
+pub async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
         assert!(
             tokio::time::Instant::now() < deadline,
             "never happened: {what}"

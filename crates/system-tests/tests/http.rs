@@ -1,0 +1,661 @@
+//! The HTTP side of the three services, with a plain HTTP/1.1 client: the contract's purchase flow
+//! through the REST routes, every error status, hostile input, deadlines, request ids, health,
+//! readiness, metrics, the OpenAPI document and Swagger UI.
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::{Settings, System, GUROV, NIKE, SMITH, SOLD_OUT, TOKEN};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// One HTTP call: its status, and its body as JSON (`Value::Null` when it is not JSON).
+async fn call(
+    method: Method,
+    addr: SocketAddr,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut request = client().request(method, format!("http://{addr}{path}"));
+    for (key, value) in headers {
+        request = request.header(*key, *value);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("a body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+const AUTH: (&str, &str) = ("authorization", "Bearer svc-test-token-7f3a9c");
+
+async fn get(addr: SocketAddr, path: &str) -> (StatusCode, Value) {
+    call(Method::GET, addr, path, None, &[AUTH]).await
+}
+
+async fn post(addr: SocketAddr, path: &str, body: &str) -> (StatusCode, Value) {
+    call(Method::POST, addr, path, Some(body.as_bytes()), &[AUTH]).await
+}
+
+/// An error answer: the status and the gRPC code in the body, which has exactly the three fields.
+#[track_caller]
+fn assert_error(answer: &(StatusCode, Value), status: u16, code: i64) {
+    let (got, body) = answer;
+    assert_eq!(got.as_u16(), status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["details"], json!([]), "{body}");
+    assert_eq!(body.as_object().map(|o| o.len()), Some(3), "{body}");
+}
+
+#[tokio::test]
+async fn the_purchase_flow_over_http() {
+    assert_eq!(TOKEN, AUTH.1.trim_start_matches("Bearer "));
+    let system = System::start().await;
+    let (cart, loms, product) = (system.cart_http, system.loms_http, system.product_http);
+
+    // product-service: the catalogue, with the token as a header or in the body.
+    let answer = post(product, "/get_product", &format!(r#"{{"sku": {SMITH}}}"#)).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    assert_eq!(
+        answer.1,
+        json!({"name": "Теория нравственных чувств | Смит Адам", "price": 3379})
+    );
+    let in_body = format!(r#"{{"token": "{TOKEN}", "count": 2, "startAfterSku": {SMITH}}}"#);
+    let answer = call(
+        Method::POST,
+        product,
+        "/list_skus",
+        Some(in_body.as_bytes()),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    assert_eq!(answer.1["skus"].as_array().map(Vec::len), Some(2));
+    let key = call(
+        Method::POST,
+        product,
+        "/get_product",
+        Some(br#"{"sku": 1148162}"#),
+        &[("x-api-key", TOKEN)],
+    )
+    .await;
+    assert_eq!(key.1["name"], "Кулинар Гуров");
+    let no_token = r#"{"sku": 1076963}"#.as_bytes();
+    assert_error(
+        &call(Method::POST, product, "/get_product", Some(no_token), &[]).await,
+        401,
+        16,
+    );
+    assert_error(
+        &post(product, "/get_product", r#"{"sku": 4000000000}"#).await,
+        404,
+        5,
+    );
+
+    // cart: add, list, delete, checkout.
+    assert_eq!(
+        post(cart, &format!("/user/7/cart/{SMITH}"), r#"{"count": 2}"#).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(
+        post(cart, &format!("/user/7/cart/{GUROV}"), r#"{"count": 1}"#)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(cart, &format!("/user/7/cart/{NIKE}"), "{\"count\": 3}")
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_error(
+        &post(cart, &format!("/user/7/cart/{SOLD_OUT}"), r#"{"count": 1}"#).await,
+        400,
+        9,
+    );
+    assert_error(
+        &post(cart, "/user/7/cart/4000000000", r#"{"count": 1}"#).await,
+        400,
+        9,
+    );
+    let (status, _) = call(
+        Method::DELETE,
+        cart,
+        &format!("/user/7/cart/{NIKE}"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, list) = get(cart, "/user/7/cart").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        list,
+        json!({
+            "items": [
+                {"sku": SMITH, "count": 2, "name": "Теория нравственных чувств | Смит Адам", "price": 3379},
+                {"sku": GUROV, "count": 1, "name": "Кулинар Гуров", "price": 2931}
+            ],
+            "totalPrice": 2 * 3379 + 2931
+        })
+    );
+    let no_token = call(Method::GET, cart, "/user/7/cart", None, &[]).await;
+    assert_error(&no_token, 401, 16);
+    let (status, order) = post(cart, "/user/7/cart/checkout", "").await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    let order_id = order["orderId"]
+        .as_str()
+        .expect("int64 as a string")
+        .to_owned();
+    assert_error(&get(cart, "/user/7/cart").await, 404, 5);
+    assert_error(&post(cart, "/user/7/cart/checkout", "{}").await, 404, 5);
+
+    // loms: the order, its payment, the stock.
+    let (status, info) = get(loms, &format!("/order/info?orderId={order_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(
+        info,
+        json!({
+            "status": "ORDER_STATUS_AWAITING_PAYMENT",
+            "user": "7",
+            "items": [{"sku": SMITH, "count": 2}, {"sku": GUROV, "count": 1}]
+        })
+    );
+    let pay = format!(r#"{{"orderId": "{order_id}"}}"#);
+    assert_eq!(
+        post(loms, "/order/pay", &pay).await,
+        (StatusCode::OK, json!({}))
+    );
+    assert_eq!(post(loms, "/order/pay", &pay).await.0, StatusCode::OK);
+    let (_, info) = get(loms, &format!("/order/info?order_id={order_id}")).await;
+    assert_eq!(info["status"], "ORDER_STATUS_PAYED");
+    assert_error(&post(loms, "/order/cancel", &pay).await, 400, 9);
+    assert_error(&get(loms, "/order/info?orderId=999999").await, 404, 5);
+    let (status, stock) = get(loms, &format!("/stock/info?sku={GUROV}")).await;
+    assert_eq!((status, stock), (StatusCode::OK, json!({"count": "299"})));
+    assert_error(&get(loms, "/stock/info?sku=4000000000").await, 404, 5);
+
+    // A created order is cancelled over HTTP too, and loms refuses what cannot be reserved.
+    let create = format!(r#"{{"user": 8, "items": [{{"sku": {GUROV}, "count": 2}}]}}"#);
+    let (status, created) = post(loms, "/order/create", &create).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let cancel = json!({"orderId": created["orderId"]}).to_string();
+    assert_eq!(post(loms, "/order/cancel", &cancel).await.0, StatusCode::OK);
+    let short = format!(r#"{{"user": 8, "items": [{{"sku": {SOLD_OUT}, "count": 1}}]}}"#);
+    assert_error(&post(loms, "/order/create", &short).await, 400, 9);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limit_deadline_and_unavailable_statuses() {
+    // product-service at one call per second: the second call at once is refused.
+    let mut settings = Settings::default();
+    settings.product.rps = 1;
+    settings.product.burst = 1;
+    let system = System::start_with(settings).await;
+    let body = format!(r#"{{"sku": {SMITH}}}"#);
+    assert_eq!(
+        post(system.product_http, "/get_product", &body).await.0,
+        StatusCode::OK
+    );
+    assert_error(
+        &post(system.product_http, "/get_product", &body).await,
+        429,
+        8,
+    );
+    system.stop().await;
+
+    // The caller's deadline in x-timeout-ms, shorter than product-service takes.
+    let mut settings = Settings::default();
+    settings.product.latency = Duration::from_secs(5);
+    let system = System::start_with(settings).await;
+    let late = call(
+        Method::POST,
+        system.cart_http,
+        &format!("/user/1/cart/{SMITH}"),
+        Some(br#"{"count": 1}"#),
+        &[AUTH, ("x-timeout-ms", "100")],
+    )
+    .await;
+    assert_error(&late, 504, 4);
+    system.stop().await;
+
+    // loms unreachable: cart answers 503, and is not ready.
+    let mut settings = Settings::default();
+    settings.cart.loms_url = "http://127.0.0.1:1".to_owned();
+    let system = System::start_with(settings).await;
+    let answer = post(
+        system.cart_http,
+        &format!("/user/1/cart/{SMITH}"),
+        r#"{"count": 1}"#,
+    )
+    .await;
+    assert_error(&answer, 503, 14);
+    let ready = client()
+        .get(format!("http://{}/readyz", system.cart_http))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let reason = ready.text().await.expect("text");
+    assert!(reason.contains("LomsService"), "{reason}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_input_gets_a_clear_4xx_never_a_5xx() {
+    let system = System::start().await;
+    let (cart, loms, product) = (system.cart_http, system.loms_http, system.product_http);
+    let sku_path = format!("/user/1/cart/{SMITH}");
+    let oversized = vec![b' '; 2 * 1024 * 1024];
+    let cases: Vec<(&str, Method, SocketAddr, String, Option<Vec<u8>>, u16)> = vec![
+        (
+            "malformed json",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(b"{\"count\": ".to_vec()),
+            400,
+        ),
+        (
+            "not an object",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(b"[1]".to_vec()),
+            400,
+        ),
+        (
+            "unknown field",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(br#"{"count": 1, "colour": "red"}"#.to_vec()),
+            400,
+        ),
+        (
+            "wrong type",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(br#"{"count": "many"}"#.to_vec()),
+            400,
+        ),
+        (
+            "count 70000",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(br#"{"count": 70000}"#.to_vec()),
+            400,
+        ),
+        (
+            "count past uint32",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(br#"{"count": 4294967296}"#.to_vec()),
+            400,
+        ),
+        (
+            "count negative",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(br#"{"count": -1}"#.to_vec()),
+            400,
+        ),
+        (
+            "count fractional",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(br#"{"count": 1.5}"#.to_vec()),
+            400,
+        ),
+        (
+            "negative user",
+            Method::POST,
+            cart,
+            format!("/user/-5/cart/{SMITH}"),
+            Some(br#"{"count": 1}"#.to_vec()),
+            400,
+        ),
+        (
+            "user past int64",
+            Method::GET,
+            cart,
+            "/user/9223372036854775808/cart".to_owned(),
+            None,
+            400,
+        ),
+        (
+            "sku past uint32",
+            Method::DELETE,
+            cart,
+            "/user/1/cart/4294967296".to_owned(),
+            None,
+            400,
+        ),
+        (
+            "sku not a number",
+            Method::DELETE,
+            cart,
+            "/user/1/cart/abc".to_owned(),
+            None,
+            400,
+        ),
+        (
+            "path user and body user differ",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(br#"{"user": 2, "count": 1}"#.to_vec()),
+            400,
+        ),
+        (
+            "invalid utf-8 in the body",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(b"{\"count\": 1, \"x\": \"\xff\xfe\"}".to_vec()),
+            400,
+        ),
+        (
+            "invalid utf-8 in the path",
+            Method::GET,
+            cart,
+            "/user/%FF/cart".to_owned(),
+            None,
+            404,
+        ),
+        (
+            "a body where none is taken",
+            Method::GET,
+            cart,
+            "/user/1/cart".to_owned(),
+            Some(b"{}".to_vec()),
+            400,
+        ),
+        (
+            "oversized body",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(oversized),
+            413,
+        ),
+        (
+            "unknown route",
+            Method::GET,
+            cart,
+            "/admin".to_owned(),
+            None,
+            404,
+        ),
+        (
+            "unknown method",
+            Method::PUT,
+            cart,
+            "/user/1/cart".to_owned(),
+            None,
+            405,
+        ),
+        (
+            "an odd method",
+            Method::from_bytes(b"BREW").expect("method"),
+            cart,
+            "/user/1/cart".to_owned(),
+            None,
+            405,
+        ),
+        (
+            "order id negative",
+            Method::GET,
+            loms,
+            "/order/info?orderId=-1".to_owned(),
+            None,
+            400,
+        ),
+        (
+            "order id past int64",
+            Method::GET,
+            loms,
+            "/order/info?orderId=99999999999999999999".to_owned(),
+            None,
+            400,
+        ),
+        (
+            "order id missing",
+            Method::GET,
+            loms,
+            "/order/info".to_owned(),
+            None,
+            400,
+        ),
+        (
+            "unknown query parameter",
+            Method::GET,
+            loms,
+            "/stock/info?sku=1&shop=2".to_owned(),
+            None,
+            400,
+        ),
+        (
+            "query on a body route",
+            Method::POST,
+            loms,
+            "/order/pay?orderId=1".to_owned(),
+            Some(b"{}".to_vec()),
+            400,
+        ),
+        (
+            "no items",
+            Method::POST,
+            loms,
+            "/order/create".to_owned(),
+            Some(br#"{"user": 1, "items": []}"#.to_vec()),
+            400,
+        ),
+        (
+            "idempotency key too long",
+            Method::POST,
+            loms,
+            "/order/create".to_owned(),
+            Some(
+                format!(
+                    r#"{{"user": 1, "items": [{{"sku": 1, "count": 1}}], "idempotencyKey": "{}"}}"#,
+                    "k".repeat(65)
+                )
+                .into_bytes(),
+            ),
+            400,
+        ),
+        (
+            "nesting bomb",
+            Method::POST,
+            loms,
+            "/order/create".to_owned(),
+            Some(format!("{}{}", "[".repeat(10000), "]".repeat(10000)).into_bytes()),
+            400,
+        ),
+        (
+            "list count too large",
+            Method::POST,
+            product,
+            "/list_skus".to_owned(),
+            Some(br#"{"count": 1001}"#.to_vec()),
+            400,
+        ),
+        (
+            "sku zero",
+            Method::POST,
+            product,
+            "/get_product".to_owned(),
+            Some(br#"{"sku": 0}"#.to_vec()),
+            400,
+        ),
+    ];
+    for (what, method, addr, path, body, status) in cases {
+        let answer = call(method, addr, &path, body.as_deref(), &[AUTH]).await;
+        assert_eq!(answer.0.as_u16(), status, "{what}: {}", answer.1);
+        assert!(
+            answer.1["code"].as_i64().is_some(),
+            "{what}: error body {}",
+            answer.1
+        );
+        assert!(answer.1["message"].is_string(), "{what}: {}", answer.1);
+    }
+    // Still serving.
+    assert_eq!(
+        get(loms, &format!("/stock/info?sku={SMITH}")).await.0,
+        StatusCode::OK
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn request_ids_and_metrics_follow_http_calls() {
+    let system = System::start().await;
+    let response = client()
+        .get(format!("http://{}/stock/info?sku={NIKE}", system.loms_http))
+        .header("x-request-id", "http-test-1")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.headers()["x-request-id"], "http-test-1");
+    assert!(support::logs().contains("http-test-1"));
+
+    // One call each way, then both show per RPC, by code and transport, with a latency histogram.
+    let mut loms = system.loms().await;
+    loms.stocks_info(route256_proto::loms::StocksInfoRequest { sku: 4_000_000_001 })
+        .await
+        .expect_err("unknown sku");
+    get(system.loms_http, "/stock/info?sku=4000000001").await;
+    let metrics = client()
+        .get(format!("http://{}/metrics", system.loms_http))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.expect("text");
+    for transport in ["grpc", "http"] {
+        let line = format!(
+            "grpc_server_handled_total{{grpc_service=\"route256.loms.v1.LomsService\",grpc_method=\"StocksInfo\",grpc_code=\"NotFound\",transport=\"{transport}\"}}"
+        );
+        assert!(text.contains(&line), "no {line} in\n{text}");
+    }
+    assert!(text.contains("grpc_server_handling_seconds_bucket{grpc_service=\"route256.loms.v1.LomsService\",grpc_method=\"StocksInfo\",transport=\"http\",le=\"0.005\"}"), "{text}");
+    assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_and_draining() {
+    let mut settings = Settings::default();
+    settings.loms.limits.drain_delay = Duration::from_secs(5);
+    let system = System::start_with(settings).await;
+    let probe = |path: &'static str| {
+        let url = format!("http://{}{path}", system.loms_http);
+        async move {
+            let response = client().get(url).send().await.expect("answers");
+            (response.status(), response.text().await.expect("text"))
+        }
+    };
+    assert_eq!(probe("/healthz").await, (StatusCode::OK, "ok".to_owned()));
+    assert_eq!(probe("/readyz").await, (StatusCode::OK, "ready".to_owned()));
+    for addr in [system.cart_http, system.product_http] {
+        let ready = client()
+            .get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(ready.status(), StatusCode::OK);
+    }
+
+    // Shutdown begins: not ready, but still alive and serving calls until the delay ends.
+    system.begin_stop();
+    support::eventually_async("loms reports draining", || async {
+        probe("/readyz").await == (StatusCode::SERVICE_UNAVAILABLE, "draining".to_owned())
+    })
+    .await;
+    assert_eq!(probe("/healthz").await.0, StatusCode::OK);
+    assert_eq!(
+        get(system.loms_http, &format!("/stock/info?sku={NIKE}"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_and_swagger_ui_are_served() {
+    let system = System::start().await;
+    let (status, doc) = get(system.cart_http, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/user/{user}/cart/{sku}", "post"),
+        ("/user/{user}/cart/{sku}", "delete"),
+        ("/user/{user}/cart", "get"),
+        ("/user/{user}/cart", "delete"),
+        ("/user/{user}/cart/checkout", "post"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    let response = client()
+        .get(format!("http://{}/swagger", system.cart_http))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(response.headers()["location"], "/swagger/");
+    let page = client()
+        .get(format!("http://{}/swagger/", system.cart_http))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.expect("html").contains("swagger-ui"));
+    let init = client()
+        .get(format!(
+            "http://{}/swagger/swagger-initializer.js",
+            system.cart_http
+        ))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("js");
+    assert!(init.contains("/openapi.json"), "{init}");
+    system.stop().await;
+}
