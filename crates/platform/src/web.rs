@@ -73,7 +73,8 @@ impl HttpFront {
             return self.gateway.handle(request).await;
         }
         if !matches!(*request.method(), Method::GET | Method::HEAD) {
-            return HttpError::method_not_allowed(request.method(), path).into_response();
+            return HttpError::method_not_allowed(request.method(), path, "GET, HEAD")
+                .into_response();
         }
         match path {
             "/healthz" => text(StatusCode::OK, "text/plain", "ok"),

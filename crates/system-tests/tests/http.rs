@@ -269,7 +269,16 @@ async fn hostile_input_gets_a_clear_4xx_never_a_5xx() {
     let (cart, loms, product) = (system.cart_http, system.loms_http, system.product_http);
     let sku_path = format!("/user/1/cart/{SMITH}");
     let oversized = vec![b' '; 2 * 1024 * 1024];
-    let cases: Vec<(&str, Method, SocketAddr, String, Option<Vec<u8>>, u16)> = vec![
+    // (what, method, service, path, body, expected status)
+    type Case = (
+        &'static str,
+        Method,
+        SocketAddr,
+        String,
+        Option<Vec<u8>>,
+        u16,
+    );
+    let cases: Vec<Case> = vec![
         (
             "malformed json",
             Method::POST,

@@ -354,6 +354,17 @@ impl Generator {
     }
 
     fn field_schema(&mut self, field: &FieldDescriptor, use_: Use) -> Json {
+        let schema = with_description(self.value_schema(field, use_), field);
+        if use_ == Use::Input && !self.excludes_default(field) {
+            // Canonical proto3 JSON reads `null` as the field's default: fine where the default is.
+            nullable(schema)
+        } else {
+            schema
+        }
+    }
+
+    /// The schema of the field's whole value: a map, a list, or one value.
+    fn value_schema(&mut self, field: &FieldDescriptor, use_: Use) -> Json {
         let rules = rules(field);
         if field.is_map() {
             let value = match field.kind() {
@@ -362,10 +373,7 @@ impl Generator {
                 }
                 _ => json!({}),
             };
-            return with_description(
-                json!({"type": "object", "additionalProperties": value}),
-                field,
-            );
+            return json!({"type": "object", "additionalProperties": value});
         }
         if field.is_list() {
             let repeated = rules.as_ref().and_then(|r| rule(r, "repeated"));
@@ -381,10 +389,9 @@ impl Generator {
                     schema["uniqueItems"] = json!(true);
                 }
             }
-            return with_description(schema, field);
+            return schema;
         }
-        let schema = self.single_schema(field, use_, rules.as_ref());
-        with_description(schema, field)
+        self.single_schema(field, use_, rules.as_ref())
     }
 
     /// The schema of one value of the field (an item of a list), with its type's rules.
@@ -405,7 +412,7 @@ impl Generator {
             Kind::Double => json!({"type": "number", "format": "double"}),
             Kind::Float => json!({"type": "number", "format": "float"}),
             Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
-                json!({"type": "integer", "format": "int32"})
+                json!({"type": "integer", "format": "int32", "minimum": i32::MIN, "maximum": i32::MAX})
             }
             Kind::Uint32 | Kind::Fixed32 => {
                 json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": u32::MAX})
@@ -417,10 +424,10 @@ impl Generator {
                 return json!({"type": "string", "format": "uint64", "pattern": "^[0-9]+$"})
             }
             Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
-                json!({"type": "integer", "format": "int64"})
+                json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX})
             }
             Kind::Uint64 | Kind::Fixed64 => {
-                json!({"type": "integer", "format": "int64", "minimum": 0})
+                json!({"type": "integer", "format": "uint64", "minimum": 0, "maximum": u64::MAX})
             }
         };
         let numeric = [
@@ -507,6 +514,14 @@ fn well_known(name: &str) -> Option<Json> {
         }
         _ => return None,
     })
+}
+
+fn nullable(mut schema: Json) -> Json {
+    if schema.get("$ref").is_some() {
+        schema = json!({"allOf": [schema]});
+    }
+    schema["nullable"] = json!(true);
+    schema
 }
 
 fn with_description(mut schema: Json, field: &FieldDescriptor) -> Json {

@@ -33,6 +33,8 @@ pub struct HttpError {
     pub http: StatusCode,
     pub code: Code,
     pub message: String,
+    /// For a 405: the methods the path takes (the `Allow` header).
+    pub allow: Option<String>,
 }
 
 impl HttpError {
@@ -42,6 +44,7 @@ impl HttpError {
             http: http_status(status.code()),
             code: status.code(),
             message: status.message().to_owned(),
+            allow: None,
         }
     }
 
@@ -51,6 +54,7 @@ impl HttpError {
             http: StatusCode::BAD_REQUEST,
             code: Code::InvalidArgument,
             message: message.into(),
+            allow: None,
         }
     }
 
@@ -60,15 +64,18 @@ impl HttpError {
             http: StatusCode::NOT_FOUND,
             code: Code::NotFound,
             message: format!("no route for {path}"),
+            allow: None,
         }
     }
 
-    /// A route for the path, but not for the method: 405 with UNIMPLEMENTED, as grpc-gateway answers.
-    pub fn method_not_allowed(method: &http::Method, path: &str) -> Self {
+    /// A route for the path, but not for the method: 405 with UNIMPLEMENTED, as grpc-gateway answers,
+    /// and the methods that are (`allowed`, e.g. `GET, HEAD`).
+    pub fn method_not_allowed(method: &http::Method, path: &str, allowed: &str) -> Self {
         Self {
             http: StatusCode::METHOD_NOT_ALLOWED,
             code: Code::Unimplemented,
             message: format!("method {method} is not allowed for {path}"),
+            allow: Some(allowed.to_owned()),
         }
     }
 
@@ -79,6 +86,7 @@ impl HttpError {
             http: StatusCode::PAYLOAD_TOO_LARGE,
             code: Code::OutOfRange,
             message: format!("request body is larger than {limit} bytes"),
+            allow: None,
         }
     }
 
@@ -99,6 +107,9 @@ impl HttpError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(allow) = self.allow.and_then(|a| HeaderValue::try_from(a).ok()) {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
         response
     }
 }
@@ -136,8 +147,10 @@ mod tests {
             error.body(),
             serde_json::json!({"code": 5, "message": "order 7 not found", "details": []})
         );
-        let response = HttpError::method_not_allowed(&http::Method::PUT, "/x").into_response();
+        let response =
+            HttpError::method_not_allowed(&http::Method::PUT, "/x", "GET, POST").into_response();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "GET, POST");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     }
 }

@@ -317,8 +317,11 @@ async fn routing_errors_have_the_error_body() {
     let (status, body, _) = send(&gateway, Method::GET, "/v2/nothing", b"").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], 5);
-    let (status, body, _) = send(&gateway, Method::POST, "/v1/search", b"").await;
+    let (status, body, headers) = send(&gateway, Method::POST, "/v1/shelves/a", b"").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "DELETE");
+    let (_, _, headers) = send(&gateway, Method::POST, "/v1/shelves/a/books/5", b"").await;
+    assert_eq!(headers["allow"], "GET, PATCH, PUT");
     assert_eq!(body["code"], 12);
     let (status, body, _) = send(&gateway, Method::GET, "/v1/shelves/a/books/5", b"{}").await;
     assert_eq!(
@@ -351,6 +354,12 @@ fn the_contract_routes_prefer_literals() {
         .find(&Method::DELETE, "/user/1/cart")
         .expect("a route");
     assert_eq!(route.rpc.name(), "Clear");
+    // The checkout is its own resource: DELETE does not fall through to DeleteItem of SKU "checkout".
+    let refused = gateway
+        .find(&Method::DELETE, "/user/1/cart/checkout")
+        .map(|(route, _)| route.rpc.name().to_owned())
+        .expect_err("405");
+    assert_eq!(refused.allow.as_deref(), Some("POST"));
 }
 
 #[test]
