@@ -59,9 +59,9 @@ run-all:
     bash scripts/run-all.sh
 
 # run every test, with cargo-nextest where installed (else cargo test): starts the PostgreSQL stack the
-# storage tests use (installing what is missing), runs the system tests once more on PostgreSQL, then
-# the pgbouncer outage check over the binaries
-test: stack-up
+# storage tests use (installing what is missing), runs the system tests once more on PostgreSQL, the
+# pgbouncer outage check over the binaries, then the HTTP side: schemathesis and the browser test
+test: stack-up && test-api test-browser
     if command -v cargo-nextest >/dev/null; then \
         cargo nextest run --workspace --locked --no-fail-fast; \
         ROUTE256_TEST_STORAGE=postgres cargo nextest run --locked --no-fail-fast -p system-tests; \
@@ -70,6 +70,16 @@ test: stack-up
         ROUTE256_TEST_STORAGE=postgres cargo test --locked --no-fail-fast -p system-tests; \
     fi
     bash scripts/e2e-postgres.sh
+
+# every service's /openapi.json validated, and its HTTP gateway fuzzed against it by schemathesis
+# (spare ports 28080-28091)
+test-api:
+    bash scripts/api-test.sh
+
+# Swagger UI in headless Chromium: authorize, "Try it out" on cart's List, see the items
+# (spare ports 38080-38091; screenshot in target/browser/)
+test-browser:
+    bash scripts/browser-test.sh
 
 # end to end over the real binaries with grpcurl (spare ports 18082/18083/18090)
 e2e:

@@ -22,15 +22,15 @@ cleanup() { stop_cart || true; for pid in "${pids[@]}"; do kill "$pid" 2>/dev/nu
 trap cleanup EXIT
 wait_for() { until (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; do sleep 0.1; done; }
 
-RUST_LOG=warn PRODUCT_GRPC_ADDR=$PRODUCT PRODUCT_RPS=0 PRODUCT_LATENCY_MS=50 target/release/product-service &
+RUST_LOG=warn PRODUCT_GRPC_ADDR=$PRODUCT PRODUCT_HTTP_ADDR=127.0.0.1:0 PRODUCT_RPS=0 PRODUCT_LATENCY_MS=50 target/release/product-service &
 pids+=("$!")
-RUST_LOG=warn LOMS_GRPC_ADDR=$LOMS target/release/loms &
+RUST_LOG=warn LOMS_GRPC_ADDR=$LOMS LOMS_HTTP_ADDR=127.0.0.1:0 target/release/loms &
 pids+=("$!")
 wait_for "$PRODUCT"
 wait_for "$LOMS"
 
 start_cart() { # start_cart VAR=VALUE...: cart with these settings
-  env RUST_LOG=warn CART_GRPC_ADDR=$CART PRODUCT_SERVICE_URL=http://$PRODUCT LOMS_URL=http://$LOMS \
+  env RUST_LOG=warn CART_GRPC_ADDR=$CART CART_HTTP_ADDR=127.0.0.1:0 PRODUCT_SERVICE_URL=http://$PRODUCT LOMS_URL=http://$LOMS \
     CART_UPSTREAM_TIMEOUT_MS=60000 "$@" target/release/cart &
   cart_pid=$!
   wait_for "$CART"

@@ -26,7 +26,7 @@ psql -q -h "$PGHOST" -p "$PGPORT" -d "$DB" -c \
   "INSERT INTO stocks (sku, total, reserved) SELECT s, 1000000000000, 0 FROM generate_series($FIRST_SKU, $FIRST_SKU + $SKUS - 1) AS s"
 
 log=$(mktemp)
-STORAGE=postgres LOMS_GRPC_ADDR=$ADDR LOMS_DATABASE_URL=$url LOMS_DATABASE_POOL_SIZE=16 RUST_LOG=warn \
+STORAGE=postgres LOMS_GRPC_ADDR=$ADDR LOMS_HTTP_ADDR=127.0.0.1:0 LOMS_DATABASE_URL=$url LOMS_DATABASE_POOL_SIZE=16 RUST_LOG=warn \
   target/release/loms >"$log" 2>&1 &
 loms_pid=$!
 trap 'kill $loms_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$log"' EXIT

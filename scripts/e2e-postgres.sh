@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Failure behaviour on PostgreSQL: with its pgbouncer stopped mid-run, loms and cart answer UNAVAILABLE
-# within their acquire timeout (no hang, no INTERNAL); with it started again, they serve again without a
-# restart. Runs the real binaries against a pgbouncer of its own (scripts/stack.sh bouncer), on fresh
+# within their acquire timeout (no hang, no INTERNAL) and loms's /readyz says 503; with it started again,
+# they serve (and loms is ready) again without a restart. Runs the real binaries against a pgbouncer of its own (scripts/stack.sh bouncer), on fresh
 # databases; needs `just stack-up`. Exits non-zero on the first deviation; always cleans up.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,6 +12,7 @@ export PGUSER=${PGUSER:-postgres}
 BOUNCER_PORT=${E2E_OUTAGE_BOUNCER_PORT:-16499}
 LOMS=127.0.0.1:${E2E_PG_LOMS_PORT:-18183}
 CART=127.0.0.1:${E2E_PG_CART_PORT:-18182}
+LOMS_HTTP=127.0.0.1:${E2E_PG_LOMS_HTTP_PORT:-18283}
 ACQUIRE_MS=1000
 suffix=$$
 loms_db=loms_test_outage_$suffix
@@ -45,10 +46,10 @@ createdb -h "$PGHOST" -p "$PGPORT" "$cart_db"
 bash scripts/stack.sh bouncer outage "$BOUNCER_PORT" "$loms_db" >/dev/null
 
 url() { echo "postgres://postgres@127.0.0.1:$BOUNCER_PORT/$1"; }
-STORAGE=postgres LOMS_GRPC_ADDR=$LOMS LOMS_DATABASE_URL=$(url "$loms_db") \
+STORAGE=postgres LOMS_GRPC_ADDR=$LOMS LOMS_HTTP_ADDR=$LOMS_HTTP LOMS_DATABASE_URL=$(url "$loms_db") \
   LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS target/debug/loms >"$logs/loms" 2>&1 &
 pids+=("$!")
-STORAGE=postgres CART_GRPC_ADDR=$CART CART_DATABASE_URL=$(url "$cart_db") LOMS_URL=http://$LOMS \
+STORAGE=postgres CART_GRPC_ADDR=$CART CART_HTTP_ADDR=127.0.0.1:0 CART_DATABASE_URL=$(url "$cart_db") LOMS_URL=http://$LOMS \
   CART_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS target/debug/cart >"$logs/cart" 2>&1 &
 pids+=("$!")
 for addr in "$LOMS" "$CART"; do
@@ -69,11 +70,15 @@ code_of() { # code_of ADDR METHOD JSON: OK, or the error code name; within 30 s
   printf '%s' "$out" | sed -n 's/^ *Code: //p' | head -n 1
 }
 
+ready() { curl -s -o /dev/null -w '%{http_code}' "http://$LOMS_HTTP/readyz"; }
+
 for probe in "${probes[@]}"; do
   read -r addr method json <<<"$probe"
   [ "$(code_of "$addr" "$method" "$json")" = OK ] || fail "$method before the outage"
 done
 pass "both services answer through pgbouncer"
+[ "$(ready)" = 200 ] || fail "loms not ready before the outage"
+pass "loms /readyz is 200"
 
 bash scripts/stack.sh unbouncer outage >/dev/null
 for probe in "${probes[@]}"; do
@@ -86,6 +91,8 @@ for probe in "${probes[@]}"; do
   [ "$elapsed_ms" -le $((2 * ACQUIRE_MS + 2000)) ] || fail "$method took ${elapsed_ms} ms to fail"
   pass "pgbouncer down: $method is UNAVAILABLE after ${elapsed_ms} ms"
 done
+[ "$(ready)" = 503 ] || fail "loms /readyz with pgbouncer down: $(ready), want 503"
+pass "pgbouncer down: loms /readyz is 503 ($(curl -s "http://$LOMS_HTTP/readyz" | head -c 80))"
 
 bash scripts/stack.sh bouncer outage "$BOUNCER_PORT" "$loms_db" >/dev/null
 for probe in "${probes[@]}"; do
@@ -97,5 +104,7 @@ for probe in "${probes[@]}"; do
   done
   pass "pgbouncer back: $method succeeds again, no restart"
 done
+[ "$(ready)" = 200 ] || fail "loms not ready again after the outage"
+pass "pgbouncer back: loms /readyz is 200 again"
 ! grep -q "INTERNAL\|internal error" "$logs"/* || fail "an outage was reported as INTERNAL"
 echo "e2e-postgres: $passed passed, 0 failed"

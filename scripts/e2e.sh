@@ -8,6 +8,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 CART=127.0.0.1:${E2E_CART_PORT:-18082}
 LOMS=127.0.0.1:${E2E_LOMS_PORT:-18083}
 PRODUCT=127.0.0.1:${E2E_PRODUCT_PORT:-18090}
+CART_HTTP=127.0.0.1:${E2E_CART_HTTP_PORT:-18180}
+LOMS_HTTP=127.0.0.1:${E2E_LOMS_HTTP_PORT:-18184}
+PRODUCT_HTTP=127.0.0.1:${E2E_PRODUCT_HTTP_PORT:-18191}
 TOKEN=e2e-token
 PYTHON=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}/venv/bin/python
 logs=$(mktemp -d)
@@ -22,11 +25,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PRODUCT_GRPC_ADDR=$PRODUCT PRODUCT_TOKENS=$TOKEN PRODUCT_RPS=0 target/debug/product-service >"$logs/product" 2>&1 &
+PRODUCT_GRPC_ADDR=$PRODUCT PRODUCT_HTTP_ADDR=$PRODUCT_HTTP PRODUCT_TOKENS=$TOKEN PRODUCT_RPS=0 \
+  target/debug/product-service >"$logs/product" 2>&1 &
 pids+=("$!")
-LOMS_GRPC_ADDR=$LOMS target/debug/loms >"$logs/loms" 2>&1 &
+LOMS_GRPC_ADDR=$LOMS LOMS_HTTP_ADDR=$LOMS_HTTP target/debug/loms >"$logs/loms" 2>&1 &
 pids+=("$!")
-CART_GRPC_ADDR=$CART PRODUCT_SERVICE_URL=http://$PRODUCT LOMS_URL=http://$LOMS target/debug/cart >"$logs/cart" 2>&1 &
+CART_GRPC_ADDR=$CART CART_HTTP_ADDR=$CART_HTTP PRODUCT_SERVICE_URL=http://$PRODUCT LOMS_URL=http://$LOMS \
+  target/debug/cart >"$logs/cart" 2>&1 &
 pids+=("$!")
 
 fail() {
@@ -128,6 +133,37 @@ PY
 expect "truncated varint to loms" "$(raw_code "$LOMS" /$L/OrderCreate 08ff)" INVALID_ARGUMENT
 expect "wrong wire type to cart" "$(raw_code "$CART" /$C/AddItem 0a0101)" INVALID_ARGUMENT
 
+# The same purchase flow over HTTP/JSON, with curl, through each service's gateway.
+http() { # http METHOD URL [BODY] [HEADER]: prints "STATUS BODY"
+  local out
+  out=$(curl -s -X "$1" -H "${4:-$auth}" ${3:+-d "$3"} -w '\n%{http_code}' "$2")
+  printf '%s %s' "$(tail -n 1 <<<"$out")" "$(sed '$d' <<<"$out")"
+}
+body_of() { cut -d' ' -f2- <<<"$1"; }
+status_of() { cut -d' ' -f1 <<<"$1"; }
+expect "HTTP add item" "$(http POST "http://$CART_HTTP/user/44/cart/1625903" '{"count": 5}')" "200 {}"
+out=$(http GET "http://$CART_HTTP/user/44/cart")
+expect "HTTP list" "$(field "$(body_of "$out")" '(r["items"][0]["name"], r["totalPrice"])')" "('Сказки звездного неба', 7115)"
+out=$(http GET "http://$CART_HTTP/user/44/cart" "" "x-no-token: 1")
+expect "HTTP list without a token" "$(status_of "$out") $(field "$(body_of "$out")" 'r["code"]')" "401 16"
+out=$(http POST "http://$CART_HTTP/user/44/cart/checkout")
+expect "HTTP checkout" "$(status_of "$out")" 200
+order=$(field "$(body_of "$out")" 'r["orderId"]')
+out=$(http GET "http://$LOMS_HTTP/order/info?orderId=$order")
+expect "HTTP order info" "$(field "$(body_of "$out")" 'r["status"]')" ORDER_STATUS_AWAITING_PAYMENT
+expect "HTTP pay" "$(http POST "http://$LOMS_HTTP/order/pay" "{\"orderId\": \"$order\"}")" "200 {}"
+out=$(http GET "http://$LOMS_HTTP/order/info?orderId=$order")
+expect "HTTP paid" "$(field "$(body_of "$out")" 'r["status"]')" ORDER_STATUS_PAYED
+out=$(http POST "http://$PRODUCT_HTTP/get_product" '{"sku": 773297411}')
+expect "HTTP product" "$(body_of "$out")" '{"name":"Кроссовки Nike JORDAN","price":2202}'
+expect "HTTP count 70000" "$(status_of "$(http POST "http://$CART_HTTP/user/44/cart/1625903" '{"count": 70000}')")" 400
+for port in "$CART_HTTP" "$LOMS_HTTP" "$PRODUCT_HTTP"; do
+  expect "ready $port" "$(curl -s "http://$port/readyz")" ready
+done
+curl -s "http://$CART_HTTP/metrics" | grep -q 'grpc_method="Checkout",grpc_code="Ok",transport="http"' \
+  || fail "cart's /metrics has no HTTP Checkout"
+pass "cart's /metrics counts the HTTP checkout"
+
 ! grep -q "$TOKEN" "$logs"/* || fail "a token reached the logs"
 pass "no token in the logs"
 
@@ -146,7 +182,7 @@ refuses "CART_UPSTREAM_TIMEOUT_MS=0" CART_UPSTREAM_TIMEOUT_MS=0 cart
 # At the open-file limit loms used to spin on accept at 100 % CPU. With 48 descriptors and 64
 # connections held open, it must idle (back off) and serve again once they close.
 FDLOMS=127.0.0.1:${E2E_FD_LOMS_PORT:-18084}
-(ulimit -n 48; LOMS_GRPC_ADDR=$FDLOMS exec target/debug/loms) >"$logs/loms-fd" 2>&1 &
+(ulimit -n 48; LOMS_GRPC_ADDR=$FDLOMS LOMS_HTTP_ADDR=127.0.0.1:0 exec target/debug/loms) >"$logs/loms-fd" 2>&1 &
 fd_pid=$!
 pids+=("$fd_pid")
 deadline=$((SECONDS + 60))

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `just test-browser`: Swagger UI works in a real browser.
+#
+# Installs what it needs when missing (Debian's chromium; npm's playwright-core, pinned by
+# tests/browser/package-lock.json), starts the three services (scripts/lib/services.sh), puts two
+# items in user 42's cart over HTTP, and runs tests/browser/swagger.mjs: it authorizes in cart's
+# Swagger UI, tries GET /user/{user}/cart and expects the items' names. Screenshot:
+# target/browser/swagger-cart.png.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v chromium >/dev/null; then
+  echo "browser-test: apt-get install chromium"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "browser-test: npm ci (playwright-core)"
+  (cd tests/browser && npm ci --no-audit --no-fund --silent)
+fi
+
+source scripts/lib/services.sh
+start_services 38000
+cart=http://127.0.0.1:38080
+for item in 1076963:2 1148162:1; do
+  curl -sf -X POST "$cart/user/42/cart/${item%%:*}" -H 'authorization: Bearer testtoken' \
+    -d "{\"count\": ${item##*:}}" >/dev/null
+done
+
+node tests/browser/swagger.mjs "$cart" 42 testtoken target/browser/swagger-cart.png \
+  "Теория нравственных чувств | Смит Адам" "Кулинар Гуров"
