@@ -337,8 +337,7 @@ async fn serve(
         Some(_) => {
             let pool = crate::gateway::contract_pool()?;
             let gateway_routes = crate::gateway::routes(&pool, services)?;
-            let (title, description) = describe(&pool, services);
-            let document = crate::gateway::openapi(&title, &description, &gateway_routes);
+            let document = crate::gateway::openapi(&pool, services, &gateway_routes);
             let calls = CallService::new(
                 service
                     .clone()
@@ -479,28 +478,4 @@ where
         Some(incoming) => incoming.next().await.and_then(Result::ok),
         None => std::future::pending().await,
     }
-}
-
-/// The OpenAPI title and description: the services' names and their proto comments.
-fn describe(pool: &prost_reflect::DescriptorPool, services: &[&str]) -> (String, String) {
-    let mut description = Vec::new();
-    for name in services {
-        if let Some(service) = pool.get_service_by_name(name) {
-            let file = service.parent_file_descriptor_proto();
-            let comment = file.source_code_info.as_ref().and_then(|info| {
-                info.location
-                    .iter()
-                    .find(|l| l.path == service.path())
-                    .and_then(|l| l.leading_comments.clone())
-            });
-            if let Some(comment) = comment {
-                let lines: Vec<&str> = comment
-                    .lines()
-                    .map(|l| l.strip_prefix(' ').unwrap_or(l))
-                    .collect();
-                description.push(lines.join("\n").trim().to_owned());
-            }
-        }
-    }
-    (services.join(", "), description.join("\n\n"))
 }

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prost_reflect::{
-    DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, Value,
+    DescriptorPool, DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, Value,
 };
 use serde_json::{json, Map, Value as Json};
 
@@ -47,8 +47,16 @@ const ERRORS: [(&str, &str); 7] = [
     ("504", "DEADLINE_EXCEEDED: the caller's deadline (header x-timeout-ms) passed"),
 ];
 
-/// The OpenAPI document of `routes`, titled `title`.
-pub fn openapi(title: &str, description: &str, routes: &[Route]) -> Json {
+/// The OpenAPI document of `routes`, the routes of `services` (full names) in `pool`: titled by the
+/// services' names, described by their proto comments.
+pub fn openapi(pool: &DescriptorPool, services: &[&str], routes: &[Route]) -> Json {
+    let title = services.join(", ");
+    let description: Vec<String> = services
+        .iter()
+        .filter_map(|name| pool.get_service_by_name(name))
+        .filter_map(|service| comment(&service.parent_file(), service.path()))
+        .collect();
+    let description = description.join("\n\n");
     let mut outputs = BTreeSet::new();
     for route in routes {
         match &route.response_body {

@@ -38,56 +38,56 @@ pub struct HttpError {
 }
 
 impl HttpError {
-    /// The answer for a call's status.
-    pub fn from_status(status: &tonic::Status) -> Self {
+    fn new(http: StatusCode, code: Code, message: impl Into<String>) -> Self {
         Self {
-            http: http_status(status.code()),
-            code: status.code(),
-            message: status.message().to_owned(),
-            allow: None,
-        }
-    }
-
-    /// A request the gateway could not turn into a call: 400 INVALID_ARGUMENT.
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self {
-            http: StatusCode::BAD_REQUEST,
-            code: Code::InvalidArgument,
+            http,
+            code,
             message: message.into(),
             allow: None,
         }
     }
 
+    /// The answer for a call's status.
+    pub fn from_status(status: &tonic::Status) -> Self {
+        let code = status.code();
+        Self::new(http_status(code), code, status.message())
+    }
+
+    /// A request the gateway could not turn into a call: 400 INVALID_ARGUMENT.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Code::InvalidArgument, message)
+    }
+
     /// No route for the path: 404 NOT_FOUND.
     pub fn no_route(path: &str) -> Self {
-        Self {
-            http: StatusCode::NOT_FOUND,
-            code: Code::NotFound,
-            message: format!("no route for {path}"),
-            allow: None,
-        }
+        Self::new(
+            StatusCode::NOT_FOUND,
+            Code::NotFound,
+            format!("no route for {path}"),
+        )
     }
 
     /// A route for the path, but not for the method: 405 with UNIMPLEMENTED, as grpc-gateway answers,
     /// and the methods that are (`allowed`, e.g. `GET, HEAD`).
     pub fn method_not_allowed(method: &http::Method, path: &str, allowed: &str) -> Self {
         Self {
-            http: StatusCode::METHOD_NOT_ALLOWED,
-            code: Code::Unimplemented,
-            message: format!("method {method} is not allowed for {path}"),
             allow: Some(allowed.to_owned()),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Code::Unimplemented,
+                format!("method {method} is not allowed for {path}"),
+            )
         }
     }
 
     /// A body past the request size limit: 413 with OUT_OF_RANGE, the code gRPC answers for an
     /// oversized message.
     pub fn too_large(limit: usize) -> Self {
-        Self {
-            http: StatusCode::PAYLOAD_TOO_LARGE,
-            code: Code::OutOfRange,
-            message: format!("request body is larger than {limit} bytes"),
-            allow: None,
-        }
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::OutOfRange,
+            format!("request body is larger than {limit} bytes"),
+        )
     }
 
     /// The error body as JSON. The services attach no details, so `details` is always empty.

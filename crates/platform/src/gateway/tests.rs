@@ -380,7 +380,9 @@ fn every_contract_rpc_has_a_route() {
 fn openapi_documents_every_route_with_its_rules() {
     let pool = fixture();
     let served = routes(&pool, &[SHELVES]).expect("routes");
-    let doc = openapi("Shelves", "test", &served);
+    let doc = openapi(&pool, &[SHELVES], &served);
+    assert_eq!(doc["info"]["title"], SHELVES);
+    assert_eq!(doc["info"]["description"], "Shelves holds books.");
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.contains_key("/v1/shelves/{shelf}/books/{book.id}"));
     assert!(paths.contains_key("/v1/books/{book.id}"));
@@ -453,7 +455,7 @@ fn openapi_documents_every_route_with_its_rules() {
 fn openapi_of_the_contract_states_its_validation() {
     let pool = contract_pool().expect("contract");
     let served = routes(&pool, &["route256.loms.v1.LomsService"]).expect("routes");
-    let doc = openapi("loms", "", &served);
+    let doc = openapi(&pool, &["route256.loms.v1.LomsService"], &served);
     let create = &doc["paths"]["/order/create"]["post"]["requestBody"];
     assert_eq!(create["required"], true);
     let schema = &doc["components"]["schemas"]["route256.loms.v1.OrderCreateRequest"];
