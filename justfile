@@ -85,11 +85,12 @@ test-browser:
 e2e:
     bash scripts/e2e.sh
 
-# OrderCreate throughput through gRPC → loms → pgbouncer → PostgreSQL beside pgbench, and cart.List
-# with the worker pool and the rate limiter (see BENCHMARKS.md)
+# OrderCreate throughput through gRPC → loms → pgbouncer → PostgreSQL beside pgbench, cart.List
+# with the worker pool and the rate limiter, and the HTTP gateway against gRPC (see BENCHMARKS.md)
 bench: stack-up
     bash scripts/bench.sh
     bash scripts/bench-list.sh
+    bash scripts/bench-gateway.sh
 
 # formatting and clippy, warnings as errors
 lint:

@@ -57,20 +57,9 @@ async fn main() -> anyhow::Result<()> {
         latencies.append(&mut l);
         failures += f;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies
-            .get(index)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
     println!(
-        "{{\"clients\": {clients}, \"calls\": {}, \"failures\": {failures}, \"per_second\": {:.0}, \"p50_ms\": {:.2}, \"p99_ms\": {:.2}}}",
-        latencies.len(),
-        latencies.len() as f64 / elapsed,
-        percentile(0.5),
-        percentile(0.99),
+        "{}",
+        bench::summary(clients, latencies, failures, started.elapsed())
     );
     Ok(())
 }
