@@ -16,8 +16,8 @@
 //! `x-request-id`; and `x-timeout-ms`, the caller's deadline in milliseconds, becomes `grpc-timeout`.
 //! Answers: 200 with the response message as JSON, or an error status from grpc-gateway's map with the
 //! body `{"code", "message", "details"}` (`status.rs`). What never reaches a service: no route (404),
-//! a route without the method (405), a body past the request size limit (413), a request the gateway
-//! cannot turn into the message (400); each with the same error body.
+//! a route without the method (405), a body past the request size limit (413) or still arriving after
+//! 30 s (408), a request the gateway cannot turn into the message (400); each with the same error body.
 mod openapi;
 mod status;
 mod template;
@@ -46,6 +46,8 @@ use crate::context::{API_KEY, AUTHORIZATION, REQUEST_ID};
 pub const TIMEOUT_HEADER: &str = "x-timeout-ms";
 /// The longest deadline `grpc-timeout` can say in milliseconds: at most 8 digits.
 const MAX_TIMEOUT_MS: u64 = 99_999_999;
+/// How long a request body may take to arrive: a client trickling bytes does not hold a task longer.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The service stack the gateway calls into: the gRPC server's, boxed.
 pub type CallService = BoxCloneSyncService<
@@ -274,16 +276,18 @@ impl Gateway {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path();
         let (route, values) = self.find(&parts.method, path)?;
-        let body = match Limited::new(body, self.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(error) if error.is::<LengthLimitError>() => {
+        let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, self.max_body).collect());
+        let body = match read.await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(error)) if error.is::<LengthLimitError>() => {
                 return Err(HttpError::too_large(self.max_body))
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 return Err(HttpError::invalid(format!(
                     "cannot read the request body: {error}"
                 )))
             }
+            Err(_) => return Err(HttpError::body_timeout(BODY_TIMEOUT)),
         };
         let path_values: Vec<(FieldPath, String)> =
             route.path_fields.iter().cloned().zip(values).collect();

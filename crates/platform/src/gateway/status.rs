@@ -27,7 +27,7 @@ pub fn http_status(code: Code) -> StatusCode {
 }
 
 /// An error answer: `http` is the status line, `code` the gRPC code in the body. They differ only for
-/// what the gateway itself refuses before any call (405, 413, 415).
+/// what the gateway itself refuses before any call (405, 408, 413).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpError {
     pub http: StatusCode,
@@ -87,6 +87,18 @@ impl HttpError {
             StatusCode::PAYLOAD_TOO_LARGE,
             Code::OutOfRange,
             format!("request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// A body that did not arrive in time: 408 with DEADLINE_EXCEEDED.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            Code::DeadlineExceeded,
+            format!(
+                "the request body did not arrive within {} s",
+                limit.as_secs()
+            ),
         )
     }
 

@@ -335,6 +335,39 @@ async fn routing_errors_have_the_error_body() {
     assert_eq!(body["code"], 11);
 }
 
+/// A request body that never ends.
+struct Trickle;
+
+impl http_body::Body for Trickle {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_ends_times_out() {
+    let (gateway, seen) = shelves();
+    let request = http::Request::builder()
+        .method(Method::PATCH)
+        .uri("/v1/shelves/a/books/5")
+        .body(Trickle)
+        .expect("request");
+    let started = tokio::time::Instant::now();
+    let response = gateway.handle(request).await;
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(started.elapsed(), std::time::Duration::from_secs(30));
+    assert!(
+        seen.lock().expect("lock").message.is_none(),
+        "no call was made"
+    );
+}
+
 #[test]
 fn the_contract_routes_prefer_literals() {
     let pool = contract_pool().expect("contract");
