@@ -262,9 +262,15 @@ impl Gateway {
         B: http_body::Body,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
         match self.try_handle(request).await {
             Ok(response) => response,
-            Err(error) => error.into_response(),
+            Err(error) => {
+                // Refused before any call: the RPC metrics never see it, so it is counted here.
+                tracing::debug!(%method, %path, status = error.http.as_u16(), reason = %error.message, "http request refused");
+                crate::metrics::gateway_refused(error.http);
+                error.into_response()
+            }
         }
     }
 

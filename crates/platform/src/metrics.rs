@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `grpc_server_handled_total` (counter) | `grpc_service`, `grpc_method`, `grpc_code`, `transport` (`grpc`/`http`) |
 //! | `grpc_server_handling_seconds` (histogram) | `grpc_service`, `grpc_method`, `transport` |
+//! | `http_gateway_refused_total` (counter) | `status`: requests the gateway refused before any call (no route, 405, 408, 413, a body or query it could not turn into the message) |
 //!
 //! A call is counted when its answer ends: the status comes from the response headers (an error
 //! answered at once) or from the trailers after the message; an answer dropped before its status (the
@@ -57,6 +58,10 @@ fn exporter() -> Option<&'static Exporter> {
                         "grpc_server_handled_total",
                         "RPCs completed, by status code and transport"
                     );
+                    metrics::describe_counter!(
+                        "http_gateway_refused_total",
+                        "HTTP requests the gateway refused before any call, by status"
+                    );
                     metrics::describe_histogram!(
                         "grpc_server_handling_seconds",
                         metrics::Unit::Seconds,
@@ -89,6 +94,12 @@ pub fn render() -> String {
         }
         None => String::new(),
     }
+}
+
+/// Counts a request the gateway refused before it became a call.
+pub fn gateway_refused(status: http::StatusCode) {
+    metrics::counter!("http_gateway_refused_total", "status" => status.as_u16().to_string())
+        .increment(1);
 }
 
 /// A tower layer that counts and times every call.

@@ -577,6 +577,20 @@ async fn request_ids_and_metrics_follow_http_calls() {
     }
     assert!(text.contains("grpc_server_handling_seconds_bucket{grpc_service=\"route256.loms.v1.LomsService\",grpc_method=\"StocksInfo\",transport=\"http\",le=\"0.005\"}"), "{text}");
     assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    // A request refused before any call is counted too.
+    get(system.loms_http, "/no/such/route").await;
+    let text = client()
+        .get(format!("http://{}/metrics", system.loms_http))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("http_gateway_refused_total{status=\"404\"}"),
+        "{text}"
+    );
     system.stop().await;
 }
 
