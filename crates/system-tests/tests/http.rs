@@ -1,11 +1,12 @@
 //! The HTTP side of the three services, with a plain HTTP/1.1 client: the contract's purchase flow
-//! through the REST routes, every error status, hostile input, deadlines, request ids, health,
+//! through the REST routes, every error status (400, 401, 404, 429, 500, 503, 504), hostile input, deadlines, request ids, health,
 //! readiness, metrics, the OpenAPI document and Swagger UI.
 mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use platform::postgres::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::{Settings, System, GUROV, NIKE, SMITH, SOLD_OUT, TOKEN};
@@ -261,6 +262,53 @@ async fn rate_limit_deadline_and_unavailable_statuses() {
     let reason = ready.text().await.expect("text");
     assert!(reason.contains("LomsService"), "{reason}");
     system.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_database_is_a_500_whose_cause_stays_in_the_log() {
+    // loms on a database of its own, whose order positions table then goes missing under it.
+    let database = TestDatabase::create("loms", "127.0.0.1:6433");
+    let mut settings = Settings::default();
+    settings.loms.storage = loms::config::Storage::Postgres(database.settings().clone());
+    let system = System::start_with(settings).await;
+    let create = format!(r#"{{"user": 9, "items": [{{"sku": {GUROV}, "count": 1}}]}}"#);
+    let (status, created) = post(system.loms_http, "/order/create", &create).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let renamed = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-q",
+            "-d",
+            database.name(),
+            "-c",
+        ])
+        .arg("ALTER TABLE order_items RENAME TO order_items_gone")
+        .status()
+        .expect("psql runs");
+    assert!(renamed.success());
+
+    let answer = get(
+        system.loms_http,
+        &format!(
+            "/order/info?orderId={}",
+            created["orderId"].as_str().expect("id")
+        ),
+    )
+    .await;
+    assert_error(&answer, 500, 13);
+    assert_eq!(
+        answer.1["message"], "internal error",
+        "the cause is not sent"
+    );
+    assert!(
+        support::logs().contains("order_items"),
+        "the cause is logged"
+    );
+    system.stop().await;
+    database.drop_now();
 }
 
 #[tokio::test]

@@ -59,6 +59,11 @@ impl TestDatabase {
         Self { name, settings }
     }
 
+    /// Its name on the server.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// How to reach it, through pgbouncer.
     pub fn settings(&self) -> &PgSettings {
         &self.settings
