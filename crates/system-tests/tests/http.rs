@@ -206,6 +206,8 @@ async fn the_purchase_flow_over_http() {
     let short = format!(r#"{{"user": 8, "items": [{{"sku": {SOLD_OUT}, "count": 1}}]}}"#);
     assert_error(&post(loms, "/order/create", &short).await, 400, 9);
     system.stop().await;
+    // The token went as a header and in bodies, to every service, over debug-level logs.
+    assert!(!support::logs().contains(TOKEN), "a token reached the logs");
 }
 
 #[tokio::test]
