@@ -263,8 +263,11 @@ impl Gateway {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        match self.try_handle(request).await {
-            Ok(response) => response,
+        match self.to_call(request).await {
+            Ok((route, call)) => self
+                .call(route, call)
+                .await
+                .unwrap_or_else(HttpError::into_response),
             Err(error) => {
                 // Refused before any call: the RPC metrics never see it, so it is counted here.
                 tracing::debug!(%method, %path, status = error.http.as_u16(), reason = %error.message, "http request refused");
@@ -274,7 +277,11 @@ impl Gateway {
         }
     }
 
-    async fn try_handle<B>(&self, request: http::Request<B>) -> Result<HttpResponse, HttpError>
+    /// The route and the gRPC request an HTTP request becomes, or why it cannot become one.
+    async fn to_call<B>(
+        &self,
+        request: http::Request<B>,
+    ) -> Result<(&Route, http::Request<tonic::body::Body>), HttpError>
     where
         B: http_body::Body,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -307,7 +314,7 @@ impl Gateway {
         let mut call = grpc_request(route, &parts.headers, &message)?;
         call.extensions_mut().extend(parts.extensions);
         call.extensions_mut().insert(ViaGateway);
-        self.call(route, call).await
+        Ok((route, call))
     }
 
     /// The route for the method and path. The path names a resource by its most specific template
@@ -350,6 +357,7 @@ impl Gateway {
         }
     }
 
+    /// Runs the call through the service stack; its status becomes the HTTP answer.
     async fn call(
         &self,
         route: &Route,
