@@ -81,7 +81,7 @@ test-api:
 test-browser:
     bash scripts/browser-test.sh
 
-# end to end over the real binaries with grpcurl (spare ports 18082/18083/18090)
+# end to end over the real binaries with grpcurl and curl (spare ports 18080-18091, 18184)
 e2e:
     bash scripts/e2e.sh
 

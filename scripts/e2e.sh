@@ -1,38 +1,21 @@
 #!/usr/bin/env bash
-# End to end over the real binaries, as a user would: start product-service, loms and cart on spare ports,
-# then walk the purchase flow with grpcurl through server reflection. Exits non-zero on the first
+# End to end over the real binaries, as a user would: start product-service, loms and cart on spare ports
+# (gRPC 18082/18083/18090, HTTP 18080/18084/18091), then walk the purchase flow with grpcurl through
+# server reflection and again with curl over HTTP. Exits non-zero on the first
 # deviation; always stops the services.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-CART=127.0.0.1:${E2E_CART_PORT:-18082}
-LOMS=127.0.0.1:${E2E_LOMS_PORT:-18083}
-PRODUCT=127.0.0.1:${E2E_PRODUCT_PORT:-18090}
-CART_HTTP=127.0.0.1:${E2E_CART_HTTP_PORT:-18180}
-LOMS_HTTP=127.0.0.1:${E2E_LOMS_HTTP_PORT:-18184}
-PRODUCT_HTTP=127.0.0.1:${E2E_PRODUCT_HTTP_PORT:-18191}
 TOKEN=e2e-token
 PYTHON=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}/venv/bin/python
-logs=$(mktemp -d)
 
-cargo build --locked --bins -p product-service -p loms -p cart
-
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$logs"
-}
-trap cleanup EXIT
-
-PRODUCT_GRPC_ADDR=$PRODUCT PRODUCT_HTTP_ADDR=$PRODUCT_HTTP PRODUCT_TOKENS=$TOKEN PRODUCT_RPS=0 \
-  target/debug/product-service >"$logs/product" 2>&1 &
-pids+=("$!")
-LOMS_GRPC_ADDR=$LOMS LOMS_HTTP_ADDR=$LOMS_HTTP target/debug/loms >"$logs/loms" 2>&1 &
-pids+=("$!")
-CART_GRPC_ADDR=$CART CART_HTTP_ADDR=$CART_HTTP PRODUCT_SERVICE_URL=http://$PRODUCT LOMS_URL=http://$LOMS \
-  target/debug/cart >"$logs/cart" 2>&1 &
-pids+=("$!")
+# The three services on ports of their own (scripts/lib/services.sh), product-service taking our token.
+export PRODUCT_TOKENS=$TOKEN
+source scripts/lib/services.sh
+start_services 18000
+CART=127.0.0.1:18082 LOMS=127.0.0.1:18083 PRODUCT=127.0.0.1:18090
+CART_HTTP=127.0.0.1:18080 LOMS_HTTP=127.0.0.1:18084 PRODUCT_HTTP=127.0.0.1:18091
+logs=$services_logs
 
 fail() {
   echo "e2e: FAILED: $*" >&2
@@ -40,13 +23,9 @@ fail() {
   exit 1
 }
 
-# Waits (up to 60 s) until every service answers its health check.
 for addr in "$PRODUCT" "$LOMS" "$CART"; do
-  deadline=$((SECONDS + 60))
-  until grpcurl -plaintext "$addr" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
-    [ $SECONDS -lt $deadline ] || fail "$addr never became healthy"
-    sleep 0.2
-  done
+  grpcurl -plaintext "$addr" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING \
+    || fail "$addr is not SERVING on gRPC health"
 done
 
 call() { # call ADDR METHOD JSON [HEADER]: prints the response, fails on an error status
@@ -181,10 +160,10 @@ refuses "CART_UPSTREAM_TIMEOUT_MS=0" CART_UPSTREAM_TIMEOUT_MS=0 cart
 
 # At the open-file limit loms used to spin on accept at 100 % CPU. With 48 descriptors and 64
 # connections held open, it must idle (back off) and serve again once they close.
-FDLOMS=127.0.0.1:${E2E_FD_LOMS_PORT:-18084}
+FDLOMS=127.0.0.1:18184
 (ulimit -n 48; LOMS_GRPC_ADDR=$FDLOMS LOMS_HTTP_ADDR=127.0.0.1:0 exec target/debug/loms) >"$logs/loms-fd" 2>&1 &
 fd_pid=$!
-pids+=("$fd_pid")
+services_pids+=("$fd_pid")
 deadline=$((SECONDS + 60))
 until grpcurl -plaintext "$FDLOMS" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
   [ $SECONDS -lt $deadline ] || fail "fd-limited loms never became healthy"
@@ -226,10 +205,10 @@ done
 pass "loms serves again once descriptors are free"
 
 # Graceful shutdown: every service exits 0 on SIGTERM.
-for pid in "${pids[@]}"; do
+for pid in "${services_pids[@]}"; do
   kill -TERM "$pid"
   wait "$pid" || fail "a service did not stop cleanly (pid $pid)"
 done
-pids=()
+services_pids=()
 pass "graceful shutdown on SIGTERM"
 echo "e2e: $passed passed, 0 failed"

@@ -1,4 +1,5 @@
-# Sourced by the test scripts that need the three services as real processes on ports of their own,
+# Sourced by the test scripts (e2e, test-api, test-browser) that need the three services as real
+# processes on ports of their own,
 # so a running `just run-all` is not disturbed:
 #
 #   start_services BASE    product-service on BASE+90 (gRPC) / BASE+91 (HTTP), loms on BASE+83 / BASE+84,
