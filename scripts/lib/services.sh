@@ -1,10 +1,10 @@
 # Sourced by the test scripts (e2e, test-api, test-browser) that need the three services as real
-# processes on ports of their own,
-# so a running `just run-all` is not disturbed:
+# processes on ports of their own, so a running `just run-all` is not disturbed:
 #
 #   start_services BASE    product-service on BASE+90 (gRPC) / BASE+91 (HTTP), loms on BASE+83 / BASE+84,
 #                          cart on BASE+82 / BASE+80: debug binaries, memory storage, rate limits off;
-#                          logs in $services_logs; each HTTP port answers /readyz before it returns
+#                          logs in $services_logs; each HTTP port answers /readyz before it returns;
+#                          variables the caller exports (PRODUCT_TOKENS, say) reach the services
 #   stop_services          SIGTERM to all of them (also run on exit)
 #
 # The caller sets `set -euo pipefail` and runs from the project root.
