@@ -8,7 +8,7 @@
 //!
 //! A request is matched to a route (the most specific template wins: literals before variables), its
 //! message is built from the path, query and body (`transcode.rs`), and the call then runs
-//! **in-process** through the very service stack the gRPC port serves — request id, call log, metrics,
+//! **in-process** through the very service stack the gRPC port serves — request id, metrics, call log,
 //! admission, deadline, the validating codec and the handler — as a gRPC request with no socket in
 //! between. So an HTTP call is validated, limited, logged and counted exactly as a gRPC one.
 //!
