@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::StocksInfoRequest;
 
+use bench::{collect, Outcome};
+
 /// The contract's seed SKUs: every one is stocked, so every call succeeds.
 const SKUS: [u32; 5] = [1_076_963, 1_148_162, 1_625_903, 2_618_151, 773_297_411];
 
@@ -60,8 +62,6 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-type Outcome = (Vec<Duration>, u64);
-
 /// One client's closed loop: latencies of the calls that succeeded, and how many failed.
 async fn run<F, Fut>(client_no: usize, started: Instant, duration: Duration, mut call: F) -> Outcome
 where
@@ -82,24 +82,4 @@ where
         }
     }
     (latencies, failures)
-}
-
-async fn collect(
-    clients: usize,
-    tasks: Vec<tokio::task::JoinHandle<Outcome>>,
-    started: Instant,
-) -> anyhow::Result<String> {
-    let mut latencies = Vec::new();
-    let mut failures = 0;
-    for task in tasks {
-        let (mut l, f) = task.await?;
-        latencies.append(&mut l);
-        failures += f;
-    }
-    Ok(bench::summary(
-        clients,
-        latencies,
-        failures,
-        started.elapsed(),
-    ))
 }

@@ -1,5 +1,25 @@
-//! What the load generators share: a closed-loop run's summary as one line of JSON.
-use std::time::Duration;
+//! What the load generators share: gathering closed-loop clients' results, and their summary as one
+//! line of JSON.
+use std::time::{Duration, Instant};
+
+/// What one client measured: the latencies of the calls that succeeded, and how many failed.
+pub type Outcome = (Vec<Duration>, u64);
+
+/// Waits for every client and summarises the run that began at `started`.
+pub async fn collect(
+    clients: usize,
+    tasks: Vec<tokio::task::JoinHandle<Outcome>>,
+    started: Instant,
+) -> anyhow::Result<String> {
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (mut l, f) = task.await?;
+        latencies.append(&mut l);
+        failures += f;
+    }
+    Ok(summary(clients, latencies, failures, started.elapsed()))
+}
 
 /// One line of JSON: calls, failures, calls per second and latency percentiles (ms).
 pub fn summary(

@@ -50,16 +50,6 @@ async fn main() -> anyhow::Result<()> {
             (latencies, failures)
         }));
     }
-    let mut latencies = Vec::new();
-    let mut failures = 0;
-    for task in tasks {
-        let (mut l, f) = task.await?;
-        latencies.append(&mut l);
-        failures += f;
-    }
-    println!(
-        "{}",
-        bench::summary(clients, latencies, failures, started.elapsed())
-    );
+    println!("{}", bench::collect(clients, tasks, started).await?);
     Ok(())
 }
