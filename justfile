@@ -13,12 +13,14 @@ default:
 tools:
     bash scripts/tools.sh
 
-# the PostgreSQL server cornucopia prepares the queries on (a throw-away database of it per run)
+# the PostgreSQL server cornucopia prepares the queries on (a throw-away database of it per run); when
+# nothing answers there, `just gen` starts the stack's own (`scripts/stack.sh postgres`)
 pg_admin_url := env_var_or_default("ROUTE256_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432")
 
 # regenerate every generated file: from the contract (format, lint, descriptor set, Rust code) and from
 # the SQL (cornucopia prepares queries/<svc> against a fresh database built from migrations/<svc>)
 gen:
+    [ -n "${ROUTE256_PG_ADMIN_URL:-}" ] || bash scripts/stack.sh postgres
     buf format -w proto
     buf lint
     buf build -o crates/proto/descriptor.binpb
@@ -38,12 +40,13 @@ gen-check: gen
 breaking:
     bash scripts/breaking.sh
 
-# start PostgreSQL (the machine's, else our own), a pgbouncer per service database, apply migrations
+# start PostgreSQL (the machine's, else our own), a pgbouncer per service database, Redis (the machine's,
+# else our own); apply migrations. A second `stack-up` changes nothing
 stack-up:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/stack.sh up
 
-# stop the pgbouncers (and the PostgreSQL cluster if stack-up started its own)
+# stop what stack-up started: the pgbouncers, and PostgreSQL and Redis if they were its own
 stack-down:
     bash scripts/stack.sh down
 
@@ -58,10 +61,10 @@ run-all:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
 
-# run every test, with cargo-nextest where installed (else cargo test): starts the PostgreSQL stack the
-# storage tests use (installing what is missing), runs the system tests once more on PostgreSQL, the
-# pgbouncer outage check over the binaries, then the HTTP side: schemathesis and the browser test
-test: stack-up && test-api test-browser
+# run every test, with cargo-nextest where installed (else cargo test): starts the stack the storage
+# tests use (installing what is missing), runs the system tests once more on PostgreSQL, the pgbouncer
+# outage check over the binaries, then end to end over the binaries, schemathesis and the browser test
+test: stack-up && e2e test-api test-browser
     if command -v cargo-nextest >/dev/null; then \
         cargo nextest run --workspace --locked --no-fail-fast; \
         ROUTE256_TEST_STORAGE=postgres cargo nextest run --locked --no-fail-fast -p system-tests; \
@@ -81,7 +84,7 @@ test-api:
 test-browser:
     bash scripts/browser-test.sh
 
-# end to end over the real binaries with grpcurl and curl (spare ports 18080-18091, 18184)
+# end to end over the real binaries with grpcurl and curl (spare ports 18080-18091, 18183-18184)
 e2e:
     bash scripts/e2e.sh
 
@@ -92,10 +95,15 @@ bench: stack-up
     bash scripts/bench-list.sh
     bash scripts/bench-gateway.sh
 
+# compose.yaml parses and is valid (Debian's docker-compose checks it without an engine)
+compose-check:
+    docker-compose -f compose.yaml config -q
+
 # formatting and clippy, warnings as errors
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# the full check before a commit: codegen drift, compatibility, formatting, lints, tests
-precommit: gen-check breaking lint e2e test
+# the full check before a commit, and all that CI runs after `scripts/tools.sh`: codegen drift,
+# compatibility, compose.yaml, formatting, lints, then every test
+precommit: gen-check breaking compose-check lint test

@@ -15,6 +15,7 @@ venv=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}/venv
 [ -x "$venv/bin/schemathesis" ] && [ -x "$venv/bin/openapi-spec-validator" ] || bash scripts/tools.sh
 
 source scripts/lib/services.sh
+use_test_settings
 start_services 28000
 
 failed=0

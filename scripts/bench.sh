@@ -12,12 +12,15 @@ export PGUSER=${PGUSER:-postgres}
 BOUNCER=${LOMS_PGBOUNCER:-127.0.0.1:6433}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-1 8}
-ADDR=127.0.0.1:${BENCH_LOMS_PORT:-18283}
+ADDR=127.0.0.1:18283 # loms on the ports of base 18200 (scripts/lib/services.sh)
 DB=loms_bench
 FIRST_SKU=900000001
 SKUS=100
 
-cargo build --quiet --locked --release -p loms -p bench
+services_profile=release
+source scripts/lib/services.sh
+build_services loms
+cargo build --quiet --locked --release -p bench
 dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$DB"
 createdb -h "$PGHOST" -p "$PGPORT" "$DB"
 url=postgres://postgres@$BOUNCER/$DB
@@ -25,12 +28,7 @@ LOMS_DATABASE_URL=$url target/release/loms migrate >/dev/null
 psql -q -h "$PGHOST" -p "$PGPORT" -d "$DB" -c \
   "INSERT INTO stocks (sku, total, reserved) SELECT s, 1000000000000, 0 FROM generate_series($FIRST_SKU, $FIRST_SKU + $SKUS - 1) AS s"
 
-log=$(mktemp)
-STORAGE=postgres LOMS_GRPC_ADDR=$ADDR LOMS_HTTP_ADDR=127.0.0.1:0 LOMS_DATABASE_URL=$url LOMS_DATABASE_POOL_SIZE=16 RUST_LOG=warn \
-  target/release/loms >"$log" 2>&1 &
-loms_pid=$!
-trap 'kill $loms_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -f "$log"' EXIT
-until (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; do sleep 0.1; done
+start_service loms 18200 STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$url" LOMS_DATABASE_POOL_SIZE=16
 
 host=${BOUNCER%:*}
 port=${BOUNCER#*:}

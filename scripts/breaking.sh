@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 against=${1:-HEAD~1}
+# A shallow clone (CI's may be one) has no previous commit: fetch one when a remote can give it.
+if [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+  git fetch --quiet --deepen=1 origin 2>/dev/null || true
+fi
 if ! git rev-parse --verify --quiet "$against^{commit}" >/dev/null; then
   echo "breaking: no commit $against to compare with, skipped"
   exit 0

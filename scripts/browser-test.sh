@@ -22,6 +22,7 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
 fi
 
 source scripts/lib/services.sh
+use_test_settings
 start_services 38000
 cart=http://127.0.0.1:38080
 for item in 1076963:2 1148162:1; do

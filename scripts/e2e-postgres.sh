@@ -10,25 +10,22 @@ PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 export PGUSER=${PGUSER:-postgres}
 BOUNCER_PORT=${E2E_OUTAGE_BOUNCER_PORT:-16499}
-LOMS=127.0.0.1:${E2E_PG_LOMS_PORT:-18183}
-CART=127.0.0.1:${E2E_PG_CART_PORT:-18182}
-LOMS_HTTP=127.0.0.1:${E2E_PG_LOMS_HTTP_PORT:-18283}
+# The services on the ports of base 18100 (scripts/lib/services.sh); product-service only because cart
+# is ready once the services it calls answer.
+LOMS=127.0.0.1:18183 LOMS_HTTP=127.0.0.1:18184 CART=127.0.0.1:18182
 ACQUIRE_MS=1000
 suffix=$$
 loms_db=loms_test_outage_$suffix
 cart_db=cart_test_outage_$suffix
-logs=$(mktemp -d)
 
-cargo build --quiet --locked --bins -p loms -p cart
-
-pids=()
+source scripts/lib/services.sh
+logs=$services_logs
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_services
   bash scripts/stack.sh unbouncer outage >/dev/null 2>&1 || true
   dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$loms_db" 2>/dev/null || true
   dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$cart_db" 2>/dev/null || true
-  rm -rf "$logs"
+  services_exit
 }
 trap cleanup EXIT
 
@@ -46,19 +43,11 @@ createdb -h "$PGHOST" -p "$PGPORT" "$cart_db"
 bash scripts/stack.sh bouncer outage "$BOUNCER_PORT" "$loms_db" >/dev/null
 
 url() { echo "postgres://postgres@127.0.0.1:$BOUNCER_PORT/$1"; }
-STORAGE=postgres LOMS_GRPC_ADDR=$LOMS LOMS_HTTP_ADDR=$LOMS_HTTP LOMS_DATABASE_URL=$(url "$loms_db") \
-  LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS target/debug/loms >"$logs/loms" 2>&1 &
-pids+=("$!")
-STORAGE=postgres CART_GRPC_ADDR=$CART CART_HTTP_ADDR=127.0.0.1:0 CART_DATABASE_URL=$(url "$cart_db") LOMS_URL=http://$LOMS \
-  CART_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS target/debug/cart >"$logs/cart" 2>&1 &
-pids+=("$!")
-for addr in "$LOMS" "$CART"; do
-  deadline=$((SECONDS + 60))
-  until grpcurl -plaintext "$addr" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
-    [ $SECONDS -lt $deadline ] || fail "$addr never became healthy"
-    sleep 0.2
-  done
-done
+build_services product-service loms cart
+start_service product-service 18100
+export STORAGE=postgres
+start_service loms 18100 LOMS_DATABASE_URL="$(url "$loms_db")" LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS
+start_service cart 18100 CART_DATABASE_URL="$(url "$cart_db")" CART_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS
 
 probes=(
   "$LOMS route256.loms.v1.LomsService/StocksInfo {\"sku\":1076963}"

@@ -10,8 +10,9 @@ TOKEN=e2e-token
 PYTHON=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}/venv/bin/python
 
 # The three services on ports of their own (scripts/lib/services.sh), product-service taking our token.
-export PRODUCT_TOKENS=$TOKEN
 source scripts/lib/services.sh
+use_test_settings
+export PRODUCT_TOKENS=$TOKEN
 start_services 18000
 CART=127.0.0.1:18082 LOMS=127.0.0.1:18083 PRODUCT=127.0.0.1:18090
 CART_HTTP=127.0.0.1:18080 LOMS_HTTP=127.0.0.1:18084 PRODUCT_HTTP=127.0.0.1:18091
@@ -158,17 +159,17 @@ refuses "blank PRODUCT_TOKENS" "PRODUCT_TOKENS= , " product-service
 refuses "PRODUCT_RPS=4294967295" PRODUCT_RPS=4294967295 product-service
 refuses "CART_UPSTREAM_TIMEOUT_MS=0" CART_UPSTREAM_TIMEOUT_MS=0 cart
 
+# Graceful shutdown: every service exits 0 on SIGTERM.
+for name in cart loms product-service; do
+  stop_service "$name" || fail "$name did not stop cleanly (exit status $?)"
+done
+pass "graceful shutdown on SIGTERM"
+
 # At the open-file limit loms used to spin on accept at 100 % CPU. With 48 descriptors and 64
 # connections held open, it must idle (back off) and serve again once they close.
-FDLOMS=127.0.0.1:18184
-(ulimit -n 48; LOMS_GRPC_ADDR=$FDLOMS LOMS_HTTP_ADDR=127.0.0.1:0 exec target/debug/loms) >"$logs/loms-fd" 2>&1 &
-fd_pid=$!
-services_pids+=("$fd_pid")
-deadline=$((SECONDS + 60))
-until grpcurl -plaintext "$FDLOMS" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
-  [ $SECONDS -lt $deadline ] || fail "fd-limited loms never became healthy"
-  sleep 0.2
-done
+start_service loms 18100 --nofile 48
+FDLOMS=127.0.0.1:18183
+fd_pid=${services_pids[loms]}
 cpu_ticks=$("$PYTHON" - "$FDLOMS" "$fd_pid" <<'PY'
 import socket, sys, time
 host, port = sys.argv[1].split(":")
@@ -196,7 +197,7 @@ PY
 hz=$(getconf CLK_TCK)
 [ "$cpu_ticks" -lt $((hz / 2)) ] || fail "loms at its open-file limit used $cpu_ticks ticks of CPU in 2 s"
 pass "at the open-file limit loms backs off ($cpu_ticks/$((2 * hz)) ticks in 2 s)"
-grep -q "accept failed" "$logs/loms-fd" || fail "the accept failures were not logged"
+grep -q "accept failed" "$logs/loms.log" || fail "the accept failures were not logged"
 deadline=$((SECONDS + 30))
 until grpcurl -plaintext "$FDLOMS" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
   [ $SECONDS -lt $deadline ] || fail "loms did not serve again after the connections closed"
@@ -204,11 +205,4 @@ until grpcurl -plaintext "$FDLOMS" grpc.health.v1.Health/Check 2>/dev/null | gre
 done
 pass "loms serves again once descriptors are free"
 
-# Graceful shutdown: every service exits 0 on SIGTERM.
-for pid in "${services_pids[@]}"; do
-  kill -TERM "$pid"
-  wait "$pid" || fail "a service did not stop cleanly (pid $pid)"
-done
-services_pids=()
-pass "graceful shutdown on SIGTERM"
 echo "e2e: $passed passed, 0 failed"

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# The local PostgreSQL stack, without Docker: a database per service on the machine's PostgreSQL and a
-# pgbouncer in front of each (transaction pooling), migrations applied.
+# The local stack, without Docker: PostgreSQL with a database per service, a pgbouncer in front of each
+# (transaction pooling), migrations applied, and Redis for cart's shared rate limit.
 #
-#   scripts/stack.sh up     start what is not running (a second `up` is a no-op), apply migrations
-#   scripts/stack.sh down   stop the pgbouncers, and the PostgreSQL cluster if `up` started its own
-#   scripts/stack.sh status one line per component
+#   scripts/stack.sh up       start what is not running (a second `up` changes nothing), apply migrations
+#   scripts/stack.sh down     stop what `up` started here, and nothing else
+#   scripts/stack.sh postgres only PostgreSQL (what `just gen` needs for cornucopia's throw-away databases)
+#   scripts/stack.sh status   one line per component
 #   scripts/stack.sh bouncer NAME PORT DATABASE | unbouncer NAME
-#                           one more pgbouncer (or stop it): the outage test stops and starts its own
+#                             one more pgbouncer (or stop it): the outage test stops and starts its own
 #
 # PostgreSQL: the server answering on $PGHOST:$PGPORT (default 127.0.0.1:5432, user postgres, trust) is
-# used when there is one; otherwise Debian's postgresql is installed and a cluster of our own is started
-# in .state/postgres, as the postgres user. pgbouncer (built by scripts/pgbouncer.sh) refuses to run as
-# root, so it runs as postgres too. Runtime files live in .state/ (ignored by git).
+# used when there is one; otherwise Debian's postgresql is installed when missing and a cluster of our own
+# is started. Redis: the server answering on 127.0.0.1:$REDIS_PORT (default 6379), else one of our own
+# (Debian's redis-server, nothing written to disk). pgbouncer (built by scripts/pgbouncer.sh) refuses to
+# run as root, so, like our PostgreSQL, it runs as the postgres user.
+#
+# Where the files live: a process that runs as postgres can only use files in folders that user can
+# enter, and the checkout may sit in one it cannot (root's home is 0700, so is a `mktemp -d` folder). So
+# every runtime file of the stack (data, configs, logs, pid files, the pgbouncer binary) lives in
+# $ROUTE256_STATE: by default /var/lib/route256/<checkout> as root, ~/.local/state/route256/<checkout>
+# otherwise, keyed by the checkout's path so that two checkouts never share (or stop) each other's.
 #
 # cart's pgbouncer listens on 127.0.0.1:6432 and loms's on 6433. Each serves its service's database and,
 # through a wildcard entry, any other database of the server: the tests create throw-away ones.
@@ -22,12 +30,42 @@ root=$PWD
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 export PGUSER=${PGUSER:-postgres}
-state=$root/.state
+REDIS_PORT=${REDIS_PORT:-6379}
+checkout_key=$(basename "$root" | tr -c 'A-Za-z0-9_.\n-' '_' | cut -c1-24)-$(printf '%s' "$root" | sha256sum | cut -c1-10)
+if [ "$(id -u)" -eq 0 ]; then
+  state=${ROUTE256_STATE:-/var/lib/route256/$checkout_key}
+else
+  state=${ROUTE256_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/route256/$checkout_key}
+fi
 bouncers=("cart:${CART_PGBOUNCER_PORT:-6432}" "loms:${LOMS_PGBOUNCER_PORT:-6433}")
 log() { printf '\033[1mstack:\033[0m %s\n' "$*"; }
 
-as_postgres() { # runs a command as the postgres user (directly when we are not root)
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+apt_install() { # apt_install PACKAGE...: installs the Debian packages that are missing
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+own_dir() { # own_dir NAME USER: $state/NAME, made if missing; as root, USER's and enterable on the way
+  local dir=$state/$1
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    [ -z "${ROUTE256_STATE:-}" ] && chmod 755 "$(dirname "$state")"
+    chmod 755 "$state"
+    chown "$2:" "$dir"
+  fi
+  echo "$dir"
+}
+
+as_user() { # as_user USER COMMAND...: runs COMMAND as USER when we are root, else as ourselves
+  local user=$1
+  shift
+  if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
 }
 
 pg_up() { pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 2; }
@@ -37,25 +75,61 @@ answers() { # answers PORT: something accepts connections on 127.0.0.1:PORT
 }
 
 start_own_postgres() {
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  if ! command -v pg_ctlcluster >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    log "no PostgreSQL on $PGHOST:$PGPORT: installing Debian's postgresql"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-  fi
-  local bin data=$state/postgres/data
+  apt_install postgresql
+  local bin dir data
   bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
-  mkdir -p "$state/postgres"
-  [ "$(id -u)" -eq 0 ] && chown postgres: "$state/postgres"
+  dir=$(own_dir postgres postgres)
+  data=$dir/data
   if [ ! -s "$data/PG_VERSION" ]; then
     log "initialising a cluster in $data"
-    as_postgres "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
+    as_user postgres "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
   fi
   log "starting PostgreSQL on $PGHOST:$PGPORT from $data"
-  as_postgres "$bin/pg_ctl" -D "$data" -l "$state/postgres/server.log" -w \
-    -o "-c listen_addresses=$PGHOST -p $PGPORT -k $state/postgres" start >/dev/null
-  touch "$state/postgres/started-by-stack"
+  as_user postgres "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w \
+    -o "-c listen_addresses=$PGHOST -p $PGPORT -k $dir" start >/dev/null
+  touch "$dir/started-by-stack"
+}
+
+stop_own_postgres() {
+  local dir=$state/postgres bin
+  [ -f "$dir/started-by-stack" ] || return 0
+  bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")
+  as_user postgres "$bin/pg_ctl" -D "$dir/data" -w stop >/dev/null && log "stopped our PostgreSQL"
+  rm -f "$dir/started-by-stack"
+}
+
+ensure_postgres() {
+  pg_up || start_own_postgres
+  pg_up || { log "PostgreSQL does not answer on $PGHOST:$PGPORT"; exit 1; }
+}
+
+start_redis() {
+  if answers "$REDIS_PORT"; then
+    log "Redis already answers on $REDIS_PORT"
+    return
+  fi
+  apt_install redis-server
+  local dir
+  dir=$(own_dir redis redis)
+  log "starting Redis on 127.0.0.1:$REDIS_PORT"
+  # A rate limiter's state is worth nothing after a restart: nothing is written to disk.
+  as_user redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+    --daemonize yes --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+  for _ in $(seq 50); do answers "$REDIS_PORT" && return; sleep 0.1; done
+  log "Redis did not start; its log:"
+  tail -n 20 "$dir/redis.log" >&2 || true
+  exit 1
+}
+
+stop_by_pidfile() { # stop_by_pidfile FILE SIGNAL WHAT: stops the process FILE names, if it still runs
+  local pid
+  [ -s "$1" ] || return 0
+  pid=$(cat "$1")
+  if kill "-$2" "$pid" 2>/dev/null; then
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    log "stopped $3"
+  fi
+  rm -f "$1"
 }
 
 create_database() { # create_database NAME, unless it exists
@@ -66,15 +140,16 @@ create_database() { # create_database NAME, unless it exists
 }
 
 start_bouncer() { # start_bouncer NAME PORT [DATABASE]: DATABASE (default NAME) under its own name
-  local service=$1 port=$2 database=${3:-$1} dir=$state/pgbouncer
+  local service=$1 port=$2 database=${3:-$1} dir built
   if answers "$port"; then
     log "pgbouncer for $service already answers on $port"
     return
   fi
-  mkdir -p "$dir"
+  dir=$(own_dir pgbouncer postgres)
   # A copy beside its config: the tools directory may sit in a home the postgres user cannot enter.
   local binary=$dir/pgbouncer
-  cmp -s "$(bash scripts/pgbouncer.sh)" "$binary" || cp "$(bash scripts/pgbouncer.sh)" "$binary"
+  built=$(bash scripts/pgbouncer.sh)
+  cmp -s "$built" "$binary" || cp "$built" "$binary"
   printf '"%s" ""\n' "$PGUSER" >"$dir/userlist.txt"
   cat >"$dir/$service.ini" <<INI
 ;; Generated by scripts/stack.sh: pgbouncer $service.
@@ -104,7 +179,7 @@ pidfile = $dir/$service.pid
 INI
   [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
   log "starting pgbouncer for $service on 127.0.0.1:$port"
-  as_postgres "$binary" -d -q "$dir/$service.ini"
+  as_user postgres "$binary" -d -q "$dir/$service.ini"
   for _ in $(seq 50); do answers "$port" && return; sleep 0.1; done
   log "pgbouncer for $service did not start; its log:"
   tail -n 20 "$dir/$service.log" >&2 || true
@@ -112,22 +187,12 @@ INI
 }
 
 stop_bouncer() { # stop_bouncer NAME: stops it at once (SIGQUIT; SIGTERM would wait for its clients)
-  local pidfile=$state/pgbouncer/$1.pid pid
-  if [ -s "$pidfile" ]; then
-    pid=$(cat "$pidfile")
-    if kill -QUIT "$pid" 2>/dev/null; then
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      log "stopped pgbouncer $1"
-    fi
-  fi
-  rm -f "$pidfile"
+  stop_by_pidfile "$state/pgbouncer/$1.pid" QUIT "pgbouncer $1"
 }
 
 case "${1:-}" in
   up)
-    mkdir -p "$state"
-    pg_up || start_own_postgres
-    pg_up || { log "PostgreSQL does not answer on $PGHOST:$PGPORT"; exit 1; }
+    ensure_postgres
     for entry in "${bouncers[@]}"; do
       create_database "${entry%%:*}"
       start_bouncer "${entry%%:*}" "${entry##*:}"
@@ -137,7 +202,11 @@ case "${1:-}" in
       cargo run --quiet --locked -p cart -- migrate
     LOMS_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[1]##*:}/loms \
       cargo run --quiet --locked -p loms -- migrate
-    log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}"
+    start_redis
+    log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, Redis on $REDIS_PORT (files in $state)"
+    ;;
+  postgres)
+    ensure_postgres
     ;;
   down)
     for entry in "${bouncers[@]}"; do stop_bouncer "${entry%%:*}"; done
@@ -147,15 +216,11 @@ case "${1:-}" in
         dropdb -h "$PGHOST" -p "$PGPORT" --force "$db" && log "dropped test database $db"
       done
     fi
-    if [ -f "$state/postgres/started-by-stack" ]; then
-      bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1)")
-      as_postgres "$bin/pg_ctl" -D "$state/postgres/data" -w stop >/dev/null && log "stopped our PostgreSQL"
-      rm -f "$state/postgres/started-by-stack"
-    fi
+    stop_own_postgres
+    stop_by_pidfile "$state/redis/redis.pid" TERM Redis
     ;;
   bouncer)
     [ $# -ge 3 ] || { echo "usage: $0 bouncer NAME PORT [DATABASE]" >&2; exit 2; }
-    mkdir -p "$state"
     start_bouncer "$2" "$3" "${4:-$2}"
     ;;
   unbouncer)
@@ -168,9 +233,11 @@ case "${1:-}" in
       if answers "${entry##*:}"; then s=up; else s=down; fi
       printf 'pgbouncer   %-5s 127.0.0.1:%s (%s)\n' "$s" "${entry##*:}" "${entry%%:*}"
     done
+    answers "$REDIS_PORT" && echo "redis       up    127.0.0.1:$REDIS_PORT" || echo "redis       down  127.0.0.1:$REDIS_PORT"
+    echo "files       $state"
     ;;
   *)
-    echo "usage: $0 up|down|status|bouncer NAME PORT [DATABASE]|unbouncer NAME" >&2
+    echo "usage: $0 up|down|postgres|status|bouncer NAME PORT [DATABASE]|unbouncer NAME" >&2
     exit 2
     ;;
 esac

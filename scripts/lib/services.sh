@@ -1,46 +1,115 @@
-# Sourced by the test scripts (e2e, test-api, test-browser) that need the three services as real
-# processes on ports of their own, so a running `just run-all` is not disturbed:
+# Sourced by every script that starts the services as real processes (run-all, e2e, e2e-postgres,
+# test-api, test-browser and the benchmarks), so each starts them the same way:
 #
-#   start_services BASE    product-service on BASE+90 (gRPC) / BASE+91 (HTTP), loms on BASE+83 / BASE+84,
-#                          cart on BASE+82 / BASE+80: debug binaries, memory storage, rate limits off;
-#                          logs in $services_logs; each HTTP port answers /readyz before it returns;
-#                          variables the caller exports (PRODUCT_TOKENS, say) reach the services
-#   stop_services          SIGTERM to all of them (also run on exit)
+#   start_services BASE    product-service, loms and cart (build_services first)
+#   start_service NAME BASE [--nofile N] [VAR=VALUE...]
+#                          one service with these settings on top of the environment's, and at most N
+#                          open files; returns once its HTTP port answers /readyz
+#   stop_service NAME      SIGTERM, and wait until it has exited; returns its exit status
+#   stop_services          all of them (also run on exit)
+#   build_services NAME... cargo build of their binaries
+#   use_test_settings      memory storage and the rate limits off, for the tests
+#
+# Ports from BASE, the same shape as the defaults (BASE 8000): product-service BASE+90 (gRPC) / BASE+91
+# (HTTP), loms BASE+83 / BASE+84, cart BASE+82 / BASE+80, and cart calls the two on BASE's ports.
+# Settings the caller exports (STORAGE, PRODUCT_RPS=0, ...) reach every service.
+#
+#   services_profile   debug (default) or release
+#   services_output    files (default): one log per service in $services_logs; or terminal: interleaved
+#                      on standard output, each line prefixed by the service's name
 #
 # The caller sets `set -euo pipefail` and runs from the project root.
-services_pids=()
+services_profile=${services_profile:-debug}
+services_output=${services_output:-files}
 services_logs=$(mktemp -d)
+declare -gA services_pids=()
+
+stop_service() {
+  local pid=${services_pids[$1]:-} status=0
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || status=$?
+  unset "services_pids[$1]"
+  return $status
+}
 
 stop_services() {
-  for pid in "${services_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  local name
+  for name in "${!services_pids[@]}"; do kill -TERM "${services_pids[$name]}" 2>/dev/null || true; done
+  for name in "${!services_pids[@]}"; do wait "${services_pids[$name]}" 2>/dev/null || true; done
+  services_pids=()
 }
-trap 'stop_services; rm -rf "$services_logs"' EXIT
+services_exit() { stop_services; rm -rf "$services_logs"; }
+# A caller with a trap of its own calls services_exit from it.
+trap services_exit EXIT
+
+build_services() {
+  local flags=(--locked --bins) name
+  [ "$services_output" = files ] && flags+=(--quiet)
+  [ "$services_profile" = release ] && flags+=(--release)
+  for name in "$@"; do flags+=(-p "$name"); done
+  cargo build "${flags[@]}"
+}
+
+use_test_settings() { # memory storage and the rate limits off, whatever the caller's environment says
+  export STORAGE=memory PRODUCT_RPS=0 CART_PRODUCT_RPS=0
+}
+
+start_service() {
+  local name=$1 base=$2 nofile="" http settings
+  shift 2
+  if [ "${1:-}" = --nofile ]; then nofile=$2; shift 2; fi
+  case $name in
+    product-service)
+      http=$((base + 91))
+      settings=(PRODUCT_GRPC_ADDR=127.0.0.1:$((base + 90)) PRODUCT_HTTP_ADDR=127.0.0.1:$http)
+      ;;
+    loms)
+      http=$((base + 84))
+      settings=(LOMS_GRPC_ADDR=127.0.0.1:$((base + 83)) LOMS_HTTP_ADDR=127.0.0.1:$http)
+      ;;
+    cart)
+      http=$((base + 80))
+      settings=(CART_GRPC_ADDR=127.0.0.1:$((base + 82)) CART_HTTP_ADDR=127.0.0.1:$http
+        PRODUCT_SERVICE_URL=http://127.0.0.1:$((base + 90)) LOMS_URL=http://127.0.0.1:$((base + 83)))
+      ;;
+    *) echo "start_service: no service $name" >&2; return 1 ;;
+  esac
+  local command=(env "${settings[@]}" "$@" "target/$services_profile/$name")
+  # exec: $! is the service itself, so SIGTERM reaches it.
+  if [ "$services_output" = terminal ]; then
+    local prefix
+    prefix=$(printf '\033[%sm%-16s\033[0m' "$(service_colour "$name")" "$name")
+    # The prefixing ignores Ctrl-C and ends when the service closes its output, so its last lines show.
+    ([ -z "$nofile" ] || ulimit -n "$nofile"; exec "${command[@]}") \
+      > >(trap '' INT; exec sed -u "s/^/$prefix /") 2>&1 &
+  else
+    ([ -z "$nofile" ] || ulimit -n "$nofile"; exec "${command[@]}") >"$services_logs/$name.log" 2>&1 &
+  fi
+  services_pids[$name]=$!
+  wait_ready "$name" "$http"
+}
+
+service_colour() {
+  case $1 in product-service) echo 36 ;; loms) echo 35 ;; *) echo 32 ;; esac
+}
+
+wait_ready() { # wait_ready NAME PORT: its /readyz answers 200 within a minute, or its log is shown
+  for _ in $(seq 600); do
+    curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && return 0
+    kill -0 "${services_pids[$1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$1 never became ready on :$2" >&2
+  [ "$services_output" = terminal ] || tail -n 40 "$services_logs/$1.log" >&2
+  return 1
+}
 
 start_services() {
   local base=$1
-  cargo build --locked --quiet --bins -p product-service -p loms -p cart
-  export RUST_LOG=${RUST_LOG:-info} STORAGE=memory
-  PRODUCT_GRPC_ADDR=127.0.0.1:$((base + 90)) PRODUCT_HTTP_ADDR=127.0.0.1:$((base + 91)) PRODUCT_RPS=0 \
-    target/debug/product-service >"$services_logs/product-service.log" 2>&1 &
-  services_pids+=("$!")
-  LOMS_GRPC_ADDR=127.0.0.1:$((base + 83)) LOMS_HTTP_ADDR=127.0.0.1:$((base + 84)) \
-    target/debug/loms >"$services_logs/loms.log" 2>&1 &
-  services_pids+=("$!")
-  CART_GRPC_ADDR=127.0.0.1:$((base + 82)) CART_HTTP_ADDR=127.0.0.1:$((base + 80)) CART_PRODUCT_RPS=0 \
-    PRODUCT_SERVICE_URL=http://127.0.0.1:$((base + 90)) LOMS_URL=http://127.0.0.1:$((base + 83)) \
-    target/debug/cart >"$services_logs/cart.log" 2>&1 &
-  services_pids+=("$!")
-  local port
-  for port in $((base + 91)) $((base + 84)) $((base + 80)); do
-    for _ in $(seq 300); do
-      curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-      sleep 0.1
-    done
-    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || {
-      echo "the service on :$port never became ready" >&2
-      cat "$services_logs"/*.log >&2
-      return 1
-    }
-  done
+  build_services product-service loms cart
+  export RUST_LOG=${RUST_LOG:-info}
+  start_service product-service "$base"
+  start_service loms "$base"
+  start_service cart "$base"
 }

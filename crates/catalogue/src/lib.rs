@@ -4,8 +4,8 @@
 //! types; neither depends on the other.
 //!
 //! The catalogue: the course's SKUs with the names and prices its tests expect, the other SKUs the
-//! course stocks, and 10,000 generated products. The stock: the course's figures (CONTRACT.md) for its
-//! SKUs, and for every other SKU a deterministic total of 100 to 999 units, none reserved.
+//! course stocks, and 10,000 generated products. The stock: the course's figures for its SKUs
+//! ([`COURSE_STOCK`]), and for every other SKU a deterministic total of 100 to 999 units, none reserved.
 use std::collections::BTreeMap;
 
 /// One catalogue entry.
@@ -39,7 +39,8 @@ const COURSE_PRODUCTS: &[(u32, &str, u32)] = &[
     ),
 ];
 
-/// The course's stock, `(sku, total, reserved)` (CONTRACT.md).
+/// The course's stock, `(sku, total, reserved)`: the starting stock its tests expect. loms's seed
+/// migration (`migrations/loms/V20261126100100__seed_stock.sql`) writes the same rows.
 pub const COURSE_STOCK: &[(u32, u64, u64)] = &[
     (1076963, 300, 35),
     (1148162, 300, 0),
