@@ -65,7 +65,8 @@ own_dir() { # own_dir NAME USER: $state/NAME, made if missing; as root, USER's a
 as_user() { # as_user USER COMMAND...: runs COMMAND as USER when we are root, else as ourselves
   local user=$1
   shift
-  if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+  # From /: USER may not enter the working directory (every path given is absolute).
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u "$user" -- "$@"); else "$@"; fi
 }
 
 pg_up() { pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 2; }
@@ -121,11 +122,13 @@ start_redis() {
   exit 1
 }
 
-stop_by_pidfile() { # stop_by_pidfile FILE SIGNAL WHAT: stops the process FILE names, if it still runs
+# stop_by_pidfile FILE SIGNAL WHAT PROGRAM: stops the process FILE names if it is still PROGRAM (after a
+# reboot the number may belong to another process)
+stop_by_pidfile() {
   local pid
   [ -s "$1" ] || return 0
   pid=$(cat "$1")
-  if kill "-$2" "$pid" 2>/dev/null; then
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$4" && kill "-$2" "$pid" 2>/dev/null; then
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     log "stopped $3"
   fi
@@ -187,7 +190,7 @@ INI
 }
 
 stop_bouncer() { # stop_bouncer NAME: stops it at once (SIGQUIT; SIGTERM would wait for its clients)
-  stop_by_pidfile "$state/pgbouncer/$1.pid" QUIT "pgbouncer $1"
+  stop_by_pidfile "$state/pgbouncer/$1.pid" QUIT "pgbouncer $1" pgbouncer
 }
 
 case "${1:-}" in
@@ -217,7 +220,7 @@ case "${1:-}" in
       done
     fi
     stop_own_postgres
-    stop_by_pidfile "$state/redis/redis.pid" TERM Redis
+    stop_by_pidfile "$state/redis/redis.pid" TERM Redis redis-server
     ;;
   bouncer)
     [ $# -ge 3 ] || { echo "usage: $0 bouncer NAME PORT [DATABASE]" >&2; exit 2; }
