@@ -71,6 +71,9 @@ where
 
 /// What a gRPC status from another service means to cart.
 fn upstream_error(status: Status) -> UpstreamError {
+    if connection_lost(&status) {
+        return UpstreamError::Unavailable(Box::new(status));
+    }
     match status.code() {
         Code::NotFound => UpstreamError::NotFound,
         Code::Unauthenticated => UpstreamError::Unauthenticated(status.message().to_owned()),
@@ -81,6 +84,20 @@ fn upstream_error(status: Status) -> UpstreamError {
         Code::Unavailable => UpstreamError::Unavailable(Box::new(status)),
         _ => UpstreamError::Failed(Box::new(status)),
     }
+}
+
+/// Whether the call ended in cart's own transport, without an answer: the connection could not be
+/// made or was lost mid-call (the callee crashed or restarted). tonic reports that as `UNKNOWN` or
+/// `INTERNAL` "transport error"; it is the callee being unreachable, which a retry may not meet.
+fn connection_lost(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::transport::Error>() || error.is::<std::io::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 #[cfg(test)]
@@ -157,5 +174,74 @@ mod call_tests {
         .await;
         let sent = result.expect("answered").expect("grpc-timeout set");
         assert!(!sent.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod lost_connection_tests {
+    use std::convert::Infallible;
+
+    use hyper::body::Incoming;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tokio::net::TcpListener;
+    use tokio::sync::mpsc;
+
+    use super::loms_client::GrpcLoms;
+    use super::*;
+    use crate::domain::Sku;
+    use crate::ports::Loms;
+
+    /// A loms that takes the call, then dies before answering, as with `kill -9`: the connection ends
+    /// mid-call, with a reset (`reset`) or a plain close.
+    async fn dying_loms(reset: bool) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                if reset {
+                    // Deprecated for blocking on drop; a zero linger does not block: the close is a reset.
+                    #[allow(deprecated)]
+                    socket.set_linger(Some(Duration::ZERO)).expect("linger");
+                }
+                let (called, mut call_arrived) = mpsc::channel::<()>(1);
+                let service = hyper::service::service_fn(move |_: http::Request<Incoming>| {
+                    let called = called.clone();
+                    async move {
+                        let _ = called.send(()).await;
+                        std::future::pending::<Result<http::Response<String>, Infallible>>().await
+                    }
+                });
+                let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(socket), service);
+                tokio::spawn(async move {
+                    // Dropping the connection drops the socket: the process is gone.
+                    tokio::select! {
+                        _ = connection => {}
+                        _ = call_arrived.recv() => {}
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    async fn stock_from(url: &str) -> UpstreamError {
+        let loms = GrpcLoms::new(channel(url).expect("channel"), Duration::from_secs(10));
+        let sku = Sku::try_from(1).expect("sku");
+        loms.available_stock(&RequestContext::default(), sku)
+            .await
+            .expect_err("the call cannot succeed")
+    }
+
+    #[tokio::test]
+    async fn a_connection_reset_mid_call_is_unavailable() {
+        let error = stock_from(&dying_loms(true).await).await;
+        assert!(matches!(error, UpstreamError::Unavailable(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_mid_call_is_unavailable() {
+        let error = stock_from(&dying_loms(false).await).await;
+        assert!(matches!(error, UpstreamError::Unavailable(_)), "{error:?}");
     }
 }

@@ -138,7 +138,8 @@ pub mod cart_service_client {
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
     /// a well-formed protobuf message at all; OUT_OF_RANGE when the request message is larger than the server
-    /// accepts (1 MiB by default); UNAVAILABLE when product-service or loms cannot be reached;
+    /// accepts (1 MiB by default); UNAVAILABLE when product-service or loms cannot be reached or the
+    /// connection to it was lost mid-call (a restart, a crash): the call may be retried;
     /// DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another service
     /// (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
     /// RESOURCE_EXHAUSTED passed through from product-service's rate limit, or when the server sheds load;
@@ -340,6 +341,9 @@ pub mod cart_service_client {
         ///
         /// Errors: NOT_FOUND when the cart is empty; FAILED_PRECONDITION passed through from loms when the stock
         /// cannot be reserved (loms keeps that order as FAILED; checking out again is a new attempt).
+        /// UNAVAILABLE and DEADLINE_EXCEEDED leave it unknown whether loms created the order: retry the
+        /// Checkout. The retry carries the same key while the cart is unchanged, so it answers the order the
+        /// first call created, or creates it once.
         pub async fn checkout(
             &mut self,
             request: impl tonic::IntoRequest<super::CheckoutRequest>,
@@ -425,6 +429,9 @@ pub mod cart_service_server {
         ///
         /// Errors: NOT_FOUND when the cart is empty; FAILED_PRECONDITION passed through from loms when the stock
         /// cannot be reserved (loms keeps that order as FAILED; checking out again is a new attempt).
+        /// UNAVAILABLE and DEADLINE_EXCEEDED leave it unknown whether loms created the order: retry the
+        /// Checkout. The retry carries the same key while the cart is unchanged, so it answers the order the
+        /// first call created, or creates it once.
         async fn checkout(
             &self,
             request: tonic::Request<super::CheckoutRequest>,
@@ -441,7 +448,8 @@ pub mod cart_service_server {
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
     /// a well-formed protobuf message at all; OUT_OF_RANGE when the request message is larger than the server
-    /// accepts (1 MiB by default); UNAVAILABLE when product-service or loms cannot be reached;
+    /// accepts (1 MiB by default); UNAVAILABLE when product-service or loms cannot be reached or the
+    /// connection to it was lost mid-call (a restart, a crash): the call may be retried;
     /// DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another service
     /// (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
     /// RESOURCE_EXHAUSTED passed through from product-service's rate limit, or when the server sheds load;
