@@ -3,7 +3,6 @@ use std::sync::Arc;
 
 use platform::grpc::{BindError, GrpcServer};
 use route256_proto::product::product_service_server::{ProductServiceServer, SERVICE_NAME};
-use tonic::service::interceptor::InterceptedService;
 use tonic::service::Routes;
 
 use crate::catalogue::{Catalogue, CatalogueError};
@@ -42,12 +41,11 @@ pub async fn build_service(config: Config) -> Result<(GrpcServer, Arc<ProductSer
     let service = Arc::new(ProductService::new(
         catalogue,
         config.tokens,
+        RateLimiter::new(config.rps, config.burst),
         config.latency,
     ));
-    let limiter = RateLimiter::new(config.rps, config.burst);
     let server = ProductServiceServer::new(ProductGrpc::new(service.clone()))
         .max_decoding_message_size(config.limits.max_request_bytes);
-    let server = InterceptedService::new(server, move |request| limiter.check(request));
     let routes = Routes::new(server);
     // Ready whenever it serves: the catalogue is in memory.
     let server = GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)

@@ -1,7 +1,8 @@
 //! The service's own rate limit, from all callers together: GCRA (the `governor` crate), a steady
 //! `rps` calls per second with bursts of up to `burst`. Over any span of t seconds at most
 //! `burst + rps·t` calls are accepted, so a client that does not limit itself is caught; the state is
-//! one timestamp, so any limit costs the same constant memory.
+//! one timestamp, so any limit costs the same constant memory. The service takes a slot only for a
+//! caller whose token it knows (`service.rs`).
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -9,7 +10,6 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::Quota;
-use tonic::{Request, Status};
 
 type Gcra<C> =
     governor::RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
@@ -62,16 +62,9 @@ impl<C: Clock> RateLimiter<C> {
         self.gcra.as_ref().is_none_or(|gcra| gcra.check().is_ok())
     }
 
-    /// A tonic interceptor: rejects the call with `RESOURCE_EXHAUSTED` before it is decoded.
-    pub fn check(&self, request: Request<()>) -> Result<Request<()>, Status> {
-        if self.try_acquire() {
-            Ok(request)
-        } else {
-            Err(Status::resource_exhausted(format!(
-                "rate limit of {} requests per second exceeded",
-                self.rps
-            )))
-        }
+    /// The steady rate, in calls per second (0: no limit).
+    pub fn rps(&self) -> u32 {
+        self.rps
     }
 }
 
@@ -122,13 +115,5 @@ mod tests {
         // The old sliding window allocated a slot per permit: this aborted on a 68 GB allocation.
         let limiter = RateLimiter::new(u32::MAX, u32::MAX);
         assert!(limiter.try_acquire());
-    }
-
-    #[test]
-    fn interceptor_answers_resource_exhausted() {
-        let (limiter, _) = limiter(1, 1);
-        assert!(limiter.check(Request::new(())).is_ok());
-        let status = limiter.check(Request::new(())).expect_err("over the limit");
-        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
     }
 }

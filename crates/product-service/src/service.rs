@@ -1,4 +1,5 @@
-//! The catalogue's use cases: check the caller's token, answer from the catalogue.
+//! The catalogue's use cases: check the caller's token, take a slot of the rate limit, answer from
+//! the catalogue. The token comes first, so callers without a valid one spend nobody's budget.
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -6,6 +7,7 @@ use std::time::Duration;
 use platform::context::AuthToken;
 
 use crate::catalogue::{Catalogue, Product};
+use crate::rate_limit::RateLimiter;
 
 /// What a caller can get wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub enum ProductError {
     Unauthenticated,
     #[error("sku {0} is not in the catalogue")]
     NotFound(u32),
+    #[error("rate limit of {rps} requests per second exceeded")]
+    RateLimited { rps: u32 },
 }
 
 impl From<ProductError> for tonic::Status {
@@ -21,15 +25,17 @@ impl From<ProductError> for tonic::Status {
         match error {
             ProductError::Unauthenticated => Self::unauthenticated(error.to_string()),
             ProductError::NotFound(_) => Self::not_found(error.to_string()),
+            ProductError::RateLimited { .. } => Self::resource_exhausted(error.to_string()),
         }
     }
 }
 
-/// The catalogue behind a token check. Its `Debug` output shows no token.
+/// The catalogue behind a token check and the rate limit. Its `Debug` output shows no token.
 #[derive(Debug)]
 pub struct ProductService {
     catalogue: Catalogue,
     tokens: HashSet<AuthToken>,
+    limiter: RateLimiter,
     latency: Duration,
     /// GetProduct calls that reached the catalogue (past the rate limit and the token check).
     served: AtomicU64,
@@ -39,11 +45,13 @@ impl ProductService {
     pub fn new(
         catalogue: Catalogue,
         tokens: impl IntoIterator<Item = AuthToken>,
+        limiter: RateLimiter,
         latency: Duration,
     ) -> Self {
         Self {
             catalogue,
             tokens: tokens.into_iter().collect(),
+            limiter,
             latency,
             served: AtomicU64::new(0),
         }
@@ -55,7 +63,7 @@ impl ProductService {
         token: Option<&str>,
         sku: u32,
     ) -> Result<Product, ProductError> {
-        self.authorize(token)?;
+        self.admit(token)?;
         self.served.fetch_add(1, Ordering::Relaxed);
         self.delay().await;
         self.catalogue
@@ -76,15 +84,23 @@ impl ProductService {
         start_after: u32,
         count: usize,
     ) -> Result<Vec<u32>, ProductError> {
-        self.authorize(token)?;
+        self.admit(token)?;
         self.delay().await;
         Ok(self.catalogue.skus_after(start_after, count))
     }
 
-    fn authorize(&self, token: Option<&str>) -> Result<(), ProductError> {
+    /// A caller with a known token, within the rate limit, in that order.
+    fn admit(&self, token: Option<&str>) -> Result<(), ProductError> {
         match token.and_then(AuthToken::new) {
-            Some(token) if self.tokens.contains(&token) => Ok(()),
-            _ => Err(ProductError::Unauthenticated),
+            Some(token) if self.tokens.contains(&token) => {}
+            _ => return Err(ProductError::Unauthenticated),
+        }
+        if self.limiter.try_acquire() {
+            Ok(())
+        } else {
+            Err(ProductError::RateLimited {
+                rps: self.limiter.rps(),
+            })
         }
     }
 
@@ -104,7 +120,12 @@ mod tests {
             r#"{"5": {"name": "five", "price": 50}, "9": {"name": "nine", "price": 90}}"#,
         )
         .expect("valid");
-        ProductService::new(catalogue, AuthToken::new("good"), Duration::ZERO)
+        ProductService::new(
+            catalogue,
+            AuthToken::new("good"),
+            RateLimiter::new(0, 1),
+            Duration::ZERO,
+        )
     }
 
     #[test]
@@ -112,6 +133,7 @@ mod tests {
         let service = ProductService::new(
             Catalogue::builtin(),
             AuthToken::new("hidden-token"),
+            RateLimiter::new(0, 1),
             Duration::ZERO,
         );
         assert!(!format!("{service:?}").contains("hidden-token"));
@@ -153,6 +175,31 @@ mod tests {
         assert_eq!(service().list_skus(Some("good"), 5, 10).await, Ok(vec![9]));
     }
 
+    #[tokio::test]
+    async fn calls_without_a_known_token_spend_no_budget() {
+        let catalogue =
+            Catalogue::from_json(r#"{"5": {"name": "five", "price": 50}}"#).expect("valid");
+        let service = ProductService::new(
+            catalogue,
+            AuthToken::new("good"),
+            RateLimiter::new(1, 1),
+            Duration::ZERO,
+        );
+        for token in [None, Some(""), Some("bad")] {
+            for _ in 0..10 {
+                assert_eq!(
+                    service.get_product(token, 5).await,
+                    Err(ProductError::Unauthenticated)
+                );
+            }
+        }
+        assert!(service.get_product(Some("good"), 5).await.is_ok());
+        assert_eq!(
+            service.list_skus(Some("good"), 0, 1).await,
+            Err(ProductError::RateLimited { rps: 1 })
+        );
+    }
+
     #[test]
     fn errors_map_to_grpc_codes() {
         assert_eq!(
@@ -162,6 +209,10 @@ mod tests {
         assert_eq!(
             tonic::Status::from(ProductError::NotFound(1)).code(),
             tonic::Code::NotFound
+        );
+        assert_eq!(
+            tonic::Status::from(ProductError::RateLimited { rps: 10 }).code(),
+            tonic::Code::ResourceExhausted
         );
     }
 }

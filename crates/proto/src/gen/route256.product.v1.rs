@@ -68,8 +68,10 @@ pub mod product_service_client {
     ///
     /// Every RPC checks the caller's token against the configured set (default `testtoken`). The token is read
     /// from the request's `token` field, or, when that is empty, from the `authorization: Bearer <token>` or
-    /// `x-api-key: <token>` metadata. The service limits its own request rate (default 10 RPS, shared by all
-    /// callers) so that a client that does not limit itself is caught.
+    /// `x-api-key: <token>` metadata. The service limits its own request rate (default 10 RPS) so that a
+    /// client that does not limit itself is caught: one budget, shared by every caller whose token it knows.
+    /// The token is checked first, so a call without a valid token is refused with UNAUTHENTICATED and spends
+    /// none of that budget.
     ///
     /// Errors common to every RPC:
     ///
@@ -257,8 +259,10 @@ pub mod product_service_server {
     ///
     /// Every RPC checks the caller's token against the configured set (default `testtoken`). The token is read
     /// from the request's `token` field, or, when that is empty, from the `authorization: Bearer <token>` or
-    /// `x-api-key: <token>` metadata. The service limits its own request rate (default 10 RPS, shared by all
-    /// callers) so that a client that does not limit itself is caught.
+    /// `x-api-key: <token>` metadata. The service limits its own request rate (default 10 RPS) so that a
+    /// client that does not limit itself is caught: one budget, shared by every caller whose token it knows.
+    /// The token is checked first, so a call without a valid token is refused with UNAUTHENTICATED and spends
+    /// none of that budget.
     ///
     /// Errors common to every RPC:
     ///
