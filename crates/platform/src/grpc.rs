@@ -49,6 +49,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("cannot build the HTTP gateway")]
     Gateway(#[from] crate::gateway::RuleError),
+    #[error("cannot read the descriptor sets")]
+    Descriptors(#[from] prost_reflect::DescriptorError),
 }
 
 /// The listener could not be bound.
@@ -306,7 +308,8 @@ async fn serve(
         .with_success(GrpcCode::Unauthenticated)
         .with_success(GrpcCode::ResourceExhausted)
         .with_success(GrpcCode::OutOfRange)
-        .with_success(GrpcCode::Cancelled);
+        .with_success(GrpcCode::Cancelled)
+        .with_success(GrpcCode::Unimplemented);
     // The span names the method and the request id only: the rest of the metadata, and with it the
     // caller's token, is never recorded.
     let trace = TraceLayer::new(SharedClassifier::new(classifier))
@@ -324,7 +327,9 @@ async fn serve(
     // Outermost first: the request id, metrics, the call log, admission, the deadline, the services.
     let service = tower::ServiceBuilder::new()
         .layer(context_layer::RequestIdLayer)
-        .layer(crate::metrics::RpcMetricsLayer)
+        .layer(crate::metrics::RpcMetricsLayer::new(served_methods(
+            services,
+        )?))
         .layer(trace)
         .layer(limits::CallLimitsLayer::new(
             limits.max_in_flight,
@@ -459,6 +464,33 @@ async fn serve(
     }
     tracing::info!(%addr, "grpc server stopped");
     Ok(())
+}
+
+/// Every method of `services` and of the built-in health and reflection services.
+fn served_methods(
+    services: &[&'static str],
+) -> Result<crate::metrics::KnownMethods, prost_reflect::DescriptorError> {
+    const BUILT_IN: [&str; 3] = [
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ];
+    let mut paths = Vec::new();
+    for set in [
+        route256_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ] {
+        let pool = prost_reflect::DescriptorPool::decode(set)?;
+        for service in pool.services() {
+            let name = service.full_name();
+            if services.contains(&name) || BUILT_IN.contains(&name) {
+                paths.extend(service.methods().map(|m| format!("/{name}/{}", m.name())));
+            }
+        }
+    }
+    Ok(crate::metrics::KnownMethods::new(paths))
 }
 
 /// Resolves when the drain delay has passed; never while there is none.

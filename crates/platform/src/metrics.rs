@@ -12,12 +12,17 @@
 //! | `grpc_server_handling_seconds` (histogram) | `grpc_service`, `grpc_method`, `transport` |
 //! | `http_gateway_refused_total` (counter) | `status`: requests the gateway refused before any call (no route, 405, 408, 413, a body or query it could not turn into the message) |
 //!
+//! Label values come from a closed set: a call to a method the server does not serve (answered
+//! `UNIMPLEMENTED`) counts under `grpc_service="unknown", grpc_method="unknown"`, so a client inventing
+//! names grows neither `/metrics` nor the process ([`KnownMethods`]).
+//!
 //! A call is counted when its answer ends: the status comes from the response headers (an error
 //! answered at once) or from the trailers after the message; an answer dropped before its status (the
 //! caller went away) counts as `Cancelled`.
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
@@ -102,15 +107,46 @@ pub fn gateway_refused(status: http::StatusCode) {
         .increment(1);
 }
 
+/// The methods a server serves, as `/package.Service/Method` paths: the label values calls may have.
+#[derive(Clone, Debug, Default)]
+pub struct KnownMethods(Arc<HashSet<String>>);
+
+impl KnownMethods {
+    pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
+        Self(Arc::new(paths.into_iter().collect()))
+    }
+
+    /// The service and method labels of a call to `path`.
+    fn labels(&self, path: &str) -> (String, String) {
+        match path.trim_start_matches('/').split_once('/') {
+            Some((service, method)) if self.0.contains(path) => {
+                (service.to_owned(), method.to_owned())
+            }
+            _ => ("unknown".to_owned(), "unknown".to_owned()),
+        }
+    }
+}
+
 /// A tower layer that counts and times every call.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RpcMetricsLayer;
+#[derive(Clone, Debug)]
+pub struct RpcMetricsLayer {
+    known: KnownMethods,
+}
+
+impl RpcMetricsLayer {
+    pub fn new(known: KnownMethods) -> Self {
+        Self { known }
+    }
+}
 
 impl<S> tower::Layer<S> for RpcMetricsLayer {
     type Service = RpcMetrics<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcMetrics { inner }
+        RpcMetrics {
+            inner,
+            known: self.known.clone(),
+        }
     }
 }
 
@@ -118,6 +154,7 @@ impl<S> tower::Layer<S> for RpcMetricsLayer {
 #[derive(Clone, Debug)]
 pub struct RpcMetrics<S> {
     inner: S,
+    known: KnownMethods,
 }
 
 impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for RpcMetrics<S>
@@ -136,7 +173,7 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let mut call = Call::new(
-            request.uri().path(),
+            self.known.labels(request.uri().path()),
             request.extensions().get::<ViaGateway>().is_some(),
         );
         let response = self.inner.call(request);
@@ -177,10 +214,7 @@ struct Call {
 }
 
 impl Call {
-    fn new(path: &str, via_gateway: bool) -> Self {
-        let mut parts = path.trim_start_matches('/').splitn(2, '/');
-        let service = parts.next().unwrap_or_default().to_owned();
-        let method = parts.next().unwrap_or_default().to_owned();
+    fn new((service, method): (String, String), via_gateway: bool) -> Self {
         Self {
             service,
             method,

@@ -225,3 +225,49 @@ async fn idempotency_keys_repeat_answers_refuse_other_items_and_retry_failures()
     }
     system.stop().await;
 }
+
+#[tokio::test]
+async fn invented_method_names_grow_neither_the_metrics_nor_the_warnings() {
+    let system = System::start().await;
+    let metrics = || async {
+        reqwest::get(format!("http://{}/metrics", system.loms_http))
+            .await
+            .expect("answers")
+            .text()
+            .await
+            .expect("text")
+    };
+    for i in 0..40 {
+        let path = format!("/atk.S{i}/Method{i}");
+        let status = raw_call(system.loms_addr, &path, Vec::new())
+            .await
+            .expect_err("no such method");
+        assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    }
+    let text = metrics().await;
+    assert!(
+        !text.contains("atk.S"),
+        "an invented name became a label:\n{text}"
+    );
+    let unknown = text
+        .lines()
+        .find(|line| {
+            line.starts_with("grpc_server_handled_total{grpc_service=\"unknown\",grpc_method=\"unknown\",grpc_code=\"Unimplemented\",transport=\"grpc\"}")
+        })
+        .unwrap_or_else(|| panic!("no count of unknown methods in\n{text}"));
+    let count: f64 = unknown
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(count >= 40.0, "{unknown}");
+    let warned = support::logs()
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("atk.S"))
+        .count();
+    assert_eq!(
+        warned, 0,
+        "a client's invented names were logged as warnings"
+    );
+    system.stop().await;
+}

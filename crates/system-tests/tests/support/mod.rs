@@ -309,14 +309,14 @@ pub fn with_header<T>(message: T, key: &'static str, value: &str) -> tonic::Requ
 /// bytes as they are, so a test can send what no generated client would.
 pub async fn raw_call(
     addr: SocketAddr,
-    path: &'static str,
+    path: &str,
     body: Vec<u8>,
 ) -> Result<Vec<u8>, tonic::Status> {
     let mut grpc = tonic::client::Grpc::new(channel(addr).await);
     grpc.ready()
         .await
         .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-    let path = http::uri::PathAndQuery::from_static(path);
+    let path = http::uri::PathAndQuery::try_from(path).expect("a valid path");
     grpc.unary(tonic::Request::new(body), path, RawCodec)
         .await
         .map(tonic::Response::into_inner)
