@@ -27,7 +27,7 @@ start_services 38000
 cart=http://127.0.0.1:38080
 for item in 1076963:2 1148162:1; do
   curl -sf -X POST "$cart/user/42/cart/${item%%:*}" -H 'authorization: Bearer testtoken' \
-    -d "{\"count\": ${item##*:}}" >/dev/null
+    --json "{\"count\": ${item##*:}}" >/dev/null
 done
 
 node tests/browser/swagger.mjs "$cart" 42 testtoken target/browser/swagger-cart.png \

@@ -116,7 +116,7 @@ expect "wrong wire type to cart" "$(raw_code "$CART" /$C/AddItem 0a0101)" INVALI
 # The same purchase flow over HTTP/JSON, with curl, through each service's gateway.
 http() { # http METHOD URL [BODY] [HEADER]: prints "STATUS BODY"
   local out
-  out=$(curl -s -X "$1" -H "${4:-$auth}" ${3:+-d "$3"} -w '\n%{http_code}' "$2")
+  out=$(curl -s -X "$1" -H "${4:-$auth}" ${3:+-H "content-type: application/json" -d "$3"} -w '\n%{http_code}' "$2")
   printf '%s %s' "$(tail -n 1 <<<"$out")" "$(sed '$d' <<<"$out")"
 }
 body_of() { cut -d' ' -f2- <<<"$1"; }

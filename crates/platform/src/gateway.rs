@@ -17,7 +17,8 @@
 //! Answers: 200 with the response message as JSON, or an error status from grpc-gateway's map with the
 //! body `{"code", "message", "details"}` (`status.rs`). What never reaches a service: no route (404),
 //! a route without the method (405), a body past the request size limit (413) or still arriving after
-//! 30 s (408), a request the gateway cannot turn into the message (400); each with the same error body.
+//! 30 s (408), a body that is not declared JSON (415, [`json_only`]), a request the gateway cannot turn
+//! into the message (400; a JSON key twice in one object among them); each with the same error body.
 mod openapi;
 mod status;
 mod template;
@@ -302,6 +303,7 @@ impl Gateway {
             }
             Err(_) => return Err(HttpError::body_timeout(BODY_TIMEOUT)),
         };
+        json_only(&parts.headers, &body)?;
         let path_values: Vec<(FieldPath, String)> =
             route.path_fields.iter().cloned().zip(values).collect();
         let message = transcode::request_message(
@@ -478,6 +480,36 @@ fn copy_request_id(from: &HeaderMap, to: &mut HeaderMap) {
 }
 
 /// The contract's descriptor pool.
+/// Refuses a request whose body is not JSON: one that declares another type, or sends a body without
+/// declaring any. A web page may send other origins a form or `text/plain` without asking them first
+/// (a "simple request"); JSON only, and such a page cannot place an order in a visitor's name.
+fn json_only(headers: &http::HeaderMap, body: &[u8]) -> Result<(), HttpError> {
+    let declared = headers.get(header::CONTENT_TYPE);
+    let Some(declared) = declared else {
+        return if body.iter().all(u8::is_ascii_whitespace) {
+            Ok(())
+        } else {
+            Err(HttpError::not_json(None))
+        };
+    };
+    let text = declared.to_str().unwrap_or_default();
+    let mut parts = text.split(';').map(str::trim);
+    let essence_is_json = parts
+        .next()
+        .is_some_and(|essence| essence.eq_ignore_ascii_case("application/json"));
+    let charset_is_utf8 = parts.all(|parameter| match parameter.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    });
+    if essence_is_json && charset_is_utf8 {
+        Ok(())
+    } else {
+        Err(HttpError::not_json(Some(text)))
+    }
+}
+
 pub fn contract_pool() -> Result<DescriptorPool, RuleError> {
     Ok(DescriptorPool::decode(route256_proto::FILE_DESCRIPTOR_SET)?)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use platform::postgres::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{Settings, System, GUROV, NIKE, SMITH, SOLD_OUT, TOKEN};
+use support::{available, Settings, System, GUROV, NIKE, SMITH, SOLD_OUT, TOKEN};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -378,6 +378,14 @@ async fn hostile_input_gets_a_clear_4xx_never_a_5xx() {
             400,
         ),
         (
+            "duplicate key",
+            Method::POST,
+            cart,
+            sku_path.clone(),
+            Some(br#"{"count": 60000, "count": 1}"#.to_vec()),
+            400,
+        ),
+        (
             "count negative",
             Method::POST,
             cart,
@@ -590,6 +598,35 @@ async fn hostile_input_gets_a_clear_4xx_never_a_5xx() {
     assert_eq!(
         get(loms, &format!("/stock/info?sku={SMITH}")).await.0,
         StatusCode::OK
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_page_elsewhere_cannot_place_an_order() {
+    let system = System::start().await;
+    let before = available(&system, GUROV).await;
+    // What a web page may send any origin without asking it first: text or a form, no custom header.
+    for kind in ["text/plain", "application/x-www-form-urlencoded"] {
+        let response = client()
+            .post(format!("http://{}/order/create", system.loms_http))
+            .header("content-type", kind)
+            .body(format!(
+                r#"{{"user": 1, "items": [{{"sku": {GUROV}, "count": 1}}]}}"#
+            ))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{kind}"
+        );
+    }
+    assert_eq!(
+        available(&system, GUROV).await,
+        before,
+        "an order was placed"
     );
     system.stop().await;
 }

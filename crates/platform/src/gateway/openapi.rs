@@ -34,13 +34,14 @@ enum Use {
 }
 
 /// The error statuses every operation may answer, and why.
-const ERRORS: [(&str, &str); 7] = [
+const ERRORS: [(&str, &str); 8] = [
     (
         "400",
         "INVALID_ARGUMENT, FAILED_PRECONDITION or OUT_OF_RANGE: the request breaks a rule or the state does not allow it",
     ),
     ("401", "UNAUTHENTICATED: the token is missing or unknown"),
     ("404", "NOT_FOUND"),
+    ("415", "the request body is not application/json"),
     ("429", "RESOURCE_EXHAUSTED: past a rate limit or the server is shedding load"),
     ("500", "INTERNAL"),
     ("503", "UNAVAILABLE: a service or database this one needs cannot be reached"),

@@ -90,6 +90,20 @@ impl HttpError {
         )
     }
 
+    /// A request that declares a body type other than JSON, or sends a body without declaring one: 415
+    /// with INVALID_ARGUMENT.
+    pub fn not_json(content_type: Option<&str>) -> Self {
+        let declared = match content_type {
+            Some(kind) => format!("Content-Type {kind:?}"),
+            None => "no Content-Type".to_owned(),
+        };
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::InvalidArgument,
+            format!("a request body must be application/json (UTF-8); this request has {declared}"),
+        )
+    }
+
     /// A body that did not arrive in time: 408 with DEADLINE_EXCEEDED.
     pub fn body_timeout(limit: std::time::Duration) -> Self {
         Self::new(

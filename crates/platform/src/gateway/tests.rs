@@ -129,17 +129,33 @@ fn shelves() -> (Gateway, Arc<Mutex<Seen>>) {
     (Gateway::new(routes, service, 1024), seen)
 }
 
+/// Sends `body` as JSON (with no Content-Type when it is empty).
 async fn send(
     gateway: &Gateway,
     method: Method,
     uri: &str,
     body: &'static [u8],
 ) -> (StatusCode, serde_json::Value, http::HeaderMap) {
-    let request = http::Request::builder()
+    let kind = (!body.is_empty()).then_some("application/json");
+    send_typed(gateway, method, uri, kind, body).await
+}
+
+async fn send_typed(
+    gateway: &Gateway,
+    method: Method,
+    uri: &str,
+    content_type: Option<&str>,
+    body: &'static [u8],
+) -> (StatusCode, serde_json::Value, http::HeaderMap) {
+    let mut request = http::Request::builder()
         .method(method)
         .uri(uri)
         .header("authorization", "Bearer secret")
-        .header("x-timeout-ms", "1500")
+        .header("x-timeout-ms", "1500");
+    if let Some(kind) = content_type {
+        request = request.header("content-type", kind);
+    }
+    let request = request
         .body(Full::new(Bytes::from_static(body)))
         .expect("request");
     let response = gateway.handle(request).await;
@@ -309,6 +325,56 @@ async fn a_call_status_becomes_the_http_status_and_error_body() {
         body,
         serde_json::json!({"code": 9, "message": "the shelf holds books", "details": []})
     );
+}
+
+#[tokio::test]
+async fn bodies_must_be_declared_json() {
+    let (gateway, seen) = shelves();
+    let body = br#"{"title": "Odes"}"#;
+    let uri = "/v1/shelves/poems/books/5";
+    for kind in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON;Charset=\"UTF-8\"",
+    ] {
+        let (status, _, _) = send_typed(&gateway, Method::PUT, uri, Some(kind), body).await;
+        assert_eq!(status, StatusCode::OK, "{kind}");
+    }
+    // What a web page may send anywhere without asking: a form or plain text, even an empty one.
+    for (kind, body) in [
+        (Some("text/plain"), &body[..]),
+        (Some("application/x-www-form-urlencoded"), b"title=Odes"),
+        (Some("application/x-www-form-urlencoded"), b""),
+        (Some("multipart/form-data; boundary=x"), b""),
+        (Some("application/json; charset=latin1"), &body[..]),
+        (None, &body[..]),
+    ] {
+        *seen.lock().expect("lock") = Seen::default();
+        let (status, error, _) = send_typed(&gateway, Method::PUT, uri, kind, body).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{kind:?}");
+        assert_eq!(error["code"], 3, "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .expect("message")
+                .contains("application/json"),
+            "{error}"
+        );
+        assert!(
+            seen.lock().expect("lock").message.is_none(),
+            "{kind:?} reached the service"
+        );
+    }
+    // No body and no type: nothing to read, nothing to refuse.
+    let (status, _, _) = send_typed(
+        &gateway,
+        Method::GET,
+        "/v1/shelves/poems/books/5",
+        None,
+        b"",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -150,8 +150,13 @@ fn read_body(
     let blank = body.iter().all(u8::is_ascii_whitespace);
     let json_error =
         |error: serde_json::Error| HttpError::invalid(format!("invalid JSON body: {error}"));
+    if blank {
+        return Ok(DynamicMessage::new(input.clone()));
+    }
+    if !matches!(body_rule, BodyRule::None) {
+        unique_keys(body).map_err(json_error)?;
+    }
     match body_rule {
-        _ if blank => Ok(DynamicMessage::new(input.clone())),
         BodyRule::None => Err(HttpError::invalid("this route takes no body")),
         BodyRule::Whole => {
             let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -175,6 +180,76 @@ fn read_body(
             )
             .map_err(json_error)
         }
+    }
+}
+
+/// Fails on a JSON document with a key twice in one object, at any depth. Parsers disagree on which
+/// one counts (the last here, the first elsewhere), so a proxy in front could read another request than
+/// the one served; refusing it leaves one reading.
+fn unique_keys(body: &[u8]) -> Result<(), serde_json::Error> {
+    serde::de::DeserializeSeed::deserialize(
+        UniqueKeys,
+        &mut serde_json::Deserializer::from_slice(body),
+    )
+}
+
+/// A JSON value walked for repeated keys; its contents are not kept.
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        while items.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        let mut keys = HashSet::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            if keys.contains(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            entries.next_value_seed(UniqueKeys)?;
+            keys.insert(key);
+        }
+        Ok(())
     }
 }
 
@@ -447,6 +522,11 @@ mod tests {
             ),
             (br#"{"items": [{"sku": -1, "count": 1}]}"#, "invalid"),
             (br#"{"user": 1} {"user": 2}"#, "trailing"),
+            (br#"{"user": 1, "user": 2}"#, "duplicate key \"user\""),
+            (
+                br#"{"items": [{"sku": 1, "count": 60000, "count": 1}]}"#,
+                "duplicate key \"count\"",
+            ),
             (b"{\"idempotencyKey\": \"\xff\"}", "invalid"),
             (br#"[1, 2]"#, "invalid"),
         ] {
