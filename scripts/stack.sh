@@ -201,10 +201,10 @@ case "${1:-}" in
       start_bouncer "${entry%%:*}" "${entry##*:}"
     done
     log "applying migrations"
-    CART_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[0]##*:}/cart \
-      cargo run --quiet --locked -p cart -- migrate
-    LOMS_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[1]##*:}/loms \
-      cargo run --quiet --locked -p loms -- migrate
+    # The build scripts/lib/services.sh makes (the same packages, so the same features): built once.
+    cargo build --locked --quiet --bins -p product-service -p loms -p cart
+    CART_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[0]##*:}/cart target/debug/cart migrate
+    LOMS_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[1]##*:}/loms target/debug/loms migrate
     start_redis
     log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, Redis on $REDIS_PORT (files in $state)"
     ;;
