@@ -136,6 +136,9 @@ pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
         return None;
     }
     let (digits, unit) = value.split_at(value.len() - 1);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let amount: u64 = digits.parse().ok()?;
     Some(match unit {
         "H" => Duration::from_secs(amount * 3600),

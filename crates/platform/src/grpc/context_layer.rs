@@ -55,11 +55,19 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let timeout = request
-            .headers()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_grpc_timeout);
+        let timeout = match request.headers().get("grpc-timeout") {
+            None => None,
+            Some(value) => match value.to_str().ok().and_then(parse_grpc_timeout) {
+                Some(timeout) => Some(timeout),
+                // Ignoring it would run the call without the deadline its caller meant to set.
+                None => {
+                    let status = Status::invalid_argument(format!(
+                        "malformed grpc-timeout {value:?}: want 1 to 8 digits and a unit (H, M, S, m, u or n)"
+                    ));
+                    return Box::pin(async move { Ok(status.into_http()) });
+                }
+            },
+        };
         let response = self.inner.call(request);
         match timeout {
             None => Box::pin(response),
@@ -218,6 +226,45 @@ mod tests {
                 .await
                 .expect("answered");
             assert_eq!(response.body(), "done");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_deadline_is_invalid_argument_and_never_runs() {
+        for value in [
+            "-1S",
+            "garbage",
+            "1",
+            "S",
+            "+1S",
+            "1.5S",
+            "123456789S",
+            "10x",
+            "1 S",
+        ] {
+            let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let seen = ran.clone();
+            let inner = tower::service_fn(move |_: http::Request<()>| {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                async { Ok::<_, Infallible>(http::Response::new(String::new())) }
+            });
+            let response = DeadlineLayer
+                .layer(inner)
+                .oneshot(request(&[("grpc-timeout", value)]))
+                .await
+                .expect("answered");
+            assert_eq!(
+                response
+                    .headers()
+                    .get("grpc-status")
+                    .map(HeaderValue::as_bytes),
+                Some(b"3".as_slice()),
+                "{value}"
+            );
+            assert!(
+                !ran.load(std::sync::atomic::Ordering::SeqCst),
+                "{value} ran"
+            );
         }
     }
 

@@ -137,11 +137,11 @@ pub mod cart_service_client {
     /// UNAUTHENTICATED from the RPCs that read the catalogue (AddItem, List). It is never logged.
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
-    /// a well-formed protobuf message at all; OUT_OF_RANGE when the request message is larger than the server
-    /// accepts (1 MiB by default); UNAVAILABLE when product-service or loms cannot be reached or the
-    /// connection to it was lost mid-call (a restart, a crash): the call may be retried;
-    /// DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another service
-    /// (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
+    /// a well-formed protobuf message at all, or its `grpc-timeout` is malformed; OUT_OF_RANGE when the request
+    /// message is larger than the server accepts (1 MiB by default); UNAVAILABLE when product-service or loms
+    /// cannot be reached or the connection to it was lost mid-call (a restart, a crash): the call may be
+    /// retried; DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another
+    /// service (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
     /// RESOURCE_EXHAUSTED passed through from product-service's rate limit, or when the server sheds load;
     /// INTERNAL for anything else (the cause is logged, never sent).
     #[derive(Debug, Clone)]
@@ -447,11 +447,11 @@ pub mod cart_service_server {
     /// UNAUTHENTICATED from the RPCs that read the catalogue (AddItem, List). It is never logged.
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
-    /// a well-formed protobuf message at all; OUT_OF_RANGE when the request message is larger than the server
-    /// accepts (1 MiB by default); UNAVAILABLE when product-service or loms cannot be reached or the
-    /// connection to it was lost mid-call (a restart, a crash): the call may be retried;
-    /// DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another service
-    /// (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
+    /// a well-formed protobuf message at all, or its `grpc-timeout` is malformed; OUT_OF_RANGE when the request
+    /// message is larger than the server accepts (1 MiB by default); UNAVAILABLE when product-service or loms
+    /// cannot be reached or the connection to it was lost mid-call (a restart, a crash): the call may be
+    /// retried; DEADLINE_EXCEEDED when the caller's deadline, or cart's own limit on one call to another
+    /// service (`CART_UPSTREAM_TIMEOUT_MS`), passes first; CANCELLED when another service cancelled the call;
     /// RESOURCE_EXHAUSTED passed through from product-service's rate limit, or when the server sheds load;
     /// INTERNAL for anything else (the cause is logged, never sent).
     #[derive(Debug)]

@@ -182,10 +182,10 @@ pub mod loms_service_client {
     /// -> FAILED            -> CANCELLED (OrderCancel, or unpaid for 10 minutes)
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
-    /// a well-formed protobuf message at all; OUT_OF_RANGE when the request message is larger than the server
-    /// accepts (1 MiB by default); RESOURCE_EXHAUSTED when the server sheds load (too many calls in flight;
-    /// retry with backoff); DEADLINE_EXCEEDED when the caller's deadline passes first; INTERNAL
-    /// when the storage fails (the cause is logged, never sent).
+    /// a well-formed protobuf message at all, or its `grpc-timeout` is malformed; OUT_OF_RANGE when the request
+    /// message is larger than the server accepts (1 MiB by default); RESOURCE_EXHAUSTED when the server sheds
+    /// load (too many calls in flight; retry with backoff); DEADLINE_EXCEEDED when the caller's deadline passes
+    /// first; INTERNAL when the storage fails (the cause is logged, never sent).
     #[derive(Debug, Clone)]
     pub struct LomsServiceClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -509,10 +509,10 @@ pub mod loms_service_server {
     /// -> FAILED            -> CANCELLED (OrderCancel, or unpaid for 10 minutes)
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
-    /// a well-formed protobuf message at all; OUT_OF_RANGE when the request message is larger than the server
-    /// accepts (1 MiB by default); RESOURCE_EXHAUSTED when the server sheds load (too many calls in flight;
-    /// retry with backoff); DEADLINE_EXCEEDED when the caller's deadline passes first; INTERNAL
-    /// when the storage fails (the cause is logged, never sent).
+    /// a well-formed protobuf message at all, or its `grpc-timeout` is malformed; OUT_OF_RANGE when the request
+    /// message is larger than the server accepts (1 MiB by default); RESOURCE_EXHAUSTED when the server sheds
+    /// load (too many calls in flight; retry with backoff); DEADLINE_EXCEEDED when the caller's deadline passes
+    /// first; INTERNAL when the storage fails (the cause is logged, never sent).
     #[derive(Debug)]
     pub struct LomsServiceServer<T> {
         inner: Arc<T>,

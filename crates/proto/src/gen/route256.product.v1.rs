@@ -76,7 +76,7 @@ pub mod product_service_client {
     /// Errors common to every RPC:
     ///
     /// * INVALID_ARGUMENT: the request breaks a validation rule below, or is not a well-formed protobuf
-    ///  message at all;
+    ///  message at all, or its `grpc-timeout` is malformed;
     /// * OUT_OF_RANGE: the request message is larger than the server accepts (1 MiB by default);
     /// * UNAUTHENTICATED: the token is missing or unknown;
     /// * RESOURCE_EXHAUSTED: the rate limit is exceeded, or the server sheds load; retry later;
@@ -267,7 +267,7 @@ pub mod product_service_server {
     /// Errors common to every RPC:
     ///
     /// * INVALID_ARGUMENT: the request breaks a validation rule below, or is not a well-formed protobuf
-    ///  message at all;
+    ///  message at all, or its `grpc-timeout` is malformed;
     /// * OUT_OF_RANGE: the request message is larger than the server accepts (1 MiB by default);
     /// * UNAUTHENTICATED: the token is missing or unknown;
     /// * RESOURCE_EXHAUSTED: the rate limit is exceeded, or the server sheds load; retry later;
