@@ -51,6 +51,10 @@ pub enum ServeError {
     Gateway(#[from] crate::gateway::RuleError),
     #[error("cannot read the descriptor sets")]
     Descriptors(#[from] prost_reflect::DescriptorError),
+    /// Connections still open when the drain deadline passed were closed by force: their calls were
+    /// cut off. The process should exit with a failure status, so whoever stopped it can tell.
+    #[error("{open} connections still open {after:?} after shutdown began were closed by force")]
+    DrainTimedOut { open: usize, after: Duration },
 }
 
 /// The listener could not be bound.
@@ -73,6 +77,7 @@ pub struct BindError {
 /// | HTTP/2 keepalive ping interval / answer timeout | `GRPC_KEEPALIVE_INTERVAL_MS` / `_TIMEOUT_MS` | 30 s / 10 s |
 /// | a connection without calls is closed after | `GRPC_IDLE_TIMEOUT_MS` | 5 min |
 /// | not ready but still serving, from a shutdown signal until the listeners close | `SHUTDOWN_DRAIN_DELAY_MS` | 0 |
+/// | then, at most, for calls in flight to finish; connections still open are closed by force | `SHUTDOWN_DRAIN_TIMEOUT_MS` | 30 s |
 ///
 /// The HTTP port ([`GrpcServer::with_http`]) shares these: its bodies are capped at the same size
 /// (413 above it), its calls count against the same in-flight limits, and its idle connections close
@@ -91,6 +96,7 @@ pub struct ServerLimits {
     pub keepalive_timeout: Duration,
     pub idle_timeout: Duration,
     pub drain_delay: Duration,
+    pub drain_timeout: Duration,
 }
 
 /// The largest header block (metadata) a request may carry.
@@ -106,6 +112,7 @@ impl Default for ServerLimits {
             keepalive_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             drain_delay: Duration::ZERO,
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -143,6 +150,7 @@ impl ServerLimits {
             )?,
             idle_timeout: ms("GRPC_IDLE_TIMEOUT_MS", d.idle_timeout, 1_000..=86_400_000)?,
             drain_delay: ms("SHUTDOWN_DRAIN_DELAY_MS", d.drain_delay, 0..=600_000)?,
+            drain_timeout: ms("SHUTDOWN_DRAIN_TIMEOUT_MS", d.drain_timeout, 0..=3_600_000)?,
         })
     }
 }
@@ -236,7 +244,7 @@ impl GrpcServer {
     }
 
     /// Serves until `shutdown` resolves; then health answers NOT_SERVING, no new call is accepted and
-    /// calls in flight finish.
+    /// calls in flight finish, for at most `drain_timeout` ([`ServeError::DrainTimedOut`] past it).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
@@ -384,6 +392,8 @@ async fn serve(
     let http_addr = http.as_ref().map(|(addr, _)| *addr);
     tracing::info!(%addr, ?http_addr, ?services, ?limits, "grpc server listening");
     let connections = GracefulShutdown::new();
+    // The connections' tasks, so that those still open at the drain deadline can be ended.
+    let mut connection_tasks = tokio::task::JoinSet::new();
     {
         // Dropping the streams at the end of this block closes the listeners: no new connection is
         // accepted while the open ones drain.
@@ -406,6 +416,7 @@ async fn serve(
                     drain_until = Some(Box::pin(tokio::time::sleep(limits.drain_delay)));
                 }
                 () = until(drain_until.as_mut()) => break,
+                Some(_ended) = connection_tasks.join_next(), if !connection_tasks.is_empty() => {}
                 io = incoming.next() => match io {
                     Some(Ok(io)) => {
                         let info = io.connect_info();
@@ -416,7 +427,7 @@ async fn serve(
                             service.clone().oneshot(request)
                         });
                         let connection = connections.watch(http2.serve_connection(TokioIo::new(io), per_call));
-                        tokio::spawn(async move {
+                        connection_tasks.spawn(async move {
                             if let Err(error) = connection.await {
                                 tracing::debug!(%error, "connection ended");
                             }
@@ -437,7 +448,7 @@ async fn serve(
                     let connection = connections.watch(
                         web.serve_connection(TokioIo::new(io), per_request).into_owned(),
                     );
-                    tokio::spawn(async move {
+                    connection_tasks.spawn(async move {
                         if let Err(error) = connection.await {
                             tracing::debug!(%error, "http connection ended");
                         }
@@ -454,16 +465,39 @@ async fn serve(
             .await;
     }
     tracing::info!(%addr, "grpc server draining");
-    // Every open connection is told to go away (HTTP/2 GOAWAY, HTTP/1.1 close after the current
-    // request); calls in flight finish first.
-    connections.shutdown().await;
+    let drained = drain(connections, connection_tasks, limits.drain_timeout).await;
     for (name, task) in background {
         if let Err(error) = task.await {
             tracing::error!(task = name, %error, "background task failed");
         }
     }
     tracing::info!(%addr, "grpc server stopped");
-    Ok(())
+    drained
+}
+
+/// Tells every open connection to go away (HTTP/2 GOAWAY, HTTP/1.1 close after the current request)
+/// and lets calls in flight finish, for at most `timeout`: a client that never finishes its request
+/// (or never reads its answer) cannot keep the process alive. Connections open past it are dropped,
+/// which closes their sockets.
+async fn drain(
+    connections: GracefulShutdown,
+    mut tasks: tokio::task::JoinSet<()>,
+    timeout: Duration,
+) -> Result<(), ServeError> {
+    if tokio::time::timeout(timeout, connections.shutdown())
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    while tasks.try_join_next().is_some() {}
+    let open = tasks.len();
+    tasks.shutdown().await;
+    tracing::warn!(open, after = ?timeout, "drain deadline passed: connections closed by force");
+    Err(ServeError::DrainTimedOut {
+        open,
+        after: timeout,
+    })
 }
 
 /// Every method of `services` and of the built-in health and reflection services.

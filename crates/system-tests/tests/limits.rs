@@ -1,12 +1,13 @@
 //! The server limits seen from clients: calls past the in-flight limits are shed at once with
-//! RESOURCE_EXHAUSTED (never queued), slots come back when a call ends or is abandoned, and an abandoned
-//! call stops the work it started downstream.
+//! RESOURCE_EXHAUSTED (never queued), slots come back when a call ends or is abandoned, an abandoned
+//! call stops the work it started downstream, and a call that never finishes arriving cannot hold a
+//! stopping server past its drain deadline.
 mod support;
 
 use std::time::Duration;
 
 use route256_proto::cart::{AddItemRequest, ClearRequest};
-use support::{authed, eventually, Settings, System, GUROV};
+use support::{authed, eventually, hold_partial_calls, Settings, System, GUROV};
 use tonic::Code;
 
 /// product-service answers only after 60 s, so a cart AddItem holds its slot until the test drops it.
@@ -152,4 +153,32 @@ async fn idle_connections_are_closed_busy_ones_are_not() {
         .await
         .expect("answered on a busy connection");
     system.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_that_never_arrives_cannot_keep_a_stopping_server_alive() {
+    let mut settings = Settings::default();
+    settings.loms.limits.drain_timeout = Duration::from_secs(1);
+    let system = System::start_with(settings).await;
+    let held = hold_partial_calls(
+        system.loms_addr,
+        "/route256.loms.v1.LomsService/StocksInfo",
+        1,
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(60), system.stop_results())
+        .await
+        .expect("every server stops by its drain deadline");
+    let [product, loms, cart] = &ended[..] else {
+        panic!("three servers: {ended:?}")
+    };
+    assert!(
+        matches!(
+            loms,
+            Err(platform::grpc::ServeError::DrainTimedOut { open: 1, .. })
+        ),
+        "{loms:?}"
+    );
+    assert!(product.is_ok() && cart.is_ok(), "{ended:?}");
+    drop(held);
 }

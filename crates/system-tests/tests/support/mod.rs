@@ -249,11 +249,24 @@ impl System {
     }
 
     /// Signals shutdown, waits for every server to stop cleanly, and drops the test's databases.
-    pub async fn stop(mut self) {
-        self.stop_servers().await;
+    pub async fn stop(self) {
+        for ended in self.stop_results().await {
+            ended.expect("server stops without error");
+        }
+    }
+
+    /// Signals shutdown, drops the test's databases once every server has stopped, and returns how
+    /// each ended: product-service, loms, cart.
+    pub async fn stop_results(mut self) -> Vec<Result<(), platform::grpc::ServeError>> {
+        self.stop.send_replace(true);
+        let mut ended = Vec::new();
+        for server in self.servers.drain(..) {
+            ended.push(server.await.expect("server task completes"));
+        }
         for database in self.started_with.databases.drain(..) {
             database.drop_now();
         }
+        ended
     }
 
     /// How this system's cart keeps its carts (for a second cart replica on the same database).
@@ -393,5 +406,51 @@ where
             "never happened: {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Calls that never finish arriving, as a hostile client makes them: on one HTTP/2 connection, each
+/// call's HEADERS and a 5-byte gRPC prefix announcing a 4-byte message arrive, the 4 bytes never. The
+/// connection stays alive (it answers PINGs) until this is dropped.
+pub struct HeldCalls {
+    _calls: Vec<(h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>)>,
+    connection: JoinHandle<()>,
+}
+
+impl Drop for HeldCalls {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+/// Holds `calls` partial calls to `path` on one new connection to `addr`; returns once the server has
+/// read them all (a PING sent after them has come back).
+pub async fn hold_partial_calls(addr: SocketAddr, path: &str, calls: usize) -> HeldCalls {
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let (mut client, mut connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    let mut pings = connection.ping_pong().expect("ping handle");
+    let connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut held = Vec::new();
+    for _ in 0..calls {
+        client = client.ready().await.expect("a stream the server allows");
+        let request = http::Request::post(format!("http://{addr}{path}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .expect("request");
+        let (response, mut body) = client.send_request(request, false).expect("sent");
+        body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 4]), false)
+            .expect("the prefix is sent");
+        held.push((response, body));
+    }
+    // Frames are read in order: once the PING is answered, the calls above have arrived.
+    pings.ping(h2::Ping::opaque()).await.expect("PING answered");
+    HeldCalls {
+        _calls: held,
+        connection,
     }
 }
