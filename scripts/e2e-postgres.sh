@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Failure behaviour on PostgreSQL: with its pgbouncer stopped mid-run, loms and cart answer UNAVAILABLE
 # within their acquire timeout (no hang, no INTERNAL) and loms's /readyz says 503; with it started again,
-# they serve (and loms is ready) again without a restart. Runs the real binaries against a pgbouncer of its own (scripts/stack.sh bouncer), on fresh
-# databases; needs `just stack-up`. Exits non-zero on the first deviation; always cleans up.
+# they serve (and loms is ready) again without a restart. With it paused (SIGSTOP: connections open,
+# no answers), calls that carry no deadline end as UNAVAILABLE within the operation timeout, and the
+# services serve again once it resumes. Runs the real binaries against a pgbouncer of its own
+# (scripts/stack.sh bouncer), on fresh databases; needs `just stack-up`. Exits non-zero on the first
+# deviation; always cleans up.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -12,8 +15,9 @@ export PGUSER=${PGUSER:-postgres}
 BOUNCER_PORT=${E2E_OUTAGE_BOUNCER_PORT:-16499}
 # The services on the ports of base 18100 (scripts/lib/services.sh); product-service only because cart
 # is ready once the services it calls answer.
-LOMS=127.0.0.1:18183 LOMS_HTTP=127.0.0.1:18184 CART=127.0.0.1:18182
+LOMS=127.0.0.1:18183 LOMS_HTTP=127.0.0.1:18184 CART=127.0.0.1:18182 CART_HTTP=127.0.0.1:18180
 ACQUIRE_MS=1000
+TIMEOUT_MS=1500
 suffix=$$
 loms_db=loms_test_outage_$suffix
 cart_db=cart_test_outage_$suffix
@@ -22,6 +26,7 @@ source scripts/lib/services.sh
 logs=$services_logs
 cleanup() {
   stop_services
+  bash scripts/stack.sh resume outage >/dev/null 2>&1 || true
   bash scripts/stack.sh unbouncer outage >/dev/null 2>&1 || true
   dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$loms_db" 2>/dev/null || true
   dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$cart_db" 2>/dev/null || true
@@ -46,8 +51,10 @@ url() { echo "postgres://postgres@127.0.0.1:$BOUNCER_PORT/$1"; }
 build_services product-service loms cart
 start_service product-service 18100
 export STORAGE=postgres
-start_service loms 18100 LOMS_DATABASE_URL="$(url "$loms_db")" LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS
-start_service cart 18100 CART_DATABASE_URL="$(url "$cart_db")" CART_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS
+start_service loms 18100 LOMS_DATABASE_URL="$(url "$loms_db")" LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS \
+  LOMS_DATABASE_TIMEOUT_MS=$TIMEOUT_MS
+start_service cart 18100 CART_DATABASE_URL="$(url "$cart_db")" CART_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS \
+  CART_DATABASE_TIMEOUT_MS=$TIMEOUT_MS
 
 probes=(
   "$LOMS route256.loms.v1.LomsService/StocksInfo {\"sku\":1076963}"
@@ -95,5 +102,41 @@ for probe in "${probes[@]}"; do
 done
 [ "$(ready)" = 200 ] || fail "loms not ready again after the outage"
 pass "pgbouncer back: loms /readyz is 200 again"
+
+# A stall: 20 payments and a cart Clear over HTTP, none with a deadline of its own (curl's --max-time
+# is only this script's guard), while pgbouncer is paused.
+# Both pools hold open connections to pgbouncer: paused, it keeps them open and answers nothing.
+for probe in "${probes[@]}"; do
+  read -r addr method json <<<"$probe"
+  [ "$(code_of "$addr" "$method" "$json")" = OK ] || fail "$method before the stall"
+done
+bash scripts/stack.sh pause outage
+started=$(date +%s%N)
+calls=()
+for id in $(seq 20); do
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 "http://$LOMS_HTTP/order/pay" \
+    --json "{\"orderId\": \"$id\"}" >"$logs/stall-pay-$id" &
+  calls+=("$!")
+done
+curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -X DELETE "http://$CART_HTTP/user/1/cart" \
+  >"$logs/stall-clear" &
+calls+=("$!")
+wait "${calls[@]}" || true # a call cut off by --max-time shows as status 000 below
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+statuses=$(cat "$logs"/stall-* | sort | uniq -c | xargs)
+[ "$statuses" = "21 503" ] || fail "with pgbouncer paused: statuses $statuses, want 21 × 503"
+# The operation timeout, after at most the acquire timeout for a connection, and some slack.
+[ "$elapsed_ms" -le $((TIMEOUT_MS + ACQUIRE_MS + 3000)) ] || fail "the stalled calls took ${elapsed_ms} ms"
+pass "pgbouncer paused: 21 calls without a deadline are 503 (UNAVAILABLE) within ${elapsed_ms} ms"
+bash scripts/stack.sh resume outage
+for probe in "${probes[@]}"; do
+  read -r addr method json <<<"$probe"
+  deadline=$((SECONDS + 30))
+  until [ "$(code_of "$addr" "$method" "$json")" = OK ]; do
+    [ $SECONDS -lt $deadline ] || fail "$method never recovered from the stall"
+    sleep 0.2
+  done
+  pass "pgbouncer resumed: $method succeeds again, no restart"
+done
 ! grep -q "INTERNAL\|internal error" "$logs"/* || fail "an outage was reported as INTERNAL"
 echo "e2e-postgres: $passed passed, 0 failed"

@@ -8,6 +8,8 @@
 #   scripts/stack.sh status   one line per component
 #   scripts/stack.sh bouncer NAME PORT DATABASE | unbouncer NAME
 #                             one more pgbouncer (or stop it): the outage test stops and starts its own
+#   scripts/stack.sh pause NAME | resume NAME
+#                             SIGSTOP / SIGCONT that pgbouncer: a stall (connections open, no answers)
 #
 # PostgreSQL: the server answering on $PGHOST:$PGPORT (default 127.0.0.1:5432, user postgres, trust) is
 # used when there is one; otherwise Debian's postgresql is installed when missing and a cluster of our own
@@ -230,6 +232,12 @@ case "${1:-}" in
     [ $# -eq 2 ] || { echo "usage: $0 unbouncer NAME" >&2; exit 2; }
     stop_bouncer "$2"
     ;;
+  pause | resume)
+    [ $# -eq 2 ] || { echo "usage: $0 $1 NAME" >&2; exit 2; }
+    signal=STOP
+    [ "$1" = resume ] && signal=CONT
+    kill "-$signal" "$(cat "$state/pgbouncer/$2.pid")"
+    ;;
   status)
     pg_up && echo "postgresql  up    $PGHOST:$PGPORT" || echo "postgresql  down  $PGHOST:$PGPORT"
     for entry in "${bouncers[@]}"; do
@@ -240,7 +248,7 @@ case "${1:-}" in
     echo "files       $state"
     ;;
   *)
-    echo "usage: $0 up|down|postgres|status|bouncer NAME PORT [DATABASE]|unbouncer NAME" >&2
+    echo "usage: $0 up|down|postgres|status|bouncer NAME PORT [DATABASE]|unbouncer NAME|pause NAME|resume NAME" >&2
     exit 2
     ;;
 esac

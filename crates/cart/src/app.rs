@@ -79,7 +79,7 @@ pub async fn postgres_repo(settings: &PgSettings) -> Result<PgCartRepo, AppError
     let pool = settings.pool()?;
     platform::postgres::migrate(&pool, PgCartRepo::migrations()).await?;
     tracing::info!(database = ?settings, "cart storage: postgres");
-    Ok(PgCartRepo::new(pool))
+    Ok(PgCartRepo::new(pool, settings.timeout))
 }
 
 /// Sets up storage (PostgreSQL with its migrations applied, or memory), the upstream clients (they

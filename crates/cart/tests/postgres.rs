@@ -10,7 +10,8 @@ async fn fresh() -> (PgCartRepo, TestDatabase) {
     platform::postgres::migrate(&pool, PgCartRepo::migrations())
         .await
         .expect("migrations apply");
-    (PgCartRepo::new(pool), database)
+    let timeout = database.settings().timeout;
+    (PgCartRepo::new(pool, timeout), database)
 }
 
 cart::cart_storage_suite!(fresh(), TestDatabase::drop_now);

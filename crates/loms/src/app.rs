@@ -110,7 +110,7 @@ async fn auto_cancel(
 pub async fn postgres_store(settings: &PgSettings) -> Result<PgStore, AppError> {
     let pool = settings.pool()?;
     platform::postgres::migrate(&pool, PgStore::migrations()).await?;
-    let store = PgStore::new(pool);
+    let store = PgStore::new(pool, settings.timeout);
     let added = store.seed_catalogue_stock().await?;
     tracing::info!(database = ?settings, stocked_skus_added = added, "loms storage: postgres");
     Ok(store)

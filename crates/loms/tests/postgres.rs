@@ -10,7 +10,8 @@ async fn fresh() -> (PgStore, TestDatabase) {
     platform::postgres::migrate(&pool, PgStore::migrations())
         .await
         .expect("migrations apply");
-    (PgStore::new(pool), database)
+    let timeout = database.settings().timeout;
+    (PgStore::new(pool, timeout), database)
 }
 
 loms::storage_suite!(fresh(), TestDatabase::drop_now);

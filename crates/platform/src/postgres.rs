@@ -8,6 +8,7 @@
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ pub struct PgSettings {
     /// (`<SERVICE>_DATABASE_ACQUIRE_TIMEOUT_MS`, default 2000, 10 to 60000). Past it the request fails
     /// as unavailable instead of hanging.
     pub acquire_timeout: Duration,
+    /// The longest one storage operation may take, from taking a connection to its last answer
+    /// (`<SERVICE>_DATABASE_TIMEOUT_MS`, default 5000, 10 to 600000): a database or pgbouncer that
+    /// stalls (accepts, never answers) fails the operation as unavailable ([`within`]).
+    pub timeout: Duration,
 }
 
 impl std::fmt::Debug for PgSettings {
@@ -36,6 +41,7 @@ impl std::fmt::Debug for PgSettings {
             .field("url", &redacted_url(&self.url))
             .field("pool_size", &self.pool_size)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -61,8 +67,9 @@ fn redacted_url(url: &str) -> String {
 }
 
 impl PgSettings {
-    /// Reads `<PREFIX>_DATABASE_URL`, `<PREFIX>_DATABASE_POOL_SIZE` and
-    /// `<PREFIX>_DATABASE_ACQUIRE_TIMEOUT_MS`, with `default_url` for the first.
+    /// Reads `<PREFIX>_DATABASE_URL`, `<PREFIX>_DATABASE_POOL_SIZE`,
+    /// `<PREFIX>_DATABASE_ACQUIRE_TIMEOUT_MS` and `<PREFIX>_DATABASE_TIMEOUT_MS`, with `default_url`
+    /// for the first.
     pub fn from_env(prefix: &str, default_url: &str) -> Result<Self, ConfigError> {
         let key = |suffix: &str| format!("{prefix}_DATABASE_{suffix}");
         let url: String = env_or(&key("URL"), default_url.to_owned())?;
@@ -76,6 +83,7 @@ impl PgSettings {
                 2000,
                 10..=60_000,
             )?),
+            timeout: Duration::from_millis(env_in_range(&key("TIMEOUT_MS"), 5000, 10..=600_000)?),
         })
     }
 
@@ -130,6 +138,30 @@ impl Storage {
             )),
         }
     }
+}
+
+/// A storage operation that got no answer in time: the database, or pgbouncer, stalls.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from the database within {0:?}")]
+pub struct NoAnswer(pub Duration);
+
+/// Runs one storage operation (taking a connection, its statements or transaction) within `limit`.
+///
+/// A database that has stopped answering without closing its connections (a stalled host, a paused
+/// pgbouncer) would otherwise hold the call for as long as the stall lasts: the pool's timeouts bound
+/// only taking a connection. Past `limit` the operation is dropped: an open transaction is rolled back
+/// (tokio-postgres sends ROLLBACK when it is dropped), the connection goes back to the pool and answers
+/// again once the database does, so the pool recovers by itself. A caller's deadline that is sooner
+/// ends the call first (the server's deadline layer drops it). Like any timeout it leaves the outcome
+/// unknown when the stall began after COMMIT was sent: the write may still land, which is why the
+/// answer is UNAVAILABLE (retry; the RPCs are idempotent) and never a refusal.
+pub async fn within<T, E: From<NoAnswer>>(
+    limit: Duration,
+    operation: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::time::timeout(limit, operation)
+        .await
+        .unwrap_or_else(|_| Err(NoAnswer(limit).into()))
 }
 
 /// A pool could not be set up from the settings.
@@ -222,6 +254,7 @@ mod tests {
             url: "postgres://app:s3cret@db/loms".into(),
             pool_size: 1,
             acquire_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
         };
         assert!(!format!("{settings:?}").contains("s3cret"));
     }

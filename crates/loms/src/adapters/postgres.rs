@@ -13,11 +13,13 @@
 //! statement cache afterwards) and returns rows, so each costs one round trip; placing an order is
 //! BEGIN, insert (order and positions), lock stocks, settle (levels and status), COMMIT.
 use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Pool, PoolError};
 use loms_db::queries::{orders, stocks};
-use platform::postgres::{is_unavailable, pool_unavailable};
+use platform::postgres::{is_unavailable, pool_unavailable, within, NoAnswer};
 use tokio_postgres::error::SqlState;
 
 use crate::domain::{
@@ -40,6 +42,8 @@ const KEY_INDEX: &str = "orders_user_idempotency_key";
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// The longest one port method may take ([`platform::postgres::within`]).
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -59,14 +63,28 @@ fn db(context: &'static str) -> impl Fn(tokio_postgres::Error) -> RepoError {
     }
 }
 
+impl From<NoAnswer> for RepoError {
+    fn from(stalled: NoAnswer) -> Self {
+        Self::unavailable("no answer", stalled)
+    }
+}
+
 /// A stored value that does not fit its domain type: the data is corrupt.
 fn corrupt(what: &'static str) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> RepoError {
     move |error| RepoError::new(format!("stored {what} out of range"), error)
 }
 
 impl PgStore {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, timeout: Duration) -> Self {
+        Self { pool, timeout }
+    }
+
+    /// One port method's database work, within the operation timeout.
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, RepoError>>,
+    ) -> Result<T, RepoError> {
+        within(self.timeout, operation).await
     }
 
     /// The embedded migrations, for [`platform::postgres::migrate`].
@@ -336,20 +354,26 @@ async fn read_order<C: loms_db::client::GenericClient>(
 #[async_trait]
 impl OrderRepo for PgStore {
     async fn place(&self, new: NewOrder) -> Result<Placement, RepoError> {
-        // A lost race on the key means the winner's order exists now: the second attempt finds it.
-        for _ in 0..2 {
-            if let Some(placement) = self.try_place(&new).await? {
-                return Ok(placement);
+        self.bounded(async {
+            // A lost race on the key means the winner's order exists now: the second attempt finds it.
+            for _ in 0..2 {
+                if let Some(placement) = self.try_place(&new).await? {
+                    return Ok(placement);
+                }
             }
-        }
-        Err(RepoError::msg(
-            "idempotency key taken, yet no order found under it",
-        ))
+            Err(RepoError::msg(
+                "idempotency key taken, yet no order found under it",
+            ))
+        })
+        .await
     }
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
-        let client = self.client().await?;
-        read_order(&**client, id).await
+        self.bounded(async {
+            let client = self.client().await?;
+            read_order(&**client, id).await
+        })
+        .await
     }
 
     async fn cancel_stale(
@@ -357,43 +381,46 @@ impl OrderRepo for PgStore {
         age: std::time::Duration,
         batch: usize,
     ) -> Result<Vec<OrderId>, RepoError> {
-        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db("begin"))?;
-        let claim = orders::claim_stale_orders()
-            .prepare(&tx)
-            .await
-            .map_err(db("prepare claim stale orders"))?;
-        let claimed = claim
-            .bind(&tx, &age.as_secs_f64(), &batch)
-            .all()
-            .await
-            .map_err(db("claim stale orders"))?;
-        let mut stale = Vec::with_capacity(claimed.len());
-        for id in claimed {
-            let id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
-            stale.push((id, read_items(&tx, id).await?));
-        }
-        // The stock rows of every claimed order, locked once, in SKU order.
-        let mut skus: Vec<i64> = stale
-            .iter()
-            .flat_map(|(_, items)| columns(items).0)
-            .collect();
-        skus.sort_unstable();
-        skus.dedup();
-        let mut levels = lock_stocks(&tx, &skus).await?;
-        let mut cancelled = Vec::with_capacity(stale.len());
-        for (id, items) in stale {
-            let changed = settle_items(&items, StockEffect::Release, |sku| {
-                levels.get(&sku).copied()
-            })
-            .map_err(|e| RepoError::new(format!("order {id}: auto-cancel"), e))?;
-            settle(&tx, id, &changed, OrderStatus::Cancelled).await?;
-            levels.extend(changed);
-            cancelled.push(id);
-        }
-        tx.commit().await.map_err(db("commit auto-cancel"))?;
-        Ok(cancelled)
+        self.bounded(async {
+            let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db("begin"))?;
+            let claim = orders::claim_stale_orders()
+                .prepare(&tx)
+                .await
+                .map_err(db("prepare claim stale orders"))?;
+            let claimed = claim
+                .bind(&tx, &age.as_secs_f64(), &batch)
+                .all()
+                .await
+                .map_err(db("claim stale orders"))?;
+            let mut stale = Vec::with_capacity(claimed.len());
+            for id in claimed {
+                let id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
+                stale.push((id, read_items(&tx, id).await?));
+            }
+            // The stock rows of every claimed order, locked once, in SKU order.
+            let mut skus: Vec<i64> = stale
+                .iter()
+                .flat_map(|(_, items)| columns(items).0)
+                .collect();
+            skus.sort_unstable();
+            skus.dedup();
+            let mut levels = lock_stocks(&tx, &skus).await?;
+            let mut cancelled = Vec::with_capacity(stale.len());
+            for (id, items) in stale {
+                let changed = settle_items(&items, StockEffect::Release, |sku| {
+                    levels.get(&sku).copied()
+                })
+                .map_err(|e| RepoError::new(format!("order {id}: auto-cancel"), e))?;
+                settle(&tx, id, &changed, OrderStatus::Cancelled).await?;
+                levels.extend(changed);
+                cancelled.push(id);
+            }
+            tx.commit().await.map_err(db("commit auto-cancel"))?;
+            Ok(cancelled)
+        })
+        .await
     }
 
     async fn transition(
@@ -401,36 +428,39 @@ impl OrderRepo for PgStore {
         id: OrderId,
         transition: Transition,
     ) -> Result<TransitionOutcome, RepoError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db("begin"))?;
-        let lock = orders::lock_order_status()
-            .prepare(&tx)
-            .await
-            .map_err(db("prepare lock order"))?;
-        let Some(status) = lock
-            .bind(&tx, &id.get())
-            .opt()
-            .await
-            .map_err(db("lock order"))?
-        else {
-            return Ok(TransitionOutcome::NotFound);
-        };
-        let current: OrderStatus = status
-            .parse()
-            .map_err(|e: crate::domain::UnknownStatus| corrupt("status")(e.into()))?;
-        if current != transition.start_status() {
-            return Ok(TransitionOutcome::Refused { current });
-        }
-        let items = read_items(&tx, id).await?;
-        let (skus, _) = columns(&items);
-        let locked = lock_stocks(&tx, &skus).await?;
-        let changed = settle_items(&items, transition.stock_effect(), |sku| {
-            locked.get(&sku).copied()
+        self.bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db("begin"))?;
+            let lock = orders::lock_order_status()
+                .prepare(&tx)
+                .await
+                .map_err(db("prepare lock order"))?;
+            let Some(status) = lock
+                .bind(&tx, &id.get())
+                .opt()
+                .await
+                .map_err(db("lock order"))?
+            else {
+                return Ok(TransitionOutcome::NotFound);
+            };
+            let current: OrderStatus = status
+                .parse()
+                .map_err(|e: crate::domain::UnknownStatus| corrupt("status")(e.into()))?;
+            if current != transition.start_status() {
+                return Ok(TransitionOutcome::Refused { current });
+            }
+            let items = read_items(&tx, id).await?;
+            let (skus, _) = columns(&items);
+            let locked = lock_stocks(&tx, &skus).await?;
+            let changed = settle_items(&items, transition.stock_effect(), |sku| {
+                locked.get(&sku).copied()
+            })
+            .map_err(|e| RepoError::new(format!("order {id}: {}", transition.verb()), e))?;
+            settle(&tx, id, &changed, transition.end_status()).await?;
+            tx.commit().await.map_err(db("commit transition"))?;
+            Ok(TransitionOutcome::Applied)
         })
-        .map_err(|e| RepoError::new(format!("order {id}: {}", transition.verb()), e))?;
-        settle(&tx, id, &changed, transition.end_status()).await?;
-        tx.commit().await.map_err(db("commit transition"))?;
-        Ok(TransitionOutcome::Applied)
+        .await
     }
 }
 
@@ -450,14 +480,17 @@ impl crate::adapters::suite::TestStore for PgStore {
 #[async_trait]
 impl StockRepo for PgStore {
     async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError> {
-        let client = self.client().await?;
-        let available = stocks::available_stock()
-            .bind(&client, &i64::from(sku.get()))
-            .opt()
-            .await
-            .map_err(db("read available stock"))?;
-        available
-            .map(|units| u64::try_from(units).map_err(|e| corrupt("available stock")(e.into())))
-            .transpose()
+        self.bounded(async {
+            let client = self.client().await?;
+            let available = stocks::available_stock()
+                .bind(&client, &i64::from(sku.get()))
+                .opt()
+                .await
+                .map_err(db("read available stock"))?;
+            available
+                .map(|units| u64::try_from(units).map_err(|e| corrupt("available stock")(e.into())))
+                .transpose()
+        })
+        .await
     }
 }

@@ -55,6 +55,8 @@ impl TestDatabase {
             url: format!("postgres://postgres@{bouncer}/{name}"),
             pool_size: 16,
             acquire_timeout: Duration::from_secs(10),
+            // Generous: a loaded test machine is slow, not stalled.
+            timeout: Duration::from_secs(60),
         };
         Self { name, settings }
     }
