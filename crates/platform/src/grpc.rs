@@ -20,6 +20,7 @@
 mod context_layer;
 mod incoming;
 mod limits;
+mod receive;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -72,6 +73,7 @@ pub struct BindError {
 /// | limit | variable | default |
 /// |---|---|---|
 /// | largest request message | `GRPC_MAX_REQUEST_BYTES` | 1 MiB (4 MiB is tonic's) |
+/// | a call's first request message arrives within | `GRPC_REQUEST_READ_TIMEOUT_MS` | 10 s |
 /// | calls in flight, whole server | `GRPC_MAX_IN_FLIGHT` | 1024 |
 /// | calls in flight, one connection | `GRPC_MAX_IN_FLIGHT_PER_CONNECTION` | 256 |
 /// | HTTP/2 keepalive ping interval / answer timeout | `GRPC_KEEPALIVE_INTERVAL_MS` / `_TIMEOUT_MS` | 30 s / 10 s |
@@ -85,11 +87,13 @@ pub struct BindError {
 ///
 /// A request message above the size limit is refused before it is decoded, with tonic's
 /// `OUT_OF_RANGE`; request metadata is capped at 16 KiB. A call past either in-flight limit is answered
-/// `RESOURCE_EXHAUSTED` at once (health checks are exempt). Keepalive pings find dead peers; they do not
+/// `RESOURCE_EXHAUSTED` at once (health checks are exempt); a call counts against them only once its
+/// request message has arrived whole (`receive.rs`), so streams that never finish sending hold no slot. Keepalive pings find dead peers; they do not
 /// keep an idle connection open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerLimits {
     pub max_request_bytes: usize,
+    pub read_timeout: Duration,
     pub max_in_flight: usize,
     pub max_in_flight_per_connection: usize,
     pub keepalive_interval: Duration,
@@ -106,6 +110,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_request_bytes: 1024 * 1024,
+            read_timeout: Duration::from_secs(10),
             max_in_flight: 1024,
             max_in_flight_per_connection: 256,
             keepalive_interval: Duration::from_secs(30),
@@ -131,6 +136,11 @@ impl ServerLimits {
                 "GRPC_MAX_REQUEST_BYTES",
                 d.max_request_bytes,
                 1024..=64 * 1024 * 1024,
+            )?,
+            read_timeout: ms(
+                "GRPC_REQUEST_READ_TIMEOUT_MS",
+                d.read_timeout,
+                100..=600_000,
             )?,
             max_in_flight: env_in_range("GRPC_MAX_IN_FLIGHT", d.max_in_flight, 1..=1_000_000)?,
             max_in_flight_per_connection: env_in_range(
@@ -332,13 +342,20 @@ async fn serve(
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::DEBUG))
         .on_failure(DefaultOnFailure::new().level(Level::WARN));
-    // Outermost first: the request id, metrics, the call log, admission, the deadline, the services.
+    // Outermost first: the request id, metrics, the call log, receiving the message, admission, the
+    // deadline, the services.
+    let methods = served_methods(services)?;
     let service = tower::ServiceBuilder::new()
         .layer(context_layer::RequestIdLayer)
-        .layer(crate::metrics::RpcMetricsLayer::new(served_methods(
-            services,
-        )?))
+        .layer(crate::metrics::RpcMetricsLayer::new(
+            crate::metrics::KnownMethods::new(methods.iter().map(|(path, _)| path.clone())),
+        ))
         .layer(trace)
+        .layer(receive::ReceiveLayer::new(
+            receive::MethodKinds::new(methods),
+            limits.max_request_bytes,
+            limits.read_timeout,
+        ))
         .layer(limits::CallLimitsLayer::new(
             limits.max_in_flight,
             limits.max_in_flight_per_connection,
@@ -500,10 +517,11 @@ async fn drain(
     })
 }
 
-/// Every method of `services` and of the built-in health and reflection services.
+/// Every method of `services` and of the built-in health and reflection services: its path, and
+/// whether its client sends a stream.
 fn served_methods(
     services: &[&'static str],
-) -> Result<crate::metrics::KnownMethods, prost_reflect::DescriptorError> {
+) -> Result<Vec<(String, bool)>, prost_reflect::DescriptorError> {
     const BUILT_IN: [&str; 3] = [
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
@@ -520,11 +538,15 @@ fn served_methods(
         for service in pool.services() {
             let name = service.full_name();
             if services.contains(&name) || BUILT_IN.contains(&name) {
-                paths.extend(service.methods().map(|m| format!("/{name}/{}", m.name())));
+                paths.extend(
+                    service
+                        .methods()
+                        .map(|m| (format!("/{name}/{}", m.name()), m.is_client_streaming())),
+                );
             }
         }
     }
-    Ok(crate::metrics::KnownMethods::new(paths))
+    Ok(paths)
 }
 
 /// Resolves when the drain delay has passed; never while there is none.

@@ -6,7 +6,7 @@ mod support;
 use prost::Message;
 use route256_proto::cart::AddItemRequest;
 use route256_proto::loms::{Item, OrderCreateRequest, OrderInfoRequest, OrderStatus};
-use support::{available, raw_call, System, GUROV, PLENTY, SOLD_OUT};
+use support::{available, framed_call, raw_call, System, GUROV, PLENTY, SOLD_OUT};
 use tonic::Code;
 
 const CREATE: &str = "/route256.loms.v1.LomsService/OrderCreate";
@@ -268,6 +268,63 @@ async fn invented_method_names_grow_neither_the_metrics_nor_the_warnings() {
     assert_eq!(
         warned, 0,
         "a client's invented names were logged as warnings"
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn broken_framing_is_invalid_argument_on_every_service_and_no_warning() {
+    let system = System::start().await;
+    // A well-formed StocksInfo / AddItem / GetProduct message of two bytes, framed.
+    let message = [0x08, 0x01];
+    let framed = |flag: u8, bytes: &[u8]| {
+        let mut out = vec![flag];
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(bytes);
+        out
+    };
+    let mut trailing = framed(0, &message);
+    trailing.push(0);
+    let mut short = framed(0, &message);
+    short.pop();
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("an empty body", Vec::new()),
+        ("a message shorter than its length prefix", short),
+        ("bytes after the message", trailing),
+        (
+            "the compressed flag without grpc-encoding",
+            framed(1, &message),
+        ),
+    ];
+    let targets = [
+        (system.cart_addr, "/route256.cart.v1.CartService/List"),
+        (system.loms_addr, "/route256.loms.v1.LomsService/StocksInfo"),
+        (
+            system.product_addr,
+            "/route256.product.v1.ProductService/GetProduct",
+        ),
+    ];
+    for (addr, path) in targets {
+        for (what, body) in &cases {
+            let (code, message) = framed_call(addr, path, &[], body).await;
+            assert_eq!(
+                code,
+                Code::InvalidArgument as i32,
+                "{path}, {what}: {message}"
+            );
+        }
+    }
+    let warned: Vec<_> = support::logs()
+        .lines()
+        .filter(|line| {
+            (line.contains("WARN") || line.contains("ERROR"))
+                && targets.iter().any(|(_, path)| line.contains(path))
+        })
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        warned.is_empty(),
+        "client framing errors logged as failures: {warned:#?}"
     );
     system.stop().await;
 }

@@ -7,8 +7,11 @@ mod support;
 use std::time::Duration;
 
 use route256_proto::cart::{AddItemRequest, ClearRequest};
+use route256_proto::loms::StocksInfoRequest;
 use support::{authed, eventually, hold_partial_calls, Settings, System, GUROV};
 use tonic::Code;
+
+const STOCKS_INFO: &str = "/route256.loms.v1.LomsService/StocksInfo";
 
 /// product-service answers only after 60 s, so a cart AddItem holds its slot until the test drops it.
 fn slow_upstream() -> Settings {
@@ -181,4 +184,33 @@ async fn a_call_that_never_arrives_cannot_keep_a_stopping_server_alive() {
     );
     assert!(product.is_ok() && cart.is_ok(), "{ended:?}");
     drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_never_finish_arriving_lock_nobody_out() {
+    let mut settings = Settings::default();
+    // Longer than the test: the held calls are still waiting for their messages when the probes run.
+    settings.loms.limits.read_timeout = Duration::from_secs(300);
+    let system = System::start_with(settings).await;
+    // As many as the server admits at once: 4 connections at the per-connection limit.
+    let limits = platform::grpc::ServerLimits::default();
+    let per_connection = limits.max_in_flight_per_connection;
+    let connections = limits.max_in_flight / per_connection;
+    let mut held = Vec::new();
+    for _ in 0..connections {
+        held.push(hold_partial_calls(system.loms_addr, STOCKS_INFO, per_connection).await);
+    }
+    let mut loms = system.loms().await;
+    loms.stocks_info(StocksInfoRequest { sku: GUROV })
+        .await
+        .expect("a gRPC call is served while the partial ones are held");
+    let http = reqwest::get(format!(
+        "http://{}/stock/info?sku={GUROV}",
+        system.loms_http
+    ))
+    .await
+    .expect("answers");
+    assert_eq!(http.status(), reqwest::StatusCode::OK);
+    drop(held);
+    system.stop().await;
 }

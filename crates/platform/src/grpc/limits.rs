@@ -218,6 +218,13 @@ impl<B> GuardedBody<B> {
     }
 }
 
+impl<B> Default for GuardedBody<B> {
+    /// The body of a trailers-only answer: what an answer made before the call was admitted has.
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl<B: Body> Body for GuardedBody<B> {
     type Data = B::Data;
     type Error = B::Error;

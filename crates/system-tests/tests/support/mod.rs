@@ -454,3 +454,56 @@ pub async fn hold_partial_calls(addr: SocketAddr, path: &str, calls: usize) -> H
         connection,
     }
 }
+
+/// One call with a body of exactly `body` (framing and all) and extra `headers`, over a new HTTP/2
+/// connection: the answer's `grpc-status` and `grpc-message`.
+pub async fn framed_call(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (i32, String) {
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    let connection = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let mut request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (key, value) in headers {
+        request = request.header(*key, *value);
+    }
+    let (response, mut sent) = client
+        .send_request(request.body(()).expect("request"), body.is_empty())
+        .expect("sent");
+    if !body.is_empty() {
+        sent.send_data(bytes::Bytes::copy_from_slice(body), true)
+            .expect("body sent");
+    }
+    let response = response.await.expect("an answer");
+    let mut status = response.headers().clone();
+    let mut answer = response.into_body();
+    while let Some(data) = answer.data().await {
+        let data = data.expect("answer data");
+        let _ = answer.flow_control().release_capacity(data.len());
+    }
+    if let Some(trailers) = answer.trailers().await.expect("trailers") {
+        status.extend(trailers);
+    }
+    connection.abort();
+    let code = status
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a grpc-status");
+    let message = status
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (code, message)
+}
