@@ -414,9 +414,13 @@ async fn serve(
     {
         // Dropping the streams at the end of this block closes the listeners: no new connection is
         // accepted while the open ones drain.
-        let mut incoming = incoming::accept(listener, limits.idle_timeout);
-        let mut http_incoming =
-            http.map(|(_, listener)| incoming::accept(listener, limits.idle_timeout));
+        // A connection has as long to send its first request as a request has to send its message.
+        let timeouts = incoming::Timeouts {
+            idle: limits.idle_timeout,
+            first_request: limits.read_timeout,
+        };
+        let mut incoming = incoming::accept(listener, timeouts);
+        let mut http_incoming = http.map(|(_, listener)| incoming::accept(listener, timeouts));
         let mut shutdown = std::pin::pin!(shutdown);
         let mut drain_until: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
@@ -439,6 +443,7 @@ async fn serve(
                         let info = io.connect_info();
                         let service = service.clone();
                         let per_call = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                            info.0.touch();
                             let mut request = request.map(tonic::body::Body::new);
                             request.extensions_mut().insert(info.clone());
                             service.clone().oneshot(request)
@@ -458,6 +463,7 @@ async fn serve(
                     let info = io.connect_info();
                     let front = front.clone();
                     let per_request = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+                        info.0.touch();
                         request.extensions_mut().insert(info.clone());
                         let front = front.clone();
                         async move { Ok::<_, std::convert::Infallible>(front.respond(request).await) }

@@ -214,3 +214,23 @@ async fn calls_that_never_finish_arriving_lock_nobody_out() {
     drop(held);
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_that_never_sends_a_byte_is_closed_soon() {
+    use tokio::io::AsyncReadExt;
+    let mut settings = Settings::default();
+    settings.loms.limits.read_timeout = Duration::from_secs(1);
+    let system = System::start_with(settings).await;
+    for addr in [system.loms_addr, system.loms_http] {
+        let mut silent = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        let mut buffer = Vec::new();
+        // The server may greet (HTTP/2 SETTINGS) before it closes: read to the end.
+        tokio::time::timeout(Duration::from_secs(30), silent.read_to_end(&mut buffer))
+            .await
+            .unwrap_or_else(|_| panic!("{addr} kept a silent connection open"))
+            .expect("closed cleanly");
+    }
+    system.stop().await;
+}

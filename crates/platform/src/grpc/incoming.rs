@@ -9,12 +9,14 @@
 //!
 //! Every connection is wrapped in a [`TrackedStream`], which shares a [`Connection`] record with the
 //! call limits (see `limits.rs`) and closes the connection once it has carried no call for the idle
-//! timeout. Keepalive pings do not count as activity: only calls do.
+//! timeout. Keepalive pings do not count as activity: only calls do. A connection that has sent no
+//! request at all is closed sooner, [`Timeouts::first_request`] after it was accepted, so a peer that
+//! connects and stays silent holds a descriptor for seconds, not minutes.
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -29,6 +31,15 @@ use tonic::transport::server::Connected;
 const MIN_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// How long a connection may stay open without doing anything.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Since its last call ended (or since it was accepted).
+    pub idle: Duration,
+    /// Since it was accepted, while no request has arrived on it.
+    pub first_request: Duration,
+}
+
 /// What the server knows of one accepted connection: shared by its stream and by every call on it.
 #[derive(Debug)]
 pub struct Connection {
@@ -39,6 +50,8 @@ pub struct Connection {
     opened: Instant,
     /// When a call last started or finished, in milliseconds since `opened`.
     last_call_ms: AtomicU64,
+    /// Whether a request has arrived on it yet.
+    requested: AtomicBool,
 }
 
 impl Connection {
@@ -49,23 +62,28 @@ impl Connection {
             in_flight: AtomicUsize::new(0),
             opened: Instant::now(),
             last_call_ms: AtomicU64::new(0),
+            requested: AtomicBool::new(false),
         }
     }
 
     /// Records that a call started or finished now.
     pub(crate) fn touch(&self) {
+        self.requested.store(true, Ordering::Relaxed);
         let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_call_ms.fetch_max(ms, Ordering::Relaxed);
     }
 
     /// When the connection stops being busy enough to stay open, if it stays as it is now: `None`
     /// while a call is in flight.
-    fn idle_deadline(&self, idle_timeout: Duration) -> Option<Instant> {
+    fn idle_deadline(&self, timeouts: Timeouts) -> Option<Instant> {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return None;
         }
+        if !self.requested.load(Ordering::Relaxed) {
+            return Some(self.opened + timeouts.first_request.min(timeouts.idle));
+        }
         let last = Duration::from_millis(self.last_call_ms.load(Ordering::Relaxed));
-        Some(self.opened + last + idle_timeout)
+        Some(self.opened + last + timeouts.idle)
     }
 }
 
@@ -78,35 +96,38 @@ pub struct ConnectionInfo(pub(crate) Arc<Connection>);
 pub struct TrackedStream {
     inner: TcpStream,
     connection: Arc<Connection>,
-    idle_timeout: Duration,
+    timeouts: Timeouts,
     idle_timer: Pin<Box<Sleep>>,
 }
 
 impl TrackedStream {
-    fn new(inner: TcpStream, idle_timeout: Duration) -> Self {
+    fn new(inner: TcpStream, timeouts: Timeouts) -> Self {
         let connection = Arc::new(Connection::new(
             inner.local_addr().ok(),
             inner.peer_addr().ok(),
         ));
+        let first = connection
+            .idle_deadline(timeouts)
+            .unwrap_or_else(Instant::now);
         Self {
             inner,
             connection,
-            idle_timeout,
-            idle_timer: Box::pin(tokio::time::sleep(idle_timeout)),
+            timeouts,
+            idle_timer: Box::pin(tokio::time::sleep_until(first)),
         }
     }
 
     /// Whether the idle timeout has run out; re-arms the timer (and registers `cx`) otherwise.
     fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
         while self.idle_timer.as_mut().poll(cx).is_ready() {
-            match self.connection.idle_deadline(self.idle_timeout) {
+            match self.connection.idle_deadline(self.timeouts) {
                 Some(deadline) if deadline <= Instant::now() => return true,
                 Some(deadline) => self.idle_timer.as_mut().reset(deadline),
                 // Busy: look again one timeout from now (by then the deadline may lie later still).
                 None => self
                     .idle_timer
                     .as_mut()
-                    .reset(Instant::now() + self.idle_timeout),
+                    .reset(Instant::now() + self.timeouts.idle),
             }
         }
         false
@@ -185,7 +206,7 @@ fn is_peer_error(error: &io::Error) -> bool {
 /// handled (and logged) here. It ends when the receiving side is dropped, which closes the listener.
 pub fn accept(
     listener: TcpListener,
-    idle_timeout: Duration,
+    timeouts: Timeouts,
 ) -> ReceiverStream<Result<TrackedStream, io::Error>> {
     // Capacity 1: a connection waits here only until the serve loop takes it.
     let (connections, incoming) = mpsc::channel(1);
@@ -201,7 +222,7 @@ pub fn accept(
                     backoff = MIN_BACKOFF;
                     // gRPC answers are small and latency-bound: no Nagle delay.
                     let _ = stream.set_nodelay(true);
-                    let stream = TrackedStream::new(stream, idle_timeout);
+                    let stream = TrackedStream::new(stream, timeouts);
                     if connections.send(Ok(stream)).await.is_err() {
                         return;
                     }
@@ -234,21 +255,39 @@ mod tests {
         assert!(!is_peer_error(&io::Error::from_raw_os_error(24)));
     }
 
+    const TIMEOUTS: Timeouts = Timeouts {
+        idle: Duration::from_secs(60),
+        first_request: Duration::from_secs(10),
+    };
+
     #[tokio::test(start_paused = true)]
     async fn a_connection_is_idle_only_without_calls() {
         let connection = Connection::new(None, None);
-        let timeout = Duration::from_secs(60);
         let start = Instant::now();
-        assert_eq!(connection.idle_deadline(timeout), Some(start + timeout));
+        connection.touch();
+        assert_eq!(
+            connection.idle_deadline(TIMEOUTS),
+            Some(start + TIMEOUTS.idle)
+        );
         connection.in_flight.fetch_add(1, Ordering::AcqRel);
-        assert_eq!(connection.idle_deadline(timeout), None, "busy");
+        assert_eq!(connection.idle_deadline(TIMEOUTS), None, "busy");
         tokio::time::advance(Duration::from_secs(90)).await;
         connection.in_flight.fetch_sub(1, Ordering::AcqRel);
         connection.touch();
         assert_eq!(
-            connection.idle_deadline(timeout),
+            connection.idle_deadline(TIMEOUTS),
             Some(start + Duration::from_secs(150)),
             "a minute after the last call ended"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_connection_closes_at_the_first_request_timeout() {
+        let connection = Connection::new(None, None);
+        let start = Instant::now();
+        assert_eq!(
+            connection.idle_deadline(TIMEOUTS),
+            Some(start + TIMEOUTS.first_request)
         );
     }
 }
