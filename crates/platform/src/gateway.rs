@@ -290,6 +290,15 @@ impl Gateway {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path();
         let (route, values) = self.find(&parts.method, path)?;
+        // Refused on its declared length, the body is never read, so a client that sent
+        // `Expect: 100-continue` gets the 413 instead of an invitation to send it.
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.max_body as u64) {
+            return Err(HttpError::too_large(self.max_body));
+        }
         let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, self.max_body).collect());
         let body = match read.await {
             Ok(Ok(collected)) => collected.to_bytes(),

@@ -434,6 +434,30 @@ async fn a_body_that_never_ends_times_out() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_declared_length_past_the_limit_is_refused_before_the_body_is_read() {
+    let (gateway, seen) = shelves();
+    // The limit here is 1024 bytes. hyper answers `Expect: 100-continue` only once the body is read,
+    // so a client that waits for it is refused without sending a byte of the body.
+    let request = http::Request::builder()
+        .method(Method::PATCH)
+        .uri("/v1/shelves/a/books/5")
+        .header("content-type", "application/json")
+        .header("content-length", "2000000")
+        .header("expect", "100-continue")
+        .body(Trickle)
+        .expect("request");
+    let started = tokio::time::Instant::now();
+    let response = gateway.handle(request).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        started.elapsed(),
+        std::time::Duration::ZERO,
+        "it waited for the body"
+    );
+    assert!(seen.lock().expect("lock").message.is_none());
+}
+
 #[test]
 fn the_contract_routes_prefer_literals() {
     let pool = contract_pool().expect("contract");
