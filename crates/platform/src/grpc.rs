@@ -385,13 +385,16 @@ async fn serve(
         None => None,
     };
 
+    let streams = limits.max_in_flight_per_connection.saturating_mul(2);
+    // Callers whose deadline is tiny open a call and cancel it at once; h2 closes the whole connection
+    // (every other call on it) once more than 20 such calls wait to be taken up. As many as the
+    // connection may have open is the bound that still stops a rapid-reset flood.
+    let cancelled_before_taken = Some(streams);
     let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     http2
         .timer(TokioTimer::new())
-        .max_concurrent_streams(
-            u32::try_from(limits.max_in_flight_per_connection.saturating_mul(2))
-                .unwrap_or(u32::MAX),
-        )
+        .max_concurrent_streams(u32::try_from(streams).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(cancelled_before_taken)
         .max_header_list_size(MAX_HEADER_LIST_BYTES)
         .keep_alive_interval(Some(limits.keepalive_interval))
         .keep_alive_timeout(limits.keepalive_timeout);
@@ -402,6 +405,7 @@ async fn serve(
         .max_headers(100);
     web.http2()
         .timer(TokioTimer::new())
+        .max_pending_accept_reset_streams(cancelled_before_taken)
         .max_header_list_size(MAX_HEADER_LIST_BYTES)
         .keep_alive_interval(Some(limits.keepalive_interval))
         .keep_alive_timeout(limits.keepalive_timeout);

@@ -1,11 +1,13 @@
 //! The server limits seen from clients: calls past the in-flight limits are shed at once with
 //! RESOURCE_EXHAUSTED (never queued), slots come back when a call ends or is abandoned, an abandoned
-//! call stops the work it started downstream, and a call that never finishes arriving cannot hold a
-//! stopping server past its drain deadline.
+//! call stops the work it started downstream; calls that never finish arriving hold no slot and cannot
+//! keep a stopping server past its drain deadline; a silent connection is closed soon; callers that
+//! cancel at once close no connection for the others.
 mod support;
 
 use std::time::Duration;
 
+use prost::Message as _;
 use route256_proto::cart::{AddItemRequest, ClearRequest};
 use route256_proto::loms::StocksInfoRequest;
 use support::{authed, eventually, hold_partial_calls, Settings, System, GUROV};
@@ -232,5 +234,49 @@ async fn a_connection_that_never_sends_a_byte_is_closed_soon() {
             .unwrap_or_else(|_| panic!("{addr} kept a silent connection open"))
             .expect("closed cleanly");
     }
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn callers_that_give_up_at_once_close_no_connection_for_others() {
+    let system = System::start().await;
+    let tcp = tokio::net::TcpStream::connect(system.loms_addr)
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    let connection = tokio::spawn(connection);
+    let request = || {
+        http::Request::post(format!("http://{}{STOCKS_INFO}", system.loms_addr))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .expect("request")
+    };
+    // What clients with tiny deadlines do: open a call and cancel it at once, 200 times, in a burst
+    // the server reads before it has taken up the calls.
+    let mut client = client;
+    for _ in 0..200 {
+        client = client.ready().await.expect("the connection is still open");
+        let (_answer, mut sent) = client.send_request(request(), false).expect("sent");
+        sent.send_reset(h2::Reason::CANCEL);
+    }
+    // A whole call on the same connection is still served.
+    client = client.ready().await.expect("the connection is still open");
+    let (answer, mut sent) = client.send_request(request(), false).expect("sent");
+    let message = StocksInfoRequest { sku: GUROV }.encode_to_vec();
+    let mut framed = vec![0];
+    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&message);
+    sent.send_data(framed.into(), true).expect("message sent");
+    let answer = answer.await.expect("answered, not GOAWAY");
+    let mut body = answer.into_body();
+    while let Some(data) = body.data().await {
+        let data = data.expect("data");
+        let _ = body.flow_control().release_capacity(data.len());
+    }
+    let trailers = body.trailers().await.expect("trailers").expect("trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert!(!connection.is_finished(), "the connection was closed");
+    connection.abort();
     system.stop().await;
 }
