@@ -67,6 +67,18 @@ code_of() { # code_of ADDR METHOD JSON: OK, or the error code name; within 30 s
 }
 
 ready() { curl -s -o /dev/null -w '%{http_code}' "http://$LOMS_HTTP/readyz"; }
+recovers() { # recovers WHEN: every probe succeeds again within 30 s, with no restart
+  local addr method json deadline
+  for probe in "${probes[@]}"; do
+    read -r addr method json <<<"$probe"
+    deadline=$((SECONDS + 30))
+    until [ "$(code_of "$addr" "$method" "$json")" = OK ]; do
+      [ $SECONDS -lt $deadline ] || fail "$1: $method never recovered"
+      sleep 0.2
+    done
+    pass "$1: $method succeeds again, no restart"
+  done
+}
 
 for probe in "${probes[@]}"; do
   read -r addr method json <<<"$probe"
@@ -91,15 +103,7 @@ done
 pass "pgbouncer down: loms /readyz is 503 ($(curl -s "http://$LOMS_HTTP/readyz" | head -c 80))"
 
 bash scripts/stack.sh bouncer outage "$BOUNCER_PORT" "$loms_db" >/dev/null
-for probe in "${probes[@]}"; do
-  read -r addr method json <<<"$probe"
-  deadline=$((SECONDS + 30))
-  until [ "$(code_of "$addr" "$method" "$json")" = OK ]; do
-    [ $SECONDS -lt $deadline ] || fail "$method never recovered"
-    sleep 0.2
-  done
-  pass "pgbouncer back: $method succeeds again, no restart"
-done
+recovers "pgbouncer back"
 [ "$(ready)" = 200 ] || fail "loms not ready again after the outage"
 pass "pgbouncer back: loms /readyz is 200 again"
 
@@ -129,14 +133,6 @@ statuses=$(cat "$logs"/stall-* | sort | uniq -c | xargs)
 [ "$elapsed_ms" -le $((TIMEOUT_MS + ACQUIRE_MS + 3000)) ] || fail "the stalled calls took ${elapsed_ms} ms"
 pass "pgbouncer paused: 21 calls without a deadline are 503 (UNAVAILABLE) within ${elapsed_ms} ms"
 bash scripts/stack.sh resume outage
-for probe in "${probes[@]}"; do
-  read -r addr method json <<<"$probe"
-  deadline=$((SECONDS + 30))
-  until [ "$(code_of "$addr" "$method" "$json")" = OK ]; do
-    [ $SECONDS -lt $deadline ] || fail "$method never recovered from the stall"
-    sleep 0.2
-  done
-  pass "pgbouncer resumed: $method succeeds again, no restart"
-done
+recovers "pgbouncer resumed"
 ! grep -q "INTERNAL\|internal error" "$logs"/* || fail "an outage was reported as INTERNAL"
 echo "e2e-postgres: $passed passed, 0 failed"

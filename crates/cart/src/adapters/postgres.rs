@@ -3,7 +3,6 @@
 //! runs prepared and cached per connection (one round trip).
 //!
 //! A user's `carts` row is never deleted, so its version only grows (see `migrations/cart`).
-use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -62,14 +61,6 @@ impl PgCartRepo {
         Self { pool, timeout }
     }
 
-    /// One port method's database work, within the operation timeout.
-    async fn bounded<T>(
-        &self,
-        operation: impl Future<Output = Result<T, RepoError>>,
-    ) -> Result<T, RepoError> {
-        within(self.timeout, operation).await
-    }
-
     /// The embedded migrations, for [`platform::postgres::migrate`].
     pub fn migrations() -> refinery::Runner {
         embedded::migrations::runner()
@@ -105,7 +96,7 @@ fn sku_of(raw: i64) -> Result<Sku, RepoError> {
 #[async_trait]
 impl CartRepo for PgCartRepo {
     async fn add_item(&self, user: UserId, sku: Sku, count: ItemCount) -> Result<(), RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let client = self.client().await?;
             let added = carts::add_item()
                 .bind(
@@ -133,7 +124,7 @@ impl CartRepo for PgCartRepo {
     }
 
     async fn count(&self, user: UserId, sku: Sku) -> Result<u32, RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let client = self.client().await?;
             let count = carts::item_count()
                 .bind(&client, &user.get(), &i64::from(sku.get()))
@@ -146,7 +137,7 @@ impl CartRepo for PgCartRepo {
     }
 
     async fn snapshot(&self, user: UserId) -> Result<CartSnapshot, RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let client = self.client().await?;
             let rows = carts::cart_snapshot()
                 .bind(&client, &user.get())
@@ -181,7 +172,7 @@ impl CartRepo for PgCartRepo {
     }
 
     async fn delete_item(&self, user: UserId, sku: Sku) -> Result<(), RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let client = self.client().await?;
             carts::delete_item()
                 .bind(&client, &user.get(), &i64::from(sku.get()))
@@ -194,7 +185,7 @@ impl CartRepo for PgCartRepo {
     }
 
     async fn clear(&self, user: UserId) -> Result<(), RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let client = self.client().await?;
             carts::clear_cart()
                 .bind(&client, &user.get())
@@ -211,7 +202,7 @@ impl CartRepo for PgCartRepo {
         user: UserId,
         snapshot: &CartSnapshot,
     ) -> Result<bool, RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let version = i64::try_from(snapshot.version.0).map_err(corrupt)?;
             let mut client = self.client().await?;
             // One transaction: the mark and the subtraction happen together or not at all. The mark's row

@@ -13,7 +13,6 @@
 //! statement cache afterwards) and returns rows, so each costs one round trip; placing an order is
 //! BEGIN, insert (order and positions), lock stocks, settle (levels and status), COMMIT.
 use std::collections::HashMap;
-use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -77,14 +76,6 @@ fn corrupt(what: &'static str) -> impl Fn(Box<dyn std::error::Error + Send + Syn
 impl PgStore {
     pub fn new(pool: Pool, timeout: Duration) -> Self {
         Self { pool, timeout }
-    }
-
-    /// One port method's database work, within the operation timeout.
-    async fn bounded<T>(
-        &self,
-        operation: impl Future<Output = Result<T, RepoError>>,
-    ) -> Result<T, RepoError> {
-        within(self.timeout, operation).await
     }
 
     /// The embedded migrations, for [`platform::postgres::migrate`].
@@ -354,7 +345,7 @@ async fn read_order<C: loms_db::client::GenericClient>(
 #[async_trait]
 impl OrderRepo for PgStore {
     async fn place(&self, new: NewOrder) -> Result<Placement, RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             // A lost race on the key means the winner's order exists now: the second attempt finds it.
             for _ in 0..2 {
                 if let Some(placement) = self.try_place(&new).await? {
@@ -369,7 +360,7 @@ impl OrderRepo for PgStore {
     }
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let client = self.client().await?;
             read_order(&**client, id).await
         })
@@ -381,7 +372,7 @@ impl OrderRepo for PgStore {
         age: std::time::Duration,
         batch: usize,
     ) -> Result<Vec<OrderId>, RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let batch = i64::try_from(batch).unwrap_or(i64::MAX);
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db("begin"))?;
@@ -428,7 +419,7 @@ impl OrderRepo for PgStore {
         id: OrderId,
         transition: Transition,
     ) -> Result<TransitionOutcome, RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db("begin"))?;
             let lock = orders::lock_order_status()
@@ -480,7 +471,7 @@ impl crate::adapters::suite::TestStore for PgStore {
 #[async_trait]
 impl StockRepo for PgStore {
     async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError> {
-        self.bounded(async {
+        within(self.timeout, async {
             let client = self.client().await?;
             let available = stocks::available_stock()
                 .bind(&client, &i64::from(sku.get()))
