@@ -385,30 +385,7 @@ async fn serve(
         None => None,
     };
 
-    let streams = limits.max_in_flight_per_connection.saturating_mul(2);
-    // Callers whose deadline is tiny open a call and cancel it at once; h2 closes the whole connection
-    // (every other call on it) once more than 20 such calls wait to be taken up. As many as the
-    // connection may have open is the bound that still stops a rapid-reset flood.
-    let cancelled_before_taken = Some(streams);
-    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-    http2
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(u32::try_from(streams).unwrap_or(u32::MAX))
-        .max_pending_accept_reset_streams(cancelled_before_taken)
-        .max_header_list_size(MAX_HEADER_LIST_BYTES)
-        .keep_alive_interval(Some(limits.keepalive_interval))
-        .keep_alive_timeout(limits.keepalive_timeout);
-    let mut web = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    web.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HTTP1_HEADER_TIMEOUT)
-        .max_headers(100);
-    web.http2()
-        .timer(TokioTimer::new())
-        .max_pending_accept_reset_streams(cancelled_before_taken)
-        .max_header_list_size(MAX_HEADER_LIST_BYTES)
-        .keep_alive_interval(Some(limits.keepalive_interval))
-        .keep_alive_timeout(limits.keepalive_timeout);
+    let (http2, web) = connection_builders(&limits);
 
     let http_addr = http.as_ref().map(|(addr, _)| *addr);
     tracing::info!(%addr, ?http_addr, ?services, ?limits, "grpc server listening");
@@ -500,6 +477,40 @@ async fn serve(
     }
     tracing::info!(%addr, "grpc server stopped");
     drained
+}
+
+/// How connections are served: HTTP/2 on the gRPC port; HTTP/1.1 and HTTP/2 on the HTTP port.
+fn connection_builders(
+    limits: &ServerLimits,
+) -> (
+    hyper::server::conn::http2::Builder<TokioExecutor>,
+    hyper_util::server::conn::auto::Builder<TokioExecutor>,
+) {
+    let streams = limits.max_in_flight_per_connection.saturating_mul(2);
+    // Callers whose deadline is tiny open a call and cancel it at once; h2 closes the whole connection
+    // (every other call on it) once more than 20 such calls wait to be taken up. As many as the
+    // connection may have open is the bound that still stops a rapid-reset flood.
+    let cancelled_before_taken = Some(streams);
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(u32::try_from(streams).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(cancelled_before_taken)
+        .max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .keep_alive_interval(Some(limits.keepalive_interval))
+        .keep_alive_timeout(limits.keepalive_timeout);
+    let mut web = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    web.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HTTP1_HEADER_TIMEOUT)
+        .max_headers(100);
+    web.http2()
+        .timer(TokioTimer::new())
+        .max_pending_accept_reset_streams(cancelled_before_taken)
+        .max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .keep_alive_interval(Some(limits.keepalive_interval))
+        .keep_alive_timeout(limits.keepalive_timeout);
+    (http2, web)
 }
 
 /// Tells every open connection to go away (HTTP/2 GOAWAY, HTTP/1.1 close after the current request)

@@ -199,6 +199,13 @@ mod tests {
         request
     }
 
+    fn grpc_status<B>(response: &http::Response<B>) -> Option<&[u8]> {
+        response
+            .headers()
+            .get("grpc-status")
+            .map(HeaderValue::as_bytes)
+    }
+
     #[tokio::test(start_paused = true)]
     async fn past_its_deadline_a_call_is_deadline_exceeded_at_the_deadline() {
         let started = tokio::time::Instant::now();
@@ -207,13 +214,7 @@ mod tests {
             .oneshot(request(&[("grpc-timeout", "200m")]))
             .await
             .expect("answered");
-        assert_eq!(
-            response
-                .headers()
-                .get("grpc-status")
-                .map(HeaderValue::as_bytes),
-            Some(b"4".as_slice())
-        );
+        assert_eq!(grpc_status(&response), Some(b"4".as_slice()));
         assert_eq!(started.elapsed(), Duration::from_millis(200));
     }
 
@@ -253,14 +254,7 @@ mod tests {
                 .oneshot(request(&[("grpc-timeout", value)]))
                 .await
                 .expect("answered");
-            assert_eq!(
-                response
-                    .headers()
-                    .get("grpc-status")
-                    .map(HeaderValue::as_bytes),
-                Some(b"3".as_slice()),
-                "{value}"
-            );
+            assert_eq!(grpc_status(&response), Some(b"3".as_slice()), "{value}");
             assert!(
                 !ran.load(std::sync::atomic::Ordering::SeqCst),
                 "{value} ran"
