@@ -63,14 +63,17 @@ run-all:
 
 # run every test, with cargo-nextest where installed (else cargo test): starts the stack the storage
 # tests use (installing what is missing), runs the system tests once more on PostgreSQL, the pgbouncer
-# outage check over the binaries, then end to end over the binaries, schemathesis and the browser test
+# outage check over the binaries, then end to end over the binaries, schemathesis and the browser test.
+# The second pass selects the whole workspace, as the first does, so that cargo resolves the same
+# features and reuses the first build instead of compiling everything again (`-p system-tests` alone
+# would); without nextest's filter it reruns every integration test, the few outside system-tests too.
 test: stack-up && e2e test-api test-browser
     if command -v cargo-nextest >/dev/null; then \
         cargo nextest run --workspace --locked --no-fail-fast; \
-        ROUTE256_TEST_STORAGE=postgres cargo nextest run --locked --no-fail-fast -p system-tests; \
+        ROUTE256_TEST_STORAGE=postgres cargo nextest run --workspace --locked --no-fail-fast -E 'package(system-tests)'; \
     else \
         cargo test --workspace --locked --no-fail-fast; \
-        ROUTE256_TEST_STORAGE=postgres cargo test --locked --no-fail-fast -p system-tests; \
+        ROUTE256_TEST_STORAGE=postgres cargo test --workspace --locked --no-fail-fast --test '*'; \
     fi
     bash scripts/e2e-postgres.sh
 
