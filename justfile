@@ -25,16 +25,16 @@ gen:
     buf lint
     buf build -o crates/proto/descriptor.binpb
     buf generate
-    protoc -I crates/platform/testdata -I third_party/proto --include_imports --include_source_info \
-        -o crates/platform/testdata/gateway_test.binpb crates/platform/testdata/gateway_test.proto
+    protoc -I crates/gateway/testdata -I third_party/proto --include_imports --include_source_info \
+        -o crates/gateway/testdata/gateway_test.binpb crates/gateway/testdata/gateway_test.proto
     for svc in cart loms; do \
         cornucopia fresh --config queries/$svc/cornucopia.toml --url "{{pg_admin_url}}" migrations/$svc/*.sql; \
     done
 
 # fail when `just gen` changed or added a file: generated code must match the contract and the SQL
 gen-check: gen
-    git diff --exit-code --stat -- proto crates/proto crates/cart-db crates/loms-db crates/platform/testdata
-    test -z "$(git status --porcelain --untracked-files=all -- proto crates/proto crates/cart-db crates/loms-db crates/platform/testdata)"
+    git diff --exit-code --stat -- proto crates/proto crates/cart-db crates/loms-db crates/gateway/testdata
+    test -z "$(git status --porcelain --untracked-files=all -- proto crates/proto crates/cart-db crates/loms-db crates/gateway/testdata)"
 
 # fail when the contract breaks compatibility with the previous commit's (skipped on the first commit)
 breaking:

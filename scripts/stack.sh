@@ -215,7 +215,7 @@ case "${1:-}" in
     ;;
   down)
     for entry in "${bouncers[@]}"; do stop_bouncer "${entry%%:*}"; done
-    # Databases that failing tests left behind for a look (see platform::postgres::testing).
+    # Databases that failing tests left behind for a look (see storage::testing).
     if pg_up; then
       for db in $(psql -h "$PGHOST" -p "$PGPORT" -tAc "SELECT datname FROM pg_database WHERE datname ~ '^(cart|loms)_test_'"); do
         dropdb -h "$PGHOST" -p "$PGPORT" --force "$db" && log "dropped test database $db"

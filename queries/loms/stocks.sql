@@ -10,15 +10,6 @@ FOR UPDATE;
 --! available_stock
 SELECT total - reserved AS available FROM stocks WHERE sku = :sku;
 
---! stock_levels
-SELECT total, reserved FROM stocks WHERE sku = :sku;
-
---! put_stock
---- Sets a SKU's stock, creating its row if need be (tests and operators; orders never call it).
-INSERT INTO stocks (sku, total, reserved) VALUES (:sku, :total, :reserved)
-ON CONFLICT (sku) DO UPDATE SET total = excluded.total, reserved = excluded.reserved
-RETURNING sku;
-
 --! seed_stock
 --- Stocks the SKUs that have no row yet (`skus[i]` with `totals[i]` and `reserved[i]`); rows that exist
 --- are left as they are. Returns the SKUs it added.

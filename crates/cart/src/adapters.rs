@@ -1,5 +1,6 @@
-//! Implementations of the ports: cart storage in memory or PostgreSQL, and gRPC clients of
-//! product-service and loms.
+//! Implementations of the ports: cart storage in memory or PostgreSQL (and the `suite` both pass), gRPC
+//! clients of product-service and loms, and the rate limit on calls to product-service, in process or
+//! shared through Redis (`rate_limit`).
 pub mod loms_client;
 pub mod memory;
 pub mod postgres;
@@ -11,7 +12,7 @@ pub mod suite;
 use std::future::Future;
 use std::time::Duration;
 
-use platform::context::RequestContext;
+use server::context::RequestContext;
 use tokio::time::Instant;
 
 use tonic::transport::{Channel, Endpoint};

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use platform::grpc::{BindError, GrpcServer};
-use platform::postgres::{MigrateError, PgSettings};
-use platform::web::ReadinessCheck;
 use route256_proto::cart::cart_service_server::{CartServiceServer, SERVICE_NAME};
 use route256_proto::loms::loms_service_server;
 use route256_proto::product::product_service_server;
+use server::grpc::{BindError, GrpcServer, Served};
+use server::web::ReadinessCheck;
+use storage::PgSettings;
 use tonic::service::Routes;
 
 use crate::adapters::channel;
@@ -34,9 +34,7 @@ pub enum AppError {
         source: tonic::transport::Error,
     },
     #[error(transparent)]
-    Database(#[from] platform::postgres::PoolSetupError),
-    #[error(transparent)]
-    Migrate(#[from] MigrateError),
+    Database(#[from] storage::OpenError),
     #[error(transparent)]
     Bind(#[from] BindError),
     #[error("invalid CART_LIMITER_REDIS_URL")]
@@ -76,10 +74,9 @@ fn limiter(config: &Config) -> Result<Arc<dyn Limiter>, AppError> {
 
 /// A PostgreSQL cart store with its migrations applied.
 pub async fn postgres_repo(settings: &PgSettings) -> Result<PgCartRepo, AppError> {
-    let pool = settings.pool()?;
-    platform::postgres::migrate(&pool, PgCartRepo::migrations()).await?;
+    let repo = PgCartRepo::open(settings).await?;
     tracing::info!(database = ?settings, "cart storage: postgres");
-    Ok(PgCartRepo::new(pool, settings.timeout))
+    Ok(repo)
 }
 
 /// Sets up storage (PostgreSQL with its migrations applied, or memory), the upstream clients (they
@@ -109,14 +106,16 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     let cart = Cart::new(carts, Arc::new(products), Arc::new(loms), pricing);
     let server = CartServiceServer::new(CartGrpc::new(cart))
         .max_decoding_message_size(config.limits.max_request_bytes);
-    let routes = Routes::new(server);
-    Ok(
-        GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)
-            .await?
-            .with_http(config.http_addr)
-            .await?
-            .with_readiness(readiness),
-    )
+    let served = Served {
+        routes: Routes::new(server),
+        services: vec![SERVICE_NAME],
+        descriptors: route256_proto::FILE_DESCRIPTOR_SET,
+    };
+    Ok(GrpcServer::bind(config.grpc_addr, served, config.limits)
+        .await?
+        .with_http(config.http_addr)
+        .await?
+        .with_readiness(readiness))
 }
 
 /// cart is ready when its database answers (PostgreSQL only) and product-service and loms report

@@ -3,9 +3,9 @@ use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
-use platform::config::{env_in_range, env_or, ConfigError};
-use platform::grpc::ServerLimits;
-pub use platform::postgres::Storage;
+use env_config::{env_in_range, env_or, ConfigError};
+use server::grpc::ServerLimits;
+pub use storage::Storage;
 
 /// cart's database through its pgbouncer, unless `CART_DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6432/cart";

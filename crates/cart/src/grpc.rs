@@ -1,12 +1,11 @@
 //! `route256.cart.v1.CartService` over the use cases: proto ↔ domain, the request context, and the one
 //! mapping of [`CartError`] to a gRPC status. Requests arrive validated (see `route256_proto::codec`).
-use platform::context::RequestContext;
 use route256_proto::cart as pb;
 use route256_proto::cart::cart_service_server::CartService;
+use server::context::RequestContext;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{item_count, InvalidRequest, Sku, UserId};
-use crate::ports::RepoError;
 use crate::service::{Cart, CartError};
 
 impl From<CartError> for Status {
@@ -31,16 +30,16 @@ impl From<CartError> for Status {
                 Status::cancelled(message)
             }
             CartError::Unavailable(..) => {
-                tracing::warn!(error = %platform::telemetry::error_chain(&error), "upstream unavailable");
+                tracing::warn!(error = %telemetry::error_chain(&error), "upstream unavailable");
                 Status::unavailable(message)
             }
-            CartError::Storage(RepoError::Unavailable(_)) => {
-                tracing::warn!(error = %platform::telemetry::error_chain(&error), "cart storage unavailable");
+            CartError::Storage(storage) if storage.is_unavailable() => {
+                tracing::warn!(error = %telemetry::error_chain(&error), "cart storage unavailable");
                 Status::unavailable("cart storage unavailable; retry later")
             }
             CartError::Upstream(..) | CartError::Storage(_) | CartError::Panicked(_) => {
                 // Logged once here with its chain; the caller learns only that it failed.
-                tracing::error!(error = %platform::telemetry::error_chain(&error), "cart call failed");
+                tracing::error!(error = %telemetry::error_chain(&error), "cart call failed");
                 Status::internal("internal error")
             }
         }
@@ -140,7 +139,7 @@ impl CartService for CartGrpc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::UpstreamError;
+    use crate::ports::{RepoError, UpstreamError};
     use crate::service::Upstream;
     use tonic::Code;
 
@@ -195,11 +194,11 @@ mod tests {
                 Code::Internal,
             ),
             (
-                CartError::Storage(RepoError::Storage(cause())),
+                CartError::Storage(RepoError::failed("read", cause())),
                 Code::Internal,
             ),
             (
-                CartError::Storage(RepoError::Unavailable(cause())),
+                CartError::Storage(RepoError::unavailable("read", cause())),
                 Code::Unavailable,
             ),
         ];
@@ -210,7 +209,7 @@ mod tests {
 
     #[test]
     fn internal_causes_are_not_sent_to_the_caller() {
-        let status = Status::from(CartError::Storage(RepoError::Storage("dsn=secret".into())));
+        let status = Status::from(CartError::Storage(RepoError::failed("read", "dsn=secret")));
         assert!(!status.message().contains("secret"));
     }
 }

@@ -1,23 +1,21 @@
 //! The boundaries of cart's use cases: cart storage, the catalogue (product-service) and loms.
 use async_trait::async_trait;
-use platform::context::RequestContext;
+use server::context::RequestContext;
 
 use crate::domain::{CartItem, CartSnapshot, ItemCount, OrderId, OrderKey, Product, Sku, UserId};
 
 /// A boxed cause, kept for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
-/// Cart storage failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RepoError {
-    /// The SKU's count would pass 65535.
-    #[error("sku {0} would exceed 65535 units")]
-    CountOverflow(Sku),
-    #[error("cart storage failed")]
-    Storage(#[source] Cause),
-    /// The store could not be reached or used at all (down, restarting, out of connections).
-    #[error("cart storage unavailable")]
-    Unavailable(#[source] Cause),
+/// Cart storage failed: the shape every store of every service shares.
+pub use storage::RepoError;
+
+/// How adding units to a cart ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddOutcome {
+    Added,
+    /// The SKU's count would pass 65535: nothing changed.
+    TooManyUnits,
 }
 
 /// Users' carts.
@@ -29,7 +27,12 @@ pub enum RepoError {
 #[async_trait]
 pub trait CartRepo: Send + Sync {
     /// Adds `count` units of `sku` to the user's cart; counts of a SKU add up.
-    async fn add_item(&self, user: UserId, sku: Sku, count: ItemCount) -> Result<(), RepoError>;
+    async fn add_item(
+        &self,
+        user: UserId,
+        sku: Sku,
+        count: ItemCount,
+    ) -> Result<AddOutcome, RepoError>;
 
     /// Units of `sku` in the user's cart (0 when none).
     async fn count(&self, user: UserId, sku: Sku) -> Result<u32, RepoError>;

@@ -1,11 +1,11 @@
 //! cart's use cases.
 use std::sync::Arc;
 
-use platform::context::RequestContext;
+use server::context::RequestContext;
 
 use crate::domain::{CartLine, CartView, ItemCount, OrderId, OrderKey, Sku, UserId};
 use crate::pool::{PoolError, WorkerPool};
-use crate::ports::{CartRepo, Loms, ProductCatalog, RepoError, UpstreamError};
+use crate::ports::{AddOutcome, CartRepo, Loms, ProductCatalog, RepoError, UpstreamError};
 
 /// The other services cart calls, for messages and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub enum CartError {
     #[error("{0} call failed")]
     Upstream(Upstream, #[source] UpstreamError),
     #[error("cart storage failed")]
-    Storage(#[source] RepoError),
+    Storage(#[from] RepoError),
     #[error("a pricing job panicked: {0}")]
     Panicked(String),
 }
@@ -73,15 +73,6 @@ impl CartError {
             UpstreamError::DeadlineExceeded => Self::DeadlineExceeded(service),
             UpstreamError::Cancelled(m) => Self::Cancelled(service, m),
             e => Self::Upstream(service, e),
-        }
-    }
-}
-
-impl From<RepoError> for CartError {
-    fn from(error: RepoError) -> Self {
-        match error {
-            RepoError::CountOverflow(sku) => Self::TooManyUnits(sku),
-            e @ (RepoError::Storage(_) | RepoError::Unavailable(_)) => Self::Storage(e),
         }
     }
 }
@@ -146,8 +137,10 @@ impl Cart {
         if requested > MAX_UNITS {
             return Err(CartError::TooManyUnits(sku));
         }
-        self.carts.add_item(user, sku, count).await?;
-        Ok(())
+        match self.carts.add_item(user, sku, count).await? {
+            AddOutcome::Added => Ok(()),
+            AddOutcome::TooManyUnits => Err(CartError::TooManyUnits(sku)),
+        }
     }
 
     /// Removes a SKU from the cart.
@@ -224,7 +217,7 @@ impl Cart {
                 "cart state already checked out by another call: same order"
             ),
             Err(error) => {
-                let error = platform::telemetry::error_chain(&error);
+                let error = telemetry::error_chain(&error);
                 tracing::error!(%user, %order_id, %error, "ordered items not removed from the cart");
             }
         }
@@ -238,7 +231,7 @@ mod tests {
     use crate::domain::{item_count, CartItem, CartSnapshot, CartVersion, Product};
     use crate::ports::{MockCartRepo, MockLoms, MockProductCatalog};
     use mockall::predicate::eq;
-    use platform::context::AuthToken;
+    use server::context::AuthToken;
 
     fn user() -> UserId {
         UserId::try_from(7).expect("positive")
@@ -341,7 +334,7 @@ mod tests {
             .expect_add_item()
             .with(eq(user()), eq(sku(5)), eq(count(6)))
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _| Ok(AddOutcome::Added));
         assert!(m
             .cart()
             .add_item(&ctx(), user(), sku(5), count(6))
@@ -443,7 +436,7 @@ mod tests {
         m.in_cart(0);
         m.carts
             .expect_add_item()
-            .returning(|_, _, _| Err(RepoError::Storage(cause())));
+            .returning(|_, _, _| Err(RepoError::failed("add", cause())));
         let result = m.cart().add_item(&ctx(), user(), sku(5), count(1)).await;
         assert!(matches!(result, Err(CartError::Storage(_))));
     }
@@ -592,7 +585,7 @@ mod tests {
         m.order_created(5);
         m.carts
             .expect_remove_ordered()
-            .returning(|_, _| Err(RepoError::Storage(cause())));
+            .returning(|_, _| Err(RepoError::failed("count", cause())));
         assert_eq!(m.checked_out().await, Some(5));
     }
 

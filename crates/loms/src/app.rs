@@ -2,10 +2,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use platform::grpc::{BindError, GrpcServer};
-use platform::postgres::{MigrateError, PgSettings};
-use platform::web::ReadinessCheck;
 use route256_proto::loms::loms_service_server::{LomsServiceServer, SERVICE_NAME};
+use server::grpc::{BindError, GrpcServer, Served};
+use server::web::ReadinessCheck;
+use storage::PgSettings;
 use tonic::service::Routes;
 
 use crate::adapters::memory::MemoryStore;
@@ -18,9 +18,7 @@ use crate::service::Loms;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
-    Database(#[from] platform::postgres::PoolSetupError),
-    #[error(transparent)]
-    Migrate(#[from] MigrateError),
+    Database(#[from] storage::OpenError),
     #[error("cannot stock the catalogue")]
     Seed(#[from] crate::ports::RepoError),
     #[error(transparent)]
@@ -53,9 +51,13 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     };
     let server = LomsServiceServer::new(LomsGrpc::new(loms.clone()))
         .max_decoding_message_size(config.limits.max_request_bytes);
-    let routes = Routes::new(server);
+    let served = Served {
+        routes: Routes::new(server),
+        services: vec![SERVICE_NAME],
+        descriptors: route256_proto::FILE_DESCRIPTOR_SET,
+    };
     let (ttl, period) = (config.unpaid_ttl, config.unpaid_check_period);
-    let mut server = GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)
+    let mut server = GrpcServer::bind(config.grpc_addr, served, config.limits)
         .await?
         .with_http(config.http_addr)
         .await?
@@ -97,7 +99,7 @@ async fn auto_cancel(
                 Ok(0) => {}
                 Ok(cancelled) => tracing::info!(cancelled, "unpaid orders cancelled"),
                 Err(error) => tracing::warn!(
-                    error = %platform::telemetry::error_chain(&error),
+                    error = %telemetry::error_chain(&error),
                     "auto-cancel failed; trying again next period"
                 ),
             },
@@ -108,9 +110,7 @@ async fn auto_cancel(
 
 /// A PostgreSQL store with its migrations applied.
 pub async fn postgres_store(settings: &PgSettings) -> Result<PgStore, AppError> {
-    let pool = settings.pool()?;
-    platform::postgres::migrate(&pool, PgStore::migrations()).await?;
-    let store = PgStore::new(pool, settings.timeout);
+    let store = PgStore::open(settings).await?;
     let added = store.seed_catalogue_stock().await?;
     tracing::info!(database = ?settings, stocked_skus_added = added, "loms storage: postgres");
     Ok(store)

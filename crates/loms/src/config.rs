@@ -2,9 +2,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use platform::config::{env_in_range, env_or, ConfigError};
-use platform::grpc::ServerLimits;
-pub use platform::postgres::Storage;
+use env_config::{env_in_range, env_or, ConfigError};
+use server::grpc::ServerLimits;
+pub use storage::Storage;
 
 /// loms's database through its pgbouncer, unless `LOMS_DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6433/loms";

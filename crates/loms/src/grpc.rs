@@ -19,12 +19,12 @@ impl From<LomsError> for Status {
             | LomsError::KeyReused { .. }
             | LomsError::WrongStatus { .. } => Status::failed_precondition(error.to_string()),
             LomsError::Storage(cause) if cause.is_unavailable() => {
-                tracing::warn!(error = %platform::telemetry::error_chain(cause), "loms storage unavailable");
+                tracing::warn!(error = %telemetry::error_chain(cause), "loms storage unavailable");
                 Status::unavailable("storage unavailable; retry later")
             }
             LomsError::Storage(cause) => {
                 // Logged once here with its chain; the caller learns only that it failed.
-                tracing::error!(error = %platform::telemetry::error_chain(cause), "loms storage failed");
+                tracing::error!(error = %telemetry::error_chain(cause), "loms storage failed");
                 Status::internal("internal error")
             }
         }

@@ -1,8 +1,8 @@
 //! loms: logistics and order management. Owns the stock and the orders that reserve it.
 //!
 //! `config` → `app` (wire everything into a bound gRPC server) → `grpc` (proto ↔ domain only) →
-//! `service` (the use cases) → `ports` (storage traits) ← `adapters` (`memory`). `domain` holds the
-//! validated types and the order status machine.
+//! `service` (the use cases) → `ports` (storage traits) ← `adapters` (their implementations: the
+//! module's doc lists them). `domain` holds the validated types and the order status machine.
 pub mod adapters;
 pub mod app;
 pub mod config;

@@ -9,53 +9,8 @@ use crate::domain::{
     IdempotencyKey, Order, OrderId, OrderItems, OrderStatus, Sku, Transition, UserId,
 };
 
-/// The store failed; the cause is kept for the log and never shown to a caller.
-#[derive(Debug, thiserror::Error)]
-#[error("storage {}: {context}", if *.unavailable { "unavailable" } else { "failed" })]
-pub struct RepoError {
-    context: String,
-    /// The store could not be reached or used at all (a retry later may succeed), as opposed to a
-    /// request it refused or a bug.
-    unavailable: bool,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl RepoError {
-    pub fn new(
-        context: impl Into<String>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
-        Self {
-            context: context.into(),
-            unavailable: false,
-            source: Some(source.into()),
-        }
-    }
-
-    pub fn msg(context: impl Into<String>) -> Self {
-        Self {
-            context: context.into(),
-            unavailable: false,
-            source: None,
-        }
-    }
-
-    /// The store is unreachable (down, restarting, out of connections).
-    pub fn unavailable(
-        context: impl Into<String>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
-        Self {
-            unavailable: true,
-            ..Self::new(context, source)
-        }
-    }
-
-    pub fn is_unavailable(&self) -> bool {
-        self.unavailable
-    }
-}
+/// The store failed: the shape every store of every service shares.
+pub use storage::RepoError;
 
 /// An order to place.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Building product-service: load the catalogue, bind. `main` runs the server until a signal.
 use std::sync::Arc;
 
-use platform::grpc::{BindError, GrpcServer};
 use route256_proto::product::product_service_server::{ProductServiceServer, SERVICE_NAME};
+use server::grpc::{BindError, GrpcServer, Served};
 use tonic::service::Routes;
 
 use crate::catalogue::{Catalogue, CatalogueError};
@@ -46,9 +46,13 @@ pub async fn build_service(config: Config) -> Result<(GrpcServer, Arc<ProductSer
     ));
     let server = ProductServiceServer::new(ProductGrpc::new(service.clone()))
         .max_decoding_message_size(config.limits.max_request_bytes);
-    let routes = Routes::new(server);
+    let served = Served {
+        routes: Routes::new(server),
+        services: vec![SERVICE_NAME],
+        descriptors: route256_proto::FILE_DESCRIPTOR_SET,
+    };
     // Ready whenever it serves: the catalogue is in memory.
-    let server = GrpcServer::bind(config.grpc_addr, routes, &[SERVICE_NAME], config.limits)
+    let server = GrpcServer::bind(config.grpc_addr, served, config.limits)
         .await?
         .with_http(config.http_addr)
         .await?;

@@ -3,9 +3,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use platform::config::{env_in_range, env_or, env_set, ConfigError};
-use platform::context::AuthToken;
-use platform::grpc::ServerLimits;
+use env_config::{env_in_range, env_or, env_set, ConfigError};
+use server::context::AuthToken;
+use server::grpc::ServerLimits;
 
 /// The most calls per second `PRODUCT_RPS` and `PRODUCT_BURST` may name.
 pub const MAX_RPS: u32 = 1_000_000;

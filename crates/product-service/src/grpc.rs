@@ -1,11 +1,11 @@
 //! `route256.product.v1.ProductService` over [`ProductService`]: proto ↔ domain only.
 use std::sync::Arc;
 
-use platform::context::AuthToken;
 use route256_proto::product::product_service_server;
 use route256_proto::product::{
     GetProductRequest, GetProductResponse, ListSkusRequest, ListSkusResponse,
 };
+use server::context::AuthToken;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 

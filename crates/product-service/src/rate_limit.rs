@@ -3,6 +3,10 @@
 //! `burst + rps·t` calls are accepted, so a client that does not limit itself is caught; the state is
 //! one timestamp, so any limit costs the same constant memory. The service takes a slot only for a
 //! caller whose token it knows (`service.rs`).
+//!
+//! Not cart's limiter (`cart::adapters::rate_limit`): that one makes a caller wait for a reserved slot
+//! in arrival order and can share its state through Redis; a server refuses at once instead, and its
+//! limit is its own process's, which is what `governor` does.
 use std::num::NonZeroU32;
 use std::sync::Arc;
 

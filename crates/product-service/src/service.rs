@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use platform::context::AuthToken;
+use server::context::AuthToken;
 
 use crate::catalogue::{Catalogue, Product};
 use crate::rate_limit::RateLimiter;

@@ -3,11 +3,10 @@ mod support;
 
 use std::time::Duration;
 
-use route256_proto::cart::CheckoutRequest;
 use route256_proto::loms::{
     Item, OrderCancelRequest, OrderCreateRequest, OrderInfoRequest, OrderPayRequest, OrderStatus,
 };
-use support::{add, authed, available, Settings, System, GUROV, PLENTY, SMITH, SOLD_OUT};
+use support::{add, authed, available, order, Settings, System, GUROV, PLENTY, SMITH, SOLD_OUT};
 use tonic::Code;
 
 /// An address nothing listens on: bound, then released.
@@ -95,14 +94,7 @@ async fn paying_writes_the_goods_off() {
     // All 300 units ordered and paid: if paying only released the reservation, they would be
     // available again.
     let system = System::start().await;
-    let mut cart = system.cart().await;
-    cart.add_item(add(4, GUROV, 300)).await.expect("added");
-    let order_id = cart
-        .checkout(authed(CheckoutRequest { user: 4 }))
-        .await
-        .expect("checked out")
-        .into_inner()
-        .order_id;
+    let order_id = order(&system, 4, GUROV, 300).await;
     assert_eq!(available(&system, GUROV).await, 0);
     let mut loms = system.loms().await;
     loms.order_pay(OrderPayRequest { order_id })
@@ -170,22 +162,8 @@ async fn an_unpaid_order_is_cancelled_by_itself_and_its_stock_released() {
     settings.loms.unpaid_ttl = Duration::from_secs(1);
     settings.loms.unpaid_check_period = Duration::from_millis(50);
     let system = System::start_with(settings).await;
-    let mut cart = system.cart().await;
-    cart.add_item(add(6, GUROV, 5)).await.expect("added");
-    let order_id = cart
-        .checkout(authed(CheckoutRequest { user: 6 }))
-        .await
-        .expect("checked out")
-        .into_inner()
-        .order_id;
-    let mut paid_order = system.cart().await;
-    paid_order.add_item(add(7, GUROV, 2)).await.expect("added");
-    let paid = paid_order
-        .checkout(authed(CheckoutRequest { user: 7 }))
-        .await
-        .expect("checked out")
-        .into_inner()
-        .order_id;
+    let order_id = order(&system, 6, GUROV, 5).await;
+    let paid = order(&system, 7, GUROV, 2).await;
     let mut loms = system.loms().await;
     loms.order_pay(OrderPayRequest { order_id: paid })
         .await
@@ -226,7 +204,7 @@ async fn an_unpaid_order_is_cancelled_by_itself_and_its_stock_released() {
 /// caller's reset arrives first — and cart's calls to product-service end with it, which product-service
 /// sees abandoned. (A tonic client keeps the deadline itself too and reports it as CANCELLED "Timeout
 /// expired" when its timer wins the race with the answer; grpc-go and grpcurl say DEADLINE_EXCEEDED.
-/// The server's own answer at the deadline is checked in platform's `DeadlineLayer` tests.)
+/// The server's own answer at the deadline is checked in server's `DeadlineLayer` tests.)
 #[tokio::test]
 async fn the_callers_deadline_ends_the_call_everywhere() {
     // The cart is filled through a system with a quick product-service, then listed by a second cart

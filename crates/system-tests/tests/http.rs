@@ -6,9 +6,9 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use platform::postgres::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use storage::testing::TestDatabase;
 use support::{available, Settings, System, GUROV, NIKE, SMITH, SOLD_OUT, TOKEN};
 
 fn client() -> reqwest::Client {
@@ -316,276 +316,63 @@ async fn a_broken_database_is_a_500_whose_cause_stays_in_the_log() {
 #[tokio::test]
 async fn hostile_input_gets_a_clear_4xx_never_a_5xx() {
     let system = System::start().await;
-    let (cart, loms, product) = (system.cart_http, system.loms_http, system.product_http);
-    let sku_path = format!("/user/1/cart/{SMITH}");
     let oversized = vec![b' '; 2 * 1024 * 1024];
-    // (what, method, service, path, body, expected status)
-    type Case = (
-        &'static str,
-        Method,
-        SocketAddr,
-        String,
-        Option<Vec<u8>>,
-        u16,
+    let long_key = format!(
+        r#"{{"user": 1, "items": [{{"sku": 1, "count": 1}}], "idempotencyKey": "{}"}}"#,
+        "k".repeat(65)
     );
-    let cases: Vec<Case> = vec![
-        (
-            "malformed json",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(b"{\"count\": ".to_vec()),
-            400,
-        ),
-        (
-            "not an object",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(b"[1]".to_vec()),
-            400,
-        ),
-        (
-            "unknown field",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(br#"{"count": 1, "colour": "red"}"#.to_vec()),
-            400,
-        ),
-        (
-            "wrong type",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(br#"{"count": "many"}"#.to_vec()),
-            400,
-        ),
-        (
-            "count 70000",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(br#"{"count": 70000}"#.to_vec()),
-            400,
-        ),
-        (
-            "count past uint32",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(br#"{"count": 4294967296}"#.to_vec()),
-            400,
-        ),
-        (
-            "duplicate key",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(br#"{"count": 60000, "count": 1}"#.to_vec()),
-            400,
-        ),
-        (
-            "count negative",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(br#"{"count": -1}"#.to_vec()),
-            400,
-        ),
-        (
-            "count fractional",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(br#"{"count": 1.5}"#.to_vec()),
-            400,
-        ),
-        (
-            "negative user",
-            Method::POST,
-            cart,
-            format!("/user/-5/cart/{SMITH}"),
-            Some(br#"{"count": 1}"#.to_vec()),
-            400,
-        ),
-        (
-            "user past int64",
-            Method::GET,
-            cart,
-            "/user/9223372036854775808/cart".to_owned(),
-            None,
-            400,
-        ),
-        (
-            "sku past uint32",
-            Method::DELETE,
-            cart,
-            "/user/1/cart/4294967296".to_owned(),
-            None,
-            400,
-        ),
-        (
-            "sku not a number",
-            Method::DELETE,
-            cart,
-            "/user/1/cart/abc".to_owned(),
-            None,
-            400,
-        ),
-        (
-            "path user and body user differ",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(br#"{"user": 2, "count": 1}"#.to_vec()),
-            400,
-        ),
-        (
-            "invalid utf-8 in the body",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(b"{\"count\": 1, \"x\": \"\xff\xfe\"}".to_vec()),
-            400,
-        ),
-        (
-            "invalid utf-8 in the path",
-            Method::GET,
-            cart,
-            "/user/%FF/cart".to_owned(),
-            None,
-            404,
-        ),
-        (
-            "a body where none is taken",
-            Method::GET,
-            cart,
-            "/user/1/cart".to_owned(),
-            Some(b"{}".to_vec()),
-            400,
-        ),
-        (
-            "oversized body",
-            Method::POST,
-            cart,
-            sku_path.clone(),
-            Some(oversized),
-            413,
-        ),
-        (
-            "unknown route",
-            Method::GET,
-            cart,
-            "/admin".to_owned(),
-            None,
-            404,
-        ),
-        (
-            "unknown method",
-            Method::PUT,
-            cart,
-            "/user/1/cart".to_owned(),
-            None,
-            405,
-        ),
-        (
-            "an odd method",
-            Method::from_bytes(b"BREW").expect("method"),
-            cart,
-            "/user/1/cart".to_owned(),
-            None,
-            405,
-        ),
-        (
-            "order id negative",
-            Method::GET,
-            loms,
-            "/order/info?orderId=-1".to_owned(),
-            None,
-            400,
-        ),
-        (
-            "order id past int64",
-            Method::GET,
-            loms,
-            "/order/info?orderId=99999999999999999999".to_owned(),
-            None,
-            400,
-        ),
-        (
-            "order id missing",
-            Method::GET,
-            loms,
-            "/order/info".to_owned(),
-            None,
-            400,
-        ),
-        (
-            "unknown query parameter",
-            Method::GET,
-            loms,
-            "/stock/info?sku=1&shop=2".to_owned(),
-            None,
-            400,
-        ),
-        (
-            "query on a body route",
-            Method::POST,
-            loms,
-            "/order/pay?orderId=1".to_owned(),
-            Some(b"{}".to_vec()),
-            400,
-        ),
-        (
-            "no items",
-            Method::POST,
-            loms,
-            "/order/create".to_owned(),
-            Some(br#"{"user": 1, "items": []}"#.to_vec()),
-            400,
-        ),
-        (
-            "idempotency key too long",
-            Method::POST,
-            loms,
-            "/order/create".to_owned(),
-            Some(
-                format!(
-                    r#"{{"user": 1, "items": [{{"sku": 1, "count": 1}}], "idempotencyKey": "{}"}}"#,
-                    "k".repeat(65)
-                )
-                .into_bytes(),
-            ),
-            400,
-        ),
-        (
-            "nesting bomb",
-            Method::POST,
-            loms,
-            "/order/create".to_owned(),
-            Some(format!("{}{}", "[".repeat(10000), "]".repeat(10000)).into_bytes()),
-            400,
-        ),
-        (
-            "list count too large",
-            Method::POST,
-            product,
-            "/list_skus".to_owned(),
-            Some(br#"{"count": 1001}"#.to_vec()),
-            400,
-        ),
-        (
-            "sku zero",
-            Method::POST,
-            product,
-            "/get_product".to_owned(),
-            Some(br#"{"sku": 0}"#.to_vec()),
-            400,
-        ),
+    let bomb = format!("{}{}", "[".repeat(10000), "]".repeat(10000));
+    let (long_key, bomb) = (long_key.as_bytes(), bomb.as_bytes());
+    // (what, "METHOD service path" with `{sku}` for a real SKU, body, expected status): a case a line.
+    #[rustfmt::skip]
+    let cases: [(&str, &str, Option<&[u8]>, u16); 31] = [
+        ("malformed json", "POST cart /user/1/cart/{sku}", Some(b"{\"count\": "), 400),
+        ("not an object", "POST cart /user/1/cart/{sku}", Some(b"[1]"), 400),
+        ("unknown field", "POST cart /user/1/cart/{sku}", Some(br#"{"count": 1, "colour": "red"}"#), 400),
+        ("wrong type", "POST cart /user/1/cart/{sku}", Some(br#"{"count": "many"}"#), 400),
+        ("count 70000", "POST cart /user/1/cart/{sku}", Some(br#"{"count": 70000}"#), 400),
+        ("count past uint32", "POST cart /user/1/cart/{sku}", Some(br#"{"count": 4294967296}"#), 400),
+        ("duplicate key", "POST cart /user/1/cart/{sku}", Some(br#"{"count": 60000, "count": 1}"#), 400),
+        ("count negative", "POST cart /user/1/cart/{sku}", Some(br#"{"count": -1}"#), 400),
+        ("count fractional", "POST cart /user/1/cart/{sku}", Some(br#"{"count": 1.5}"#), 400),
+        ("negative user", "POST cart /user/-5/cart/{sku}", Some(br#"{"count": 1}"#), 400),
+        ("user past int64", "GET cart /user/9223372036854775808/cart", None, 400),
+        ("sku past uint32", "DELETE cart /user/1/cart/4294967296", None, 400),
+        ("sku not a number", "DELETE cart /user/1/cart/abc", None, 400),
+        ("path and body users differ", "POST cart /user/1/cart/{sku}", Some(br#"{"user": 2, "count": 1}"#), 400),
+        ("invalid utf-8 in the body", "POST cart /user/1/cart/{sku}", Some(b"{\"count\": 1, \"x\": \"\xff\xfe\"}"), 400),
+        ("invalid utf-8 in the path", "GET cart /user/%FF/cart", None, 404),
+        ("a body where none is taken", "GET cart /user/1/cart", Some(b"{}"), 400),
+        ("oversized body", "POST cart /user/1/cart/{sku}", Some(&oversized), 413),
+        ("unknown route", "GET cart /admin", None, 404),
+        ("unknown method", "PUT cart /user/1/cart", None, 405),
+        ("an odd method", "BREW cart /user/1/cart", None, 405),
+        ("order id negative", "GET loms /order/info?orderId=-1", None, 400),
+        ("order id past int64", "GET loms /order/info?orderId=99999999999999999999", None, 400),
+        ("order id missing", "GET loms /order/info", None, 400),
+        ("unknown query parameter", "GET loms /stock/info?sku=1&shop=2", None, 400),
+        ("query on a body route", "POST loms /order/pay?orderId=1", Some(b"{}"), 400),
+        ("no items", "POST loms /order/create", Some(br#"{"user": 1, "items": []}"#), 400),
+        ("idempotency key too long", "POST loms /order/create", Some(long_key), 400),
+        ("nesting bomb", "POST loms /order/create", Some(bomb), 400),
+        ("list count too large", "POST product /list_skus", Some(br#"{"count": 1001}"#), 400),
+        ("sku zero", "POST product /get_product", Some(br#"{"sku": 0}"#), 400),
     ];
-    for (what, method, addr, path, body, status) in cases {
-        let answer = call(method, addr, &path, body.as_deref(), &[AUTH]).await;
+    let (cart, loms, product) = (system.cart_http, system.loms_http, system.product_http);
+    for (what, request, body, status) in cases {
+        let mut words = request.split(' ');
+        let (Some(method), Some(service), Some(path)) = (words.next(), words.next(), words.next())
+        else {
+            panic!("{what}: not METHOD service path: {request}")
+        };
+        let method = Method::from_bytes(method.as_bytes()).expect("a method");
+        let addr = match service {
+            "cart" => cart,
+            "loms" => loms,
+            _ => product,
+        };
+        let path = path.replace("{sku}", &SMITH.to_string());
+        let answer = call(method, addr, &path, body, &[AUTH]).await;
         assert_eq!(answer.0.as_u16(), status, "{what}: {}", answer.1);
         assert!(
             answer.1["code"].as_i64().is_some(),
@@ -767,5 +554,64 @@ async fn openapi_and_swagger_ui_are_served() {
         .await
         .expect("js");
     assert!(init.contains("/openapi.json"), "{init}");
+    system.stop().await;
+}
+
+/// Every RPC of the contract has a route (moved from the gateway crate, which knows no contract).
+#[test]
+fn every_contract_rpc_has_a_route() {
+    let pool = prost_reflect::DescriptorPool::decode(route256_proto::FILE_DESCRIPTOR_SET)
+        .expect("the contract's descriptor set");
+    for service in [
+        "route256.cart.v1.CartService",
+        "route256.loms.v1.LomsService",
+        "route256.product.v1.ProductService",
+    ] {
+        let served = gateway::routes(&pool, &[service]).expect("routes");
+        let descriptor = pool.get_service_by_name(service).expect("service");
+        assert_eq!(served.len(), descriptor.methods().len(), "{service}");
+    }
+}
+
+/// A path names a resource by its most specific template: `/user/1/cart/checkout` is the checkout,
+/// so DELETE is refused with the methods the checkout takes, not taken for DeleteItem of SKU
+/// "checkout".
+#[tokio::test]
+async fn the_most_specific_route_wins() {
+    let system = System::start().await;
+    let response = client()
+        .delete(format!("http://{}/user/1/cart/checkout", system.cart_http))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST");
+    system.stop().await;
+}
+
+/// loms's OpenAPI document states the contract's validation rules.
+#[tokio::test]
+async fn openapi_of_the_contract_states_its_validation() {
+    let system = System::start().await;
+    let (status, doc) = get(system.loms_http, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let create = &doc["paths"]["/order/create"]["post"]["requestBody"];
+    assert_eq!(create["required"], true);
+    let schema = &doc["components"]["schemas"]["route256.loms.v1.OrderCreateRequest"];
+    assert_eq!(schema["properties"]["user"]["minimum"], 1);
+    assert_eq!(schema["properties"]["user"]["type"], "integer");
+    assert_eq!(schema["properties"]["items"]["minItems"], 1);
+    assert_eq!(schema["properties"]["items"]["maxItems"], 1000);
+    assert_eq!(schema["properties"]["idempotencyKey"]["maxLength"], 64);
+    assert_eq!(schema["required"], json!(["user", "items"]));
+    let item = &doc["components"]["schemas"]["route256.loms.v1.Item"];
+    assert_eq!(item["properties"]["count"]["minimum"], 1);
+    assert_eq!(item["properties"]["count"]["maximum"], 65535);
+    let info = &doc["paths"]["/order/info"]["get"]["parameters"][0];
+    assert_eq!(info["name"], "orderId");
+    assert_eq!(info["in"], "query");
+    assert_eq!(info["required"], true);
+    let answer = &doc["components"]["schemas"]["route256.loms.v1.OrderInfoResponse"];
+    assert_eq!(answer["properties"]["user"]["type"], "string");
     system.stop().await;
 }

@@ -180,7 +180,7 @@ async fn a_call_that_never_arrives_cannot_keep_a_stopping_server_alive() {
     assert!(
         matches!(
             loms,
-            Err(platform::grpc::ServeError::DrainTimedOut { open: 1, .. })
+            Err(server::grpc::ServeError::DrainTimedOut { open: 1, .. })
         ),
         "{loms:?}"
     );
@@ -195,7 +195,7 @@ async fn calls_that_never_finish_arriving_lock_nobody_out() {
     settings.loms.limits.read_timeout = Duration::from_secs(300);
     let system = System::start_with(settings).await;
     // As many as the server admits at once: 4 connections at the per-connection limit.
-    let limits = platform::grpc::ServerLimits::default();
+    let limits = server::grpc::ServerLimits::default();
     let per_connection = limits.max_in_flight_per_connection;
     let connections = limits.max_in_flight / per_connection;
     let mut held = Vec::new();

@@ -4,20 +4,14 @@ mod support;
 
 use route256_proto::cart::{CheckoutRequest, ListRequest};
 use route256_proto::loms::{OrderInfoRequest, OrderStatus};
-use support::{add, authed, available, Settings, System, GUROV, SMITH};
+use support::{add, authed, available, order, Settings, System, GUROV, SMITH};
 use tonic::Code;
 
 #[tokio::test]
 async fn carts_and_orders_survive_a_restart() {
     let system = System::start_with(Settings::default().on_postgres()).await;
+    let order_id = order(&system, 1, GUROV, 2).await;
     let mut cart = system.cart().await;
-    cart.add_item(add(1, GUROV, 2)).await.expect("added");
-    let order_id = cart
-        .checkout(authed(CheckoutRequest { user: 1 }))
-        .await
-        .expect("checked out")
-        .into_inner()
-        .order_id;
     cart.add_item(add(1, SMITH, 1)).await.expect("added");
 
     let system = system.restart().await;

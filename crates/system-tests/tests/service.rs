@@ -10,7 +10,9 @@ use route256_proto::loms::{
     StocksInfoRequest,
 };
 use route256_proto::product::{GetProductRequest, ListSkusRequest};
-use support::{add, authed, available, with_header, System, GUROV, NIKE, SMITH, SOLD_OUT, TOKEN};
+use support::{
+    add, authed, available, order, with_header, System, GUROV, NIKE, SMITH, SOLD_OUT, TOKEN,
+};
 use tonic::Code;
 
 async fn order_status(system: &System, order_id: i64) -> (OrderStatus, i64, Vec<(u32, u32)>) {
@@ -116,16 +118,9 @@ async fn purchase_flow_add_list_delete_checkout_pay() {
 #[tokio::test]
 async fn cancel_releases_the_reservation() {
     let system = System::start().await;
-    let mut cart = system.cart().await;
     let mut loms = system.loms().await;
 
-    cart.add_item(add(2002, GUROV, 7)).await.expect("added");
-    let order_id = cart
-        .checkout(authed(CheckoutRequest { user: 2002 }))
-        .await
-        .expect("checked out")
-        .into_inner()
-        .order_id;
+    let order_id = order(&system, 2002, GUROV, 7).await;
     assert_eq!(available(&system, GUROV).await, 293);
 
     loms.order_cancel(OrderCancelRequest { order_id })

@@ -2,9 +2,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use platform::context::RequestContext;
 use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{Item, OrderCreateRequest, StocksInfoRequest};
+use server::context::RequestContext;
 use tonic::transport::Channel;
 
 use super::call;

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::domain::{CartItem, CartSnapshot, CartVersion, ItemCount, Sku, UserId};
-use crate::ports::{CartRepo, RepoError};
+use crate::ports::{AddOutcome, CartRepo, RepoError};
 
 /// One user's cart: a SKU-ordered map, so listing is sorted by construction.
 #[derive(Debug)]
@@ -84,16 +84,22 @@ impl MemoryCartRepo {
 
 #[async_trait]
 impl CartRepo for MemoryCartRepo {
-    async fn add_item(&self, user: UserId, sku: Sku, count: ItemCount) -> Result<(), RepoError> {
+    async fn add_item(
+        &self,
+        user: UserId,
+        sku: Sku,
+        count: ItemCount,
+    ) -> Result<AddOutcome, RepoError> {
         self.change(user, |cart| {
             let total = match cart.items.get(&sku) {
-                Some(current) => current
-                    .checked_add(count.get())
-                    .ok_or(RepoError::CountOverflow(sku))?,
+                Some(current) => match current.checked_add(count.get()) {
+                    Some(total) => total,
+                    None => return Ok((false, AddOutcome::TooManyUnits)),
+                },
                 None => count,
             };
             cart.items.insert(sku, total);
-            Ok((true, ()))
+            Ok((true, AddOutcome::Added))
         })
     }
 

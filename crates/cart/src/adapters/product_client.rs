@@ -2,9 +2,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use platform::context::RequestContext;
 use route256_proto::product::product_service_client::ProductServiceClient;
 use route256_proto::product::GetProductRequest;
+use server::context::RequestContext;
 use tonic::transport::Channel;
 
 use super::rate_limit::RateLimited;

@@ -17,6 +17,10 @@
 //! back to its local limiter — it says so once in the log — and tries Redis again a second later; it says
 //! so again when Redis is back. While Redis is away each replica keeps its own rate, so several replicas
 //! together may exceed the shared limit until it returns.
+//!
+//! Why not `governor`, whose GCRA product-service's own limit uses: governor answers "now, or not
+//! before t" without taking the later slot, so FIFO waiting, the deadline check and a state kept in
+//! Redis would all be ours anyway; what remains is a dozen lines of arithmetic.
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;

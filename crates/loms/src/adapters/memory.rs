@@ -87,7 +87,7 @@ impl OrderRepo for MemoryStore {
             }
         }
         let id = OrderId::try_from(state.last_order_id + 1)
-            .map_err(|e| RepoError::new("order id sequence", e))?;
+            .map_err(|e| RepoError::failed("order id sequence", e))?;
         let (status, reservation) =
             match reserve_items(&new.items, |sku| state.stocks.get(&sku).copied()) {
                 Ok(changed) => {
@@ -151,7 +151,7 @@ impl OrderRepo for MemoryStore {
             let changed = settle_items(&order.items, StockEffect::Release, |sku| {
                 state.stocks.get(&sku).copied()
             })
-            .map_err(|e| RepoError::new(format!("order {id}: auto-cancel"), e))?;
+            .map_err(|e| RepoError::failed(format!("order {id}: auto-cancel"), e))?;
             state.stocks.extend(changed);
             order.status = OrderStatus::Cancelled;
             cancelled.push(id);
@@ -177,7 +177,7 @@ impl OrderRepo for MemoryStore {
         let changed = settle_items(&order.items, transition.stock_effect(), |sku| {
             state.stocks.get(&sku).copied()
         })
-        .map_err(|e| RepoError::new(format!("order {id}: {}", transition.verb()), e))?;
+        .map_err(|e| RepoError::failed(format!("order {id}: {}", transition.verb()), e))?;
         state.stocks.extend(changed);
         order.status = transition.end_status();
         Ok(TransitionOutcome::Applied)

@@ -13,21 +13,17 @@
 //! statement cache afterwards) and returns rows, so each costs one round trip; placing an order is
 //! BEGIN, insert (order and positions), lock stocks, settle (levels and status), COMMIT.
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Pool, PoolError};
 use loms_db::queries::{orders, stocks};
-use platform::postgres::{is_unavailable, pool_unavailable, within, NoAnswer};
+use storage::{violated, Context, Database, OpenError, RepoError, Stored};
 use tokio_postgres::error::SqlState;
 
 use crate::domain::{
     reserve_items, settle_items, IdempotencyKey, Item, Order, OrderId, OrderItems, OrderStatus,
     Sku, Stock, StockEffect, Transition, UserId,
 };
-use crate::ports::{
-    NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
-};
+use crate::ports::{NewOrder, OrderRepo, Placement, Reservation, StockRepo, TransitionOutcome};
 
 /// The migrations of `migrations/loms`, embedded in the binary.
 mod embedded {
@@ -38,70 +34,21 @@ mod embedded {
 const KEY_INDEX: &str = "orders_user_idempotency_key";
 
 /// loms's storage in PostgreSQL.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PgStore {
-    pool: Pool,
-    /// The longest one port method may take ([`platform::postgres::within`]).
-    timeout: Duration,
-}
-
-impl std::fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").finish_non_exhaustive()
-    }
-}
-
-/// A database error, classified: unreachable, or failed.
-fn db(context: &'static str) -> impl Fn(tokio_postgres::Error) -> RepoError {
-    move |error| {
-        if is_unavailable(&error) {
-            RepoError::unavailable(context, error)
-        } else {
-            RepoError::new(context, error)
-        }
-    }
-}
-
-impl From<NoAnswer> for RepoError {
-    fn from(stalled: NoAnswer) -> Self {
-        Self::unavailable("no answer", stalled)
-    }
-}
-
-/// A stored value that does not fit its domain type: the data is corrupt.
-fn corrupt(what: &'static str) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> RepoError {
-    move |error| RepoError::new(format!("stored {what} out of range"), error)
+    db: Database,
 }
 
 impl PgStore {
-    pub fn new(pool: Pool, timeout: Duration) -> Self {
-        Self { pool, timeout }
+    /// The database of `settings`, with loms's migrations applied.
+    pub async fn open(settings: &storage::PgSettings) -> Result<Self, OpenError> {
+        let db = Database::open(settings, embedded::migrations::runner()).await?;
+        Ok(Self { db })
     }
 
-    /// The embedded migrations, for [`platform::postgres::migrate`].
-    pub fn migrations() -> refinery::Runner {
-        embedded::migrations::runner()
-    }
-
-    /// Readiness: a statement goes through the pool and pgbouncer to the database and back.
+    /// Readiness ([`Database::ping`]).
     pub async fn ping(&self) -> Result<(), RepoError> {
-        let client = self.client().await?;
-        loms_db::queries::health::ping()
-            .bind(&client)
-            .one()
-            .await
-            .map_err(db("ping"))?;
-        Ok(())
-    }
-
-    async fn client(&self) -> Result<deadpool_postgres::Object, RepoError> {
-        self.pool.get().await.map_err(|error: PoolError| {
-            if pool_unavailable(&error) {
-                RepoError::unavailable("get a connection", error)
-            } else {
-                RepoError::new("get a connection", error)
-            }
-        })
+        self.db.ping().await
     }
 
     /// Stocks every SKU of the built-in catalogue that has no stock row yet; rows that exist (and their
@@ -115,56 +62,33 @@ impl PgStore {
             totals.push(to_i64(level.total)?);
             reserved.push(to_i64(level.reserved)?);
         }
-        let client = self.client().await?;
+        let client = self.db.client().await?;
         let added = stocks::seed_stock()
             .bind(&client, &skus, &totals, &reserved)
             .all()
             .await
-            .map_err(db("seed stock"))?;
+            .context("seed stock")?;
         Ok(added.len())
-    }
-
-    /// Reads a SKU's full stock record (tests and diagnostics).
-    pub async fn stock(&self, sku: Sku) -> Result<Option<Stock>, RepoError> {
-        let client = self.client().await?;
-        let levels = stocks::stock_levels()
-            .bind(&client, &i64::from(sku.get()))
-            .opt()
-            .await
-            .map_err(db("read stock"))?;
-        levels.map(|l| to_stock(l.total, l.reserved)).transpose()
-    }
-
-    /// Sets a SKU's stock (tests and operators).
-    pub async fn put_stock(&self, sku: Sku, stock: Stock) -> Result<(), RepoError> {
-        let client = self.client().await?;
-        let (total, reserved) = (to_i64(stock.total())?, to_i64(stock.reserved())?);
-        stocks::put_stock()
-            .bind(&client, &i64::from(sku.get()), &total, &reserved)
-            .one()
-            .await
-            .map_err(db("put stock"))?;
-        Ok(())
     }
 
     /// One attempt at placing an order; `Ok(None)` when a concurrent call with the same key committed
     /// its order first (the caller looks again).
     async fn try_place(&self, new: &NewOrder) -> Result<Option<Placement>, RepoError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db("begin"))?;
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await.context("begin")?;
         let user = new.user.get();
         if let Some(key) = &new.idempotency_key {
             let lookup = orders::order_by_idempotency_key()
                 .prepare(&tx)
                 .await
-                .map_err(db("prepare find order by key"))?;
+                .context("prepare find order by key")?;
             let existing = lookup
                 .bind(&tx, &user, &key.as_str())
                 .opt()
                 .await
-                .map_err(db("find order by key"))?;
+                .context("find order by key")?;
             if let Some(id) = existing {
-                let id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
+                let id = OrderId::try_from(id).stored("order id")?;
                 let order = read_order(&tx, id)
                     .await?
                     .ok_or_else(|| RepoError::msg(format!("order {id} vanished")))?;
@@ -176,13 +100,13 @@ impl PgStore {
         let insert = orders::insert_order()
             .prepare(&tx)
             .await
-            .map_err(db("prepare insert order"))?;
+            .context("prepare insert order")?;
         let id = match insert.bind(&tx, &user, &key, &skus, &counts).one().await {
             Ok(id) => id,
             Err(error) if is_key_taken(&error) => return Ok(None),
-            Err(error) => return Err(db("insert order")(error)),
+            Err(error) => return Err(error).context("insert order"),
         };
-        let order_id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
+        let order_id = OrderId::try_from(id).stored("order id")?;
 
         let locked = lock_stocks(&tx, &skus).await?;
         let (status, changed, reservation) =
@@ -201,26 +125,24 @@ impl PgStore {
                 reservation,
             })),
             Err(error) if is_key_taken(&error) => Ok(None),
-            Err(error) => Err(db("commit order")(error)),
+            Err(error) => Err(error).context("commit order"),
         }
     }
 }
 
 /// The unique index on (user, idempotency key) refused the order: another call placed one first.
 fn is_key_taken(error: &tokio_postgres::Error) -> bool {
-    error.as_db_error().is_some_and(|e| {
-        *e.code() == SqlState::UNIQUE_VIOLATION && e.constraint() == Some(KEY_INDEX)
-    })
+    violated(error, &SqlState::UNIQUE_VIOLATION, KEY_INDEX)
 }
 
 fn to_i64(units: u64) -> Result<i64, RepoError> {
-    i64::try_from(units).map_err(|e| RepoError::new("stock beyond bigint", e))
+    i64::try_from(units).map_err(|e| RepoError::failed("stock beyond bigint", e))
 }
 
 fn to_stock(total: i64, reserved: i64) -> Result<Stock, RepoError> {
-    let total = u64::try_from(total).map_err(|e| corrupt("stock total")(e.into()))?;
-    let reserved = u64::try_from(reserved).map_err(|e| corrupt("reserved stock")(e.into()))?;
-    Stock::new(total, reserved).map_err(|e| corrupt("stock")(e.into()))
+    let total = u64::try_from(total).stored("stock total")?;
+    let reserved = u64::try_from(reserved).stored("reserved stock")?;
+    Stock::new(total, reserved).stored("stock")
 }
 
 /// The SKU and count columns of an order's positions, as the queries take them.
@@ -239,17 +161,17 @@ async fn lock_stocks(
     let statement = stocks::lock_stocks()
         .prepare(tx)
         .await
-        .map_err(db("prepare lock stocks"))?;
+        .context("prepare lock stocks")?;
     let rows = statement
         .bind(tx, &skus)
         .all()
         .await
-        .map_err(db("lock stocks"))?;
+        .context("lock stocks")?;
     rows.into_iter()
         .map(|row| {
             let sku = u32::try_from(row.sku)
-                .map_err(|e| corrupt("sku")(e.into()))
-                .and_then(|s| Sku::try_from(s).map_err(|e| corrupt("sku")(e.into())))?;
+                .stored("sku")
+                .and_then(|s| Sku::try_from(s).stored("sku"))?;
             Ok((sku, to_stock(row.total, row.reserved)?))
         })
         .collect()
@@ -273,12 +195,12 @@ async fn settle(
     let statement = orders::settle_order()
         .prepare(tx)
         .await
-        .map_err(db("prepare settle order"))?;
+        .context("prepare settle order")?;
     statement
         .bind(tx, &skus, &totals, &reserved, &status.as_str(), &id.get())
         .one()
         .await
-        .map_err(db("settle order"))?;
+        .context("settle order")?;
     Ok(())
 }
 
@@ -290,21 +212,21 @@ async fn read_items<C: loms_db::client::GenericClient>(
     let statement = orders::order_items()
         .prepare(client)
         .await
-        .map_err(db("prepare read order items"))?;
+        .context("prepare read order items")?;
     let rows = statement
         .bind(client, &id.get())
         .all()
         .await
-        .map_err(db("read order items"))?;
+        .context("read order items")?;
     let items = rows
         .into_iter()
         .map(|row| {
-            let sku = u32::try_from(row.sku).map_err(|e| corrupt("sku")(e.into()))?;
-            let count = u32::try_from(row.count).map_err(|e| corrupt("count")(e.into()))?;
-            Item::new(sku, count).map_err(|e| corrupt("order item")(e.into()))
+            let sku = u32::try_from(row.sku).stored("sku")?;
+            let count = u32::try_from(row.count).stored("count")?;
+            Item::new(sku, count).stored("order item")
         })
         .collect::<Result<Vec<_>, _>>()?;
-    OrderItems::new(items).map_err(|e| corrupt("order items")(e.into()))
+    OrderItems::new(items).stored("order items")
 }
 
 /// An order with its positions, or `None`.
@@ -315,29 +237,26 @@ async fn read_order<C: loms_db::client::GenericClient>(
     let statement = orders::order_header()
         .prepare(client)
         .await
-        .map_err(db("prepare read order"))?;
+        .context("prepare read order")?;
     let Some(header) = statement
         .bind(client, &id.get())
         .opt()
         .await
-        .map_err(db("read order"))?
+        .context("read order")?
     else {
         return Ok(None);
     };
     Ok(Some(Order {
         id,
-        user: UserId::try_from(header.user_id).map_err(|e| corrupt("user id")(e.into()))?,
-        status: header
-            .status
-            .parse()
-            .map_err(|e: crate::domain::UnknownStatus| corrupt("status")(e.into()))?,
+        user: UserId::try_from(header.user_id).stored("user id")?,
+        status: header.status.parse().stored("status")?,
         items: read_items(client, id).await?,
         idempotency_key: header
             .idempotency_key
             .as_deref()
             .map(IdempotencyKey::parse)
             .transpose()
-            .map_err(|e| corrupt("idempotency key")(e.into()))?
+            .stored("idempotency key")?
             .flatten(),
     }))
 }
@@ -345,26 +264,28 @@ async fn read_order<C: loms_db::client::GenericClient>(
 #[async_trait]
 impl OrderRepo for PgStore {
     async fn place(&self, new: NewOrder) -> Result<Placement, RepoError> {
-        within(self.timeout, async {
-            // A lost race on the key means the winner's order exists now: the second attempt finds it.
-            for _ in 0..2 {
-                if let Some(placement) = self.try_place(&new).await? {
-                    return Ok(placement);
+        self.db
+            .run(async {
+                // A lost race on the key means the winner's order exists now: the second attempt finds it.
+                for _ in 0..2 {
+                    if let Some(placement) = self.try_place(&new).await? {
+                        return Ok(placement);
+                    }
                 }
-            }
-            Err(RepoError::msg(
-                "idempotency key taken, yet no order found under it",
-            ))
-        })
-        .await
+                Err(RepoError::msg(
+                    "idempotency key taken, yet no order found under it",
+                ))
+            })
+            .await
     }
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
-        within(self.timeout, async {
-            let client = self.client().await?;
-            read_order(&**client, id).await
-        })
-        .await
+        self.db
+            .run(async {
+                let client = self.db.client().await?;
+                read_order(&**client, id).await
+            })
+            .await
     }
 
     async fn cancel_stale(
@@ -372,46 +293,47 @@ impl OrderRepo for PgStore {
         age: std::time::Duration,
         batch: usize,
     ) -> Result<Vec<OrderId>, RepoError> {
-        within(self.timeout, async {
-            let batch = i64::try_from(batch).unwrap_or(i64::MAX);
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(db("begin"))?;
-            let claim = orders::claim_stale_orders()
-                .prepare(&tx)
-                .await
-                .map_err(db("prepare claim stale orders"))?;
-            let claimed = claim
-                .bind(&tx, &age.as_secs_f64(), &batch)
-                .all()
-                .await
-                .map_err(db("claim stale orders"))?;
-            let mut stale = Vec::with_capacity(claimed.len());
-            for id in claimed {
-                let id = OrderId::try_from(id).map_err(|e| corrupt("order id")(e.into()))?;
-                stale.push((id, read_items(&tx, id).await?));
-            }
-            // The stock rows of every claimed order, locked once, in SKU order.
-            let mut skus: Vec<i64> = stale
-                .iter()
-                .flat_map(|(_, items)| columns(items).0)
-                .collect();
-            skus.sort_unstable();
-            skus.dedup();
-            let mut levels = lock_stocks(&tx, &skus).await?;
-            let mut cancelled = Vec::with_capacity(stale.len());
-            for (id, items) in stale {
-                let changed = settle_items(&items, StockEffect::Release, |sku| {
-                    levels.get(&sku).copied()
-                })
-                .map_err(|e| RepoError::new(format!("order {id}: auto-cancel"), e))?;
-                settle(&tx, id, &changed, OrderStatus::Cancelled).await?;
-                levels.extend(changed);
-                cancelled.push(id);
-            }
-            tx.commit().await.map_err(db("commit auto-cancel"))?;
-            Ok(cancelled)
-        })
-        .await
+        self.db
+            .run(async {
+                let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+                let mut client = self.db.client().await?;
+                let tx = client.transaction().await.context("begin")?;
+                let claim = orders::claim_stale_orders()
+                    .prepare(&tx)
+                    .await
+                    .context("prepare claim stale orders")?;
+                let claimed = claim
+                    .bind(&tx, &age.as_secs_f64(), &batch)
+                    .all()
+                    .await
+                    .context("claim stale orders")?;
+                let mut stale = Vec::with_capacity(claimed.len());
+                for id in claimed {
+                    let id = OrderId::try_from(id).stored("order id")?;
+                    stale.push((id, read_items(&tx, id).await?));
+                }
+                // The stock rows of every claimed order, locked once, in SKU order.
+                let mut skus: Vec<i64> = stale
+                    .iter()
+                    .flat_map(|(_, items)| columns(items).0)
+                    .collect();
+                skus.sort_unstable();
+                skus.dedup();
+                let mut levels = lock_stocks(&tx, &skus).await?;
+                let mut cancelled = Vec::with_capacity(stale.len());
+                for (id, items) in stale {
+                    let changed = settle_items(&items, StockEffect::Release, |sku| {
+                        levels.get(&sku).copied()
+                    })
+                    .map_err(|e| RepoError::failed(format!("order {id}: auto-cancel"), e))?;
+                    settle(&tx, id, &changed, OrderStatus::Cancelled).await?;
+                    levels.extend(changed);
+                    cancelled.push(id);
+                }
+                tx.commit().await.context("commit auto-cancel")?;
+                Ok(cancelled)
+            })
+            .await
     }
 
     async fn transition(
@@ -419,69 +341,91 @@ impl OrderRepo for PgStore {
         id: OrderId,
         transition: Transition,
     ) -> Result<TransitionOutcome, RepoError> {
-        within(self.timeout, async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(db("begin"))?;
-            let lock = orders::lock_order_status()
-                .prepare(&tx)
-                .await
-                .map_err(db("prepare lock order"))?;
-            let Some(status) = lock
-                .bind(&tx, &id.get())
-                .opt()
-                .await
-                .map_err(db("lock order"))?
-            else {
-                return Ok(TransitionOutcome::NotFound);
-            };
-            let current: OrderStatus = status
-                .parse()
-                .map_err(|e: crate::domain::UnknownStatus| corrupt("status")(e.into()))?;
-            if current != transition.start_status() {
-                return Ok(TransitionOutcome::Refused { current });
-            }
-            let items = read_items(&tx, id).await?;
-            let (skus, _) = columns(&items);
-            let locked = lock_stocks(&tx, &skus).await?;
-            let changed = settle_items(&items, transition.stock_effect(), |sku| {
-                locked.get(&sku).copied()
+        self.db
+            .run(async {
+                let mut client = self.db.client().await?;
+                let tx = client.transaction().await.context("begin")?;
+                let lock = orders::lock_order_status()
+                    .prepare(&tx)
+                    .await
+                    .context("prepare lock order")?;
+                let Some(status) = lock
+                    .bind(&tx, &id.get())
+                    .opt()
+                    .await
+                    .context("lock order")?
+                else {
+                    return Ok(TransitionOutcome::NotFound);
+                };
+                let current: OrderStatus = status.parse().stored("status")?;
+                if current != transition.start_status() {
+                    return Ok(TransitionOutcome::Refused { current });
+                }
+                let items = read_items(&tx, id).await?;
+                let (skus, _) = columns(&items);
+                let locked = lock_stocks(&tx, &skus).await?;
+                let changed = settle_items(&items, transition.stock_effect(), |sku| {
+                    locked.get(&sku).copied()
+                })
+                .map_err(|e| RepoError::failed(format!("order {id}: {}", transition.verb()), e))?;
+                settle(&tx, id, &changed, transition.end_status()).await?;
+                tx.commit().await.context("commit transition")?;
+                Ok(TransitionOutcome::Applied)
             })
-            .map_err(|e| RepoError::new(format!("order {id}: {}", transition.verb()), e))?;
-            settle(&tx, id, &changed, transition.end_status()).await?;
-            tx.commit().await.map_err(db("commit transition"))?;
-            Ok(TransitionOutcome::Applied)
-        })
-        .await
+            .await
     }
 }
 
+/// What the storage suite sets and reads directly. Plain SQL, not generated queries: the service
+/// never sets a stock level, so no query of `queries/loms` does.
 #[cfg(any(test, feature = "testsuite"))]
 #[async_trait]
 impl crate::adapters::suite::TestStore for PgStore {
     async fn put_stock(&self, sku: Sku, stock: Stock) {
-        PgStore::put_stock(self, sku, stock)
+        let client = self.db.client().await.expect("a connection");
+        let (total, reserved) = (to_i64(stock.total()), to_i64(stock.reserved()));
+        client
+            .execute(
+                "INSERT INTO stocks (sku, total, reserved) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sku) DO UPDATE SET total = $2, reserved = $3",
+                &[
+                    &i64::from(sku.get()),
+                    &total.expect("fits"),
+                    &reserved.expect("fits"),
+                ],
+            )
             .await
             .expect("stock put");
     }
+
     async fn stock_of(&self, sku: Sku) -> Option<Stock> {
-        self.stock(sku).await.expect("stock read")
+        let client = self.db.client().await.expect("a connection");
+        let row = client
+            .query_opt(
+                "SELECT total, reserved FROM stocks WHERE sku = $1",
+                &[&i64::from(sku.get())],
+            )
+            .await
+            .expect("stock read")?;
+        Some(to_stock(row.get(0), row.get(1)).expect("a valid stock row"))
     }
 }
 
 #[async_trait]
 impl StockRepo for PgStore {
     async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError> {
-        within(self.timeout, async {
-            let client = self.client().await?;
-            let available = stocks::available_stock()
-                .bind(&client, &i64::from(sku.get()))
-                .opt()
-                .await
-                .map_err(db("read available stock"))?;
-            available
-                .map(|units| u64::try_from(units).map_err(|e| corrupt("available stock")(e.into())))
-                .transpose()
-        })
-        .await
+        self.db
+            .run(async {
+                let client = self.db.client().await?;
+                let available = stocks::available_stock()
+                    .bind(&client, &i64::from(sku.get()))
+                    .opt()
+                    .await
+                    .context("read available stock")?;
+                available
+                    .map(|units| u64::try_from(units).stored("available stock"))
+                    .transpose()
+            })
+            .await
     }
 }

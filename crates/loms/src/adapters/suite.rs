@@ -20,12 +20,12 @@ pub trait TestStore: OrderRepo + StockRepo + 'static {
     async fn stock_of(&self, sku: Sku) -> Option<Stock>;
 }
 
-/// Generates one `#[tokio::test]` per suite case (see [`platform::suite_tests`]): `$make` yields a
+/// Generates one `#[tokio::test]` per suite case (see [`storage::suite_tests`]): `$make` yields a
 /// fresh `(store, guard)` per case, `$finish` gets the guard when the case has passed.
 #[macro_export]
 macro_rules! storage_suite {
     ($make:expr, $finish:expr) => {
-        ::platform::suite_tests!($crate::adapters::suite; $make, $finish;
+        ::storage::suite_tests!($crate::adapters::suite; $make, $finish;
             reservation_is_all_or_nothing,
             unknown_sku_fails_the_order,
             failed_orders_are_kept_and_readable,

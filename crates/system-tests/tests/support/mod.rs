@@ -9,13 +9,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use platform::context::AuthToken;
-use platform::postgres::testing::TestDatabase;
 use route256_proto::cart::cart_service_client::CartServiceClient;
-use route256_proto::cart::AddItemRequest;
+use route256_proto::cart::{AddItemRequest, CheckoutRequest};
 use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::StocksInfoRequest;
 use route256_proto::product::product_service_client::ProductServiceClient;
+use server::context::AuthToken;
+use storage::testing::TestDatabase;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -36,6 +36,17 @@ pub fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
 }
 
 /// Units of `sku` loms has available.
+/// Puts `count` units of `sku` in `user`'s cart and checks out: the id of the order placed.
+pub async fn order(system: &System, user: i64, sku: u32, count: u32) -> i64 {
+    let mut cart = system.cart().await;
+    cart.add_item(add(user, sku, count)).await.expect("added");
+    cart.checkout(authed(CheckoutRequest { user }))
+        .await
+        .expect("checked out")
+        .into_inner()
+        .order_id
+}
+
 pub async fn available(system: &System, sku: u32) -> u64 {
     let mut loms = system.loms().await;
     let response = loms.stocks_info(StocksInfoRequest { sku }).await;
@@ -87,7 +98,7 @@ pub struct System {
     pub loms_http: SocketAddr,
     pub product_http: SocketAddr,
     stop: watch::Sender<bool>,
-    servers: Vec<JoinHandle<Result<(), platform::grpc::ServeError>>>,
+    servers: Vec<JoinHandle<Result<(), server::grpc::ServeError>>>,
     /// What the system was started with, to start it again on the same data.
     started_with: Settings,
     /// product-service's use cases, whose counters the tests read.
@@ -97,9 +108,9 @@ pub struct System {
 fn spawn_server<F>(
     stop: &watch::Sender<bool>,
     run: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> F,
-) -> JoinHandle<Result<(), platform::grpc::ServeError>>
+) -> JoinHandle<Result<(), server::grpc::ServeError>>
 where
-    F: std::future::Future<Output = Result<(), platform::grpc::ServeError>> + Send + 'static,
+    F: std::future::Future<Output = Result<(), server::grpc::ServeError>> + Send + 'static,
 {
     let mut stopped = stop.subscribe();
     let shutdown = Box::pin(async move {
@@ -257,7 +268,7 @@ impl System {
 
     /// Signals shutdown, drops the test's databases once every server has stopped, and returns how
     /// each ended: product-service, loms, cart.
-    pub async fn stop_results(mut self) -> Vec<Result<(), platform::grpc::ServeError>> {
+    pub async fn stop_results(mut self) -> Vec<Result<(), server::grpc::ServeError>> {
         self.stop.send_replace(true);
         let mut ended = Vec::new();
         for server in self.servers.drain(..) {

@@ -81,83 +81,52 @@ pub struct Match {
 impl PathTemplate {
     /// Parses a template such as `/user/{user}/cart/{sku}` or `/v1/{name=shelves/*/books/*}:publish`.
     pub fn parse(template: &str) -> Result<Self, TemplateError> {
-        let error = |reason| TemplateError {
+        Self::parse_path(template).map_err(|reason| TemplateError {
             template: template.to_owned(),
             reason,
-        };
-        let rest = template
-            .strip_prefix('/')
-            .ok_or_else(|| error("must start with '/'"))?;
-        // Split at the top level: '/' and ':' inside braces belong to a variable.
-        let mut pieces = Vec::new();
-        let mut verb = None;
-        let mut depth = 0usize;
-        let mut start = 0usize;
-        for (at, c) in rest.char_indices() {
-            match c {
-                '{' if depth == 0 => depth = 1,
-                '{' => return Err(error("nested variable")),
-                '}' if depth == 1 => depth = 0,
-                '}' => return Err(error("unbalanced '}'")),
-                '/' if depth == 0 => {
-                    pieces.push(&rest[start..at]);
-                    start = at + 1;
-                }
-                ':' if depth == 0 => {
-                    verb = Some(&rest[at + 1..]);
-                    pieces.push(&rest[start..at]);
-                    start = rest.len() + 1;
-                    break;
-                }
-                _ => {}
-            }
-        }
-        if depth != 0 {
-            return Err(error("unbalanced '{'"));
-        }
-        if start <= rest.len() {
-            pieces.push(&rest[start..]);
-        }
+        })
+    }
+
+    fn parse_path(template: &str) -> Result<Self, &'static str> {
+        let rest = template.strip_prefix('/').ok_or("must start with '/'")?;
+        let (pieces, verb) = split_top_level(rest)?;
         let verb = match verb {
-            Some(verb) if !is_literal(verb) => return Err(error("invalid verb")),
+            Some(verb) if !is_literal(verb) => return Err("invalid verb"),
             Some(verb) => Some(verb.to_owned()),
             None => None,
         };
-
         let mut segments = Vec::new();
-        let mut variables = Vec::new();
+        let mut variables: Vec<Variable> = Vec::new();
         for piece in pieces {
-            if let Some(inner) = piece.strip_prefix('{') {
-                let inner = inner
-                    .strip_suffix('}')
-                    .ok_or_else(|| error("a variable must be a whole segment"))?;
-                let (path, pattern) = inner.split_once('=').unwrap_or((inner, "*"));
-                let field_path: Vec<String> = path.split('.').map(str::to_owned).collect();
-                if !field_path.iter().all(|name| is_ident(name)) {
-                    return Err(error("invalid field path"));
-                }
-                if variables
-                    .iter()
-                    .any(|v: &Variable| v.field_path == field_path)
-                {
-                    return Err(error("a field is bound twice"));
-                }
-                let start = segments.len();
-                for part in pattern.split('/') {
-                    segments.push(parse_segment(part).ok_or_else(|| error("invalid segment"))?);
-                }
-                variables.push(Variable {
-                    field_path,
-                    start,
-                    end: segments.len(),
-                });
-            } else {
-                segments.push(parse_segment(piece).ok_or_else(|| error("invalid segment"))?);
+            let Some(inner) = piece.strip_prefix('{') else {
+                segments.push(parse_segment(piece).ok_or("invalid segment")?);
+                continue;
+            };
+            let inner = inner
+                .strip_suffix('}')
+                .ok_or("a variable must be a whole segment")?;
+            let (path, pattern) = inner.split_once('=').unwrap_or((inner, "*"));
+            let field_path: Vec<String> = path.split('.').map(str::to_owned).collect();
+            if !field_path.iter().all(|name| is_ident(name)) {
+                return Err("invalid field path");
             }
+            if variables.iter().any(|v| v.field_path == field_path) {
+                return Err("a field is bound twice");
+            }
+            let start = segments.len();
+            for part in pattern.split('/') {
+                segments.push(parse_segment(part).ok_or("invalid segment")?);
+            }
+            let end = segments.len();
+            variables.push(Variable {
+                field_path,
+                start,
+                end,
+            });
         }
         if let Some(at) = segments.iter().position(|s| *s == Segment::Rest) {
             if at + 1 != segments.len() {
-                return Err(error("'**' must be the last segment"));
+                return Err("'**' must be the last segment");
             }
         }
         Ok(Self {
@@ -266,6 +235,41 @@ impl fmt::Display for PathTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.openapi_path())
     }
+}
+
+/// A template's path (after the leading '/') split at the top level — '/' and ':' inside braces
+/// belong to a variable — into its pieces and its verb.
+fn split_top_level(rest: &str) -> Result<(Vec<&str>, Option<&str>), &'static str> {
+    let mut pieces = Vec::new();
+    let mut verb = None;
+    let mut depth = 0usize;
+    let mut start = 0usize;
+    for (at, c) in rest.char_indices() {
+        match c {
+            '{' if depth == 0 => depth = 1,
+            '{' => return Err("nested variable"),
+            '}' if depth == 1 => depth = 0,
+            '}' => return Err("unbalanced '}'"),
+            '/' if depth == 0 => {
+                pieces.push(&rest[start..at]);
+                start = at + 1;
+            }
+            ':' if depth == 0 => {
+                verb = Some(&rest[at + 1..]);
+                pieces.push(&rest[start..at]);
+                start = rest.len() + 1;
+                break;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced '{'");
+    }
+    if start <= rest.len() {
+        pieces.push(&rest[start..]);
+    }
+    Ok((pieces, verb))
 }
 
 fn parse_segment(text: &str) -> Option<Segment> {

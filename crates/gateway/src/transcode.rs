@@ -427,7 +427,8 @@ mod tests {
     use prost_reflect::{DescriptorPool, ReflectMessage};
 
     fn pool() -> DescriptorPool {
-        DescriptorPool::decode(route256_proto::FILE_DESCRIPTOR_SET).expect("descriptor set")
+        DescriptorPool::decode(&include_bytes!("../testdata/gateway_test.binpb")[..])
+            .expect("fixture descriptor set")
     }
 
     fn message(name: &str) -> MessageDescriptor {
@@ -446,7 +447,7 @@ mod tests {
 
     #[test]
     fn path_and_body_merge() {
-        let add = message("route256.cart.v1.AddItemRequest");
+        let add = message("route256.testing.v1.CartLine");
         let paths = vec![
             (path_of(&add, "user"), "7".to_owned()),
             (path_of(&add, "sku"), "1076963".to_owned()),
@@ -470,7 +471,7 @@ mod tests {
 
     #[test]
     fn query_fills_the_unbound_fields_in_either_spelling() {
-        let info = message("route256.loms.v1.OrderInfoRequest");
+        let info = message("route256.testing.v1.OrderRef");
         for query in ["orderId=42", "order_id=42", "orderId=%34%32"] {
             let built =
                 request_message(&info, &BodyRule::None, &[], Some(query), b"").expect("builds");
@@ -498,7 +499,7 @@ mod tests {
 
     #[test]
     fn query_cannot_override_the_path() {
-        let list = message("route256.cart.v1.ListRequest");
+        let list = message("route256.testing.v1.UserRef");
         let paths = vec![(path_of(&list, "user"), "7".to_owned())];
         let error = request_message(&list, &BodyRule::None, &paths, Some("user=8"), b"")
             .expect_err("bound by the path");
@@ -507,7 +508,7 @@ mod tests {
 
     #[test]
     fn bodies_are_strict_json() {
-        let create = message("route256.loms.v1.OrderCreateRequest");
+        let create = message("route256.testing.v1.NewOrder");
         for (body, why) in [
             (
                 &br#"{"user": 1, "items": [{"sku": 1, "count": 1}], "colour": "red"}"#[..],
@@ -558,7 +559,7 @@ mod tests {
 
     #[test]
     fn a_field_body_is_that_fields_value_only() {
-        let create = message("route256.loms.v1.OrderCreateRequest");
+        let create = message("route256.testing.v1.NewOrder");
         let items = create.get_field_by_name("items").expect("items");
         let built = request_message(
             &create,
@@ -594,14 +595,14 @@ mod tests {
 
     #[test]
     fn a_bodyless_route_refuses_a_body() {
-        let list = message("route256.cart.v1.ListRequest");
+        let list = message("route256.testing.v1.UserRef");
         request_message(&list, &BodyRule::None, &[], None, br#"{"user": 1}"#)
             .expect_err("no body here");
     }
 
     #[test]
     fn responses_use_canonical_names_and_keep_defaults() {
-        let info = message("route256.loms.v1.OrderInfoResponse");
+        let info = message("route256.testing.v1.OrderView");
         let mut response = DynamicMessage::new(info.clone());
         let user = info.get_field_by_name("user").expect("user");
         response.set_field(&user, Value::I64(i64::MAX));
@@ -613,7 +614,7 @@ mod tests {
 
     #[test]
     fn scalars_parse_by_kind() {
-        let info = message("route256.loms.v1.OrderInfoResponse");
+        let info = message("route256.testing.v1.OrderView");
         let status = info.get_field_by_name("status").expect("status");
         assert_eq!(
             parse_scalar(&status, "ORDER_STATUS_PAYED"),
@@ -627,7 +628,7 @@ mod tests {
             ))
         );
         assert!(parse_scalar(&status, "PAYED_TWICE").is_err());
-        let item = message("route256.loms.v1.Item");
+        let item = message("route256.testing.v1.Position");
         let count = item.get_field_by_name("count").expect("count");
         assert_eq!(parse_scalar(&count, "70000"), Ok(Value::U32(70000)));
         assert!(parse_scalar(&count, "-1").is_err());

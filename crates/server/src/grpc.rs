@@ -15,8 +15,8 @@
 //! (`/readyz` 503, health NOT_SERVING) for `SHUTDOWN_DRAIN_DELAY_MS` while still serving, so load
 //! balancers stop sending calls before the listeners close.
 //!
-//! Request validation is not here: the generated code decodes every request through
-//! `route256_proto::codec::ValidatingCodec`, so a handler never runs on an invalid request.
+//! Request validation is not here: a service's generated code decodes its requests (Route256's through
+//! `route256_proto::codec::ValidatingCodec`), so a handler never runs on an invalid request.
 mod context_layer;
 mod incoming;
 mod limits;
@@ -24,6 +24,7 @@ mod receive;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -40,7 +41,8 @@ use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::gateway::{CallService, Gateway};
+use gateway::{CallService, Docs, Gateway};
+
 use crate::web::{HttpFront, ReadinessCheck};
 
 /// The server could not start or stopped on an error.
@@ -49,7 +51,7 @@ pub enum ServeError {
     #[error("cannot build the reflection service")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("cannot build the HTTP gateway")]
-    Gateway(#[from] crate::gateway::RuleError),
+    Gateway(#[from] gateway::RuleError),
     #[error("cannot read the descriptor sets")]
     Descriptors(#[from] prost_reflect::DescriptorError),
     /// Connections still open when the drain deadline passed were closed by force: their calls were
@@ -124,8 +126,8 @@ impl Default for ServerLimits {
 
 impl ServerLimits {
     /// The defaults, overridden by the environment; out-of-range values are errors.
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        use crate::config::env_in_range;
+    pub fn from_env() -> Result<Self, env_config::ConfigError> {
+        use env_config::env_in_range;
         let d = Self::default();
         let ms = |key, default: Duration, range| {
             let default = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
@@ -168,12 +170,20 @@ impl ServerLimits {
 /// How long an HTTP/1.1 client may take to send a request's headers.
 const HTTP1_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What a service serves: its routes, the full names of its services (`package.Service`), and the
+/// encoded descriptor set its code was generated from, which reflection, the gateway and the table of
+/// known methods read. The server adds health and reflection to them.
+pub struct Served {
+    pub routes: Routes,
+    pub services: Vec<&'static str>,
+    pub descriptors: &'static [u8],
+}
+
 /// A service's gRPC server, bound and ready to run.
 pub struct GrpcServer {
     addr: SocketAddr,
     listener: TcpListener,
-    routes: Routes,
-    services: Vec<&'static str>,
+    served: Served,
     limits: ServerLimits,
     background: Vec<(&'static str, BackgroundTask)>,
     http: Option<(SocketAddr, TcpListener)>,
@@ -186,15 +196,14 @@ type BackgroundTask = Box<
 >;
 
 impl GrpcServer {
-    /// Binds `addr` (port 0 picks a free port: see [`GrpcServer::local_addr`]) for `routes`, whose
-    /// services are named in `services`. The caller sets `limits.max_request_bytes` on its generated
-    /// services (`max_decoding_message_size`); the rest is applied here.
+    /// Binds `addr` (port 0 picks a free port: see [`GrpcServer::local_addr`]) for `served`. The
+    /// caller sets `limits.max_request_bytes` on its generated services (`max_decoding_message_size`);
+    /// the rest is applied here.
     ///
     /// Raises the process's soft open-file limit to its hard limit first: each connection is a file.
     pub async fn bind(
         addr: SocketAddr,
-        routes: Routes,
-        services: &[&'static str],
+        served: Served,
         limits: ServerLimits,
     ) -> Result<Self, BindError> {
         raise_open_file_limit();
@@ -205,8 +214,7 @@ impl GrpcServer {
         Ok(Self {
             addr,
             listener,
-            routes,
-            services: services.to_vec(),
+            served,
             limits,
             background: Vec::new(),
             http: None,
@@ -272,6 +280,8 @@ fn raise_open_file_limit() {
     });
 }
 
+/// The steps of a server's life: start the background tasks, build the call stack (and the HTTP
+/// front over it), accept connections until shutdown, drain them, wait for the tasks.
 async fn serve(
     server: GrpcServer,
     shutdown: impl Future<Output = ()> + Send,
@@ -279,78 +289,127 @@ async fn serve(
     let GrpcServer {
         addr,
         listener,
-        routes,
-        services,
+        served,
         limits,
         background,
         http,
         readiness,
     } = server;
+    let Served {
+        routes,
+        services,
+        descriptors,
+    } = served;
     // `true` from the moment shutdown begins: background tasks stop, readiness turns 503.
     let (draining, stopped) = watch::channel(false);
     let background: Vec<_> = background
         .into_iter()
         .map(|(name, task)| (name, tokio::spawn(task(stopped.clone()))))
         .collect();
-    let services = services.as_slice();
-    let (health, health_service) = tonic_health::server::health_reporter();
-    for name in services {
-        health
-            .set_service_status(*name, ServingStatus::Serving)
-            .await;
+    let (health, routes) = Health::serve(routes, &services, limits.max_request_bytes).await;
+    let calls = call_stack(routes, &services, descriptors, &limits)?;
+    let http_addr = http.as_ref().map(|(addr, _)| *addr);
+    let http = match http {
+        Some((_, listener)) => {
+            let (gateway, docs) = http_front(&services, descriptors, calls.clone(), &limits)?;
+            let front = HttpFront::new(gateway, docs, readiness, stopped);
+            Some((listener, Arc::new(front)))
+        }
+        None => None,
+    };
+    tracing::info!(%addr, ?http_addr, ?services, ?limits, "grpc server listening");
+    let stopping = async {
+        shutdown.await;
+        draining.send_replace(true);
+        health.set(ServingStatus::NotServing).await;
+    };
+    let connections = accept_until(stopping, (listener, http), calls, &limits).await;
+    // Also when the server failed or the signal came without a delay: the tasks must stop.
+    draining.send_replace(true);
+    health.set(ServingStatus::NotServing).await;
+    tracing::info!(%addr, "grpc server draining");
+    let drained = connections.drain(limits.drain_timeout).await;
+    for (name, task) in background {
+        if let Err(error) = task.await {
+            tracing::error!(task = name, %error, "background task failed");
+        }
+    }
+    tracing::info!(%addr, "grpc server stopped");
+    drained
+}
+
+/// What the health service (`grpc.health.v1`) reports for a server's services.
+struct Health {
+    reporter: tonic_health::server::HealthReporter,
+    services: Vec<&'static str>,
+}
+
+impl Health {
+    /// `routes` with the health service added, every service reported SERVING.
+    async fn serve(
+        routes: Routes,
+        services: &[&'static str],
+        max_request: usize,
+    ) -> (Self, Routes) {
+        let (reporter, service) = tonic_health::server::health_reporter();
+        let health = Self {
+            reporter,
+            services: services.to_vec(),
+        };
+        health.set(ServingStatus::Serving).await;
+        let routes = routes.add_service(service.max_decoding_message_size(max_request));
+        (health, routes)
     }
 
+    async fn set(&self, status: ServingStatus) {
+        for name in &self.services {
+            self.reporter.set_service_status(*name, status).await;
+        }
+    }
+}
+
+/// The services every server adds beside its own: health and reflection v1 and v1alpha.
+const BUILT_IN: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// The call stack every connection serves and the gateway calls into: it answers every call (an
+/// error is a response with a gRPC status), so it never fails.
+type Calls = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    std::convert::Infallible,
+>;
+
+/// What every call passes, outermost first: the request id, metrics, the call log, receiving the
+/// message, admission, the deadline, then the services (`routes` with reflection added).
+fn call_stack(
+    routes: Routes,
+    services: &[&'static str],
+    descriptors: &'static [u8],
+    limits: &ServerLimits,
+) -> Result<Calls, ServeError> {
     let reflection = || {
         let mut builder = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(route256_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name("grpc.reflection.v1.ServerReflection")
-            .with_service_name("grpc.reflection.v1alpha.ServerReflection");
-        for name in services {
+            .register_encoded_file_descriptor_set(descriptors)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for name in BUILT_IN.iter().chain(services) {
             builder = builder.with_service_name(*name);
         }
         builder
     };
     let max = limits.max_request_bytes;
     let routes = routes
-        .add_service(health_service.max_decoding_message_size(max))
         .add_service(reflection().build_v1()?.max_decoding_message_size(max))
         .add_service(reflection().build_v1alpha()?.max_decoding_message_size(max));
-
-    // Business outcomes a client caused are not server failures: log those calls at debug only.
-    let classifier = GrpcErrorsAsFailures::new()
-        .with_success(GrpcCode::InvalidArgument)
-        .with_success(GrpcCode::NotFound)
-        .with_success(GrpcCode::FailedPrecondition)
-        .with_success(GrpcCode::Unauthenticated)
-        .with_success(GrpcCode::ResourceExhausted)
-        .with_success(GrpcCode::OutOfRange)
-        .with_success(GrpcCode::Cancelled)
-        .with_success(GrpcCode::Unimplemented);
-    // The span names the method and the request id only: the rest of the metadata, and with it the
-    // caller's token, is never recorded.
-    let trace = TraceLayer::new(SharedClassifier::new(classifier))
-        .make_span_with(|request: &http::Request<_>| {
-            let id = request
-                .headers()
-                .get(crate::context::REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!("grpc", rpc = %request.uri().path(), request_id = %id)
-        })
-        .on_request(())
-        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
-        .on_failure(DefaultOnFailure::new().level(Level::WARN));
-    // Outermost first: the request id, metrics, the call log, receiving the message, admission, the
-    // deadline, the services.
-    let methods = served_methods(services)?;
-    let service = tower::ServiceBuilder::new()
+    let methods = served_methods(services, descriptors)?;
+    let known = crate::metrics::KnownMethods::new(methods.iter().map(|(path, _)| path.clone()));
+    let stack = tower::ServiceBuilder::new()
         .layer(context_layer::RequestIdLayer)
-        .layer(crate::metrics::RpcMetricsLayer::new(
-            crate::metrics::KnownMethods::new(methods.iter().map(|(path, _)| path.clone())),
-        ))
-        .layer(trace)
+        .layer(crate::metrics::RpcMetricsLayer::new(known))
+        .layer(call_log())
         .layer(receive::ReceiveLayer::new(
             receive::MethodKinds::new(methods),
             limits.max_request_bytes,
@@ -361,122 +420,208 @@ async fn serve(
             limits.max_in_flight_per_connection,
         ))
         .layer(context_layer::DeadlineLayer)
-        .service(routes);
+        .service(routes)
+        .map_response(|response| response.map(tonic::body::Body::new));
+    Ok(Calls::new(stack))
+}
 
-    let front = match &http {
-        Some(_) => {
-            let pool = crate::gateway::contract_pool()?;
-            let gateway_routes = crate::gateway::routes(&pool, services)?;
-            let document = crate::gateway::openapi(&pool, services, &gateway_routes);
-            let calls = CallService::new(
-                service
-                    .clone()
-                    .map_response(|response| response.map(tonic::body::Body::new))
-                    .map_err(|never| match never {}),
-            );
-            let gateway = Gateway::new(gateway_routes, calls, limits.max_request_bytes);
-            Some(std::sync::Arc::new(HttpFront::new(
-                gateway,
-                &document,
-                readiness,
-                stopped.clone(),
-            )))
-        }
-        None => None,
+type CallLog = TraceLayer<
+    SharedClassifier<GrpcErrorsAsFailures>,
+    fn(&http::Request<tonic::body::Body>) -> tracing::Span,
+    (),
+    DefaultOnResponse,
+    tower_http::trace::DefaultOnBodyChunk,
+    tower_http::trace::DefaultOnEos,
+    DefaultOnFailure,
+>;
+
+/// A call's span: the method and the request id, nothing else of the metadata.
+fn call_span(request: &http::Request<tonic::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(crate::context::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("grpc", rpc = %request.uri().path(), request_id = %id)
+}
+
+/// A log line per failed call, at WARN; the outcomes a client caused are not server failures and are
+/// logged at debug only. The span names the method and the request id only: the rest of the
+/// metadata, and with it the caller's token, is never recorded.
+fn call_log() -> CallLog {
+    let classifier = GrpcErrorsAsFailures::new()
+        .with_success(GrpcCode::InvalidArgument)
+        .with_success(GrpcCode::NotFound)
+        .with_success(GrpcCode::FailedPrecondition)
+        .with_success(GrpcCode::Unauthenticated)
+        .with_success(GrpcCode::ResourceExhausted)
+        .with_success(GrpcCode::OutOfRange)
+        .with_success(GrpcCode::Cancelled)
+        .with_success(GrpcCode::Unimplemented);
+    TraceLayer::new(SharedClassifier::new(classifier))
+        .make_span_with(call_span as fn(&http::Request<tonic::body::Body>) -> tracing::Span)
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+        .on_failure(DefaultOnFailure::new().level(Level::WARN))
+}
+
+/// The gateway over the call stack, and its documentation.
+fn http_front(
+    services: &[&'static str],
+    descriptors: &'static [u8],
+    calls: Calls,
+    limits: &ServerLimits,
+) -> Result<(Gateway, Docs), ServeError> {
+    let calls = CallService::new(calls.map_err(|never| match never {}));
+    let pool = prost_reflect::DescriptorPool::decode(descriptors)?;
+    let routes = gateway::routes(&pool, services)?;
+    let docs = Docs::new(&gateway::openapi(&pool, services, &routes));
+    let metadata = crate::context::GATEWAY_METADATA;
+    Ok((
+        Gateway::new(routes, calls, limits.max_request_bytes, metadata),
+        docs,
+    ))
+}
+
+/// The gRPC listener, and the HTTP one with what answers there.
+type Listeners = (TcpListener, Option<(TcpListener, Arc<HttpFront>)>);
+
+/// Accepts connections and serves them until `stopping` has resolved and the drain delay after it
+/// has passed (not ready, still serving), or an accept loop ends. The listeners close when it returns;
+/// the connections it hands back are still open.
+async fn accept_until(
+    stopping: impl Future<Output = ()>,
+    (grpc, http): Listeners,
+    calls: Calls,
+    limits: &ServerLimits,
+) -> Connections {
+    let mut connections = Connections::new(limits);
+    // A connection has as long to send its first request as a request has to send its message.
+    let timeouts = incoming::Timeouts {
+        idle: limits.idle_timeout,
+        first_request: limits.read_timeout,
     };
-
-    let (http2, web) = connection_builders(&limits);
-
-    let http_addr = http.as_ref().map(|(addr, _)| *addr);
-    tracing::info!(%addr, ?http_addr, ?services, ?limits, "grpc server listening");
-    let connections = GracefulShutdown::new();
-    // The connections' tasks, so that those still open at the drain deadline can be ended.
-    let mut connection_tasks = tokio::task::JoinSet::new();
-    {
-        // Dropping the streams at the end of this block closes the listeners: no new connection is
-        // accepted while the open ones drain.
-        // A connection has as long to send its first request as a request has to send its message.
-        let timeouts = incoming::Timeouts {
-            idle: limits.idle_timeout,
-            first_request: limits.read_timeout,
-        };
-        let mut incoming = incoming::accept(listener, timeouts);
-        let mut http_incoming = http.map(|(_, listener)| incoming::accept(listener, timeouts));
-        let mut shutdown = std::pin::pin!(shutdown);
-        let mut drain_until: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-        loop {
-            tokio::select! {
-                () = &mut shutdown, if drain_until.is_none() => {
-                    draining.send_replace(true);
-                    for name in services {
-                        health.set_service_status(*name, ServingStatus::NotServing).await;
-                    }
-                    if limits.drain_delay.is_zero() {
-                        break;
-                    }
-                    tracing::info!(%addr, delay = ?limits.drain_delay, "not ready, still serving");
-                    drain_until = Some(Box::pin(tokio::time::sleep(limits.drain_delay)));
+    let mut grpc = incoming::accept(grpc, timeouts);
+    let (http, front) = match http {
+        Some((listener, front)) => (Some(incoming::accept(listener, timeouts)), Some(front)),
+        None => (None, None),
+    };
+    let mut http = http;
+    let mut stopping = std::pin::pin!(stopping);
+    let mut drain_until: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    loop {
+        tokio::select! {
+            () = &mut stopping, if drain_until.is_none() => {
+                if limits.drain_delay.is_zero() {
+                    break;
                 }
-                () = until(drain_until.as_mut()) => break,
-                Some(_ended) = connection_tasks.join_next(), if !connection_tasks.is_empty() => {}
-                io = incoming.next() => match io {
-                    Some(Ok(io)) => {
-                        let info = io.connect_info();
-                        let service = service.clone();
-                        let per_call = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-                            info.0.touch();
-                            let mut request = request.map(tonic::body::Body::new);
-                            request.extensions_mut().insert(info.clone());
-                            service.clone().oneshot(request)
-                        });
-                        let connection = connections.watch(http2.serve_connection(TokioIo::new(io), per_call));
-                        connection_tasks.spawn(async move {
-                            if let Err(error) = connection.await {
-                                tracing::debug!(%error, "connection ended");
-                            }
-                        });
-                    }
-                    // The accept loop never yields an error, and ends only when the server does.
-                    Some(Err(_)) | None => break,
-                },
-                io = next_connection(http_incoming.as_mut()) => {
-                    let (Some(io), Some(front)) = (io, &front) else { break };
-                    let info = io.connect_info();
-                    let front = front.clone();
-                    let per_request = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-                        info.0.touch();
-                        request.extensions_mut().insert(info.clone());
-                        let front = front.clone();
-                        async move { Ok::<_, std::convert::Infallible>(front.respond(request).await) }
-                    });
-                    let connection = connections.watch(
-                        web.serve_connection(TokioIo::new(io), per_request).into_owned(),
-                    );
-                    connection_tasks.spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(%error, "http connection ended");
-                        }
-                    });
-                }
+                tracing::info!(delay = ?limits.drain_delay, "not ready, still serving");
+                drain_until = Some(Box::pin(tokio::time::sleep(limits.drain_delay)));
             }
+            () = until(drain_until.as_mut()) => break,
+            Some(_ended) = connections.tasks.join_next(), if !connections.tasks.is_empty() => {}
+            io = grpc.next() => match io {
+                Some(Ok(io)) => connections.serve_grpc(io, &calls),
+                // The accept loop never yields an error, and ends only when the server does.
+                Some(Err(_)) | None => break,
+            },
+            io = next_connection(http.as_mut()) => match (io, &front) {
+                (Some(io), Some(front)) => connections.serve_http(io, front),
+                _ => break,
+            },
         }
     }
-    // Also when the server failed or the signal came without a delay: the tasks must stop.
-    draining.send_replace(true);
-    for name in services {
-        health
-            .set_service_status(*name, ServingStatus::NotServing)
-            .await;
-    }
-    tracing::info!(%addr, "grpc server draining");
-    let drained = drain(connections, connection_tasks, limits.drain_timeout).await;
-    for (name, task) in background {
-        if let Err(error) = task.await {
-            tracing::error!(task = name, %error, "background task failed");
+    connections
+}
+
+/// The open connections of a server, each served by a task of its own.
+struct Connections {
+    graceful: GracefulShutdown,
+    /// The connections' tasks, so that those still open at the drain deadline can be ended.
+    tasks: tokio::task::JoinSet<()>,
+    http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    web: hyper_util::server::conn::auto::Builder<TokioExecutor>,
+}
+
+impl Connections {
+    fn new(limits: &ServerLimits) -> Self {
+        let (http2, web) = connection_builders(limits);
+        Self {
+            graceful: GracefulShutdown::new(),
+            tasks: tokio::task::JoinSet::new(),
+            http2,
+            web,
         }
     }
-    tracing::info!(%addr, "grpc server stopped");
-    drained
+
+    /// Serves a gRPC connection: every call through `calls`.
+    fn serve_grpc(&mut self, io: incoming::TrackedStream, calls: &Calls) {
+        let info = io.connect_info();
+        let calls = calls.clone();
+        let per_call = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            info.0.touch();
+            let mut request = request.map(tonic::body::Body::new);
+            request.extensions_mut().insert(info.clone());
+            calls.clone().oneshot(request)
+        });
+        let connection = self
+            .graceful
+            .watch(self.http2.serve_connection(TokioIo::new(io), per_call));
+        self.tasks.spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended");
+            }
+        });
+    }
+
+    /// Serves an HTTP connection: every request answered by `front`.
+    fn serve_http(&mut self, io: incoming::TrackedStream, front: &Arc<HttpFront>) {
+        let info = io.connect_info();
+        let front = front.clone();
+        let per_request =
+            hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+                info.0.touch();
+                request.extensions_mut().insert(info.clone());
+                let front = front.clone();
+                async move { Ok::<_, std::convert::Infallible>(front.respond(request).await) }
+            });
+        let connection = self.graceful.watch(
+            self.web
+                .serve_connection(TokioIo::new(io), per_request)
+                .into_owned(),
+        );
+        self.tasks.spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "http connection ended");
+            }
+        });
+    }
+
+    /// Tells every open connection to go away (HTTP/2 GOAWAY, HTTP/1.1 close after the current
+    /// request) and lets calls in flight finish, for at most `timeout`: a client that never finishes
+    /// its request (or never reads its answer) cannot keep the process alive. Connections open past it
+    /// are dropped, which closes their sockets.
+    async fn drain(self, timeout: Duration) -> Result<(), ServeError> {
+        let Self {
+            graceful,
+            mut tasks,
+            ..
+        } = self;
+        if tokio::time::timeout(timeout, graceful.shutdown())
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        while tasks.try_join_next().is_some() {}
+        let open = tasks.len();
+        tasks.shutdown().await;
+        tracing::warn!(open, after = ?timeout, "drain deadline passed: connections closed by force");
+        Err(ServeError::DrainTimedOut {
+            open,
+            after: timeout,
+        })
+    }
 }
 
 /// How connections are served: HTTP/2 on the gRPC port; HTTP/1.1 and HTTP/2 on the HTTP port.
@@ -513,44 +658,15 @@ fn connection_builders(
     (http2, web)
 }
 
-/// Tells every open connection to go away (HTTP/2 GOAWAY, HTTP/1.1 close after the current request)
-/// and lets calls in flight finish, for at most `timeout`: a client that never finishes its request
-/// (or never reads its answer) cannot keep the process alive. Connections open past it are dropped,
-/// which closes their sockets.
-async fn drain(
-    connections: GracefulShutdown,
-    mut tasks: tokio::task::JoinSet<()>,
-    timeout: Duration,
-) -> Result<(), ServeError> {
-    if tokio::time::timeout(timeout, connections.shutdown())
-        .await
-        .is_ok()
-    {
-        return Ok(());
-    }
-    while tasks.try_join_next().is_some() {}
-    let open = tasks.len();
-    tasks.shutdown().await;
-    tracing::warn!(open, after = ?timeout, "drain deadline passed: connections closed by force");
-    Err(ServeError::DrainTimedOut {
-        open,
-        after: timeout,
-    })
-}
-
 /// Every method of `services` and of the built-in health and reflection services: its path, and
 /// whether its client sends a stream.
 fn served_methods(
     services: &[&'static str],
+    descriptors: &'static [u8],
 ) -> Result<Vec<(String, bool)>, prost_reflect::DescriptorError> {
-    const BUILT_IN: [&str; 3] = [
-        "grpc.health.v1.Health",
-        "grpc.reflection.v1.ServerReflection",
-        "grpc.reflection.v1alpha.ServerReflection",
-    ];
     let mut paths = Vec::new();
     for set in [
-        route256_proto::FILE_DESCRIPTOR_SET,
+        descriptors,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,

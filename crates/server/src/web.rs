@@ -1,14 +1,13 @@
-//! The HTTP port of every service: the JSON gateway over its RPCs, the OpenAPI document and Swagger UI
-//! over it, and what load balancers and Prometheus ask for.
+//! The HTTP port of every service: what load balancers and Prometheus ask for, and the JSON gateway
+//! over its RPCs with its documentation (the `gateway` crate) for everything else.
 //!
 //! | path | what |
 //! |---|---|
 //! | `/healthz` | liveness: 200 while the process serves at all |
 //! | `/readyz` | readiness: 200 when the service's own check passes (storage and the services it calls are reachable); 503 once shutdown has begun, or when the check fails or takes over 2 s |
 //! | `/metrics` | Prometheus text format (see [`crate::metrics`]) |
-//! | `/openapi.json` | the OpenAPI 3 document of the gateway's routes |
-//! | `/swagger/` | Swagger UI over that document, from files built into the binary; "Try it out" calls this same origin |
-//! | anything else | the gateway (see [`crate::gateway`]) |
+//! | `/openapi.json`, `/swagger/` | the gateway's OpenAPI document and Swagger UI ([`gateway::Docs`]) |
+//! | anything else | the gateway ([`gateway::Gateway`]) |
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use http::{header, HeaderValue, Method, StatusCode};
 use http_body_util::Full;
 use tokio::sync::watch;
 
-use crate::gateway::{Gateway, HttpError, HttpResponse};
+use gateway::{Docs, Gateway, HttpError, HttpResponse};
 
 /// A service's readiness check: `Err` says what is not reachable.
 pub type ReadinessCheck =
@@ -31,29 +30,23 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Everything the HTTP port answers.
 pub struct HttpFront {
     gateway: Gateway,
-    openapi: Bytes,
-    swagger: Arc<utoipa_swagger_ui::Config<'static>>,
+    docs: Docs,
     readiness: Option<ReadinessCheck>,
     /// `true` once shutdown has begun.
     draining: watch::Receiver<bool>,
 }
 
 impl HttpFront {
-    /// The front of `gateway`, documented by `openapi`.
+    /// The front of `gateway`, documented by `docs`.
     pub fn new(
         gateway: Gateway,
-        openapi: &serde_json::Value,
+        docs: Docs,
         readiness: Option<ReadinessCheck>,
         draining: watch::Receiver<bool>,
     ) -> Self {
-        // No validator badge: it would be fetched from swagger.io, and nothing here needs the network.
-        let swagger = utoipa_swagger_ui::Config::new(["/openapi.json"])
-            .persist_authorization(true)
-            .validator_url("none");
         Self {
             gateway,
-            openapi: Bytes::from(openapi.to_string()),
-            swagger: Arc::new(swagger),
+            docs,
             readiness,
             draining,
         }
@@ -66,10 +59,7 @@ impl HttpFront {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let path = request.uri().path();
-        let fixed = matches!(
-            path,
-            "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/swagger"
-        ) || path.starts_with("/swagger/");
+        let fixed = matches!(path, "/healthz" | "/readyz" | "/metrics") || Docs::serves(path);
         if !fixed {
             return self.gateway.handle(request).await;
         }
@@ -85,15 +75,7 @@ impl HttpFront {
                 "text/plain; version=0.0.4",
                 crate::metrics::render(),
             ),
-            "/openapi.json" => text(StatusCode::OK, "application/json", self.openapi.clone()),
-            "/swagger" => {
-                let mut response = text(StatusCode::MOVED_PERMANENTLY, "text/plain", "");
-                response
-                    .headers_mut()
-                    .insert(header::LOCATION, HeaderValue::from_static("/swagger/"));
-                response
-            }
-            _ => self.swagger_file(path.trim_start_matches("/swagger/")),
+            _ => self.docs.respond(path),
         }
     }
 
@@ -116,28 +98,6 @@ impl HttpFront {
                 "text/plain",
                 "not ready: the check timed out",
             ),
-        }
-    }
-
-    fn swagger_file(&self, file: &str) -> HttpResponse {
-        match utoipa_swagger_ui::serve(file, self.swagger.clone()) {
-            Ok(Some(found)) => {
-                let mut response = text(StatusCode::OK, "", Bytes::from(found.bytes.into_owned()));
-                if let Ok(kind) = HeaderValue::try_from(found.content_type) {
-                    response.headers_mut().insert(header::CONTENT_TYPE, kind);
-                }
-                if found.gzpipped {
-                    response
-                        .headers_mut()
-                        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                }
-                response
-            }
-            Ok(None) => HttpError::no_route(&format!("/swagger/{file}")).into_response(),
-            Err(error) => {
-                tracing::error!(%error, "cannot serve swagger ui");
-                HttpError::from_status(&tonic::Status::internal("internal error")).into_response()
-            }
         }
     }
 }

@@ -51,13 +51,33 @@ const ERRORS: [(&str, &str); 8] = [
 /// The OpenAPI document of `routes`, the routes of `services` (full names) in `pool`: titled by the
 /// services' names, described by their proto comments.
 pub fn openapi(pool: &DescriptorPool, services: &[&str], routes: &[Route]) -> Json {
-    let title = services.join(", ");
     let description: Vec<String> = services
         .iter()
         .filter_map(|name| pool.get_service_by_name(name))
         .filter_map(|service| comment(&service.parent_file(), service.path()))
         .collect();
-    let description = description.join("\n\n");
+    let mut gen = Generator {
+        outputs: output_messages(routes),
+        schemas: BTreeMap::new(),
+    };
+    let paths = gen.paths(routes);
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": services.join(", "),
+            "description": description.join("\n\n"),
+            "version": env!("CARGO_PKG_VERSION"),
+        },
+        "paths": paths,
+        "components": components(gen.schemas),
+        // Either scheme, or none: the gateway passes a token on; which RPCs need one is the service's
+        // business.
+        "security": [{"bearer": []}, {"apiKey": []}, {}],
+    })
+}
+
+/// Every message that appears in an answer of `routes`, by full name.
+fn output_messages(routes: &[Route]) -> BTreeSet<String> {
     let mut outputs = BTreeSet::new();
     for route in routes {
         match &route.response_body {
@@ -69,40 +89,13 @@ pub fn openapi(pool: &DescriptorPool, services: &[&str], routes: &[Route]) -> Js
             None => reachable(&route.rpc.output(), &mut outputs),
         }
     }
-    let mut gen = Generator {
-        outputs,
-        schemas: BTreeMap::new(),
-    };
+    outputs
+}
 
-    let mut paths: BTreeMap<String, Map<String, Json>> = BTreeMap::new();
-    let mut operation_ids = BTreeSet::new();
-    for route in routes {
-        let service = route.rpc.parent_service();
-        let mut id = format!("{}_{}", service.name(), route.rpc.name());
-        let mut n = 1;
-        while !operation_ids.insert(id.clone()) {
-            id = format!("{}_{}{n}", service.name(), route.rpc.name());
-            n += 1;
-        }
-        let operation = gen.operation(route, id);
-        paths
-            .entry(route.template.openapi_path())
-            .or_default()
-            .insert(
-                route.method.as_str().to_lowercase(),
-                Json::Object(operation),
-            );
-    }
-
-    let mut responses = Map::new();
-    responses.insert(
-        "Error".to_owned(),
-        json!({
-            "description": "An error: the gRPC status code, its message, and details (always empty here).",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-        }),
-    );
-    let mut schemas: Map<String, Json> = gen.schemas.into_iter().collect();
+/// The document's components: the messages' `schemas` and the error body every route may answer
+/// with, and the two ways to send a token.
+fn components(schemas: BTreeMap<String, Json>) -> Json {
+    let mut schemas: Map<String, Json> = schemas.into_iter().collect();
     schemas.insert(
         "Error".to_owned(),
         json!({
@@ -118,32 +111,26 @@ pub fn openapi(pool: &DescriptorPool, services: &[&str], routes: &[Route]) -> Js
         }),
     );
     json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": title,
-            "description": description,
-            "version": env!("CARGO_PKG_VERSION"),
-        },
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "responses": responses,
-            "securitySchemes": {
-                "bearer": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "The caller's token as `authorization: Bearer <token>`."
-                },
-                "apiKey": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "x-api-key",
-                    "description": "The caller's token as `x-api-key: <token>`."
-                }
+        "schemas": schemas,
+        "responses": {
+            "Error": {
+                "description": "An error: the gRPC status code, its message, and details (always empty here).",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
             }
         },
-        // Either scheme, or none: only the RPCs that reach the catalogue need a token.
-        "security": [{"bearer": []}, {"apiKey": []}, {}],
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The caller's token as `authorization: Bearer <token>`."
+            },
+            "apiKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-api-key",
+                "description": "The caller's token as `x-api-key: <token>`."
+            }
+        }
     })
 }
 
@@ -166,20 +153,54 @@ struct Generator {
 }
 
 impl Generator {
+    /// The document's paths: an operation per route, under its template, with a unique id.
+    fn paths(&mut self, routes: &[Route]) -> BTreeMap<String, Map<String, Json>> {
+        let mut paths: BTreeMap<String, Map<String, Json>> = BTreeMap::new();
+        let mut operation_ids = BTreeSet::new();
+        for route in routes {
+            let service = route.rpc.parent_service();
+            let mut id = format!("{}_{}", service.name(), route.rpc.name());
+            let mut n = 1;
+            while !operation_ids.insert(id.clone()) {
+                id = format!("{}_{}{n}", service.name(), route.rpc.name());
+                n += 1;
+            }
+            let operation = self.operation(route, id);
+            paths
+                .entry(route.template.openapi_path())
+                .or_default()
+                .insert(
+                    route.method.as_str().to_lowercase(),
+                    Json::Object(operation),
+                );
+        }
+        paths
+    }
+
     fn operation(&mut self, route: &Route, id: String) -> Map<String, Json> {
-        let input = route.rpc.input();
-        let text = comment(&route.rpc.parent_file(), route.rpc.path());
         let mut operation = Map::new();
         operation.insert("operationId".to_owned(), json!(id));
         operation.insert(
             "tags".to_owned(),
             json!([route.rpc.parent_service().name()]),
         );
-        if let Some(text) = text {
+        if let Some(text) = comment(&route.rpc.parent_file(), route.rpc.path()) {
             operation.insert("summary".to_owned(), json!(summary(&text)));
             operation.insert("description".to_owned(), json!(text));
         }
+        let parameters = self.parameters(route);
+        if !parameters.is_empty() {
+            operation.insert("parameters".to_owned(), json!(parameters));
+        }
+        if let Some(body) = self.request_body(route) {
+            operation.insert("requestBody".to_owned(), body);
+        }
+        operation.insert("responses".to_owned(), self.responses(route));
+        operation
+    }
 
+    /// The path's variables, then the query's fields (unless the body is the whole message).
+    fn parameters(&mut self, route: &Route) -> Vec<Json> {
         let mut parameters = Vec::new();
         for path in route.path_fields() {
             let field = &path[path.len() - 1];
@@ -195,29 +216,31 @@ impl Generator {
             }
             parameters.push(parameter);
         }
+        if !matches!(route.body, BodyRule::Whole) {
+            let mut prefix = Vec::new();
+            self.query_parameters(route, &route.rpc.input(), &mut prefix, &mut parameters, 0);
+        }
+        parameters
+    }
+
+    /// The request body's schema, and whether a body is required.
+    fn request_body(&mut self, route: &Route) -> Option<Json> {
+        let input = route.rpc.input();
         let bound_top: BTreeSet<String> = route
             .path_fields()
             .iter()
             .filter(|p| p.len() == 1)
             .map(|p| p[0].full_name().to_owned())
             .collect();
-        if !matches!(route.body, BodyRule::Whole) {
-            let mut prefix = Vec::new();
-            self.query_parameters(route, &input, &mut prefix, &mut parameters, 0);
-        }
-        if !parameters.is_empty() {
-            operation.insert("parameters".to_owned(), json!(parameters));
-        }
-
-        let body = match &route.body {
-            BodyRule::None => None,
+        let (schema, required) = match &route.body {
+            BodyRule::None => return None,
             BodyRule::Field(field) => {
                 let required = self.excludes_default(field);
-                Some((self.field_schema(field, Use::Input), required))
+                (self.field_schema(field, Use::Input), required)
             }
             BodyRule::Whole if bound_top.is_empty() => {
                 let required = input.fields().any(|f| self.excludes_default(&f));
-                Some((self.message_ref(&input), required))
+                (self.message_ref(&input), required)
             }
             BodyRule::Whole => {
                 // The path's fields are not repeated in the body's schema.
@@ -226,19 +249,17 @@ impl Generator {
                     .get("required")
                     .and_then(Json::as_array)
                     .is_some_and(|r| !r.is_empty());
-                Some((schema, required))
+                (schema, required)
             }
         };
-        if let Some((schema, required)) = body {
-            operation.insert(
-                "requestBody".to_owned(),
-                json!({
-                    "required": required,
-                    "content": {"application/json": {"schema": schema}}
-                }),
-            );
-        }
+        Some(json!({
+            "required": required,
+            "content": {"application/json": {"schema": schema}}
+        }))
+    }
 
+    /// 200 with the answer's schema, and the error body under every status the gateway maps to.
+    fn responses(&mut self, route: &Route) -> Json {
         let ok = match &route.response_body {
             Some(field) => self.field_schema(field, Use::Output),
             None => self.message_ref(&route.rpc.output()),
@@ -261,8 +282,7 @@ impl Generator {
             "default".to_owned(),
             json!({"$ref": "#/components/responses/Error"}),
         );
-        operation.insert("responses".to_owned(), Json::Object(responses));
-        operation
+        Json::Object(responses)
     }
 
     /// A query parameter per scalar field the path and body leave, nested messages dotted.

@@ -1,4 +1,5 @@
-//! Structured logs through `tracing`.
+//! Structured logs through `tracing`: the process's subscriber, and the one-line error chain every log
+//! of a failure uses. A leaf: it imports no other crate of the workspace.
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: human-readable lines, or JSON when `LOG_FORMAT=json`; the level comes

@@ -1,10 +1,15 @@
 //! The HTTP/JSON gateway: every RPC with a `google.api.http` rule, reachable over HTTP with JSON, with no
 //! second hand-written API.
 //!
-//! The routes are read at start-up from the descriptor set the services were generated from
-//! (`route256_proto::FILE_DESCRIPTOR_SET`): every binding of every rule, `additional_bindings`
-//! included, with its method, path template and body rule. `/openapi.json` is generated from the same
-//! routes (`openapi.rs`), so the document and what is served cannot drift apart.
+//! The routes are read at start-up from the descriptor pool the server hands in (the one its services
+//! were generated from): every binding of every rule, `additional_bindings` included, with its method,
+//! path template and body rule. The OpenAPI document is generated from the same routes
+//! (`openapi.rs`), so the document and what is served cannot drift apart; [`Docs`] serves it with
+//! Swagger UI.
+//!
+//! This crate owns the translation between HTTP/JSON and gRPC, and nothing else: it knows no service
+//! of Route256 (its tests run over a fixture service of their own, `testdata/gateway_test.proto`),
+//! never imports `route256-proto` or the `server` crate, and calls whatever tower service it is given.
 //!
 //! A request is matched to a route (the most specific template wins: literals before variables), its
 //! message is built from the path, query and body (`transcode.rs`), and the call then runs
@@ -12,13 +17,14 @@
 //! admission, deadline, the validating codec and the handler — as a gRPC request with no socket in
 //! between. So an HTTP call is validated, limited, logged and counted exactly as a gRPC one.
 //!
-//! Headers that become metadata: `authorization` and `x-api-key` (the caller's token; never logged),
-//! `x-request-id`; and `x-timeout-ms`, the caller's deadline in milliseconds, becomes `grpc-timeout`.
+//! Headers that become metadata: those the server names ([`Gateway::new`]; typically the caller's
+//! token, never logged, and a request id), passed back when the answer carries them; and `x-timeout-ms`, the caller's deadline in milliseconds, becomes `grpc-timeout`.
 //! Answers: 200 with the response message as JSON, or an error status from grpc-gateway's map with the
 //! body `{"code", "message", "details"}` (`status.rs`). What never reaches a service: no route (404),
 //! a route without the method (405), a body past the request size limit (413) or still arriving after
 //! 30 s (408), a body that is not declared JSON (415, [`json_only`]), a request the gateway cannot turn
 //! into the message (400; a JSON key twice in one object among them); each with the same error body.
+mod docs;
 mod openapi;
 mod status;
 mod template;
@@ -35,13 +41,12 @@ use prost_reflect::{
 use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
+pub use docs::Docs;
 pub use openapi::openapi;
 pub use status::{http_status, HttpError};
 pub use template::{PathTemplate, TemplateError};
 pub use transcode::BodyRule;
 use transcode::FieldPath;
-
-use crate::context::{API_KEY, AUTHORIZATION, REQUEST_ID};
 
 /// The header that carries the caller's deadline, in milliseconds (gRPC's `grpc-timeout`).
 pub const TIMEOUT_HEADER: &str = "x-timeout-ms";
@@ -56,6 +61,9 @@ pub type CallService = BoxCloneSyncService<
     http::Response<tonic::body::Body>,
     tower::BoxError,
 >;
+
+/// The counter of requests refused before any call (the server's RPC metrics never see them).
+const REFUSED: &str = "http_gateway_refused_total";
 
 /// Marks a call that came in through the gateway (a request extension), for the metrics.
 #[derive(Clone, Copy, Debug)]
@@ -237,6 +245,7 @@ pub struct Gateway {
     routes: std::sync::Arc<Vec<Route>>,
     service: CallService,
     max_body: usize,
+    metadata: &'static [&'static str],
 }
 
 /// The answer the gateway gives.
@@ -244,17 +253,24 @@ pub type HttpResponse = http::Response<Full<Bytes>>;
 
 impl Gateway {
     /// A gateway over `routes` calling `service`; bodies larger than `max_body` bytes are refused.
-    pub fn new(routes: Vec<Route>, service: CallService, max_body: usize) -> Self {
+    /// The request headers named in `metadata` are passed on to the call as metadata, and those of
+    /// them the call answers with are passed back.
+    pub fn new(
+        routes: Vec<Route>,
+        service: CallService,
+        max_body: usize,
+        metadata: &'static [&'static str],
+    ) -> Self {
+        metrics::describe_counter!(
+            REFUSED,
+            "HTTP requests the gateway refused before any call, by status"
+        );
         Self {
             routes: std::sync::Arc::new(routes),
             service,
             max_body,
+            metadata,
         }
-    }
-
-    /// The routes served.
-    pub fn routes(&self) -> &[Route] {
-        &self.routes
     }
 
     /// Answers one HTTP request. `extensions` (the connection's) are passed on to the call.
@@ -272,7 +288,8 @@ impl Gateway {
             Err(error) => {
                 // Refused before any call: the RPC metrics never see it, so it is counted here.
                 tracing::debug!(%method, %path, status = error.http.as_u16(), reason = %error.message, "http request refused");
-                crate::metrics::gateway_refused(error.http);
+                metrics::counter!(REFUSED, "status" => error.http.as_u16().to_string())
+                    .increment(1);
                 error.into_response()
             }
         }
@@ -322,7 +339,7 @@ impl Gateway {
             parts.uri.query(),
             &body,
         )?;
-        let mut call = grpc_request(route, &parts.headers, &message)?;
+        let mut call = grpc_request(route, &parts.headers, self.metadata, &message)?;
         call.extensions_mut().extend(parts.extensions);
         call.extensions_mut().insert(ViaGateway);
         Ok((route, call))
@@ -396,7 +413,7 @@ impl Gateway {
             .ok_or_else(|| internal("the call ended without a status".to_owned()))?;
         if status.code() != tonic::Code::Ok {
             let mut response = HttpError::from_status(&status).into_response();
-            copy_request_id(&parts.headers, response.headers_mut());
+            copy_headers(self.metadata, &parts.headers, response.headers_mut());
             return Ok(response);
         }
         let message = unframe(data).map_err(|why| internal(why.to_owned()))?;
@@ -408,7 +425,7 @@ impl Gateway {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        copy_request_id(&parts.headers, response.headers_mut());
+        copy_headers(self.metadata, &parts.headers, response.headers_mut());
         Ok(response)
     }
 }
@@ -418,6 +435,7 @@ impl Gateway {
 fn grpc_request(
     route: &Route,
     headers: &HeaderMap,
+    metadata: &[&'static str],
     message: &DynamicMessage,
 ) -> Result<http::Request<tonic::body::Body>, HttpError> {
     let encoded = transcode::encode(message);
@@ -441,11 +459,7 @@ fn grpc_request(
         HeaderValue::from_static("application/grpc"),
     );
     out.insert(header::TE, HeaderValue::from_static("trailers"));
-    for name in [AUTHORIZATION, API_KEY, REQUEST_ID] {
-        if let Some(value) = headers.get(name) {
-            out.insert(name, value.clone());
-        }
-    }
+    copy_headers(metadata, headers, out);
     if let Some(value) = headers.get(TIMEOUT_HEADER) {
         let ms = value
             .to_str()
@@ -482,13 +496,15 @@ fn unframe(mut data: Bytes) -> Result<Bytes, &'static str> {
     Ok(data.split_to(length))
 }
 
-fn copy_request_id(from: &HeaderMap, to: &mut HeaderMap) {
-    if let Some(id) = from.get(REQUEST_ID) {
-        to.insert(REQUEST_ID, id.clone());
+/// Copies the headers named in `names` that `from` has.
+fn copy_headers(names: &[&'static str], from: &HeaderMap, to: &mut HeaderMap) {
+    for &name in names {
+        if let Some(value) = from.get(name) {
+            to.insert(name, value.clone());
+        }
     }
 }
 
-/// The contract's descriptor pool.
 /// Refuses a request whose body is not JSON: one that declares another type, or sends a body without
 /// declaring any. A web page may send other origins a form or `text/plain` without asking them first
 /// (a "simple request"); JSON only, and such a page cannot place an order in a visitor's name.
@@ -517,10 +533,6 @@ fn json_only(headers: &http::HeaderMap, body: &[u8]) -> Result<(), HttpError> {
     } else {
         Err(HttpError::not_json(Some(text)))
     }
-}
-
-pub fn contract_pool() -> Result<DescriptorPool, RuleError> {
-    Ok(DescriptorPool::decode(route256_proto::FILE_DESCRIPTOR_SET)?)
 }
 
 #[cfg(test)]

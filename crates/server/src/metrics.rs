@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `grpc_server_handled_total` (counter) | `grpc_service`, `grpc_method`, `grpc_code`, `transport` (`grpc`/`http`) |
 //! | `grpc_server_handling_seconds` (histogram) | `grpc_service`, `grpc_method`, `transport` |
-//! | `http_gateway_refused_total` (counter) | `status`: requests the gateway refused before any call (no route, 405, 408, 413, a body or query it could not turn into the message) |
+//! | `http_gateway_refused_total` (counter) | `status`: requests the gateway refused before any call (no route, 405, 408, 413, 415, a body or query it could not turn into the message); counted by the `gateway` crate |
 //!
 //! Label values come from a closed set: a call to a method the server does not serve (answered
 //! `UNIMPLEMENTED`) counts under `grpc_service="unknown", grpc_method="unknown"`, so a client inventing
@@ -30,9 +30,9 @@ use http_body::{Body, Frame};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tonic::Code;
 
-use crate::gateway::ViaGateway;
+use gateway::ViaGateway;
 
-/// Latency buckets, in seconds: 1 ms to 10 s.
+/// Latency buckets, in seconds (`grpc_server_handling_seconds`).
 const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
@@ -62,10 +62,6 @@ fn exporter() -> Option<&'static Exporter> {
                     metrics::describe_counter!(
                         "grpc_server_handled_total",
                         "RPCs completed, by status code and transport"
-                    );
-                    metrics::describe_counter!(
-                        "http_gateway_refused_total",
-                        "HTTP requests the gateway refused before any call, by status"
                     );
                     metrics::describe_histogram!(
                         "grpc_server_handling_seconds",
@@ -99,12 +95,6 @@ pub fn render() -> String {
         }
         None => String::new(),
     }
-}
-
-/// Counts a request the gateway refused before it became a call.
-pub fn gateway_refused(status: http::StatusCode) {
-    metrics::counter!("http_gateway_refused_total", "status" => status.as_u16().to_string())
-        .increment(1);
 }
 
 /// The methods a server serves, as `/package.Service/Method` paths: the label values calls may have.

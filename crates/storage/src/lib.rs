@@ -1,22 +1,29 @@
-//! PostgreSQL plumbing cart and loms share: the connection pool, embedded migrations, and telling a
-//! database that is unreachable from a query that failed.
+//! PostgreSQL for any service that keeps its data there: settings from the environment, the connection
+//! pool, embedded migrations, the time limit of one operation, the one storage error shape
+//! ([`RepoError`]) with the rule that tells a database that is unreachable from a query that failed,
+//! and (feature `testing`) throw-away databases and the macro that runs a storage suite. It knows no
+//! service's tables: it never imports a service, a generated query crate or `route256-proto`.
 //!
 //! Services reach PostgreSQL through pgbouncer in transaction pooling: each pooled connection here is a
 //! client connection of pgbouncer, which lends a server connection per transaction. So nothing
 //! session-scoped is used (no session advisory locks, no `SET`), and the named prepared statements of
 //! the generated queries rely on pgbouncer's `max_prepared_statements` (≥ 1.21).
+mod error;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+pub use error::{violated, Cause, Classify, Context, NoAnswer, RepoError, Stored};
 
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use tokio_postgres::error::SqlState;
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use tokio_postgres::NoTls;
 
-use crate::config::{env_in_range, env_or, ConfigError};
+use env_config::{env_in_range, env_or, ConfigError};
 
 /// Where and how a service reaches its database.
 #[derive(Clone, PartialEq, Eq)]
@@ -140,11 +147,6 @@ impl Storage {
     }
 }
 
-/// A storage operation that got no answer in time: the database, or pgbouncer, stalls.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer from the database within {0:?}")]
-pub struct NoAnswer(pub Duration);
-
 /// Runs one storage operation (taking a connection, its statements or transaction) within `limit`.
 ///
 /// A database that has stopped answering without closing its connections (a stalled host, a paused
@@ -173,31 +175,65 @@ pub enum PoolSetupError {
     Build(#[source] deadpool_postgres::BuildError),
 }
 
-/// Whether a database error means the database could not be reached or used at all (down, restarting,
-/// out of connections) — a retry later may succeed — rather than a query that failed.
-pub fn is_unavailable(error: &tokio_postgres::Error) -> bool {
-    if error.is_closed() {
-        return true;
-    }
-    match error.code() {
-        Some(code) => {
-            code.code().starts_with("08") // connection exception
-                || *code == SqlState::ADMIN_SHUTDOWN
-                || *code == SqlState::CRASH_SHUTDOWN
-                || *code == SqlState::CANNOT_CONNECT_NOW
-                || *code == SqlState::TOO_MANY_CONNECTIONS
-        }
-        // No SQLSTATE: the connection itself failed (refused, reset, timed out).
-        None => true,
+/// What a PostgreSQL adapter holds: the pool, and the time limit of one operation.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
-/// Whether taking a connection from the pool failed for want of a database.
-pub fn pool_unavailable(error: &PoolError) -> bool {
-    match error {
-        PoolError::Timeout(_) | PoolError::Closed => true,
-        PoolError::Backend(error) => is_unavailable(error),
-        PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => false,
+/// A database could not be opened for a service.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Pool(#[from] PoolSetupError),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+}
+
+impl Database {
+    /// The pool of `settings`, with `migrations` applied ([`migrate`]).
+    pub async fn open(
+        settings: &PgSettings,
+        migrations: refinery::Runner,
+    ) -> Result<Self, OpenError> {
+        let pool = settings.pool()?;
+        migrate(&pool, migrations).await?;
+        Ok(Self {
+            pool,
+            timeout: settings.timeout,
+        })
+    }
+
+    /// A connection from the pool; waiting past the acquire timeout is [`RepoError::is_unavailable`].
+    pub async fn client(&self) -> Result<Object, RepoError> {
+        self.pool.get().await.context("get a connection")
+    }
+
+    /// Readiness: a statement goes through the pool (and pgbouncer) to the database and back.
+    pub async fn ping(&self) -> Result<(), RepoError> {
+        self.run(async {
+            let client = self.client().await?;
+            client.simple_query("SELECT 1").await.context("ping")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs one storage operation within the time limit ([`within`]).
+    pub async fn run<T>(
+        &self,
+        operation: impl Future<Output = Result<T, RepoError>>,
+    ) -> Result<T, RepoError> {
+        within(self.timeout, operation).await
     }
 }
 
@@ -234,11 +270,31 @@ pub async fn migrate(pool: &Pool, runner: refinery::Runner) -> Result<(), Migrat
                 return Ok(());
             }
             Err(error) if attempt == 1 => {
-                tracing::warn!(error = %crate::telemetry::error_chain(&error), "migrations failed: retrying once");
+                tracing::warn!(error = %telemetry::error_chain(&error), "migrations failed: retrying once");
             }
             Err(error) => return Err(error.into()),
         }
     }
+}
+
+/// One `#[tokio::test]` per case of a storage suite shared by several implementations of a port:
+/// `$suite` is the module (a path) whose `async fn $case(store: Arc<S>)` are the cases; `$make` a
+/// future expression, evaluated afresh for every case, yielding `(store, guard)`; `$finish` gets the
+/// guard once the case has passed (for PostgreSQL: the [`testing::TestDatabase`] to drop).
+#[cfg(feature = "testing")]
+#[macro_export]
+macro_rules! suite_tests {
+    ($suite:path; $make:expr, $finish:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                use $suite as suite;
+                let (store, guard) = $make.await;
+                suite::$case(::std::sync::Arc::new(store)).await;
+                ($finish)(guard);
+            }
+        )*
+    };
 }
 
 #[cfg(test)]

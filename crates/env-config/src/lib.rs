@@ -1,4 +1,5 @@
-//! Configuration from environment variables, each with the contract's default.
+//! Settings from environment variables, each with the contract's default: the parsing every service
+//! and shared crate uses. Owns nothing else, and imports no other crate of the workspace.
 //!
 //! Fail closed: a variable that is set but unusable stops the service at start with a message naming
 //! it, instead of a silent fallback to a default or a crash later.
