@@ -394,6 +394,20 @@ mod tests {
         assert!(matches!(result, Err(CartError::TooManyUnits(_))));
     }
 
+    /// A concurrent add filled the position between the count and the store: the store refuses.
+    #[tokio::test]
+    async fn add_item_refused_by_the_store_as_too_many_is_too_many_units() {
+        let mut m = Mocks::new();
+        m.product_found();
+        m.stock(1_000_000);
+        m.in_cart(1);
+        m.carts
+            .expect_add_item()
+            .returning(|_, _, _| Ok(AddOutcome::TooManyUnits));
+        let result = m.cart().add_item(&ctx(), user(), sku(5), count(1)).await;
+        assert!(matches!(result, Err(CartError::TooManyUnits(s)) if s == sku(5)));
+    }
+
     #[tokio::test]
     async fn add_item_passes_upstream_failures_on() {
         let mut m = Mocks::new();

@@ -141,3 +141,37 @@ pub fn violated(error: &tokio_postgres::Error, code: &SqlState, constraint: &str
         .as_db_error()
         .is_some_and(|e| e.code() == code && e.constraint() == Some(constraint))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_that_cannot_lend_a_connection_is_unavailable() {
+        let timed_out: Result<(), PoolError> =
+            Err(PoolError::Timeout(deadpool_postgres::TimeoutType::Wait));
+        let error = timed_out.context("get a connection").expect_err("failed");
+        assert!(error.is_unavailable());
+        assert_eq!(error.to_string(), "storage unavailable: get a connection");
+        let closed: Result<(), PoolError> = Err(PoolError::Closed);
+        assert!(closed.context("x").expect_err("failed").is_unavailable());
+    }
+
+    #[test]
+    fn a_stall_is_unavailable_and_corrupt_data_a_failure() {
+        let stalled = RepoError::from(NoAnswer(Duration::from_secs(5)));
+        assert!(stalled.is_unavailable());
+        let corrupt = u32::try_from(-1_i64)
+            .stored("sku")
+            .expect_err("out of range");
+        assert!(!corrupt.is_unavailable());
+        assert_eq!(
+            corrupt.to_string(),
+            "storage failed: stored sku out of range"
+        );
+        assert!(
+            std::error::Error::source(&corrupt).is_some(),
+            "the cause is kept"
+        );
+    }
+}
