@@ -17,8 +17,8 @@
 //! admission, deadline, the validating codec and the handler — as a gRPC request with no socket in
 //! between. So an HTTP call is validated, limited, logged and counted exactly as a gRPC one.
 //!
-//! Headers that become metadata: those the server names ([`Gateway::new`]; typically the caller's
-//! token, never logged, and a request id), passed back when the answer carries them; and `x-timeout-ms`, the caller's deadline in milliseconds, becomes `grpc-timeout`.
+//! Headers that become metadata: those the server names ([`Headers`]: the caller's credential, never
+//! logged, and a request id, which is passed back when the answer carries it); and `x-timeout-ms`, the caller's deadline in milliseconds, becomes `grpc-timeout`.
 //! Answers: 200 with the response message as JSON, or an error status from grpc-gateway's map with the
 //! body `{"code", "message", "details"}` (`status.rs`). What never reaches a service: no route (404),
 //! a route without the method (405), a body past the request size limit (413) or still arriving after
@@ -55,12 +55,23 @@ const MAX_TIMEOUT_MS: u64 = 99_999_999;
 /// How long a request body may take to arrive: a client trickling bytes does not hold a task longer.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The service stack the gateway calls into: the gRPC server's, boxed.
+/// The service stack the gateway calls into: the gRPC server's, boxed. It answers every call (an
+/// error is a response with a gRPC status), so it never fails.
 pub type CallService = BoxCloneSyncService<
     http::Request<tonic::body::Body>,
     http::Response<tonic::body::Body>,
-    tower::BoxError,
+    std::convert::Infallible,
 >;
+
+/// The HTTP headers that cross the gateway beside the body.
+#[derive(Clone, Copy, Debug)]
+pub struct Headers {
+    /// The caller's credential (never logged): passed on as metadata, and documented as the OpenAPI
+    /// document's security schemes (`authorization` as a bearer token, any other as an API key).
+    pub credentials: &'static [&'static str],
+    /// Passed on as metadata, and back to the client when the call answers with them (a request id).
+    pub echoed: &'static [&'static str],
+}
 
 /// The counter of requests refused before any call (the server's RPC metrics never see them).
 const REFUSED: &str = "http_gateway_refused_total";
@@ -245,7 +256,7 @@ pub struct Gateway {
     routes: std::sync::Arc<Vec<Route>>,
     service: CallService,
     max_body: usize,
-    metadata: &'static [&'static str],
+    headers: Headers,
 }
 
 /// The answer the gateway gives.
@@ -253,13 +264,11 @@ pub type HttpResponse = http::Response<Full<Bytes>>;
 
 impl Gateway {
     /// A gateway over `routes` calling `service`; bodies larger than `max_body` bytes are refused.
-    /// The request headers named in `metadata` are passed on to the call as metadata, and those of
-    /// them the call answers with are passed back.
     pub fn new(
         routes: Vec<Route>,
         service: CallService,
         max_body: usize,
-        metadata: &'static [&'static str],
+        headers: Headers,
     ) -> Self {
         metrics::describe_counter!(
             REFUSED,
@@ -269,7 +278,7 @@ impl Gateway {
             routes: std::sync::Arc::new(routes),
             service,
             max_body,
-            metadata,
+            headers,
         }
     }
 
@@ -339,7 +348,7 @@ impl Gateway {
             parts.uri.query(),
             &body,
         )?;
-        let mut call = grpc_request(route, &parts.headers, self.metadata, &message)?;
+        let mut call = grpc_request(route, &parts.headers, self.headers, &message)?;
         call.extensions_mut().extend(parts.extensions);
         call.extensions_mut().insert(ViaGateway);
         Ok((route, call))
@@ -400,7 +409,7 @@ impl Gateway {
             .clone()
             .oneshot(call)
             .await
-            .map_err(|error| internal(error.to_string()))?;
+            .unwrap_or_else(|never| match never {});
         let (parts, body) = response.into_parts();
         let collected = body
             .collect()
@@ -413,7 +422,7 @@ impl Gateway {
             .ok_or_else(|| internal("the call ended without a status".to_owned()))?;
         if status.code() != tonic::Code::Ok {
             let mut response = HttpError::from_status(&status).into_response();
-            copy_headers(self.metadata, &parts.headers, response.headers_mut());
+            copy_headers(self.headers.echoed, &parts.headers, response.headers_mut());
             return Ok(response);
         }
         let message = unframe(data).map_err(|why| internal(why.to_owned()))?;
@@ -425,7 +434,7 @@ impl Gateway {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        copy_headers(self.metadata, &parts.headers, response.headers_mut());
+        copy_headers(self.headers.echoed, &parts.headers, response.headers_mut());
         Ok(response)
     }
 }
@@ -435,7 +444,7 @@ impl Gateway {
 fn grpc_request(
     route: &Route,
     headers: &HeaderMap,
-    metadata: &[&'static str],
+    passed: Headers,
     message: &DynamicMessage,
 ) -> Result<http::Request<tonic::body::Body>, HttpError> {
     let encoded = transcode::encode(message);
@@ -459,7 +468,8 @@ fn grpc_request(
         HeaderValue::from_static("application/grpc"),
     );
     out.insert(header::TE, HeaderValue::from_static("trailers"));
-    copy_headers(metadata, headers, out);
+    copy_headers(passed.credentials, headers, out);
+    copy_headers(passed.echoed, headers, out);
     if let Some(value) = headers.get(TIMEOUT_HEADER) {
         let ms = value
             .to_str()

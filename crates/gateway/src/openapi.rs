@@ -14,8 +14,8 @@
 //!   and `required` for a field whose rules refuse its default value (absent means default). A message
 //!   both sent and answered is described as answered.
 //! - Errors: every operation documents the error statuses with the `{code, message, details}` schema.
-//! - Security: `authorization: Bearer <token>` and `x-api-key`, optional (cart forwards the token,
-//!   product-service checks it, loms ignores it).
+//! - Security: a scheme per credential header the server names ([`crate::Headers`]), each optional:
+//!   which RPCs need a token is the service's business.
 use std::collections::{BTreeMap, BTreeSet};
 
 use prost_reflect::{
@@ -23,7 +23,7 @@ use prost_reflect::{
 };
 use serde_json::{json, Map, Value as Json};
 
-use super::{BodyRule, Route};
+use super::{BodyRule, Headers, Route};
 
 /// How a schema is used: what clients send, what the services answer, or a path/query parameter.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -50,7 +50,12 @@ const ERRORS: [(&str, &str); 8] = [
 
 /// The OpenAPI document of `routes`, the routes of `services` (full names) in `pool`: titled by the
 /// services' names, described by their proto comments.
-pub fn openapi(pool: &DescriptorPool, services: &[&str], routes: &[Route]) -> Json {
+pub fn openapi(
+    pool: &DescriptorPool,
+    services: &[&str],
+    routes: &[Route],
+    headers: &Headers,
+) -> Json {
     let description: Vec<String> = services
         .iter()
         .filter_map(|name| pool.get_service_by_name(name))
@@ -69,10 +74,8 @@ pub fn openapi(pool: &DescriptorPool, services: &[&str], routes: &[Route]) -> Js
             "version": env!("CARGO_PKG_VERSION"),
         },
         "paths": paths,
-        "components": components(gen.schemas),
-        // Either scheme, or none: the gateway passes a token on; which RPCs need one is the service's
-        // business.
-        "security": [{"bearer": []}, {"apiKey": []}, {}],
+        "components": components(gen.schemas, headers.credentials),
+        "security": security(headers.credentials),
     })
 }
 
@@ -92,9 +95,28 @@ fn output_messages(routes: &[Route]) -> BTreeSet<String> {
     outputs
 }
 
-/// The document's components: the messages' `schemas` and the error body every route may answer
-/// with, and the two ways to send a token.
-fn components(schemas: BTreeMap<String, Json>) -> Json {
+/// A security scheme's name: `bearer` for `authorization`, else the header's own.
+fn scheme_name(header: &str) -> &str {
+    if header == "authorization" {
+        "bearer"
+    } else {
+        header
+    }
+}
+
+/// Any one of the schemes, or none.
+fn security(credentials: &[&str]) -> Json {
+    let mut any: Vec<Json> = credentials
+        .iter()
+        .map(|header| json!({ scheme_name(header): [] }))
+        .collect();
+    any.push(json!({}));
+    Json::Array(any)
+}
+
+/// The document's components: the messages' `schemas`, the error body every route may answer with,
+/// and a security scheme per credential header.
+fn components(schemas: BTreeMap<String, Json>, credentials: &[&str]) -> Json {
     let mut schemas: Map<String, Json> = schemas.into_iter().collect();
     schemas.insert(
         "Error".to_owned(),
@@ -110,6 +132,26 @@ fn components(schemas: BTreeMap<String, Json>) -> Json {
             "additionalProperties": false
         }),
     );
+    let schemes: Map<String, Json> = credentials
+        .iter()
+        .map(|&header| {
+            let scheme = if header == "authorization" {
+                json!({
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The caller's token as `authorization: Bearer <token>`."
+                })
+            } else {
+                json!({
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": header,
+                    "description": format!("The caller's token as `{header}: <token>`."),
+                })
+            };
+            (scheme_name(header).to_owned(), scheme)
+        })
+        .collect();
     json!({
         "schemas": schemas,
         "responses": {
@@ -118,19 +160,7 @@ fn components(schemas: BTreeMap<String, Json>) -> Json {
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
             }
         },
-        "securitySchemes": {
-            "bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "The caller's token as `authorization: Bearer <token>`."
-            },
-            "apiKey": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "x-api-key",
-                "description": "The caller's token as `x-api-key: <token>`."
-            }
-        }
+        "securitySchemes": schemes,
     })
 }
 

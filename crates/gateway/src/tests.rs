@@ -12,8 +12,11 @@ use prost_reflect::{DescriptorPool, DynamicMessage, Value};
 
 use super::*;
 
-/// The headers the fixture's server passes on as metadata.
-const METADATA: &[&str] = &["authorization", "x-request-id"];
+/// The headers the fixture's server lets through.
+const HEADERS: Headers = Headers {
+    credentials: &["authorization"],
+    echoed: &["x-request-id"],
+};
 const FIXTURE: &[u8] = include_bytes!("../testdata/gateway_test.binpb");
 const SHELVES: &str = "route256.testing.v1.Shelves";
 
@@ -84,7 +87,7 @@ fn fake(
                     }
                     Err(status) => status.into_http(),
                 };
-                Ok::<_, tower::BoxError>(response)
+                Ok::<_, std::convert::Infallible>(response)
             }
         },
     ))
@@ -129,7 +132,7 @@ fn shelves() -> (Gateway, Arc<Mutex<Seen>>) {
         })
     });
     let routes = routes(&pool, &[SHELVES]).expect("routes");
-    (Gateway::new(routes, service, 1024, METADATA), seen)
+    (Gateway::new(routes, service, 1024, HEADERS), seen)
 }
 
 /// Sends `body` as JSON (with no Content-Type when it is empty).
@@ -465,7 +468,7 @@ async fn a_declared_length_past_the_limit_is_refused_before_the_body_is_read() {
 fn openapi_documents_every_route_with_its_rules() {
     let pool = fixture();
     let served = routes(&pool, &[SHELVES]).expect("routes");
-    let doc = openapi(&pool, &[SHELVES], &served);
+    let doc = openapi(&pool, &[SHELVES], &served, &HEADERS);
     assert_eq!(doc["info"]["title"], SHELVES);
     assert_eq!(doc["info"]["description"], "Shelves holds books.");
     let paths = doc["paths"].as_object().expect("paths");

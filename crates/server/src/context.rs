@@ -15,8 +15,11 @@ pub const API_KEY: &str = "x-api-key";
 const GRPC_TIMEOUT: &str = "grpc-timeout";
 /// Metadata key of the request id that follows one call through every service's logs.
 pub const REQUEST_ID: &str = "x-request-id";
-/// The HTTP headers the gateway passes on to a call as metadata (and back, when the answer has them).
-pub const GATEWAY_METADATA: &[&str] = &[AUTHORIZATION, API_KEY, REQUEST_ID];
+/// The HTTP headers the gateway lets through: the credential, and the request id (also passed back).
+pub const GATEWAY_HEADERS: gateway::Headers = gateway::Headers {
+    credentials: &[AUTHORIZATION, API_KEY],
+    echoed: &[REQUEST_ID],
+};
 
 /// The caller's credential. Its `Debug` output is redacted and it has no `Display`, so it cannot reach a
 /// log line by accident; [`AuthToken::expose`] is the one way to read it.

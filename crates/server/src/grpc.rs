@@ -5,9 +5,10 @@
 //! HTTP/2 is served by our own loop over hyper rather than tonic's `Server`, so that nothing of tonic's
 //! runs before our layers (its server answers a passed `grpc-timeout` with `CANCELLED`). A connection
 //! comes from the accept loop (`incoming.rs`: backoff on resource errors, idle timeout); each call then
-//! passes, outermost first, the request id (`context_layer.rs`), the call log, admission (`limits.rs`),
-//! the caller's deadline (`context_layer.rs`), and the services' routes. On shutdown the listener
-//! closes, health turns NOT_SERVING, every connection is sent GOAWAY, and calls in flight finish.
+//! passes the layers [`call_stack`] lists, outermost first: the request id, metrics, the call log,
+//! message receipt (`receive.rs`), admission (`limits.rs`), the caller's deadline, then the services'
+//! routes. On shutdown health turns NOT_SERVING, the listeners close, every connection is sent GOAWAY,
+//! and calls in flight finish (the steps of [`serve`]).
 //!
 //! With [`GrpcServer::with_http`] the same server also listens for HTTP/1.1 and HTTP/2 on a second
 //! port ([`crate::web`]): the JSON gateway calls the very service stack above in-process, so both ports
@@ -15,8 +16,8 @@
 //! (`/readyz` 503, health NOT_SERVING) for `SHUTDOWN_DRAIN_DELAY_MS` while still serving, so load
 //! balancers stop sending calls before the listeners close.
 //!
-//! Request validation is not here: a service's generated code decodes its requests (Route256's through
-//! `route256_proto::codec::ValidatingCodec`), so a handler never runs on an invalid request.
+//! Request validation is not here: a service's generated code decodes and validates its requests, so
+//! a handler never runs on an invalid request.
 mod context_layer;
 mod incoming;
 mod limits;
@@ -375,14 +376,6 @@ const BUILT_IN: [&str; 3] = [
     "grpc.reflection.v1alpha.ServerReflection",
 ];
 
-/// The call stack every connection serves and the gateway calls into: it answers every call (an
-/// error is a response with a gRPC status), so it never fails.
-type Calls = tower::util::BoxCloneSyncService<
-    http::Request<tonic::body::Body>,
-    http::Response<tonic::body::Body>,
-    std::convert::Infallible,
->;
-
 /// What every call passes, outermost first: the request id, metrics, the call log, receiving the
 /// message, admission, the deadline, then the services (`routes` with reflection added).
 fn call_stack(
@@ -390,7 +383,7 @@ fn call_stack(
     services: &[&'static str],
     descriptors: &'static [u8],
     limits: &ServerLimits,
-) -> Result<Calls, ServeError> {
+) -> Result<CallService, ServeError> {
     let reflection = || {
         let mut builder = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(descriptors)
@@ -422,7 +415,7 @@ fn call_stack(
         .layer(context_layer::DeadlineLayer)
         .service(routes)
         .map_response(|response| response.map(tonic::body::Body::new));
-    Ok(Calls::new(stack))
+    Ok(CallService::new(stack))
 }
 
 type CallLog = TraceLayer<
@@ -469,16 +462,15 @@ fn call_log() -> CallLog {
 fn http_front(
     services: &[&'static str],
     descriptors: &'static [u8],
-    calls: Calls,
+    calls: CallService,
     limits: &ServerLimits,
 ) -> Result<(Gateway, Docs), ServeError> {
-    let calls = CallService::new(calls.map_err(|never| match never {}));
     let pool = prost_reflect::DescriptorPool::decode(descriptors)?;
     let routes = gateway::routes(&pool, services)?;
-    let docs = Docs::new(&gateway::openapi(&pool, services, &routes));
-    let metadata = crate::context::GATEWAY_METADATA;
+    let headers = crate::context::GATEWAY_HEADERS;
+    let docs = Docs::new(&gateway::openapi(&pool, services, &routes, &headers));
     Ok((
-        Gateway::new(routes, calls, limits.max_request_bytes, metadata),
+        Gateway::new(routes, calls, limits.max_request_bytes, headers),
         docs,
     ))
 }
@@ -492,7 +484,7 @@ type Listeners = (TcpListener, Option<(TcpListener, Arc<HttpFront>)>);
 async fn accept_until(
     stopping: impl Future<Output = ()>,
     (grpc, http): Listeners,
-    calls: Calls,
+    calls: CallService,
     limits: &ServerLimits,
 ) -> Connections {
     let mut connections = Connections::new(limits);
@@ -555,7 +547,7 @@ impl Connections {
     }
 
     /// Serves a gRPC connection: every call through `calls`.
-    fn serve_grpc(&mut self, io: incoming::TrackedStream, calls: &Calls) {
+    fn serve_grpc(&mut self, io: incoming::TrackedStream, calls: &CallService) {
         let info = io.connect_info();
         let calls = calls.clone();
         let per_call = hyper::service::service_fn(move |request: http::Request<Incoming>| {

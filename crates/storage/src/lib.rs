@@ -222,7 +222,10 @@ impl Database {
     pub async fn ping(&self) -> Result<(), RepoError> {
         self.run(async {
             let client = self.client().await?;
-            client.simple_query("SELECT 1").await.context("ping")?;
+            // Prepared, as every query of the services is: a pgbouncer that cannot keep prepared
+            // statements (`max_prepared_statements`) is not ready.
+            let statement = client.prepare_cached("SELECT 1").await.context("ping")?;
+            client.query_one(&statement, &[]).await.context("ping")?;
             Ok(())
         })
         .await

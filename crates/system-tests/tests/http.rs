@@ -360,16 +360,16 @@ async fn hostile_input_gets_a_clear_4xx_never_a_5xx() {
     ];
     let (cart, loms, product) = (system.cart_http, system.loms_http, system.product_http);
     for (what, request, body, status) in cases {
-        let mut words = request.split(' ');
-        let (Some(method), Some(service), Some(path)) = (words.next(), words.next(), words.next())
-        else {
+        let words: Vec<&str> = request.split(' ').collect();
+        let [method, service, path] = words[..] else {
             panic!("{what}: not METHOD service path: {request}")
         };
         let method = Method::from_bytes(method.as_bytes()).expect("a method");
         let addr = match service {
             "cart" => cart,
             "loms" => loms,
-            _ => product,
+            "product" => product,
+            other => panic!("{what}: no service {other}"),
         };
         let path = path.replace("{sku}", &SMITH.to_string());
         let answer = call(method, addr, &path, body, &[AUTH]).await;
@@ -579,13 +579,35 @@ fn every_contract_rpc_has_a_route() {
 #[tokio::test]
 async fn the_most_specific_route_wins() {
     let system = System::start().await;
+    let cart = system.cart_http;
     let response = client()
-        .delete(format!("http://{}/user/1/cart/checkout", system.cart_http))
+        .delete(format!("http://{cart}/user/1/cart/checkout"))
         .send()
         .await
         .expect("answers");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()["allow"], "POST");
+    // DELETE of the cart itself is Clear; of a SKU in it, DeleteItem.
+    let added = post(cart, &format!("/user/1/cart/{GUROV}"), r#"{"count": 1}"#).await;
+    assert_eq!(added.0, StatusCode::OK, "{}", added.1);
+    let added = post(cart, &format!("/user/1/cart/{SMITH}"), r#"{"count": 1}"#).await;
+    assert_eq!(added.0, StatusCode::OK, "{}", added.1);
+    let deleted = call(
+        Method::DELETE,
+        cart,
+        &format!("/user/1/cart/{SMITH}"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.0, StatusCode::OK, "{}", deleted.1);
+    let (status, list) = call(Method::GET, cart, "/user/1/cart", None, &[AUTH]).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    let cleared = call(Method::DELETE, cart, "/user/1/cart", None, &[]).await;
+    assert_eq!(cleared.0, StatusCode::OK, "{}", cleared.1);
+    let (status, list) = call(Method::GET, cart, "/user/1/cart", None, &[AUTH]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{list}");
     system.stop().await;
 }
 

@@ -3,8 +3,8 @@
 //! - [`RequestIdLayer`] (outermost): every call has a request id — the caller's `x-request-id` when it
 //!   sent a usable one, else a fresh one — written into the request (so the call's log span and its
 //!   [`RequestContext`](crate::context::RequestContext) carry it, and calls made on its behalf forward
-//!   it) and echoed in the response. One id then follows a checkout through cart, product-service and
-//!   loms logs.
+//!   it) and echoed in the response. One id then follows a request through the logs of every service
+//!   it reaches.
 //! - [`DeadlineLayer`] (innermost): a call with `grpc-timeout` that has not answered when it runs out
 //!   is answered `DEADLINE_EXCEEDED` and its handler dropped — with it every database transaction
 //!   (rolled back) and every call it was making to another service (reset, so that service stops too).

@@ -35,7 +35,6 @@ pub fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
     authed(AddItemRequest { user, sku, count })
 }
 
-/// Units of `sku` loms has available.
 /// Puts `count` units of `sku` in `user`'s cart and checks out: the id of the order placed.
 pub async fn order(system: &System, user: i64, sku: u32, count: u32) -> i64 {
     let mut cart = system.cart().await;
@@ -47,6 +46,7 @@ pub async fn order(system: &System, user: i64, sku: u32, count: u32) -> i64 {
         .order_id
 }
 
+/// Units of `sku` loms has available.
 pub async fn available(system: &System, sku: u32) -> u64 {
     let mut loms = system.loms().await;
     let response = loms.stocks_info(StocksInfoRequest { sku }).await;
