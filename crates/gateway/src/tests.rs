@@ -80,9 +80,10 @@ fn fake(
                             Some(Ok::<_, std::convert::Infallible>(trailers))
                         });
                         let mut response = http::Response::new(tonic::body::Body::new(body));
-                        response
-                            .headers_mut()
-                            .insert("x-request-id", "from-the-call".parse().expect("header"));
+                        let headers = response.headers_mut();
+                        headers.insert("x-request-id", "from-the-call".parse().expect("header"));
+                        // A call that echoes the credential: it must not reach the HTTP client.
+                        headers.insert("authorization", "Bearer echoed".parse().expect("header"));
                         response
                     }
                     Err(status) => status.into_http(),
@@ -199,6 +200,10 @@ async fn nested_path_fields_and_additional_bindings() {
     );
     assert_eq!(headers["content-type"], "application/json");
     assert_eq!(headers["x-request-id"], "from-the-call");
+    assert!(
+        headers.get("authorization").is_none(),
+        "a credential is passed on, never back"
+    );
     assert_eq!(
         seen.lock().expect("lock").path,
         "/route256.testing.v1.Shelves/GetBook"
