@@ -281,8 +281,8 @@ fn raise_open_file_limit() {
     });
 }
 
-/// The steps of a server's life: start the background tasks, build the call stack (and the HTTP
-/// front over it), accept connections until shutdown, drain them, wait for the tasks.
+/// The steps of a server's life: build the call stack (and the HTTP front over it), start the
+/// background tasks, accept connections until shutdown, drain them, wait for the tasks.
 async fn serve(
     server: GrpcServer,
     shutdown: impl Future<Output = ()> + Send,
@@ -303,21 +303,22 @@ async fn serve(
     } = served;
     // `true` from the moment shutdown begins: background tasks stop, readiness turns 503.
     let (draining, stopped) = watch::channel(false);
-    let background: Vec<_> = background
-        .into_iter()
-        .map(|(name, task)| (name, tokio::spawn(task(stopped.clone()))))
-        .collect();
     let (health, routes) = Health::serve(routes, &services, limits.max_request_bytes).await;
     let calls = call_stack(routes, &services, descriptors, &limits)?;
     let http_addr = http.as_ref().map(|(addr, _)| *addr);
     let http = match http {
         Some((_, listener)) => {
             let (gateway, docs) = http_front(&services, descriptors, calls.clone(), &limits)?;
-            let front = HttpFront::new(gateway, docs, readiness, stopped);
+            let front = HttpFront::new(gateway, docs, readiness, stopped.clone());
             Some((listener, Arc::new(front)))
         }
         None => None,
     };
+    // Started once nothing can fail any more: a server that cannot start leaves no task behind.
+    let background: Vec<_> = background
+        .into_iter()
+        .map(|(name, task)| (name, tokio::spawn(task(stopped.clone()))))
+        .collect();
     tracing::info!(%addr, ?http_addr, ?services, ?limits, "grpc server listening");
     let stopping = async {
         shutdown.await;
