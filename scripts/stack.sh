@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The local stack, without Docker: PostgreSQL with a database per service, a pgbouncer in front of each
-# (transaction pooling), migrations applied, and Redis for cart's shared rate limit.
+# (transaction pooling), migrations applied, Redis for cart's shared rate limit, and a 3-node Apache
+# Kafka cluster for order-status events (scripts/lib/kafka.sh).
 #
 #   scripts/stack.sh up       start what is not running (a second `up` changes nothing), apply migrations
 #   scripts/stack.sh down     stop what `up` started here, and nothing else
 #   scripts/stack.sh postgres only PostgreSQL (what `just gen` needs for cornucopia's throw-away databases)
+#   scripts/stack.sh kafka    only the 3-node Kafka cluster and its topic (scripts/lib/kafka.sh)
 #   scripts/stack.sh status   one line per component
 #   scripts/stack.sh bouncer NAME PORT DATABASE | unbouncer NAME
 #                             one more pgbouncer (or stop it): the outage test stops and starts its own
@@ -137,6 +139,9 @@ stop_by_pidfile() {
   rm -f "$1"
 }
 
+# shellcheck source=scripts/lib/kafka.sh
+source "$root/scripts/lib/kafka.sh"
+
 create_database() { # create_database NAME, unless it exists
   if [ -z "$(psql -h "$PGHOST" -p "$PGPORT" -tAc "SELECT 1 FROM pg_database WHERE datname = '$1'")" ]; then
     log "creating database $1"
@@ -208,10 +213,14 @@ case "${1:-}" in
     CART_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[0]##*:}/cart target/debug/cart migrate
     LOMS_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[1]##*:}/loms target/debug/loms migrate
     start_redis
-    log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, Redis on $REDIS_PORT (files in $state)"
+    kafka_up
+    log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, Redis on $REDIS_PORT, Kafka on $(kafka_bootstrap) (files in $state)"
     ;;
   postgres)
     ensure_postgres
+    ;;
+  kafka)
+    kafka_up
     ;;
   down)
     for entry in "${bouncers[@]}"; do stop_bouncer "${entry%%:*}"; done
@@ -223,6 +232,7 @@ case "${1:-}" in
     fi
     stop_own_postgres
     stop_by_pidfile "$state/redis/redis.pid" TERM Redis redis-server
+    kafka_down
     ;;
   bouncer)
     [ $# -ge 3 ] || { echo "usage: $0 bouncer NAME PORT [DATABASE]" >&2; exit 2; }
@@ -245,10 +255,11 @@ case "${1:-}" in
       printf 'pgbouncer   %-5s 127.0.0.1:%s (%s)\n' "$s" "${entry##*:}" "${entry%%:*}"
     done
     answers "$REDIS_PORT" && echo "redis       up    127.0.0.1:$REDIS_PORT" || echo "redis       down  127.0.0.1:$REDIS_PORT"
+    kafka_status
     echo "files       $state"
     ;;
   *)
-    echo "usage: $0 up|down|postgres|status|bouncer NAME PORT [DATABASE]|unbouncer NAME|pause NAME|resume NAME" >&2
+    echo "usage: $0 up|down|postgres|kafka|status|bouncer NAME PORT [DATABASE]|unbouncer NAME|pause NAME|resume NAME" >&2
     exit 2
     ;;
 esac
