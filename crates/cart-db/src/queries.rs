@@ -1,3 +1,4 @@
 // This file was generated with `cornucopia`. Do not modify.
 
 pub mod carts;
+pub mod health;

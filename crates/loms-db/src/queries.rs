@@ -1,4 +1,6 @@
 // This file was generated with `cornucopia`. Do not modify.
 
+pub mod health;
 pub mod orders;
 pub mod stocks;
+pub mod testing;

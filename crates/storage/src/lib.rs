@@ -218,14 +218,15 @@ impl Database {
         self.pool.get().await.context("get a connection")
     }
 
-    /// Readiness: a statement goes through the pool (and pgbouncer) to the database and back.
-    pub async fn ping(&self) -> Result<(), RepoError> {
+    /// Readiness: `statement` (the service's generated ping query) goes through the pool and
+    /// pgbouncer to the database and back, within the time limit.
+    pub async fn ping<T>(
+        &self,
+        statement: impl AsyncFnOnce(&Object) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<(), RepoError> {
         self.run(async {
             let client = self.client().await?;
-            // Prepared, as every query of the services is: a pgbouncer that cannot keep prepared
-            // statements (`max_prepared_statements`) is not ready.
-            let statement = client.prepare_cached("SELECT 1").await.context("ping")?;
-            client.query_one(&statement, &[]).await.context("ping")?;
+            statement(&client).await.context("ping")?;
             Ok(())
         })
         .await

@@ -34,7 +34,8 @@ impl PgCartRepo {
 
     /// Readiness ([`Database::ping`]).
     pub async fn ping(&self) -> Result<(), RepoError> {
-        self.db.ping().await
+        let ping = async |client: &_| cart_db::queries::health::ping().bind(client).one().await;
+        self.db.ping(ping).await
     }
 }
 

@@ -48,7 +48,8 @@ impl PgStore {
 
     /// Readiness ([`Database::ping`]).
     pub async fn ping(&self) -> Result<(), RepoError> {
-        self.db.ping().await
+        let ping = async |client: &_| loms_db::queries::health::ping().bind(client).one().await;
+        self.db.ping(ping).await
     }
 
     /// Stocks every SKU of the built-in catalogue that has no stock row yet; rows that exist (and their
@@ -376,38 +377,30 @@ impl OrderRepo for PgStore {
     }
 }
 
-/// What the storage suite sets and reads directly. Plain SQL, not generated queries: the service
-/// never sets a stock level, so no query of `queries/loms` does.
+/// What the storage suite sets and reads directly, with the queries of `queries/loms/testing.sql`:
+/// no use case sets or reads a stock level that way.
 #[cfg(any(test, feature = "testsuite"))]
 #[async_trait]
 impl crate::adapters::suite::TestStore for PgStore {
     async fn put_stock(&self, sku: Sku, stock: Stock) {
         let client = self.db.client().await.expect("a connection");
         let (total, reserved) = (to_i64(stock.total()), to_i64(stock.reserved()));
-        client
-            .execute(
-                "INSERT INTO stocks (sku, total, reserved) VALUES ($1, $2, $3) \
-                 ON CONFLICT (sku) DO UPDATE SET total = $2, reserved = $3",
-                &[
-                    &i64::from(sku.get()),
-                    &total.expect("fits"),
-                    &reserved.expect("fits"),
-                ],
-            )
+        let (total, reserved) = (total.expect("fits"), reserved.expect("fits"));
+        loms_db::queries::testing::put_stock()
+            .bind(&client, &i64::from(sku.get()), &total, &reserved)
+            .one()
             .await
             .expect("stock put");
     }
 
     async fn stock_of(&self, sku: Sku) -> Option<Stock> {
         let client = self.db.client().await.expect("a connection");
-        let row = client
-            .query_opt(
-                "SELECT total, reserved FROM stocks WHERE sku = $1",
-                &[&i64::from(sku.get())],
-            )
+        let levels = loms_db::queries::testing::stock_levels()
+            .bind(&client, &i64::from(sku.get()))
+            .opt()
             .await
             .expect("stock read")?;
-        Some(to_stock(row.get(0), row.get(1)).expect("a valid stock row"))
+        Some(to_stock(levels.total, levels.reserved).expect("a valid stock row"))
     }
 }
 
