@@ -35,8 +35,9 @@ kafka_libs() { # kafka_libs: the folder of the jars, fetched with Maven when mis
     log "fetching Apache Kafka $version and its dependencies from Maven Central into $libs" >&2
     rm -rf "$libs"
     mkdir -p "$libs"
-    (cd / && mvn -q -B -Dstyle.color=never -f "$root/tools/kafka/pom.xml" dependency:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory="$libs") >&2
+    # Maven 3.8 writes colour codes even in batch mode: stripped.
+    (cd / && mvn -q -B -f "$root/tools/kafka/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$libs") 2>&1 | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2
     touch "$libs/.complete"
   fi
   echo "$libs"
