@@ -53,7 +53,10 @@ apt_install() { # apt_install PACKAGE...: installs the Debian packages that are 
 
 # redis-server: the rate-limit tests start Redis servers of their own (and stop them mid-run).
 # postgresql-client: createdb/dropdb for the tests' throw-away databases, psql and pgbench for the stack.
-apt_install protobuf-compiler libprotobuf-dev docker-compose redis-server postgresql-client
+# cmake, g++, zlib and libcurl headers: rdkafka builds its bundled librdkafka (Debian's 2.0 is too old to
+# link against), whose sources include curl's header whatever features are on.
+apt_install protobuf-compiler libprotobuf-dev docker-compose redis-server postgresql-client \
+  cmake g++ zlib1g-dev libcurl4-openssl-dev
 
 # --- PyPI binaries -------------------------------------------------------------------------------
 [ -x "$venv/bin/pip" ] || { log "creating $venv"; python3 -m venv "$venv"; }

@@ -8,8 +8,8 @@ FROM orders
 WHERE user_id = :user_id AND idempotency_key = :idempotency_key AND status <> 'failed';
 
 --! insert_order (idempotency_key?)
---- Stores a new order, status 'new', with its positions (`skus[i]` with `counts[i]` units), in one
---- statement; returns its id.
+--- Stores a new order, status 'new', with its positions (`skus[i]` with `counts[i]` units) and the
+--- event of its creation, in one statement; returns its id.
 WITH new_order AS (
     INSERT INTO orders (user_id, status, idempotency_key)
     VALUES (:user_id, 'new', :idempotency_key)
@@ -18,17 +18,23 @@ WITH new_order AS (
     INSERT INTO order_items (order_id, sku, count)
     SELECT new_order.id, item.sku, item.count
     FROM new_order, unnest(:skus::bigint[], :counts::integer[]) AS item (sku, count)
+), created AS (
+    INSERT INTO order_events (order_id, status, request_id)
+    SELECT new_order.id, 'new', :request_id FROM new_order
 )
 SELECT id FROM new_order;
 
 --! settle_order
 --- Writes stock levels computed under `lock_stocks` (`skus[i]` gets `totals[i]` and `reserved[i]`;
---- empty arrays write none) and the order's new status, in one statement; returns the order's id.
+--- empty arrays write none), the order's new status and the event of that change, in one statement;
+--- returns the order's id.
 WITH levels AS (
     UPDATE stocks
     SET total = level.total, reserved = level.reserved
     FROM unnest(:skus::bigint[], :totals::bigint[], :reserved::bigint[]) AS level (sku, total, reserved)
     WHERE stocks.sku = level.sku
+), changed AS (
+    INSERT INTO order_events (order_id, status, request_id) VALUES (:id, :status, :request_id)
 )
 UPDATE orders SET status = :status, updated_at = now() WHERE id = :id
 RETURNING id;

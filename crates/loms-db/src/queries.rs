@@ -2,5 +2,6 @@
 
 pub mod health;
 pub mod orders;
+pub mod outbox;
 pub mod stocks;
 pub mod testing;

@@ -8,10 +8,13 @@ use server::web::ReadinessCheck;
 use storage::PgSettings;
 use tonic::service::Routes;
 
+use crate::adapters::kafka::KafkaEventPublisher;
 use crate::adapters::memory::MemoryStore;
 use crate::adapters::postgres::PgStore;
-use crate::config::{Config, Storage};
+use crate::config::{Config, Events, Storage};
 use crate::grpc::LomsGrpc;
+use crate::ports::Outbox;
+use crate::relay::Relay;
 use crate::service::Loms;
 
 /// loms could not start.
@@ -23,16 +26,19 @@ pub enum AppError {
     Seed(#[from] crate::ports::RepoError),
     #[error(transparent)]
     Bind(#[from] BindError),
+    #[error("cannot set up the kafka producer")]
+    Kafka(#[from] rdkafka::error::KafkaError),
 }
 
 /// Sets up the storage — the in-memory store stocking the built-in catalogue, or PostgreSQL with its
 /// migrations applied and the catalogue's missing SKUs stocked — and binds the listener (port 0 picks
-/// a free port: see [`GrpcServer::local_addr`]).
+/// a free port: see [`GrpcServer::local_addr`]). With [`Config::events`], the relay publishes the
+/// outbox in the background.
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
-    let (loms, readiness) = match &config.storage {
+    let (loms, outbox, readiness): (_, Arc<dyn Outbox>, _) = match &config.storage {
         Storage::Memory => {
             let store = Arc::new(MemoryStore::seeded());
-            (Loms::new(store.clone(), store), None)
+            (Loms::new(store.clone(), store.clone()), store, None)
         }
         Storage::Postgres(settings) => {
             let store = Arc::new(postgres_store(settings).await?);
@@ -46,9 +52,18 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
                         .map_err(|error| format!("database: {error}"))
                 })
             });
-            (Loms::new(store.clone(), store), Some(readiness))
+            (
+                Loms::new(store.clone(), store.clone()),
+                store,
+                Some(readiness),
+            )
         }
     };
+    let relay = config
+        .events
+        .as_ref()
+        .map(|events| relay(events, outbox))
+        .transpose()?;
     let server = LomsServiceServer::new(LomsGrpc::new(loms.clone()))
         .max_decoding_message_size(config.limits.max_request_bytes);
     let served = Served {
@@ -64,10 +79,21 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         .with_background("auto-cancel", move |stop| {
             auto_cancel(loms, ttl, period, stop)
         });
+    if let Some(relay) = relay {
+        server = server.with_background("outbox relay", move |stop| relay.run(stop));
+    }
     if let Some(readiness) = readiness {
         server = server.with_readiness(readiness);
     }
     Ok(server)
+}
+
+/// The relay of `outbox` to the brokers of `events`.
+fn relay(events: &Events, outbox: Arc<dyn Outbox>) -> Result<Relay, AppError> {
+    let publisher = KafkaEventPublisher::new(&events.brokers, &events.topic)?;
+    crate::relay::describe_metrics();
+    tracing::info!(brokers = %events.brokers, topic = %events.topic, "order events go to kafka");
+    Ok(Relay::new(outbox, Arc::new(publisher), events.relay))
 }
 
 /// Orders cancelled by one storage step of the auto-cancel.

@@ -3,11 +3,30 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use env_config::{env_in_range, env_or, ConfigError};
+
+use crate::relay::RelaySettings;
 use server::grpc::ServerLimits;
 pub use storage::Storage;
 
 /// loms's database through its pgbouncer, unless `LOMS_DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:6433/loms";
+
+/// The topic order events go to unless `LOMS_KAFKA_TOPIC` says otherwise.
+pub const DEFAULT_TOPIC: &str = "loms.order-events";
+/// The brokers the relay publishes to unless `LOMS_KAFKA_BROKERS` says otherwise.
+pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
+
+/// Where and how the relay publishes order events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Events {
+    /// Bootstrap brokers, `host:port,…` (`LOMS_KAFKA_BROKERS`, default `127.0.0.1:9092`).
+    pub brokers: String,
+    /// `LOMS_KAFKA_TOPIC`, default `loms.order-events`.
+    pub topic: String,
+    /// `LOMS_RELAY_POLL_MS` (default 100, 10 to 60000), `LOMS_RELAY_BATCH` (default 500, 1 to 10000),
+    /// `LOMS_RELAY_LEASE_TTL_MS` (default 5000, 300 to 600000).
+    pub relay: RelaySettings,
+}
 
 /// What loms needs to start.
 #[derive(Clone, Debug)]
@@ -26,6 +45,10 @@ pub struct Config {
     pub unpaid_ttl: Duration,
     /// How often loms looks for them (`LOMS_UNPAID_CHECK_PERIOD_MS`, default 10000, 10 to 3600000).
     pub unpaid_check_period: Duration,
+    /// The relay of order events, or `None` when `LOMS_KAFKA_BROKERS` is `off`: the status changes
+    /// still write their events, which then wait in the outbox (in memory they pile up) until a relay
+    /// runs. [`Config::default`], which tests start from, has none; [`Config::from_env`] turns it on.
+    pub events: Option<Events>,
 }
 
 impl Default for Config {
@@ -37,6 +60,7 @@ impl Default for Config {
             storage: Storage::Memory,
             unpaid_ttl: Duration::from_secs(600),
             unpaid_check_period: Duration::from_secs(10),
+            events: None,
         }
     }
 }
@@ -60,6 +84,27 @@ impl Config {
                 10_000,
                 10..=3_600_000,
             )?),
+            events: events_from_env()?,
         })
     }
+}
+
+fn events_from_env() -> Result<Option<Events>, ConfigError> {
+    let brokers: String = env_or("LOMS_KAFKA_BROKERS", DEFAULT_BROKERS.to_owned())?;
+    if brokers == "off" {
+        return Ok(None);
+    }
+    let defaults = RelaySettings::default();
+    let millis = |name, default: Duration, range| {
+        env_in_range(name, default.as_millis() as u64, range).map(Duration::from_millis)
+    };
+    Ok(Some(Events {
+        brokers,
+        topic: env_or("LOMS_KAFKA_TOPIC", DEFAULT_TOPIC.to_owned())?,
+        relay: RelaySettings {
+            poll: millis("LOMS_RELAY_POLL_MS", defaults.poll, 10..=60_000)?,
+            batch: env_in_range("LOMS_RELAY_BATCH", defaults.batch as u64, 1..=10_000)? as usize,
+            lease_ttl: millis("LOMS_RELAY_LEASE_TTL_MS", defaults.lease_ttl, 300..=600_000)?,
+        },
+    }))
 }

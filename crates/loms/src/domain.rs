@@ -351,6 +351,53 @@ pub fn settle_items(
     Ok(changed)
 }
 
+/// The id of the call that caused a change — the `x-request-id` every server call carries, or one the
+/// auto-cancel makes for itself — kept with the change's event so a notification can be traced back to
+/// the call: 1 to 128 visible ASCII characters, as the server accepts them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub const MAX_LEN: usize = 128;
+
+    /// A caller's id, if it is one.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let usable =
+            (1..=Self::MAX_LEN).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+        usable.then(|| Self(raw.to_owned()))
+    }
+
+    /// A fresh id for a change no call asked for (`<origin>-<uuid>`), or a call that came without one.
+    pub fn fresh(origin: &str) -> Self {
+        Self(format!("{origin}-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One status change of one order, as the outbox keeps it for the relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderEvent {
+    /// The event's place in the outbox. Two changes of one order are made one after the other (each
+    /// holds the order), so their positions follow the order of the changes.
+    pub position: i64,
+    /// Unique, and the same every time the event is sent again: what consumers de-duplicate on.
+    pub event_id: String,
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    /// When the change was made, RFC 3339 in UTC with microseconds.
+    pub moment: String,
+    pub request_id: RequestId,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use route256_proto::loms as pb;
 use route256_proto::loms::loms_service_server::LomsService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{IdempotencyKey, Item, Order, OrderId, OrderStatus, Sku, UserId};
+use crate::domain::{IdempotencyKey, Item, Order, OrderId, OrderStatus, RequestId, Sku, UserId};
 use crate::service::{Loms, LomsError};
 
 impl From<LomsError> for Status {
@@ -60,6 +60,14 @@ fn order_id(raw: i64) -> Result<OrderId, LomsError> {
     Ok(OrderId::try_from(raw)?)
 }
 
+/// The id the server gave the call (it gives every call one), which the call's status events carry.
+fn request_id<T>(request: &Request<T>) -> RequestId {
+    server::context::RequestContext::from_request(request)
+        .request_id()
+        .and_then(RequestId::parse)
+        .unwrap_or_else(|| RequestId::fresh("loms"))
+}
+
 /// The gRPC face of loms.
 #[derive(Clone)]
 pub struct LomsGrpc {
@@ -78,6 +86,7 @@ impl LomsService for LomsGrpc {
         &self,
         request: Request<pb::OrderCreateRequest>,
     ) -> Result<Response<pb::OrderCreateResponse>, Status> {
+        let request_id = request_id(&request);
         let request = request.into_inner();
         let user = UserId::try_from(request.user).map_err(LomsError::from)?;
         let items = request
@@ -87,7 +96,7 @@ impl LomsService for LomsGrpc {
             .collect::<Result<Vec<_>, _>>()
             .map_err(LomsError::from)?;
         let key = IdempotencyKey::parse(&request.idempotency_key).map_err(LomsError::from)?;
-        let order_id = self.loms.create_order(user, items, key).await?;
+        let order_id = self.loms.create_order(user, items, key, request_id).await?;
         Ok(Response::new(pb::OrderCreateResponse {
             order_id: order_id.get(),
         }))
@@ -108,9 +117,8 @@ impl LomsService for LomsGrpc {
         &self,
         request: Request<pb::OrderPayRequest>,
     ) -> Result<Response<pb::OrderPayResponse>, Status> {
-        self.loms
-            .pay_order(order_id(request.get_ref().order_id)?)
-            .await?;
+        let order = order_id(request.get_ref().order_id)?;
+        self.loms.pay_order(order, request_id(&request)).await?;
         Ok(Response::new(pb::OrderPayResponse {}))
     }
 
@@ -118,9 +126,8 @@ impl LomsService for LomsGrpc {
         &self,
         request: Request<pb::OrderCancelRequest>,
     ) -> Result<Response<pb::OrderCancelResponse>, Status> {
-        self.loms
-            .cancel_order(order_id(request.get_ref().order_id)?)
-            .await?;
+        let order = order_id(request.get_ref().order_id)?;
+        self.loms.cancel_order(order, request_id(&request)).await?;
         Ok(Response::new(pb::OrderCancelResponse {}))
     }
 

@@ -3,10 +3,18 @@
 //! Each method is one atomic step — one transaction in a database — so that no reader ever sees half of
 //! it and concurrent steps never oversell: the stock invariant `0 ≤ reserved ≤ total` holds throughout.
 //! The use cases decide what to ask for; the store guarantees it happens whole or not at all.
+//!
+//! Every status change an [`OrderRepo`] step makes — `new`, `awaiting payment`, `failed`, `payed`,
+//! `cancelled` — writes its [`OrderEvent`] into the [`Outbox`] in that same step, stamped with the
+//! [`RequestId`] of the call that caused it: a change is never stored without its event, nor an event
+//! without its change. The relay reads the outbox and hands the events to an [`EventPublisher`].
 use async_trait::async_trait;
 
+use std::time::Duration;
+
 use crate::domain::{
-    IdempotencyKey, Order, OrderId, OrderItems, OrderStatus, Sku, Transition, UserId,
+    IdempotencyKey, Order, OrderEvent, OrderId, OrderItems, OrderStatus, RequestId, Sku,
+    Transition, UserId,
 };
 
 /// The store failed: the shape every store of every service shares.
@@ -18,6 +26,8 @@ pub struct NewOrder {
     pub user: UserId,
     pub items: OrderItems,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The call placing it: its status events carry this id.
+    pub request_id: RequestId,
 }
 
 /// How a reservation ended.
@@ -75,8 +85,9 @@ pub trait OrderRepo: Send + Sync {
     /// cancelled twice; the caller calls again for the next batch.
     async fn cancel_stale(
         &self,
-        age: std::time::Duration,
+        age: Duration,
         batch: usize,
+        request_id: RequestId,
     ) -> Result<Vec<OrderId>, RepoError>;
 
     /// If the order is in `transition.start_status()`, applies the transition's stock effect to its items and
@@ -85,6 +96,7 @@ pub trait OrderRepo: Send + Sync {
         &self,
         id: OrderId,
         transition: Transition,
+        request_id: RequestId,
     ) -> Result<TransitionOutcome, RepoError>;
 }
 
@@ -94,4 +106,49 @@ pub trait OrderRepo: Send + Sync {
 pub trait StockRepo: Send + Sync {
     /// Units of `sku` free to reserve, or `None` when the warehouse does not stock it.
     async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError>;
+}
+
+/// How far the relay is behind.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Backlog {
+    /// Events not yet acknowledged by the brokers.
+    pub pending: u64,
+    /// How long the oldest of them has waited.
+    pub oldest: Duration,
+}
+
+/// The transactional outbox: the events [`OrderRepo`] wrote with their changes, until they are sent.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Takes the relay's lease for `holder` until `ttl` from now, or renews it, on the store's one clock
+    /// (so replicas' clocks do not matter); `false` while another holder's lease runs. One holder at a
+    /// time publishes, which keeps each order's events in order across replicas.
+    async fn lease(&self, holder: &str, ttl: Duration) -> Result<bool, RepoError>;
+
+    /// Up to `limit` unsent events, in outbox order: for each order, the unsent events it has, oldest
+    /// first, possibly cut short at the end.
+    async fn pending(&self, limit: usize) -> Result<Vec<OrderEvent>, RepoError>;
+
+    /// Marks events sent (by position): [`Outbox::pending`] never returns them again.
+    async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError>;
+
+    /// How many events wait, and for how long the oldest has.
+    async fn backlog(&self) -> Result<Backlog, RepoError>;
+}
+
+/// Why an event was not published.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PublishError(pub String);
+
+/// The brokers the relay publishes to.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes `events` in the order given and waits until the brokers acknowledged each (written
+    /// to the in-sync replicas), returning one result per event, in the same order. Events of one
+    /// order land in one partition in the order given; a failed event is never followed by a later
+    /// event of its order written by this call.
+    async fn publish(&self, events: &[OrderEvent]) -> Vec<Result<(), PublishError>>;
 }

@@ -2,8 +2,8 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    IdempotencyKey, InvalidOrder, Item, Order, OrderId, OrderItems, OrderStatus, Sku, Transition,
-    UserId,
+    IdempotencyKey, InvalidOrder, Item, Order, OrderId, OrderItems, OrderStatus, RequestId, Sku,
+    Transition, UserId,
 };
 use crate::ports::{
     NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
@@ -59,11 +59,14 @@ impl Loms {
     /// With an idempotency key the user already used for an order that did not fail, the answer is
     /// that order's id and nothing is created: a retried or doubled request orders once. The same key
     /// with other items is refused, since answering with an order of other goods would be a lie.
+    ///
+    /// `request_id` is the calling request's: the order's status events carry it.
     pub async fn create_order(
         &self,
         user: UserId,
         items: impl IntoIterator<Item = Item>,
         idempotency_key: Option<IdempotencyKey>,
+        request_id: RequestId,
     ) -> Result<OrderId, LomsError> {
         let items = OrderItems::new(items)?;
         let placement = self
@@ -72,6 +75,7 @@ impl Loms {
                 user,
                 items: items.clone(),
                 idempotency_key: idempotency_key.clone(),
+                request_id,
             })
             .await?;
         match placement {
@@ -115,29 +119,44 @@ impl Loms {
             .ok_or(LomsError::OrderNotFound(order_id))
     }
 
-    /// Pays an order awaiting payment; paying a paid order again succeeds.
-    pub async fn pay_order(&self, order_id: OrderId) -> Result<(), LomsError> {
-        self.transition(order_id, Transition::Pay).await
+    /// Pays an order awaiting payment; paying a paid order again succeeds (and writes no event).
+    pub async fn pay_order(
+        &self,
+        order_id: OrderId,
+        request_id: RequestId,
+    ) -> Result<(), LomsError> {
+        self.transition(order_id, Transition::Pay, request_id).await
     }
 
-    /// Cancels an order awaiting payment; cancelling a cancelled order again succeeds.
-    pub async fn cancel_order(&self, order_id: OrderId) -> Result<(), LomsError> {
-        self.transition(order_id, Transition::Cancel).await
+    /// Cancels an order awaiting payment; cancelling a cancelled order again succeeds (and writes no
+    /// event).
+    pub async fn cancel_order(
+        &self,
+        order_id: OrderId,
+        request_id: RequestId,
+    ) -> Result<(), LomsError> {
+        self.transition(order_id, Transition::Cancel, request_id)
+            .await
     }
 
     /// Cancels every order that has awaited payment for `age` or longer, `batch` at a time, releasing
     /// their stock; returns how many it cancelled. Safe with several replicas on one store: each batch
-    /// claims orders no one else holds (see [`OrderRepo::cancel_stale`]).
+    /// claims orders no one else holds (see [`OrderRepo::cancel_stale`]). The cancellations' events
+    /// carry one fresh `auto-cancel-…` request id per call.
     pub async fn cancel_unpaid(
         &self,
         age: std::time::Duration,
         batch: usize,
     ) -> Result<usize, LomsError> {
+        let request_id = RequestId::fresh("auto-cancel");
         let mut total = 0;
         loop {
-            let cancelled = self.orders.cancel_stale(age, batch).await?;
+            let cancelled = self
+                .orders
+                .cancel_stale(age, batch, request_id.clone())
+                .await?;
             for order_id in &cancelled {
-                tracing::info!(%order_id, status = %OrderStatus::Cancelled, ?age, "order cancelled: unpaid too long");
+                tracing::info!(%order_id, status = %OrderStatus::Cancelled, ?age, %request_id, "order cancelled: unpaid too long");
             }
             total += cancelled.len();
             if cancelled.len() < batch {
@@ -154,8 +173,17 @@ impl Loms {
             .ok_or(LomsError::SkuNotFound(sku))
     }
 
-    async fn transition(&self, order_id: OrderId, transition: Transition) -> Result<(), LomsError> {
-        match self.orders.transition(order_id, transition).await? {
+    async fn transition(
+        &self,
+        order_id: OrderId,
+        transition: Transition,
+        request_id: RequestId,
+    ) -> Result<(), LomsError> {
+        match self
+            .orders
+            .transition(order_id, transition, request_id)
+            .await?
+        {
             TransitionOutcome::Applied => {
                 tracing::info!(%order_id, status = %transition.end_status(), "order status changed");
                 Ok(())
@@ -199,6 +227,10 @@ mod tests {
         loms(orders, MockStockRepo::new())
     }
 
+    fn rid() -> RequestId {
+        RequestId::parse("req-1").expect("valid")
+    }
+
     fn key(k: &str) -> Option<IdempotencyKey> {
         IdempotencyKey::parse(k).expect("valid")
     }
@@ -220,6 +252,7 @@ mod tests {
             user: user(),
             items: OrderItems::new([item(1, 3), item(2, 1)]).expect("valid"),
             idempotency_key: key("k1"),
+            request_id: rid(),
         };
         orders
             .expect_place()
@@ -232,7 +265,12 @@ mod tests {
                 })
             });
         let created = with_orders(orders)
-            .create_order(user(), [item(2, 1), item(1, 1), item(1, 2)], key("k1"))
+            .create_order(
+                user(),
+                [item(2, 1), item(1, 1), item(1, 2)],
+                key("k1"),
+                rid(),
+            )
             .await;
         assert_eq!(created.ok(), Some(id(10)));
     }
@@ -247,7 +285,7 @@ mod tests {
             })
         });
         let error = with_orders(orders)
-            .create_order(user(), [item(5, 1)], None)
+            .create_order(user(), [item(5, 1)], None, rid())
             .await
             .expect_err("short");
         assert!(matches!(
@@ -269,10 +307,12 @@ mod tests {
         });
         let loms = with_orders(orders);
         let again = loms
-            .create_order(user(), [item(5, 1), item(5, 1)], key("k"))
+            .create_order(user(), [item(5, 1), item(5, 1)], key("k"), rid())
             .await;
         assert_eq!(again.ok(), Some(id(12)), "same items after merging");
-        let other = loms.create_order(user(), [item(5, 3)], key("k")).await;
+        let other = loms
+            .create_order(user(), [item(5, 3)], key("k"), rid())
+            .await;
         assert!(matches!(
             other,
             Err(LomsError::KeyReused { order_id, .. }) if order_id == id(12)
@@ -282,7 +322,7 @@ mod tests {
     #[tokio::test]
     async fn create_order_without_items_stores_nothing() {
         let error = with_orders(MockOrderRepo::new())
-            .create_order(user(), [], None)
+            .create_order(user(), [], None, rid())
             .await
             .expect_err("empty");
         assert!(matches!(
@@ -294,7 +334,7 @@ mod tests {
     #[tokio::test]
     async fn create_order_over_65535_units_of_a_sku_stores_nothing() {
         let error = with_orders(MockOrderRepo::new())
-            .create_order(user(), [item(5, 65535), item(5, 1)], None)
+            .create_order(user(), [item(5, 65535), item(5, 1)], None, rid())
             .await
             .expect_err("too many");
         assert!(matches!(
@@ -310,7 +350,7 @@ mod tests {
             .expect_place()
             .returning(|_| Err(RepoError::msg("down")));
         let error = with_orders(orders)
-            .create_order(user(), [item(1, 1)], None)
+            .create_order(user(), [item(1, 1)], None, rid())
             .await
             .expect_err("storage down");
         assert!(matches!(error, LomsError::Storage(_)));
@@ -341,13 +381,13 @@ mod tests {
         let mut orders = MockOrderRepo::new();
         orders
             .expect_transition()
-            .with(eq(id(1)), eq(transition))
+            .with(eq(id(1)), eq(transition), eq(rid()))
             .times(1)
-            .returning(move |_, _| Ok(outcome));
+            .returning(move |_, _, _| Ok(outcome));
         let loms = with_orders(orders);
         match transition {
-            Transition::Pay => loms.pay_order(id(1)).await,
-            Transition::Cancel => loms.cancel_order(id(1)).await,
+            Transition::Pay => loms.pay_order(id(1), rid()).await,
+            Transition::Cancel => loms.cancel_order(id(1), rid()).await,
         }
     }
 
@@ -428,5 +468,36 @@ mod tests {
             loms.stocks_info(sku(3)).await,
             Err(LomsError::Storage(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn cancel_unpaid_takes_batches_until_one_is_short_under_one_auto_cancel_id() {
+        let mut orders = MockOrderRepo::new();
+        let mut seq = mockall::Sequence::new();
+        let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for batch in [vec![id(1), id(2)], vec![id(3), id(4)], vec![id(5)]] {
+            let ids = ids.clone();
+            orders
+                .expect_cancel_stale()
+                .withf(|age, batch, _| *age == std::time::Duration::from_secs(60) && *batch == 2)
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(move |_, _, request_id| {
+                    ids.lock().expect("not poisoned").push(request_id);
+                    Ok(batch.clone())
+                });
+        }
+        let loms = with_orders(orders);
+        let cancelled = loms
+            .cancel_unpaid(std::time::Duration::from_secs(60), 2)
+            .await;
+        assert_eq!(cancelled.ok(), Some(5));
+        let ids = ids.lock().expect("not poisoned");
+        assert!(ids[0].as_str().starts_with("auto-cancel-"), "{ids:?}");
+        assert!(
+            ids.iter().all(|id| *id == ids[0]),
+            "one id per run: {ids:?}"
+        );
+        assert_ne!(RequestId::fresh("auto-cancel"), ids[0], "fresh per run");
     }
 }

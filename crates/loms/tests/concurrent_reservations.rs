@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use loms::adapters::memory::MemoryStore;
-use loms::domain::{Item, OrderStatus, Sku, Stock, UserId};
+use loms::domain::{Item, OrderStatus, RequestId, Sku, Stock, UserId};
 use loms::service::{Loms, LomsError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -45,7 +45,8 @@ async fn two_hundred_orders_for_one_hundred_units() {
             let loms = loms.clone();
             tokio::spawn(async move {
                 let user = UserId::try_from(user).expect("positive");
-                loms.create_order(user, [Item::new(42, 1).expect("valid")], None)
+                let request_id = RequestId::fresh("test");
+                loms.create_order(user, [Item::new(42, 1).expect("valid")], None, request_id)
                     .await
             })
         })

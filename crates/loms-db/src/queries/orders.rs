@@ -10,11 +10,13 @@ pub struct InsertOrderParams<
     T1: crate::StringSql,
     T2: crate::ArraySql<Item = i64>,
     T3: crate::ArraySql<Item = i32>,
+    T4: crate::StringSql,
 > {
     pub user_id: i64,
     pub idempotency_key: Option<T1>,
     pub skus: T2,
     pub counts: T3,
+    pub request_id: T4,
 }
 #[derive(Debug)]
 pub struct SettleOrderParams<
@@ -22,12 +24,14 @@ pub struct SettleOrderParams<
     T2: crate::ArraySql<Item = i64>,
     T3: crate::ArraySql<Item = i64>,
     T4: crate::StringSql,
+    T5: crate::StringSql,
 > {
     pub skus: T1,
     pub totals: T2,
     pub reserved: T3,
-    pub status: T4,
     pub id: i64,
+    pub status: T4,
+    pub request_id: T5,
 }
 #[derive(Clone, Copy, Debug)]
 pub struct ClaimStaleOrdersParams {
@@ -377,11 +381,11 @@ impl<'c, 'a, 's, C: GenericClient, T1: crate::StringSql>
     }
 }
 pub struct InsertOrderStmt(&'static str, Option<tokio_postgres::Statement>);
-/// Stores a new order, status 'new', with its positions (`skus[i]` with `counts[i]` units), in one
-/// statement; returns its id.
+/// Stores a new order, status 'new', with its positions (`skus[i]` with `counts[i]` units) and the
+/// event of its creation, in one statement; returns its id.
 pub fn insert_order() -> InsertOrderStmt {
     InsertOrderStmt(
-        "WITH new_order AS ( INSERT INTO orders (user_id, status, idempotency_key) VALUES ($1, 'new', $2) RETURNING id ), positions AS ( INSERT INTO order_items (order_id, sku, count) SELECT new_order.id, item.sku, item.count FROM new_order, unnest($3::bigint[], $4::integer[]) AS item (sku, count) ) SELECT id FROM new_order",
+        "WITH new_order AS ( INSERT INTO orders (user_id, status, idempotency_key) VALUES ($1, 'new', $2) RETURNING id ), positions AS ( INSERT INTO order_items (order_id, sku, count) SELECT new_order.id, item.sku, item.count FROM new_order, unnest($3::bigint[], $4::integer[]) AS item (sku, count) ), created AS ( INSERT INTO order_events (order_id, status, request_id) SELECT new_order.id, 'new', $5 FROM new_order ) SELECT id FROM new_order",
         None,
     )
 }
@@ -401,6 +405,7 @@ impl InsertOrderStmt {
         T1: crate::StringSql,
         T2: crate::ArraySql<Item = i64>,
         T3: crate::ArraySql<Item = i32>,
+        T4: crate::StringSql,
     >(
         &'s self,
         client: &'c C,
@@ -408,10 +413,11 @@ impl InsertOrderStmt {
         idempotency_key: &'a Option<T1>,
         skus: &'a T2,
         counts: &'a T3,
-    ) -> I64Query<'c, 'a, 's, C, i64, 4> {
+        request_id: &'a T4,
+    ) -> I64Query<'c, 'a, 's, C, i64, 5> {
         I64Query {
             client,
-            params: [user_id, idempotency_key, skus, counts],
+            params: [user_id, idempotency_key, skus, counts, request_id],
             query: self.0,
             cached: self.1.as_ref(),
             extractor: |row| Ok(row.try_get(0)?),
@@ -427,36 +433,39 @@ impl<
     T1: crate::StringSql,
     T2: crate::ArraySql<Item = i64>,
     T3: crate::ArraySql<Item = i32>,
+    T4: crate::StringSql,
 >
     crate::client::async_::Params<
         'c,
         'a,
         's,
-        InsertOrderParams<T1, T2, T3>,
-        I64Query<'c, 'a, 's, C, i64, 4>,
+        InsertOrderParams<T1, T2, T3, T4>,
+        I64Query<'c, 'a, 's, C, i64, 5>,
         C,
     > for InsertOrderStmt
 {
     fn params(
         &'s self,
         client: &'c C,
-        params: &'a InsertOrderParams<T1, T2, T3>,
-    ) -> I64Query<'c, 'a, 's, C, i64, 4> {
+        params: &'a InsertOrderParams<T1, T2, T3, T4>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 5> {
         self.bind(
             client,
             &params.user_id,
             &params.idempotency_key,
             &params.skus,
             &params.counts,
+            &params.request_id,
         )
     }
 }
 pub struct SettleOrderStmt(&'static str, Option<tokio_postgres::Statement>);
 /// Writes stock levels computed under `lock_stocks` (`skus[i]` gets `totals[i]` and `reserved[i]`;
-/// empty arrays write none) and the order's new status, in one statement; returns the order's id.
+/// empty arrays write none), the order's new status and the event of that change, in one statement;
+/// returns the order's id.
 pub fn settle_order() -> SettleOrderStmt {
     SettleOrderStmt(
-        "WITH levels AS ( UPDATE stocks SET total = level.total, reserved = level.reserved FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS level (sku, total, reserved) WHERE stocks.sku = level.sku ) UPDATE orders SET status = $4, updated_at = now() WHERE id = $5 RETURNING id",
+        "WITH levels AS ( UPDATE stocks SET total = level.total, reserved = level.reserved FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS level (sku, total, reserved) WHERE stocks.sku = level.sku ), changed AS ( INSERT INTO order_events (order_id, status, request_id) VALUES ($4, $5, $6) ) UPDATE orders SET status = $5, updated_at = now() WHERE id = $4 RETURNING id",
         None,
     )
 }
@@ -477,18 +486,20 @@ impl SettleOrderStmt {
         T2: crate::ArraySql<Item = i64>,
         T3: crate::ArraySql<Item = i64>,
         T4: crate::StringSql,
+        T5: crate::StringSql,
     >(
         &'s self,
         client: &'c C,
         skus: &'a T1,
         totals: &'a T2,
         reserved: &'a T3,
-        status: &'a T4,
         id: &'a i64,
-    ) -> I64Query<'c, 'a, 's, C, i64, 5> {
+        status: &'a T4,
+        request_id: &'a T5,
+    ) -> I64Query<'c, 'a, 's, C, i64, 6> {
         I64Query {
             client,
-            params: [skus, totals, reserved, status, id],
+            params: [skus, totals, reserved, id, status, request_id],
             query: self.0,
             cached: self.1.as_ref(),
             extractor: |row| Ok(row.try_get(0)?),
@@ -505,28 +516,30 @@ impl<
     T2: crate::ArraySql<Item = i64>,
     T3: crate::ArraySql<Item = i64>,
     T4: crate::StringSql,
+    T5: crate::StringSql,
 >
     crate::client::async_::Params<
         'c,
         'a,
         's,
-        SettleOrderParams<T1, T2, T3, T4>,
-        I64Query<'c, 'a, 's, C, i64, 5>,
+        SettleOrderParams<T1, T2, T3, T4, T5>,
+        I64Query<'c, 'a, 's, C, i64, 6>,
         C,
     > for SettleOrderStmt
 {
     fn params(
         &'s self,
         client: &'c C,
-        params: &'a SettleOrderParams<T1, T2, T3, T4>,
-    ) -> I64Query<'c, 'a, 's, C, i64, 5> {
+        params: &'a SettleOrderParams<T1, T2, T3, T4, T5>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 6> {
         self.bind(
             client,
             &params.skus,
             &params.totals,
             &params.reserved,
-            &params.status,
             &params.id,
+            &params.status,
+            &params.request_id,
         )
     }
 }

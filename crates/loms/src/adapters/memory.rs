@@ -2,18 +2,23 @@
 //!
 //! Orders and stock live behind one mutex, so every port method is atomic the way a database transaction
 //! would be: a reservation checks and reserves every item under the same lock, and no reader sees half
-//! of it. The lock is a std mutex held only for map operations, never across an `.await`.
-use std::collections::HashMap;
+//! of it. The lock is a std mutex held only for map operations, never across an `.await`. The outbox
+//! lives under the same lock, so a change and its event appear together; sent events are dropped.
+//!
+//! One process owns the memory, so the relay's lease is always granted.
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 use crate::domain::{
-    reserve_items, settle_items, IdempotencyKey, Order, OrderId, OrderStatus, Sku, Stock,
-    StockEffect, Transition, UserId,
+    reserve_items, settle_items, IdempotencyKey, Order, OrderEvent, OrderId, OrderStatus,
+    RequestId, Sku, Stock, StockEffect, Transition, UserId,
 };
 use crate::ports::{
-    NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,
+    Backlog, NewOrder, OrderRepo, Outbox, Placement, RepoError, Reservation, StockRepo,
+    TransitionOutcome,
 };
 
 #[derive(Debug, Default)]
@@ -25,6 +30,26 @@ struct State {
     /// When each order was placed (tokio's clock, so that tests can move it).
     placed_at: HashMap<OrderId, tokio::time::Instant>,
     stocks: HashMap<Sku, Stock>,
+    last_event: i64,
+    /// Unsent events by position, with when each was written (tokio's clock).
+    outbox: BTreeMap<i64, (OrderEvent, tokio::time::Instant)>,
+}
+
+impl State {
+    /// Writes the event of `order_id` entering `status`.
+    fn record(&mut self, order_id: OrderId, status: OrderStatus, request_id: &RequestId) {
+        self.last_event += 1;
+        let event = OrderEvent {
+            position: self.last_event,
+            event_id: uuid::Uuid::new_v4().to_string(),
+            order_id,
+            status,
+            moment: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            request_id: request_id.clone(),
+        };
+        self.outbox
+            .insert(event.position, (event, tokio::time::Instant::now()));
+    }
 }
 
 /// Orders and stock in process memory.
@@ -101,6 +126,8 @@ impl OrderRepo for MemoryStore {
             state.keys.insert((new.user, key.clone()), id);
         }
         state.placed_at.insert(id, tokio::time::Instant::now());
+        state.record(id, OrderStatus::New, &new.request_id);
+        state.record(id, status, &new.request_id);
         state.orders.insert(
             id,
             Order {
@@ -123,8 +150,9 @@ impl OrderRepo for MemoryStore {
 
     async fn cancel_stale(
         &self,
-        age: std::time::Duration,
+        age: Duration,
         batch: usize,
+        request_id: RequestId,
     ) -> Result<Vec<OrderId>, RepoError> {
         let mut guard = self.lock();
         let state = &mut *guard;
@@ -154,6 +182,7 @@ impl OrderRepo for MemoryStore {
             .map_err(|e| RepoError::failed(format!("order {id}: auto-cancel"), e))?;
             state.stocks.extend(changed);
             order.status = OrderStatus::Cancelled;
+            state.record(id, OrderStatus::Cancelled, &request_id);
             cancelled.push(id);
         }
         Ok(cancelled)
@@ -163,6 +192,7 @@ impl OrderRepo for MemoryStore {
         &self,
         id: OrderId,
         transition: Transition,
+        request_id: RequestId,
     ) -> Result<TransitionOutcome, RepoError> {
         let mut guard = self.lock();
         let state = &mut *guard;
@@ -180,7 +210,38 @@ impl OrderRepo for MemoryStore {
         .map_err(|e| RepoError::failed(format!("order {id}: {}", transition.verb()), e))?;
         state.stocks.extend(changed);
         order.status = transition.end_status();
+        state.record(id, transition.end_status(), &request_id);
         Ok(TransitionOutcome::Applied)
+    }
+}
+
+#[async_trait]
+impl Outbox for MemoryStore {
+    async fn lease(&self, _holder: &str, _ttl: Duration) -> Result<bool, RepoError> {
+        Ok(true)
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<OrderEvent>, RepoError> {
+        let state = self.lock();
+        let events = state.outbox.values().take(limit);
+        Ok(events.map(|(event, _)| event.clone()).collect())
+    }
+
+    async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        for position in positions {
+            state.outbox.remove(position);
+        }
+        Ok(())
+    }
+
+    async fn backlog(&self) -> Result<Backlog, RepoError> {
+        let state = self.lock();
+        let oldest = state.outbox.values().map(|(_, at)| at.elapsed()).max();
+        Ok(Backlog {
+            pending: state.outbox.len() as u64,
+            oldest: oldest.unwrap_or_default(),
+        })
     }
 }
 
@@ -232,6 +293,7 @@ mod tests {
             user: user(1),
             items: items(list),
             idempotency_key: key(k),
+            request_id: RequestId::parse("r").expect("valid"),
         }
     }
     fn store() -> MemoryStore {

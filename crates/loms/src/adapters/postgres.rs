@@ -9,21 +9,29 @@
 //! Placing an order inserts it as `new` and leaves it `awaiting payment` or `failed` before the
 //! transaction commits, so no reader and no crash ever sees an order in `new`.
 //!
+//! Every status change writes its event into `order_events` in the statement that makes it
+//! (`insert_order`, `settle_order`), so change and event commit together. The relay's side — lease,
+//! unsent events, marking them sent — is [`Outbox`].
+//!
 //! Round trips: every statement is prepared once per connection (`prepare` hits the connection's
 //! statement cache afterwards) and returns rows, so each costs one round trip; placing an order is
 //! BEGIN, insert (order and positions), lock stocks, settle (levels and status), COMMIT.
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use loms_db::queries::{orders, stocks};
+use std::time::Duration;
+
+use loms_db::queries::{orders, outbox, stocks};
 use storage::{violated, Context, Database, OpenError, RepoError, Stored};
 use tokio_postgres::error::SqlState;
 
 use crate::domain::{
-    reserve_items, settle_items, IdempotencyKey, Item, Order, OrderId, OrderItems, OrderStatus,
-    Sku, Stock, StockEffect, Transition, UserId,
+    reserve_items, settle_items, IdempotencyKey, Item, Order, OrderEvent, OrderId, OrderItems,
+    OrderStatus, RequestId, Sku, Stock, StockEffect, Transition, UserId,
 };
-use crate::ports::{NewOrder, OrderRepo, Placement, Reservation, StockRepo, TransitionOutcome};
+use crate::ports::{
+    Backlog, NewOrder, OrderRepo, Outbox, Placement, Reservation, StockRepo, TransitionOutcome,
+};
 
 /// The migrations of `migrations/loms`, embedded in the binary.
 mod embedded {
@@ -102,7 +110,9 @@ impl PgStore {
             .prepare(&tx)
             .await
             .context("prepare insert order")?;
-        let id = match insert.bind(&tx, &user, &key, &skus, &counts).one().await {
+        let request_id = new.request_id.as_str();
+        let inserted = insert.bind(&tx, &user, &key, &skus, &counts, &request_id);
+        let id = match inserted.one().await {
             Ok(id) => id,
             Err(error) if is_key_taken(&error) => return Ok(None),
             Err(error) => return Err(error).context("insert order"),
@@ -119,7 +129,7 @@ impl PgStore {
                     Reservation::Failed { sku },
                 ),
             };
-        settle(&tx, order_id, &changed, status).await?;
+        settle(&tx, order_id, &changed, status, &new.request_id).await?;
         match tx.commit().await {
             Ok(()) => Ok(Some(Placement::Created {
                 order_id,
@@ -178,12 +188,13 @@ async fn lock_stocks(
         .collect()
 }
 
-/// Writes stock levels computed under [`lock_stocks`] and the order's new status.
+/// Writes stock levels computed under [`lock_stocks`], the order's new status and its event.
 async fn settle(
     tx: &deadpool_postgres::Transaction<'_>,
     id: OrderId,
     changed: &HashMap<Sku, Stock>,
     status: OrderStatus,
+    request_id: &RequestId,
 ) -> Result<(), RepoError> {
     let mut skus = Vec::with_capacity(changed.len());
     let mut totals = Vec::with_capacity(changed.len());
@@ -198,7 +209,15 @@ async fn settle(
         .await
         .context("prepare settle order")?;
     statement
-        .bind(tx, &skus, &totals, &reserved, &status.as_str(), &id.get())
+        .bind(
+            tx,
+            &skus,
+            &totals,
+            &reserved,
+            &id.get(),
+            &status.as_str(),
+            &request_id.as_str(),
+        )
         .one()
         .await
         .context("settle order")?;
@@ -291,8 +310,9 @@ impl OrderRepo for PgStore {
 
     async fn cancel_stale(
         &self,
-        age: std::time::Duration,
+        age: Duration,
         batch: usize,
+        request_id: RequestId,
     ) -> Result<Vec<OrderId>, RepoError> {
         self.db
             .run(async {
@@ -327,7 +347,7 @@ impl OrderRepo for PgStore {
                         levels.get(&sku).copied()
                     })
                     .map_err(|e| RepoError::failed(format!("order {id}: auto-cancel"), e))?;
-                    settle(&tx, id, &changed, OrderStatus::Cancelled).await?;
+                    settle(&tx, id, &changed, OrderStatus::Cancelled, &request_id).await?;
                     levels.extend(changed);
                     cancelled.push(id);
                 }
@@ -341,6 +361,7 @@ impl OrderRepo for PgStore {
         &self,
         id: OrderId,
         transition: Transition,
+        request_id: RequestId,
     ) -> Result<TransitionOutcome, RepoError> {
         self.db
             .run(async {
@@ -369,9 +390,88 @@ impl OrderRepo for PgStore {
                     locked.get(&sku).copied()
                 })
                 .map_err(|e| RepoError::failed(format!("order {id}: {}", transition.verb()), e))?;
-                settle(&tx, id, &changed, transition.end_status()).await?;
+                settle(&tx, id, &changed, transition.end_status(), &request_id).await?;
                 tx.commit().await.context("commit transition")?;
                 Ok(TransitionOutcome::Applied)
+            })
+            .await
+    }
+}
+
+/// The relay's lease row.
+const RELAY_LEASE: &str = "order-events relay";
+
+#[async_trait]
+impl Outbox for PgStore {
+    async fn lease(&self, holder: &str, ttl: Duration) -> Result<bool, RepoError> {
+        self.db
+            .run(async {
+                let client = self.db.client().await?;
+                let held = outbox::take_relay_lease()
+                    .bind(&client, &RELAY_LEASE, &holder, &ttl.as_secs_f64())
+                    .opt()
+                    .await
+                    .context("take relay lease")?;
+                Ok(held.is_some())
+            })
+            .await
+    }
+
+    async fn pending(&self, limit: usize) -> Result<Vec<OrderEvent>, RepoError> {
+        self.db
+            .run(async {
+                let client = self.db.client().await?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let rows = outbox::pending_events()
+                    .bind(&client, &limit)
+                    .all()
+                    .await
+                    .context("read pending events")?;
+                rows.into_iter()
+                    .map(|row| {
+                        Ok(OrderEvent {
+                            position: row.seq,
+                            event_id: row.event_id,
+                            order_id: OrderId::try_from(row.order_id).stored("event order id")?,
+                            status: row.status.parse().stored("event status")?,
+                            moment: row.moment,
+                            request_id: RequestId::parse(&row.request_id)
+                                .ok_or_else(|| RepoError::msg("unusable request id stored"))?,
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError> {
+        self.db
+            .run(async {
+                let client = self.db.client().await?;
+                outbox::mark_events_sent()
+                    .bind(&client, &positions)
+                    .all()
+                    .await
+                    .context("mark events sent")?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn backlog(&self) -> Result<Backlog, RepoError> {
+        self.db
+            .run(async {
+                let client = self.db.client().await?;
+                let row = outbox::outbox_backlog()
+                    .bind(&client)
+                    .one()
+                    .await
+                    .context("read outbox backlog")?;
+                Ok(Backlog {
+                    pending: u64::try_from(row.pending).stored("pending events")?,
+                    oldest: Duration::try_from_secs_f64(row.oldest_seconds.max(0.0))
+                        .stored("oldest event age")?,
+                })
             })
             .await
     }

@@ -9,13 +9,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    IdempotencyKey, Item, OrderItems, OrderStatus, Sku, Stock, Transition, UserId,
+    IdempotencyKey, Item, OrderItems, OrderStatus, RequestId, Sku, Stock, Transition, UserId,
 };
-use crate::ports::{NewOrder, OrderRepo, Placement, Reservation, StockRepo, TransitionOutcome};
+use crate::ports::{
+    NewOrder, OrderRepo, Outbox, Placement, Reservation, StockRepo, TransitionOutcome,
+};
 
 /// A store under test: the ports, plus direct access to stock levels for setting up and checking.
 #[async_trait]
-pub trait TestStore: OrderRepo + StockRepo + 'static {
+pub trait TestStore: OrderRepo + StockRepo + Outbox + 'static {
     async fn put_stock(&self, sku: Sku, stock: Stock);
     async fn stock_of(&self, sku: Sku) -> Option<Stock>;
 }
@@ -41,6 +43,10 @@ macro_rules! storage_suite {
             stale_orders_are_cancelled_once_by_racing_cancellers,
             young_orders_are_not_cancelled,
             pay_racing_the_canceller_has_one_winner,
+            every_status_change_writes_its_event,
+            no_change_no_event,
+            sent_events_leave_the_outbox,
+            events_of_racing_changes_follow_the_changes,
         );
     };
 }
@@ -62,7 +68,11 @@ fn order(u: i64, list: &[(u32, u32)], key: &str) -> NewOrder {
         user: user(u),
         items: items(list),
         idempotency_key: IdempotencyKey::parse(key).expect("valid key"),
+        request_id: rid(),
     }
+}
+fn rid() -> RequestId {
+    RequestId::parse("suite-request").expect("valid")
 }
 
 async fn place<S: TestStore>(store: &S, new: NewOrder) -> Placement {
@@ -151,7 +161,7 @@ pub async fn a_key_names_one_order_until_it_fails<S: TestStore>(store: Arc<S>) {
 
     // a paid order still answers for its key
     assert_eq!(
-        store.transition(first, Transition::Pay).await.ok(),
+        store.transition(first, Transition::Pay, rid()).await.ok(),
         Some(TransitionOutcome::Applied)
     );
     let paid = place(&*store, order(1, &[(1, 3)], "k")).await;
@@ -173,12 +183,15 @@ pub async fn pay_writes_off_and_cancel_releases<S: TestStore>(store: Arc<S>) {
     let (paid, _) = created(&*store, order(1, &[(1, 3)], "")).await;
     let (cancelled, _) = created(&*store, order(1, &[(1, 4)], "")).await;
     assert_eq!(
-        store.transition(paid, Transition::Pay).await.ok(),
+        store.transition(paid, Transition::Pay, rid()).await.ok(),
         Some(TransitionOutcome::Applied)
     );
     assert_eq!(store.stock_of(sku(1)).await, Some(stock(7, 6)));
     assert_eq!(
-        store.transition(cancelled, Transition::Cancel).await.ok(),
+        store
+            .transition(cancelled, Transition::Cancel, rid())
+            .await
+            .ok(),
         Some(TransitionOutcome::Applied)
     );
     assert_eq!(store.stock_of(sku(1)).await, Some(stock(7, 2)));
@@ -190,7 +203,10 @@ pub async fn only_awaiting_payment_moves<S: TestStore>(store: Arc<S>) {
     store.put_stock(sku(1), stock(10, 0)).await;
     let (paid, _) = created(&*store, order(1, &[(1, 3)], "")).await;
     let (failed, _) = created(&*store, order(1, &[(1, 30)], "")).await;
-    store.transition(paid, Transition::Pay).await.expect("paid");
+    store
+        .transition(paid, Transition::Pay, rid())
+        .await
+        .expect("paid");
     for (id, transition, current) in [
         (paid, Transition::Cancel, OrderStatus::Payed),
         (paid, Transition::Pay, OrderStatus::Payed),
@@ -198,7 +214,7 @@ pub async fn only_awaiting_payment_moves<S: TestStore>(store: Arc<S>) {
         (failed, Transition::Cancel, OrderStatus::Failed),
     ] {
         assert_eq!(
-            store.transition(id, transition).await.ok(),
+            store.transition(id, transition, rid()).await.ok(),
             Some(TransitionOutcome::Refused { current }),
             "{transition:?} of {current}"
         );
@@ -215,7 +231,7 @@ pub async fn unknown_orders_are_not_found<S: TestStore>(store: Arc<S>) {
     assert_eq!(store.get(id).await.ok(), Some(None));
     for transition in [Transition::Pay, Transition::Cancel] {
         assert_eq!(
-            store.transition(id, transition).await.ok(),
+            store.transition(id, transition, rid()).await.ok(),
             Some(TransitionOutcome::NotFound)
         );
     }
@@ -339,7 +355,7 @@ pub async fn pay_racing_cancel_has_one_winner<S: TestStore>(store: Arc<S>) {
             };
             async move {
                 store
-                    .transition(id, transition)
+                    .transition(id, transition, rid())
                     .await
                     .expect("no storage error")
             }
@@ -399,7 +415,7 @@ async fn cancel_all_stale<S: TestStore>(
     let mut mine = Vec::new();
     loop {
         let cancelled = store
-            .cancel_stale(std::time::Duration::ZERO, batch)
+            .cancel_stale(std::time::Duration::ZERO, batch, rid())
             .await
             .expect("no storage error, no deadlock");
         let done = cancelled.len() < batch;
@@ -447,7 +463,7 @@ pub async fn young_orders_are_not_cancelled<S: TestStore>(store: Arc<S>) {
     let (id, _) = created(&*store, order(1, &[(1, 2)], "")).await;
     let (failed, _) = created(&*store, order(1, &[(1, 20)], "")).await;
     let cancelled = store
-        .cancel_stale(std::time::Duration::from_secs(3600), 10)
+        .cancel_stale(std::time::Duration::from_secs(3600), 10, rid())
         .await
         .expect("no storage error");
     assert!(cancelled.is_empty(), "{cancelled:?}");
@@ -466,10 +482,12 @@ pub async fn pay_racing_the_canceller_has_one_winner<S: TestStore>(store: Arc<S>
             let store = store.clone();
             async move {
                 if i == 0 {
-                    let outcome = store.transition(id, Transition::Pay).await;
+                    let outcome = store.transition(id, Transition::Pay, rid()).await;
                     outcome.expect("no storage error") == TransitionOutcome::Applied
                 } else {
-                    let cancelled = store.cancel_stale(std::time::Duration::ZERO, 10).await;
+                    let cancelled = store
+                        .cancel_stale(std::time::Duration::ZERO, 10, rid())
+                        .await;
                     cancelled.expect("no storage error").contains(&id)
                 }
             }
@@ -493,5 +511,172 @@ pub async fn pay_racing_the_canceller_has_one_winner<S: TestStore>(store: Arc<S>
             Some(stock(1000 - paid, 0)),
             "trial {trial}"
         );
+    }
+}
+
+/// The outbox's events as `(order, status, request id)`, in outbox order.
+async fn pending_changes<S: TestStore>(store: &S) -> Vec<(i64, OrderStatus, String)> {
+    let events = store.pending(1000).await.expect("pending read");
+    events
+        .iter()
+        .map(|e| (e.order_id.get(), e.status, e.request_id.as_str().to_owned()))
+        .collect()
+}
+
+fn request(id: &str) -> RequestId {
+    RequestId::parse(id).expect("valid")
+}
+
+pub async fn every_status_change_writes_its_event<S: TestStore>(store: Arc<S>) {
+    use OrderStatus::*;
+    store.put_stock(sku(1), stock(10, 0)).await;
+    let mut paid = order(1, &[(1, 1)], "");
+    paid.request_id = request("create-1");
+    let (paid, _) = created(&*store, paid).await;
+    let mut failed = order(1, &[(1, 11)], "");
+    failed.request_id = request("create-2");
+    let (failed, _) = created(&*store, failed).await;
+    let (cancelled, _) = created(&*store, order(1, &[(1, 1)], "")).await;
+    let (stale, _) = created(&*store, order(1, &[(1, 1)], "")).await;
+    for (id, transition, by) in [
+        (paid, Transition::Pay, "pay-1"),
+        (cancelled, Transition::Cancel, "cancel-1"),
+    ] {
+        let outcome = store.transition(id, transition, request(by)).await;
+        assert_eq!(outcome.ok(), Some(TransitionOutcome::Applied));
+    }
+    let swept = store
+        .cancel_stale(std::time::Duration::ZERO, 10, request("auto-1"))
+        .await
+        .expect("swept");
+    assert_eq!(swept, vec![stale]);
+
+    let (p, f, c, s) = (paid.get(), failed.get(), cancelled.get(), stale.get());
+    let suite = "suite-request".to_owned();
+    assert_eq!(
+        pending_changes(&*store).await,
+        vec![
+            (p, New, "create-1".into()),
+            (p, AwaitingPayment, "create-1".into()),
+            (f, New, "create-2".into()),
+            (f, Failed, "create-2".into()),
+            (c, New, suite.clone()),
+            (c, AwaitingPayment, suite.clone()),
+            (s, New, suite.clone()),
+            (s, AwaitingPayment, suite),
+            (p, Payed, "pay-1".into()),
+            (c, Cancelled, "cancel-1".into()),
+            (s, Cancelled, "auto-1".into()),
+        ]
+    );
+    let events = store.pending(1000).await.expect("pending read");
+    let ids: HashSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids.len(), events.len(), "event ids are unique");
+    let mut last = std::time::UNIX_EPOCH;
+    for event in &events {
+        let moment = humantime::parse_rfc3339(&event.moment).expect("an RFC 3339 moment");
+        assert!(moment >= last, "moments follow the changes: {events:?}");
+        last = moment;
+    }
+    assert!(
+        events.windows(2).all(|w| w[0].position < w[1].position),
+        "positions rise"
+    );
+}
+
+pub async fn no_change_no_event<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 0)).await;
+    let (id, _) = created(&*store, order(1, &[(1, 1)], "k")).await;
+    let before = pending_changes(&*store).await.len();
+    // the key's order comes back; a refused transition; an unknown order; a sweep finding nothing
+    place(&*store, order(1, &[(1, 1)], "k")).await;
+    store
+        .transition(id, Transition::Pay, rid())
+        .await
+        .expect("paid");
+    let again = store.transition(id, Transition::Pay, rid()).await;
+    assert!(matches!(again, Ok(TransitionOutcome::Refused { .. })));
+    let unknown = crate::domain::OrderId::try_from(id.get() + 100).expect("positive");
+    let missing = store.transition(unknown, Transition::Cancel, rid()).await;
+    assert_eq!(missing.ok(), Some(TransitionOutcome::NotFound));
+    let swept = store
+        .cancel_stale(std::time::Duration::ZERO, 10, rid())
+        .await;
+    assert_eq!(swept.ok(), Some(vec![]));
+    assert_eq!(
+        pending_changes(&*store).await.len(),
+        before + 1,
+        "only the payment"
+    );
+}
+
+pub async fn sent_events_leave_the_outbox<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 0)).await;
+    for _ in 0..3 {
+        created(&*store, order(1, &[(1, 1)], "")).await;
+    }
+    let events = store.pending(1000).await.expect("pending read");
+    assert_eq!(events.len(), 6);
+    let backlog = store.backlog().await.expect("backlog read");
+    assert_eq!(backlog.pending, 6);
+
+    let first_two = store.pending(2).await.expect("pending read");
+    assert_eq!(first_two, events[..2].to_vec(), "a limit cuts at the end");
+    let sent: Vec<i64> = [0, 1, 3].iter().map(|&i| events[i].position).collect();
+    store.mark_sent(&sent).await.expect("marked");
+    store
+        .mark_sent(&sent)
+        .await
+        .expect("marking again changes nothing");
+    let left = store.pending(1000).await.expect("pending read");
+    assert_eq!(
+        left,
+        vec![events[2].clone(), events[4].clone(), events[5].clone()]
+    );
+    assert_eq!(store.backlog().await.expect("backlog read").pending, 3);
+
+    let all: Vec<i64> = events.iter().map(|e| e.position).collect();
+    store.mark_sent(&all).await.expect("marked");
+    assert!(store.pending(1000).await.expect("pending read").is_empty());
+    let empty = store.backlog().await.expect("backlog read");
+    assert_eq!(
+        (empty.pending, empty.oldest),
+        (0, std::time::Duration::ZERO)
+    );
+}
+
+/// Pays and cancels race on each order: whatever wins, each order's events in the outbox are in the
+/// order of its changes, and only the winner wrote one.
+pub async fn events_of_racing_changes_follow_the_changes<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(1000, 0)).await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(created(&*store, order(1, &[(1, 1)], "")).await.0);
+    }
+    let races: Vec<_> = ids
+        .iter()
+        .flat_map(|&id| {
+            [Transition::Pay, Transition::Cancel].map(|transition| {
+                let store = store.clone();
+                tokio::spawn(async move { store.transition(id, transition, rid()).await })
+            })
+        })
+        .collect();
+    for race in races {
+        race.await.expect("no panic").expect("stored");
+    }
+    let changes = pending_changes(&*store).await;
+    for id in ids {
+        let statuses: Vec<OrderStatus> = changes
+            .iter()
+            .filter(|(order, _, _)| *order == id.get())
+            .map(|&(_, status, _)| status)
+            .collect();
+        assert_eq!(statuses.len(), 3, "order {id}: {statuses:?}");
+        assert_eq!(
+            statuses[..2],
+            [OrderStatus::New, OrderStatus::AwaitingPayment]
+        );
+        assert_eq!(statuses[2], status(&*store, id).await, "the winner's event");
     }
 }

@@ -1,0 +1,471 @@
+// This file was generated with `cornucopia`. Do not modify.
+
+#[derive(Debug)]
+pub struct TakeRelayLeaseParams<T1: crate::StringSql, T2: crate::StringSql> {
+    pub name: T1,
+    pub holder: T2,
+    pub ttl_seconds: f64,
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEvents {
+    pub seq: i64,
+    pub event_id: String,
+    pub order_id: i64,
+    pub status: String,
+    pub moment: String,
+    pub request_id: String,
+}
+pub struct PendingEventsBorrowed<'a> {
+    pub seq: i64,
+    pub event_id: &'a str,
+    pub order_id: i64,
+    pub status: &'a str,
+    pub moment: &'a str,
+    pub request_id: &'a str,
+}
+impl<'a> From<PendingEventsBorrowed<'a>> for PendingEvents {
+    fn from(
+        PendingEventsBorrowed {
+            seq,
+            event_id,
+            order_id,
+            status,
+            moment,
+            request_id,
+        }: PendingEventsBorrowed<'a>,
+    ) -> Self {
+        Self {
+            seq,
+            event_id: event_id.into(),
+            order_id,
+            status: status.into(),
+            moment: moment.into(),
+            request_id: request_id.into(),
+        }
+    }
+}
+#[derive(Debug, Clone, PartialEq, Copy)]
+pub struct OutboxBacklog {
+    pub pending: i64,
+    pub oldest_seconds: f64,
+}
+use crate::client::async_::GenericClient;
+use futures::{self, StreamExt, TryStreamExt};
+pub struct StringQuery<'c, 'a, 's, C: GenericClient, T, const N: usize> {
+    client: &'c C,
+    params: [&'a (dyn postgres_types::ToSql + Sync); N],
+    query: &'static str,
+    cached: Option<&'s tokio_postgres::Statement>,
+    extractor: fn(&tokio_postgres::Row) -> Result<&str, tokio_postgres::Error>,
+    mapper: fn(&str) -> T,
+}
+impl<'c, 'a, 's, C, T: 'c, const N: usize> StringQuery<'c, 'a, 's, C, T, N>
+where
+    C: GenericClient,
+{
+    pub fn map<R>(self, mapper: fn(&str) -> R) -> StringQuery<'c, 'a, 's, C, R, N> {
+        StringQuery {
+            client: self.client,
+            params: self.params,
+            query: self.query,
+            cached: self.cached,
+            extractor: self.extractor,
+            mapper,
+        }
+    }
+    pub async fn one(self) -> Result<T, tokio_postgres::Error> {
+        let row =
+            crate::client::async_::one(self.client, self.query, &self.params, self.cached).await?;
+        Ok((self.mapper)((self.extractor)(&row)?))
+    }
+    pub async fn all(self) -> Result<Vec<T>, tokio_postgres::Error> {
+        self.iter().await?.try_collect().await
+    }
+    pub async fn opt(self) -> Result<Option<T>, tokio_postgres::Error> {
+        let opt_row =
+            crate::client::async_::opt(self.client, self.query, &self.params, self.cached).await?;
+        Ok(opt_row
+            .map(|row| {
+                let extracted = (self.extractor)(&row)?;
+                Ok((self.mapper)(extracted))
+            })
+            .transpose()?)
+    }
+    pub async fn iter(
+        self,
+    ) -> Result<
+        impl futures::Stream<Item = Result<T, tokio_postgres::Error>> + 'c,
+        tokio_postgres::Error,
+    > {
+        let stream = crate::client::async_::raw(
+            self.client,
+            self.query,
+            crate::slice_iter(&self.params),
+            self.cached,
+        )
+        .await?;
+        let mapped = stream
+            .map(move |res| {
+                res.and_then(|row| {
+                    let extracted = (self.extractor)(&row)?;
+                    Ok((self.mapper)(extracted))
+                })
+            })
+            .into_stream();
+        Ok(mapped)
+    }
+}
+pub struct PendingEventsQuery<'c, 'a, 's, C: GenericClient, T, const N: usize> {
+    client: &'c C,
+    params: [&'a (dyn postgres_types::ToSql + Sync); N],
+    query: &'static str,
+    cached: Option<&'s tokio_postgres::Statement>,
+    extractor: fn(&tokio_postgres::Row) -> Result<PendingEventsBorrowed, tokio_postgres::Error>,
+    mapper: fn(PendingEventsBorrowed) -> T,
+}
+impl<'c, 'a, 's, C, T: 'c, const N: usize> PendingEventsQuery<'c, 'a, 's, C, T, N>
+where
+    C: GenericClient,
+{
+    pub fn map<R>(
+        self,
+        mapper: fn(PendingEventsBorrowed) -> R,
+    ) -> PendingEventsQuery<'c, 'a, 's, C, R, N> {
+        PendingEventsQuery {
+            client: self.client,
+            params: self.params,
+            query: self.query,
+            cached: self.cached,
+            extractor: self.extractor,
+            mapper,
+        }
+    }
+    pub async fn one(self) -> Result<T, tokio_postgres::Error> {
+        let row =
+            crate::client::async_::one(self.client, self.query, &self.params, self.cached).await?;
+        Ok((self.mapper)((self.extractor)(&row)?))
+    }
+    pub async fn all(self) -> Result<Vec<T>, tokio_postgres::Error> {
+        self.iter().await?.try_collect().await
+    }
+    pub async fn opt(self) -> Result<Option<T>, tokio_postgres::Error> {
+        let opt_row =
+            crate::client::async_::opt(self.client, self.query, &self.params, self.cached).await?;
+        Ok(opt_row
+            .map(|row| {
+                let extracted = (self.extractor)(&row)?;
+                Ok((self.mapper)(extracted))
+            })
+            .transpose()?)
+    }
+    pub async fn iter(
+        self,
+    ) -> Result<
+        impl futures::Stream<Item = Result<T, tokio_postgres::Error>> + 'c,
+        tokio_postgres::Error,
+    > {
+        let stream = crate::client::async_::raw(
+            self.client,
+            self.query,
+            crate::slice_iter(&self.params),
+            self.cached,
+        )
+        .await?;
+        let mapped = stream
+            .map(move |res| {
+                res.and_then(|row| {
+                    let extracted = (self.extractor)(&row)?;
+                    Ok((self.mapper)(extracted))
+                })
+            })
+            .into_stream();
+        Ok(mapped)
+    }
+}
+pub struct I64Query<'c, 'a, 's, C: GenericClient, T, const N: usize> {
+    client: &'c C,
+    params: [&'a (dyn postgres_types::ToSql + Sync); N],
+    query: &'static str,
+    cached: Option<&'s tokio_postgres::Statement>,
+    extractor: fn(&tokio_postgres::Row) -> Result<i64, tokio_postgres::Error>,
+    mapper: fn(i64) -> T,
+}
+impl<'c, 'a, 's, C, T: 'c, const N: usize> I64Query<'c, 'a, 's, C, T, N>
+where
+    C: GenericClient,
+{
+    pub fn map<R>(self, mapper: fn(i64) -> R) -> I64Query<'c, 'a, 's, C, R, N> {
+        I64Query {
+            client: self.client,
+            params: self.params,
+            query: self.query,
+            cached: self.cached,
+            extractor: self.extractor,
+            mapper,
+        }
+    }
+    pub async fn one(self) -> Result<T, tokio_postgres::Error> {
+        let row =
+            crate::client::async_::one(self.client, self.query, &self.params, self.cached).await?;
+        Ok((self.mapper)((self.extractor)(&row)?))
+    }
+    pub async fn all(self) -> Result<Vec<T>, tokio_postgres::Error> {
+        self.iter().await?.try_collect().await
+    }
+    pub async fn opt(self) -> Result<Option<T>, tokio_postgres::Error> {
+        let opt_row =
+            crate::client::async_::opt(self.client, self.query, &self.params, self.cached).await?;
+        Ok(opt_row
+            .map(|row| {
+                let extracted = (self.extractor)(&row)?;
+                Ok((self.mapper)(extracted))
+            })
+            .transpose()?)
+    }
+    pub async fn iter(
+        self,
+    ) -> Result<
+        impl futures::Stream<Item = Result<T, tokio_postgres::Error>> + 'c,
+        tokio_postgres::Error,
+    > {
+        let stream = crate::client::async_::raw(
+            self.client,
+            self.query,
+            crate::slice_iter(&self.params),
+            self.cached,
+        )
+        .await?;
+        let mapped = stream
+            .map(move |res| {
+                res.and_then(|row| {
+                    let extracted = (self.extractor)(&row)?;
+                    Ok((self.mapper)(extracted))
+                })
+            })
+            .into_stream();
+        Ok(mapped)
+    }
+}
+pub struct OutboxBacklogQuery<'c, 'a, 's, C: GenericClient, T, const N: usize> {
+    client: &'c C,
+    params: [&'a (dyn postgres_types::ToSql + Sync); N],
+    query: &'static str,
+    cached: Option<&'s tokio_postgres::Statement>,
+    extractor: fn(&tokio_postgres::Row) -> Result<OutboxBacklog, tokio_postgres::Error>,
+    mapper: fn(OutboxBacklog) -> T,
+}
+impl<'c, 'a, 's, C, T: 'c, const N: usize> OutboxBacklogQuery<'c, 'a, 's, C, T, N>
+where
+    C: GenericClient,
+{
+    pub fn map<R>(self, mapper: fn(OutboxBacklog) -> R) -> OutboxBacklogQuery<'c, 'a, 's, C, R, N> {
+        OutboxBacklogQuery {
+            client: self.client,
+            params: self.params,
+            query: self.query,
+            cached: self.cached,
+            extractor: self.extractor,
+            mapper,
+        }
+    }
+    pub async fn one(self) -> Result<T, tokio_postgres::Error> {
+        let row =
+            crate::client::async_::one(self.client, self.query, &self.params, self.cached).await?;
+        Ok((self.mapper)((self.extractor)(&row)?))
+    }
+    pub async fn all(self) -> Result<Vec<T>, tokio_postgres::Error> {
+        self.iter().await?.try_collect().await
+    }
+    pub async fn opt(self) -> Result<Option<T>, tokio_postgres::Error> {
+        let opt_row =
+            crate::client::async_::opt(self.client, self.query, &self.params, self.cached).await?;
+        Ok(opt_row
+            .map(|row| {
+                let extracted = (self.extractor)(&row)?;
+                Ok((self.mapper)(extracted))
+            })
+            .transpose()?)
+    }
+    pub async fn iter(
+        self,
+    ) -> Result<
+        impl futures::Stream<Item = Result<T, tokio_postgres::Error>> + 'c,
+        tokio_postgres::Error,
+    > {
+        let stream = crate::client::async_::raw(
+            self.client,
+            self.query,
+            crate::slice_iter(&self.params),
+            self.cached,
+        )
+        .await?;
+        let mapped = stream
+            .map(move |res| {
+                res.and_then(|row| {
+                    let extracted = (self.extractor)(&row)?;
+                    Ok((self.mapper)(extracted))
+                })
+            })
+            .into_stream();
+        Ok(mapped)
+    }
+}
+pub struct TakeRelayLeaseStmt(&'static str, Option<tokio_postgres::Statement>);
+/// Takes the lease `name` for `holder` until `ttl_seconds` from now, or renews it, on the database's
+/// clock; returns a row only when `holder` holds it now: it was free, expired, or already its own.
+pub fn take_relay_lease() -> TakeRelayLeaseStmt {
+    TakeRelayLeaseStmt(
+        "INSERT INTO relay_leases (name, holder, expires_at) VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3::float8)) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE relay_leases.holder = excluded.holder OR relay_leases.expires_at < clock_timestamp() RETURNING holder",
+        None,
+    )
+}
+impl TakeRelayLeaseStmt {
+    pub async fn prepare<'a, C: GenericClient>(
+        mut self,
+        client: &'a C,
+    ) -> Result<Self, tokio_postgres::Error> {
+        self.1 = Some(client.prepare(self.0).await?);
+        Ok(self)
+    }
+    pub fn bind<'c, 'a, 's, C: GenericClient, T1: crate::StringSql, T2: crate::StringSql>(
+        &'s self,
+        client: &'c C,
+        name: &'a T1,
+        holder: &'a T2,
+        ttl_seconds: &'a f64,
+    ) -> StringQuery<'c, 'a, 's, C, String, 3> {
+        StringQuery {
+            client,
+            params: [name, holder, ttl_seconds],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it.into(),
+        }
+    }
+}
+impl<'c, 'a, 's, C: GenericClient, T1: crate::StringSql, T2: crate::StringSql>
+    crate::client::async_::Params<
+        'c,
+        'a,
+        's,
+        TakeRelayLeaseParams<T1, T2>,
+        StringQuery<'c, 'a, 's, C, String, 3>,
+        C,
+    > for TakeRelayLeaseStmt
+{
+    fn params(
+        &'s self,
+        client: &'c C,
+        params: &'a TakeRelayLeaseParams<T1, T2>,
+    ) -> StringQuery<'c, 'a, 's, C, String, 3> {
+        self.bind(client, &params.name, &params.holder, &params.ttl_seconds)
+    }
+}
+pub struct PendingEventsStmt(&'static str, Option<tokio_postgres::Statement>);
+/// Up to `limit` unsent events by position; the moment as RFC 3339 in UTC with microseconds.
+pub fn pending_events() -> PendingEventsStmt {
+    PendingEventsStmt(
+        "SELECT seq, event_id::text AS event_id, order_id, status, to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS moment, request_id FROM order_events WHERE sent_at IS NULL ORDER BY seq LIMIT $1",
+        None,
+    )
+}
+impl PendingEventsStmt {
+    pub async fn prepare<'a, C: GenericClient>(
+        mut self,
+        client: &'a C,
+    ) -> Result<Self, tokio_postgres::Error> {
+        self.1 = Some(client.prepare(self.0).await?);
+        Ok(self)
+    }
+    pub fn bind<'c, 'a, 's, C: GenericClient>(
+        &'s self,
+        client: &'c C,
+        limit: &'a i64,
+    ) -> PendingEventsQuery<'c, 'a, 's, C, PendingEvents, 1> {
+        PendingEventsQuery {
+            client,
+            params: [limit],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor:
+                |row: &tokio_postgres::Row| -> Result<PendingEventsBorrowed, tokio_postgres::Error> {
+                    Ok(PendingEventsBorrowed {
+                        seq: row.try_get(0)?,
+                        event_id: row.try_get(1)?,
+                        order_id: row.try_get(2)?,
+                        status: row.try_get(3)?,
+                        moment: row.try_get(4)?,
+                        request_id: row.try_get(5)?,
+                    })
+                },
+            mapper: |it| PendingEvents::from(it),
+        }
+    }
+}
+pub struct MarkEventsSentStmt(&'static str, Option<tokio_postgres::Statement>);
+/// Marks the events at `seqs` sent; returns the positions it marked (those not marked before).
+pub fn mark_events_sent() -> MarkEventsSentStmt {
+    MarkEventsSentStmt(
+        "UPDATE order_events SET sent_at = clock_timestamp() WHERE seq = ANY($1::bigint[]) AND sent_at IS NULL RETURNING seq",
+        None,
+    )
+}
+impl MarkEventsSentStmt {
+    pub async fn prepare<'a, C: GenericClient>(
+        mut self,
+        client: &'a C,
+    ) -> Result<Self, tokio_postgres::Error> {
+        self.1 = Some(client.prepare(self.0).await?);
+        Ok(self)
+    }
+    pub fn bind<'c, 'a, 's, C: GenericClient, T1: crate::ArraySql<Item = i64>>(
+        &'s self,
+        client: &'c C,
+        seqs: &'a T1,
+    ) -> I64Query<'c, 'a, 's, C, i64, 1> {
+        I64Query {
+            client,
+            params: [seqs],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row| Ok(row.try_get(0)?),
+            mapper: |it| it,
+        }
+    }
+}
+pub struct OutboxBacklogStmt(&'static str, Option<tokio_postgres::Statement>);
+/// How many events are unsent, and how many seconds the oldest has waited (0 when none).
+pub fn outbox_backlog() -> OutboxBacklogStmt {
+    OutboxBacklogStmt(
+        "SELECT count(*) AS pending, coalesce(extract(epoch FROM clock_timestamp() - min(moment)), 0)::float8 AS oldest_seconds FROM order_events WHERE sent_at IS NULL",
+        None,
+    )
+}
+impl OutboxBacklogStmt {
+    pub async fn prepare<'a, C: GenericClient>(
+        mut self,
+        client: &'a C,
+    ) -> Result<Self, tokio_postgres::Error> {
+        self.1 = Some(client.prepare(self.0).await?);
+        Ok(self)
+    }
+    pub fn bind<'c, 'a, 's, C: GenericClient>(
+        &'s self,
+        client: &'c C,
+    ) -> OutboxBacklogQuery<'c, 'a, 's, C, OutboxBacklog, 0> {
+        OutboxBacklogQuery {
+            client,
+            params: [],
+            query: self.0,
+            cached: self.1.as_ref(),
+            extractor: |row: &tokio_postgres::Row| -> Result<OutboxBacklog, tokio_postgres::Error> {
+                Ok(OutboxBacklog {
+                    pending: row.try_get(0)?,
+                    oldest_seconds: row.try_get(1)?,
+                })
+            },
+            mapper: |it| OutboxBacklog::from(it),
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The relay's brokers: Apache Kafka through librdkafka, with an idempotent producer.
+//!
+//! What each setting is for:
+//! - `enable.idempotence`: the brokers drop a retried batch they already wrote and refuse one that
+//!   arrives out of sequence, so librdkafka's retries neither duplicate nor reorder a partition. It
+//!   implies at most 5 requests in flight per broker.
+//! - `acks=all`: a write counts once every in-sync replica has it; the topic's `min.insync.replicas=2`
+//!   makes the brokers refuse (and librdkafka retry) a write that fewer than two replicas would hold.
+//! - `message.timeout.ms=0` (no limit): while the cluster is unreachable librdkafka keeps retrying,
+//!   backing off, rather than failing an event — a timed-out event could leave a gap that a later
+//!   event of its order jumps over.
+//! - `enable.gapless.guarantee`: any other error that could leave such a gap stops the producer instead
+//!   (a fatal error); the next [`EventPublisher::publish`] builds a new one.
+//! - `partitioner=murmur2_random`: the Java client's partitioner, so every producer puts one order's
+//!   events on one partition.
+//!
+//! Each event is one record: key = the order id in decimal, value = the contract's JSON
+//! (`{"order_id", "status", "moment"}`), headers `event-id` and `x-request-id`.
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+
+use crate::domain::{OrderEvent, OrderId};
+use crate::ports::{EventPublisher, PublishError};
+
+/// The header that carries an event's unique id.
+pub const EVENT_ID_HEADER: &str = "event-id";
+/// The header that carries the id of the request that caused the change.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Publishes order events to one topic.
+pub struct KafkaEventPublisher {
+    config: ClientConfig,
+    topic: String,
+    /// The producer in use; `None` after a fatal error, until the next publish builds another.
+    producer: Mutex<Option<FutureProducer>>,
+}
+
+impl KafkaEventPublisher {
+    /// A publisher to `topic` on the cluster of `brokers` (`host:port,…`). Connecting happens in the
+    /// background: an unreachable cluster delays deliveries, it does not fail this.
+    pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", brokers)
+            .set("client.id", "loms-relay")
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "0")
+            .set("enable.gapless.guarantee", "true")
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "2")
+            .set("retry.backoff.ms", "100")
+            .set("retry.backoff.max.ms", "1000");
+        let producer = config.create()?;
+        Ok(Self {
+            config,
+            topic: topic.to_owned(),
+            producer: Mutex::new(Some(producer)),
+        })
+    }
+
+    /// The producer in use, or a new one after a fatal error.
+    fn producer(&self) -> Result<FutureProducer, PublishError> {
+        let mut slot = self
+            .producer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(producer) = slot.as_ref() {
+            return Ok(producer.clone());
+        }
+        let producer: FutureProducer = self
+            .config
+            .create()
+            .map_err(|e| PublishError(format!("cannot create a producer: {e}")))?;
+        *slot = Some(producer.clone());
+        Ok(producer)
+    }
+
+    /// Drops the producer if it stopped for good, so that the next publish starts a new one.
+    fn discard_if_fatal(&self, producer: &FutureProducer) {
+        if let Some((code, reason)) = producer.client().fatal_error() {
+            tracing::error!(?code, %reason, "kafka producer stopped; starting a new one");
+            let mut slot = self
+                .producer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            *slot = None;
+        }
+    }
+
+    /// Hands one event to librdkafka, waiting while its queue is full.
+    async fn enqueue(
+        &self,
+        producer: &FutureProducer,
+        event: &OrderEvent,
+    ) -> Result<DeliveryFuture, PublishError> {
+        let key = event.order_id.to_string();
+        let value = event_value(event);
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: EVENT_ID_HEADER,
+                value: Some(event.event_id.as_str()),
+            })
+            .insert(Header {
+                key: REQUEST_ID_HEADER,
+                value: Some(event.request_id.as_str()),
+            });
+        let mut record = FutureRecord::to(&self.topic)
+            .key(&key)
+            .payload(&value)
+            .headers(headers);
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    record = returned;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err((error, _)) => return Err(PublishError(format!("cannot enqueue: {error}"))),
+            }
+        }
+    }
+}
+
+/// The contract's value of an event.
+pub fn event_value(event: &OrderEvent) -> String {
+    serde_json::json!({
+        "order_id": event.order_id.get(),
+        "status": event.status.as_str(),
+        "moment": event.moment,
+    })
+    .to_string()
+}
+
+#[async_trait]
+impl EventPublisher for KafkaEventPublisher {
+    async fn publish(&self, events: &[OrderEvent]) -> Vec<Result<(), PublishError>> {
+        let producer = match self.producer() {
+            Ok(producer) => producer,
+            Err(error) => {
+                return events
+                    .iter()
+                    .map(|_| Err(PublishError(error.0.clone())))
+                    .collect()
+            }
+        };
+        // All of the batch is handed over before any delivery is awaited, so librdkafka can batch it;
+        // after an order's event failed to enqueue, its later events are not enqueued at all.
+        let mut failed_orders: HashSet<OrderId> = HashSet::new();
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
+            let delivery = if failed_orders.contains(&event.order_id) {
+                Err(PublishError("an earlier event of the order failed".into()))
+            } else {
+                self.enqueue(&producer, event).await
+            };
+            if delivery.is_err() {
+                failed_orders.insert(event.order_id);
+            }
+            deliveries.push(delivery);
+        }
+        let mut results = Vec::with_capacity(events.len());
+        for delivery in deliveries {
+            results.push(match delivery {
+                Ok(delivery) => match delivery.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((error, _))) => Err(PublishError(error.to_string())),
+                    Err(_) => Err(PublishError("the producer went away".into())),
+                },
+                Err(error) => Err(error),
+            });
+        }
+        if results.iter().any(Result::is_err) {
+            self.discard_if_fatal(&producer);
+        }
+        results
+    }
+}
+
+impl Drop for KafkaEventPublisher {
+    /// Gives deliveries in flight a moment to finish; what is not acknowledged stays unsent in the
+    /// outbox and is published again by the next relay.
+    fn drop(&mut self) {
+        let slot = self
+            .producer
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(producer) = slot.take() {
+            let _ = producer.flush(Duration::from_secs(2));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{OrderStatus, RequestId};
+
+    #[test]
+    fn the_value_is_the_contracts_json() {
+        let event = OrderEvent {
+            position: 9,
+            event_id: "e".into(),
+            order_id: OrderId::try_from(42).expect("positive"),
+            status: OrderStatus::AwaitingPayment,
+            moment: "2026-11-30T10:00:00.000001Z".into(),
+            request_id: RequestId::parse("r").expect("valid"),
+        };
+        let value: serde_json::Value = serde_json::from_str(&event_value(&event)).expect("json");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "order_id": 42,
+                "status": "awaiting payment",
+                "moment": "2026-11-30T10:00:00.000001Z",
+            })
+        );
+    }
+}
