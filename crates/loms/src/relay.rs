@@ -267,3 +267,188 @@ pub fn describe_metrics() {
         "Order events whose publication failed and will be sent again"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{OrderId, OrderStatus, RequestId};
+    use crate::ports::{MockEventPublisher, MockOutbox};
+    use mockall::predicate::eq;
+
+    /// Event `position` of order `order`.
+    fn event(position: i64, order: i64) -> OrderEvent {
+        OrderEvent {
+            position,
+            event_id: format!("e{position}"),
+            order_id: OrderId::try_from(order).expect("positive"),
+            status: OrderStatus::New,
+            moment: "2026-11-30T10:00:00.000000Z".into(),
+            request_id: RequestId::parse("r").expect("valid"),
+        }
+    }
+
+    fn settings() -> RelaySettings {
+        RelaySettings {
+            poll: Duration::from_millis(10),
+            batch: 10,
+            lease_ttl: Duration::from_secs(3),
+        }
+    }
+
+    fn relay(outbox: MockOutbox, publisher: MockEventPublisher) -> Relay {
+        Relay::new(Arc::new(outbox), Arc::new(publisher), settings())
+    }
+
+    fn leased(outbox: &mut MockOutbox) {
+        outbox.expect_lease().returning(|_, _| Ok(true));
+    }
+
+    #[tokio::test]
+    async fn acknowledged_events_are_marked_sent() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        let batch = vec![event(1, 7), event(2, 8), event(3, 7)];
+        outbox
+            .expect_pending()
+            .with(eq(10))
+            .returning(move |_| Ok(batch.clone()));
+        outbox
+            .expect_mark_sent()
+            .withf(|positions| positions == [1, 2, 3])
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut publisher = MockEventPublisher::new();
+        publisher
+            .expect_publish()
+            .withf(|events| events.iter().map(|e| e.position).eq([1, 2, 3]))
+            .times(1)
+            .returning(|events| events.iter().map(|_| Ok(())).collect());
+        let pass = relay(outbox, publisher).pass().await;
+        assert_eq!(pass.ok(), Some(Pass::Published { sent: 3, failed: 0 }));
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_event_its_orders_later_events_stay_unsent() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        let batch = vec![event(1, 7), event(2, 8), event(3, 7), event(4, 8)];
+        outbox
+            .expect_pending()
+            .returning(move |_| Ok(batch.clone()));
+        // order 7's first event failed: its second, although acknowledged, must go out again after it
+        outbox
+            .expect_mark_sent()
+            .withf(|positions| positions == [2, 4])
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut publisher = MockEventPublisher::new();
+        publisher.expect_publish().returning(|events| {
+            let failed = |e: &OrderEvent| e.position == 1;
+            let result = |e| {
+                if failed(e) {
+                    Err(PublishError("x".into()))
+                } else {
+                    Ok(())
+                }
+            };
+            events.iter().map(result).collect()
+        });
+        let pass = relay(outbox, publisher).pass().await;
+        assert_eq!(pass.ok(), Some(Pass::Published { sent: 2, failed: 2 }));
+    }
+
+    #[tokio::test]
+    async fn without_the_lease_nothing_is_read_or_sent() {
+        let mut outbox = MockOutbox::new();
+        outbox
+            .expect_lease()
+            .with(mockall::predicate::always(), eq(Duration::from_secs(3)))
+            .returning(|_, _| Ok(false));
+        outbox.expect_pending().never();
+        let mut publisher = MockEventPublisher::new();
+        publisher.expect_publish().never();
+        let pass = relay(outbox, publisher).pass().await;
+        assert_eq!(pass.ok(), Some(Pass::Standby));
+    }
+
+    #[tokio::test]
+    async fn an_empty_outbox_publishes_nothing() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        outbox.expect_pending().returning(|_| Ok(Vec::new()));
+        outbox.expect_mark_sent().never();
+        let mut publisher = MockEventPublisher::new();
+        publisher.expect_publish().never();
+        let pass = relay(outbox, publisher).pass().await;
+        assert_eq!(pass.ok(), Some(Pass::Idle));
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_marks_nothing() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        outbox
+            .expect_pending()
+            .returning(|_| Err(RepoError::msg("down")));
+        outbox.expect_mark_sent().never();
+        let pass = relay(outbox, MockEventPublisher::new()).pass().await;
+        assert!(pass.is_err());
+    }
+
+    /// A publisher that takes its time, as during an outage.
+    struct Slow(Duration);
+
+    #[async_trait::async_trait]
+    impl EventPublisher for Slow {
+        async fn publish(&self, events: &[OrderEvent]) -> Vec<Result<(), PublishError>> {
+            tokio::time::sleep(self.0).await;
+            events.iter().map(|_| Ok(())).collect()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lease_is_renewed_while_a_batch_waits_for_the_brokers() {
+        let mut outbox = MockOutbox::new();
+        // one take before the batch, then one renewal per third of the lease's life (1 s) while the
+        // brokers take 10.5 s
+        outbox
+            .expect_lease()
+            .times(1 + 10)
+            .returning(|_, _| Ok(true));
+        outbox.expect_pending().returning(|_| Ok(vec![event(1, 7)]));
+        outbox.expect_mark_sent().times(1).returning(|_| Ok(()));
+        let relay = Relay::new(
+            Arc::new(outbox),
+            Arc::new(Slow(Duration::from_millis(10_500))),
+            settings(),
+        );
+        let pass = relay.pass().await;
+        assert_eq!(pass.ok(), Some(Pass::Published { sent: 1, failed: 0 }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_publishes_until_stopped() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        let mut batches = vec![vec![event(1, 7)], vec![event(2, 7)]].into_iter();
+        outbox
+            .expect_pending()
+            .returning(move |_| Ok(batches.next().unwrap_or_default()));
+        let (marked, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        outbox.expect_mark_sent().returning(move |positions| {
+            marked.send(positions.to_vec()).expect("test listening");
+            Ok(())
+        });
+        outbox.expect_backlog().returning(|| Ok(Backlog::default()));
+        let mut publisher = MockEventPublisher::new();
+        publisher
+            .expect_publish()
+            .returning(|events| events.iter().map(|_| Ok(())).collect());
+        let (stop, stopped) = watch::channel(false);
+        let running = tokio::spawn(relay(outbox, publisher).run(stopped));
+        assert_eq!(seen.recv().await, Some(vec![1]));
+        assert_eq!(seen.recv().await, Some(vec![2]));
+        stop.send(true).expect("relay listening");
+        running.await.expect("stops without panic");
+    }
+}

@@ -13,3 +13,26 @@ async fn fresh() -> (PgStore, TestDatabase) {
 }
 
 loms::storage_suite!(fresh(), TestDatabase::drop_now);
+
+/// The relay's lease: one holder at a time, renewable by it, free for another once it expired.
+#[tokio::test]
+async fn the_relay_lease_has_one_holder_until_it_expires() {
+    use loms::ports::Outbox;
+    use std::time::{Duration, Instant};
+    let (store, database) = fresh().await;
+    let ttl = Duration::from_millis(500);
+    let held = |holder: &'static str| {
+        let store = store.clone();
+        async move { store.lease(holder, ttl).await.expect("lease query") }
+    };
+    assert!(held("a").await, "a free lease is taken");
+    assert!(!held("b").await, "a running lease is not");
+    assert!(held("a").await, "its holder renews it");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !held("b").await {
+        assert!(Instant::now() < deadline, "the lease never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!held("a").await, "the old holder lost it");
+    database.drop_now();
+}
