@@ -27,14 +27,14 @@ gen:
     buf generate
     protoc -I crates/gateway/testdata -I third_party/proto --include_imports --include_source_info \
         -o crates/gateway/testdata/gateway_test.binpb crates/gateway/testdata/gateway_test.proto
-    for svc in cart loms; do \
+    for svc in cart loms notifier; do \
         cornucopia fresh --config queries/$svc/cornucopia.toml --url "{{pg_admin_url}}" migrations/$svc/*.sql; \
     done
 
 # fail when `just gen` changed or added a file: generated code must match the contract and the SQL
 gen-check: gen
-    git diff --exit-code --stat -- proto crates/proto crates/cart-db crates/loms-db crates/gateway/testdata
-    test -z "$(git status --porcelain --untracked-files=all -- proto crates/proto crates/cart-db crates/loms-db crates/gateway/testdata)"
+    git diff --exit-code --stat -- proto crates/proto crates/cart-db crates/loms-db crates/notifier-db crates/gateway/testdata
+    test -z "$(git status --porcelain --untracked-files=all -- proto crates/proto crates/cart-db crates/loms-db crates/notifier-db crates/gateway/testdata)"
 
 # fail when the contract breaks compatibility with the previous commit's (skipped on the first commit)
 breaking:
@@ -50,10 +50,11 @@ stack-up:
 stack-down:
     bash scripts/stack.sh down
 
-# apply the migrations to the databases of CART_DATABASE_URL and LOMS_DATABASE_URL
+# apply the migrations to the databases of CART_DATABASE_URL, LOMS_DATABASE_URL and NOTIFIER_DATABASE_URL
 migrate:
     cargo run --quiet --locked -p cart -- migrate
     cargo run --quiet --locked -p loms -- migrate
+    cargo run --quiet --locked -p notifier -- migrate
 
 # build and start cart, loms and product-service on the default ports; Ctrl-C stops them all
 # (STORAGE=postgres runs them on the stack of `just stack-up`)

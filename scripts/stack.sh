@@ -25,7 +25,7 @@
 # $ROUTE256_STATE: by default /var/lib/route256/<checkout> as root, ~/.local/state/route256/<checkout>
 # otherwise, keyed by the checkout's path so that two checkouts never share (or stop) each other's.
 #
-# cart's pgbouncer listens on 127.0.0.1:6432 and loms's on 6433. Each serves its service's database and,
+# cart's pgbouncer listens on 127.0.0.1:6432, loms's on 6433, notifier's on 6434. Each serves its service's database and,
 # through a wildcard entry, any other database of the server: the tests create throw-away ones.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,7 +41,7 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   state=${ROUTE256_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/route256/$checkout_key}
 fi
-bouncers=("cart:${CART_PGBOUNCER_PORT:-6432}" "loms:${LOMS_PGBOUNCER_PORT:-6433}")
+bouncers=("cart:${CART_PGBOUNCER_PORT:-6432}" "loms:${LOMS_PGBOUNCER_PORT:-6433}" "notifier:${NOTIFIER_PGBOUNCER_PORT:-6434}")
 log() { printf '\033[1mstack:\033[0m %s\n' "$*"; }
 
 sudo=""
@@ -209,12 +209,13 @@ case "${1:-}" in
     done
     log "applying migrations"
     # The build scripts/lib/services.sh makes (the same packages, so the same features): built once.
-    cargo build --locked --quiet --bins -p product-service -p loms -p cart
+    cargo build --locked --quiet --bins -p product-service -p loms -p cart -p notifier
     CART_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[0]##*:}/cart target/debug/cart migrate
     LOMS_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[1]##*:}/loms target/debug/loms migrate
+    NOTIFIER_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[2]##*:}/notifier target/debug/notifier migrate
     start_redis
     kafka_up
-    log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, Redis on $REDIS_PORT, Kafka on $(kafka_bootstrap) (files in $state)"
+    log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, notifier via 127.0.0.1:${bouncers[2]##*:}, Redis on $REDIS_PORT, Kafka on $(kafka_bootstrap) (files in $state)"
     ;;
   postgres)
     ensure_postgres
@@ -226,7 +227,7 @@ case "${1:-}" in
     for entry in "${bouncers[@]}"; do stop_bouncer "${entry%%:*}"; done
     # Databases that failing tests left behind for a look (see storage::testing).
     if pg_up; then
-      for db in $(psql -h "$PGHOST" -p "$PGPORT" -tAc "SELECT datname FROM pg_database WHERE datname ~ '^(cart|loms)_test_'"); do
+      for db in $(psql -h "$PGHOST" -p "$PGPORT" -tAc "SELECT datname FROM pg_database WHERE datname ~ '^(cart|loms|notifier)_test_'"); do
         dropdb -h "$PGHOST" -p "$PGPORT" --force "$db" && log "dropped test database $db"
       done
     fi

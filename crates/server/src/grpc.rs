@@ -44,7 +44,7 @@ use tracing::Level;
 
 use gateway::{CallService, Docs, Gateway};
 
-use crate::web::{HttpFront, ReadinessCheck};
+use crate::web::{HttpFront, Probes, ReadinessCheck};
 
 /// The server could not start or stopped on an error.
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +65,9 @@ pub enum ServeError {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot listen on {addr}")]
 pub struct BindError {
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     #[source]
-    source: std::io::Error,
+    pub(crate) source: std::io::Error,
 }
 
 /// The limits a gRPC server runs with, the same for every service; each can be set by an environment
@@ -192,7 +192,7 @@ pub struct GrpcServer {
 }
 
 /// A task that runs beside the server until it sees `true` on its receiver (shutdown has begun).
-type BackgroundTask = Box<
+pub(crate) type BackgroundTask = Box<
     dyn FnOnce(watch::Receiver<bool>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send,
 >;
 
@@ -309,7 +309,8 @@ async fn serve(
     let http = match http {
         Some((_, listener)) => {
             let (gateway, docs) = http_front(&services, descriptors, calls.clone(), &limits)?;
-            let front = HttpFront::new(gateway, docs, readiness, stopped.clone());
+            let probes = Probes::new(readiness, stopped.clone());
+            let front = HttpFront::new(gateway, docs, probes);
             Some((listener, Arc::new(front)))
         }
         None => None,

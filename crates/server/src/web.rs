@@ -27,46 +27,28 @@ pub type ReadinessCheck =
 /// How long a readiness check may take before the answer is "not ready".
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Everything the HTTP port answers.
-pub struct HttpFront {
-    gateway: Gateway,
-    docs: Docs,
+/// The probes every HTTP port answers: `/healthz`, `/readyz` and `/metrics`.
+pub struct Probes {
     readiness: Option<ReadinessCheck>,
     /// `true` once shutdown has begun.
     draining: watch::Receiver<bool>,
 }
 
-impl HttpFront {
-    /// The front of `gateway`, documented by `docs`.
-    pub fn new(
-        gateway: Gateway,
-        docs: Docs,
-        readiness: Option<ReadinessCheck>,
-        draining: watch::Receiver<bool>,
-    ) -> Self {
+impl Probes {
+    pub fn new(readiness: Option<ReadinessCheck>, draining: watch::Receiver<bool>) -> Self {
         Self {
-            gateway,
-            docs,
             readiness,
             draining,
         }
     }
 
-    /// Answers one request.
-    pub async fn respond<B>(&self, request: http::Request<B>) -> HttpResponse
-    where
-        B: http_body::Body,
-        B::Error: std::error::Error + Send + Sync + 'static,
-    {
-        let path = request.uri().path();
-        let fixed = matches!(path, "/healthz" | "/readyz" | "/metrics") || Docs::serves(path);
-        if !fixed {
-            return self.gateway.handle(request).await;
-        }
-        if !matches!(*request.method(), Method::GET | Method::HEAD) {
-            return HttpError::method_not_allowed(request.method(), path, "GET, HEAD")
-                .into_response();
-        }
+    /// Whether `path` is a probe's.
+    pub fn serves(path: &str) -> bool {
+        matches!(path, "/healthz" | "/readyz" | "/metrics")
+    }
+
+    /// The answer to a GET of `path`, which [`Probes::serves`].
+    pub async fn respond(&self, path: &str) -> HttpResponse {
         match path {
             "/healthz" => text(StatusCode::OK, "text/plain", "ok"),
             "/readyz" => self.ready().await,
@@ -75,7 +57,7 @@ impl HttpFront {
                 "text/plain; version=0.0.4",
                 crate::metrics::render(),
             ),
-            _ => self.docs.respond(path),
+            _ => text(StatusCode::NOT_FOUND, "text/plain", "not found"),
         }
     }
 
@@ -98,6 +80,45 @@ impl HttpFront {
                 "text/plain",
                 "not ready: the check timed out",
             ),
+        }
+    }
+}
+
+/// Everything the HTTP port of a gRPC server answers.
+pub struct HttpFront {
+    gateway: Gateway,
+    docs: Docs,
+    probes: Probes,
+}
+
+impl HttpFront {
+    /// The front of `gateway`, documented by `docs`, beside the `probes`.
+    pub fn new(gateway: Gateway, docs: Docs, probes: Probes) -> Self {
+        Self {
+            gateway,
+            docs,
+            probes,
+        }
+    }
+
+    /// Answers one request.
+    pub async fn respond<B>(&self, request: http::Request<B>) -> HttpResponse
+    where
+        B: http_body::Body,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let path = request.uri().path();
+        if !Probes::serves(path) && !Docs::serves(path) {
+            return self.gateway.handle(request).await;
+        }
+        if !matches!(*request.method(), Method::GET | Method::HEAD) {
+            return HttpError::method_not_allowed(request.method(), path, "GET, HEAD")
+                .into_response();
+        }
+        if Probes::serves(path) {
+            self.probes.respond(path).await
+        } else {
+            self.docs.respond(path)
         }
     }
 }

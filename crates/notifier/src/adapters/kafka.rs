@@ -1,0 +1,299 @@
+//! The consumer: loms's order events from Kafka, as a member of the consumer group, into
+//! [`Notifier::handle`] one record at a time.
+//!
+//! - **Offsets live in our store, not in Kafka.** Auto-commit and the offset store are off; when the
+//!   group assigns a partition, the rebalance callback seeks it to the offset the store holds (the one
+//!   written with the partition's last notification), so a record is resumed from exactly where the
+//!   last committed transaction left it. A partition never consumed starts at `start` (see
+//!   [`ConsumerSettings::start`]).
+//! - **`isolation.level=read_committed`**: records of aborted producer transactions are never seen.
+//! - **One record at a time, in partition order**: the next record is polled only after the previous
+//!   one is stored; a store failure retries the same record (with backoff) and never skips it.
+//! - **A blocking thread.** librdkafka runs the rebalance callback inside `poll`, which must read the
+//!   store before it returns; so the loop runs on a blocking thread (`spawn_blocking`) and reaches the
+//!   async store through the runtime's handle.
+//! - **Shutdown** finishes the record in hand, then leaves the group (its partitions go to the other
+//!   replicas at once).
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::ClientContext;
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+
+use crate::domain::{Position, Record};
+use crate::ports::NotificationStore;
+use crate::service::Notifier;
+
+/// The header that carries an event's unique id.
+pub const EVENT_ID_HEADER: &str = "event-id";
+/// The header that carries the id of the request that caused the change.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// How long one poll waits for a record before looking at the stop signal again.
+const POLL: Duration = Duration::from_millis(100);
+/// The longest pause between retries of a record the store would not take.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Where a partition without a stored offset starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// At its first record: nothing published before the notifier's first start is missed.
+    Earliest,
+    /// At its end: for a store that forgets its offsets (memory), so a restart does not notify the
+    /// whole topic again.
+    Latest,
+}
+
+/// What the consumer connects to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerSettings {
+    /// Bootstrap brokers, `host:port,…`.
+    pub brokers: String,
+    pub topic: String,
+    /// The consumer group: replicas of one group share the partitions.
+    pub group: String,
+    pub start: Start,
+}
+
+/// Seeks newly assigned partitions to the stored offsets.
+struct SeekToStored {
+    store: Arc<dyn NotificationStore>,
+    topic: String,
+    runtime: Handle,
+    /// Set once the notifier stops.
+    stopping: Arc<AtomicBool>,
+}
+
+impl ClientContext for SeekToStored {}
+
+impl ConsumerContext for SeekToStored {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.seek_to_stored(partitions);
+                if cooperative {
+                    consumer.incremental_assign(partitions)
+                } else {
+                    consumer.assign(partitions)
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                tracing::info!(partitions = ?numbers(partitions), "partitions revoked");
+                if cooperative {
+                    consumer.incremental_unassign(partitions)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance failed; dropping the assignment");
+                consumer.unassign()
+            }
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, "cannot apply the rebalance");
+        }
+    }
+}
+
+impl SeekToStored {
+    /// Sets each partition's start to its stored offset. The store is asked until it answers (or the
+    /// notifier stops): assigning without it would re-read the partition from `start`.
+    fn seek_to_stored(&self, partitions: &mut TopicPartitionList) {
+        let mut backoff = Duration::from_millis(100);
+        let stored = loop {
+            match self.runtime.block_on(self.store.offsets(&self.topic)) {
+                Ok(stored) => break stored,
+                Err(error) if !self.stopping.load(Ordering::Relaxed) => {
+                    tracing::warn!(error = %telemetry::error_chain(&error), "cannot read stored offsets; retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(_) => break HashMap::new(),
+            }
+        };
+        let assigned: Vec<(String, i32)> = partitions
+            .elements()
+            .iter()
+            .map(|p| (p.topic().to_owned(), p.partition()))
+            .collect();
+        for (topic, partition) in &assigned {
+            if let Some(&next) = stored.get(partition).filter(|_| *topic == self.topic) {
+                if let Err(error) =
+                    partitions.set_partition_offset(topic, *partition, Offset::Offset(next))
+                {
+                    tracing::error!(%error, partition, "cannot seek to the stored offset");
+                }
+            }
+        }
+        let starts: Vec<_> = assigned
+            .iter()
+            .map(|(_, p)| (*p, stored.get(p).copied()))
+            .collect();
+        tracing::info!(partitions = ?starts, "partitions assigned (partition, stored offset)");
+    }
+}
+
+fn numbers(partitions: &TopicPartitionList) -> Vec<i32> {
+    partitions
+        .elements()
+        .iter()
+        .map(|p| p.partition())
+        .collect()
+}
+
+/// A consumer of `settings.topic` in `settings.group`, subscribed; it joins the group at its first
+/// poll.
+fn subscribe(
+    settings: &ConsumerSettings,
+    context: SeekToStored,
+) -> Result<BaseConsumer<SeekToStored>, KafkaError> {
+    let start = match settings.start {
+        Start::Earliest => "earliest",
+        Start::Latest => "latest",
+    };
+    let consumer: BaseConsumer<SeekToStored> = ClientConfig::new()
+        .set("bootstrap.servers", &settings.brokers)
+        .set("group.id", &settings.group)
+        .set("client.id", "notifier")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", start)
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .create_with_context(context)?;
+    consumer.subscribe(&[&settings.topic])?;
+    Ok(consumer)
+}
+
+/// A member of the consumer group, subscribed; it joins the group at its first poll.
+pub struct EventConsumer {
+    consumer: BaseConsumer<SeekToStored>,
+    notifier: Notifier,
+    stopping: Arc<AtomicBool>,
+}
+
+impl EventConsumer {
+    /// A consumer of `settings` handing records to a [`Notifier`] over `store`. Fails only on settings
+    /// librdkafka refuses; an unreachable cluster is waited for.
+    pub fn new(
+        settings: &ConsumerSettings,
+        store: Arc<dyn NotificationStore>,
+    ) -> Result<Self, KafkaError> {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let context = SeekToStored {
+            store: store.clone(),
+            topic: settings.topic.clone(),
+            runtime: Handle::current(),
+            stopping: stopping.clone(),
+        };
+        let consumer = subscribe(settings, context)?;
+        tracing::info!(brokers = %settings.brokers, topic = %settings.topic, group = %settings.group, "consuming order events");
+        Ok(Self {
+            consumer,
+            notifier: Notifier::new(store),
+            stopping,
+        })
+    }
+
+    /// Consumes until `stop` turns true (see the module doc).
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let stopping = self.stopping.clone();
+        let signal = tokio::spawn(async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+            stopping.store(true, Ordering::Relaxed);
+        });
+        let runtime = Handle::current();
+        let looping = tokio::task::spawn_blocking(move || {
+            poll_until_stopped(&self.consumer, &self.notifier, &runtime, &self.stopping);
+            // Leaves the group now, rather than after the session times out.
+            self.consumer.unsubscribe();
+        });
+        if let Err(error) = looping.await {
+            tracing::error!(%error, "the consumer thread failed");
+        }
+        signal.abort();
+        tracing::info!("consumer stopped");
+    }
+}
+
+fn poll_until_stopped(
+    consumer: &BaseConsumer<SeekToStored>,
+    notifier: &Notifier,
+    runtime: &Handle,
+    stopping: &AtomicBool,
+) {
+    while !stopping.load(Ordering::Relaxed) {
+        match consumer.poll(POLL) {
+            None => {}
+            Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
+            Some(Ok(message)) => {
+                let position = Position {
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                };
+                let header = |name: &str| {
+                    let headers = message.headers()?;
+                    headers
+                        .iter()
+                        .find(|header| header.key == name)
+                        .and_then(|header| header.value)
+                };
+                let record = Record {
+                    key: message.key(),
+                    value: message.payload(),
+                    event_id: header(EVENT_ID_HEADER),
+                    request_id: header(REQUEST_ID_HEADER),
+                };
+                if !handle_until_stored(notifier, record, &position, runtime, stopping) {
+                    // Stopped before the record was stored: it is consumed again after a restart.
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Handles one record, retrying while the store fails; `false` if the notifier stopped first.
+fn handle_until_stored(
+    notifier: &Notifier,
+    record: Record<'_>,
+    at: &Position,
+    runtime: &Handle,
+    stopping: &AtomicBool,
+) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match runtime.block_on(notifier.handle(record, at)) {
+            Ok(_) => return true,
+            Err(error) => {
+                tracing::warn!(error = %telemetry::error_chain(&error), partition = at.partition, offset = at.offset, ?backoff, "cannot store the event; retrying it");
+                if stopping.load(Ordering::Relaxed) {
+                    return false;
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Notifications and offsets in process memory: nothing survives a restart — the offsets neither, so a
+//! restarted notifier resumes at the end of each partition (see `config`). One replica only.
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::domain::{Event, Position, Status};
+use crate::ports::{NotificationStore, Recorded, RepoError};
+
+#[derive(Debug, Default)]
+struct State {
+    event_ids: HashSet<String>,
+    /// Each order's notified statuses, in order.
+    notified: HashMap<i64, Vec<Status>>,
+    offsets: HashMap<(String, i32), i64>,
+}
+
+impl State {
+    fn advance(&mut self, at: &Position) {
+        let next = self
+            .offsets
+            .entry((at.topic.clone(), at.partition))
+            .or_default();
+        *next = (*next).max(at.next());
+    }
+}
+
+/// The store in memory; every method holds one lock, so each is atomic.
+#[derive(Debug, Default)]
+pub struct MemoryNotificationStore {
+    state: Mutex<State>,
+}
+
+impl MemoryNotificationStore {
+    /// The statuses notified for `order_id`, in order.
+    pub fn notified(&self, order_id: i64) -> Vec<Status> {
+        self.lock()
+            .notified
+            .get(&order_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Each method writes only after everything that can fail: a poisoned lock guards whole data.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl NotificationStore for MemoryNotificationStore {
+    async fn record(&self, event: &Event, at: &Position) -> Result<Recorded, RepoError> {
+        let mut state = self.lock();
+        state.advance(at);
+        if !state.event_ids.insert(event.event_id.clone()) {
+            return Ok(Recorded::Duplicate);
+        }
+        state
+            .notified
+            .entry(event.order_id)
+            .or_default()
+            .push(event.status);
+        Ok(Recorded::Notified)
+    }
+
+    async fn skip(&self, at: &Position) -> Result<(), RepoError> {
+        self.lock().advance(at);
+        Ok(())
+    }
+
+    async fn offsets(&self, topic: &str) -> Result<HashMap<i32, i64>, RepoError> {
+        let state = self.lock();
+        let of_topic = state.offsets.iter().filter(|((t, _), _)| t == topic);
+        Ok(of_topic.map(|((_, p), next)| (*p, *next)).collect())
+    }
+}
+
+#[cfg(any(test, feature = "testsuite"))]
+#[async_trait]
+impl crate::adapters::suite::TestStore for MemoryNotificationStore {
+    async fn notified_statuses(&self, order_id: i64) -> Vec<Status> {
+        self.notified(order_id)
+    }
+}
+
+/// The shared storage suite on a fresh in-memory store per case.
+#[cfg(test)]
+mod suite {
+    use super::MemoryNotificationStore;
+
+    crate::storage_suite!(async { (MemoryNotificationStore::default(), ()) }, |()| ());
+}
