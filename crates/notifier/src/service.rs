@@ -42,7 +42,7 @@ impl Notifier {
         };
         let span = tracing::info_span!(
             "event",
-            request_id = event.request_id.as_deref().unwrap_or_default(),
+            request_id = %event.request_id.as_deref().unwrap_or_default(),
             event_id = %event.event_id,
         );
         let _entered = span.enter();

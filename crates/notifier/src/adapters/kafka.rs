@@ -215,8 +215,10 @@ impl EventConsumer {
         })
     }
 
-    /// Consumes until `stop` turns true (see the module doc).
+    /// Consumes until `stop` turns true (see the module doc), or until this future is dropped (its
+    /// runtime shutting down), which would otherwise wait for the polling thread forever.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let _stop_when_dropped = StopOnDrop(self.stopping.clone());
         let stopping = self.stopping.clone();
         let signal = tokio::spawn(async move {
             let _ = stop.wait_for(|stop| *stop).await;
@@ -233,6 +235,15 @@ impl EventConsumer {
         }
         signal.abort();
         tracing::info!("consumer stopped");
+    }
+}
+
+/// Sets the stop flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 

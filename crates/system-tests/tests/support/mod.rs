@@ -4,6 +4,8 @@
 //! can check what was logged, e.g. that no token ever was.
 #![allow(dead_code)] // each test binary uses part of the kit
 
+pub mod events;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,0 +1,208 @@
+//! Order-status events end to end on the real 3-broker Kafka cluster: loms writes each change with its
+//! event, the relay publishes it, the notifier notifies it once. Needs `just stack-up`.
+mod support;
+
+use std::time::Duration;
+
+use route256_proto::loms::loms_service_client::LomsServiceClient;
+use route256_proto::loms::{
+    Item, OrderCancelRequest, OrderCreateRequest, OrderInfoRequest, OrderPayRequest, OrderStatus,
+};
+use storage::testing::TestDatabase;
+use support::events::{self, Running};
+use support::{SMITH, SOLD_OUT};
+use tonic::transport::Channel;
+
+/// What the test does with an order after creating it.
+#[derive(Clone, Copy, Debug)]
+enum Fate {
+    Pay,
+    Cancel,
+    /// Left unpaid for the auto-cancel.
+    Abandon,
+    /// Ordered beyond the stock: it fails.
+    Fail,
+}
+
+impl Fate {
+    fn of(n: i64) -> Self {
+        [Self::Pay, Self::Cancel, Self::Abandon, Self::Fail][(n % 4) as usize]
+    }
+}
+
+/// Creates order `n` through `via` and gives it its fate through `then`; returns its id.
+async fn order(
+    n: i64,
+    via: &mut LomsServiceClient<Channel>,
+    then: &mut LomsServiceClient<Channel>,
+) -> i64 {
+    let fate = Fate::of(n);
+    let sku = if matches!(fate, Fate::Fail) {
+        SOLD_OUT
+    } else {
+        SMITH
+    };
+    let request = OrderCreateRequest {
+        user: 1000 + n,
+        items: vec![Item { sku, count: 1 }],
+        idempotency_key: String::new(),
+    };
+    let order_id = match via.order_create(request).await {
+        Ok(created) => created.into_inner().order_id,
+        Err(status) if matches!(fate, Fate::Fail) => {
+            // the failed order's id is in the message; it is read back from the store below
+            assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+            return -1;
+        }
+        Err(status) => panic!("order {n}: {status:?}"),
+    };
+    match fate {
+        Fate::Pay => {
+            then.order_pay(OrderPayRequest { order_id })
+                .await
+                .expect("paid");
+        }
+        Fate::Cancel => {
+            then.order_cancel(OrderCancelRequest { order_id })
+                .await
+                .expect("cancelled");
+        }
+        Fate::Abandon | Fate::Fail => {}
+    }
+    order_id
+}
+
+/// Every order loms holds, with its final status, once no order awaits payment any more.
+async fn final_statuses(
+    loms: &mut LomsServiceClient<Channel>,
+    count: i64,
+) -> Vec<(i64, OrderStatus)> {
+    let mut orders = Vec::new();
+    for id in 1..=count {
+        let status = loop {
+            let info = loms
+                .order_info(OrderInfoRequest { order_id: id })
+                .await
+                .expect("every order id up to the count exists")
+                .into_inner();
+            if info.status() != OrderStatus::AwaitingPayment {
+                break info.status();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        orders.push((id, status));
+    }
+    orders
+}
+
+async fn client(loms: &Running) -> LomsServiceClient<Channel> {
+    LomsServiceClient::new(support::channel(loms.addr).await)
+}
+
+/// 300 orders go through every change — created, failed, paid, cancelled, auto-cancelled — and each
+/// order's notifications are exactly its changes, in order, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_hundred_orders_are_notified_change_by_change() {
+    let topic = events::fresh_topic().await;
+    let (loms_db, notifier_db) = (
+        TestDatabase::create("loms", "127.0.0.1:6433"),
+        TestDatabase::create("notifier", "127.0.0.1:6434"),
+    );
+    let loms = events::start_loms(&loms_db, &topic, Duration::from_secs(3)).await;
+    let notifier = events::start_notifier(&notifier_db, &topic, &topic).await;
+
+    let calls: Vec<_> = (0..300)
+        .map(|n| {
+            let addr = loms.addr;
+            tokio::spawn(async move {
+                let mut client = LomsServiceClient::new(support::channel(addr).await);
+                let mut same = client.clone();
+                order(n, &mut client, &mut same).await
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("no panic");
+    }
+    let orders = final_statuses(&mut client(&loms).await, 300).await;
+    for status in [
+        OrderStatus::Payed,
+        OrderStatus::Cancelled,
+        OrderStatus::Failed,
+    ] {
+        assert!(
+            orders.iter().any(|&(_, s)| s == status),
+            "no order ended {status:?}"
+        );
+    }
+    let store = events::notifications(&notifier_db).await;
+    events::assert_notified(&store, &orders).await;
+    let changes: usize = orders
+        .iter()
+        .map(|&(_, s)| events::changes_to(s).len())
+        .sum();
+    assert_eq!(
+        events::records_in(&topic),
+        changes as i64,
+        "one record per change"
+    );
+
+    notifier.stop().await;
+    loms.stop().await;
+    loms_db.drop_now();
+    notifier_db.drop_now();
+}
+
+/// Two loms replicas on one database (two relays) and two notifiers in one group: orders are created
+/// through one replica and paid or cancelled through the other, and still every order's notifications
+/// are its changes in order — and, with one relay holding the lease, each change is published once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relays_and_two_notifiers_keep_each_orders_order() {
+    let topic = events::fresh_topic().await;
+    let (loms_db, notifier_db) = (
+        TestDatabase::create("loms", "127.0.0.1:6433"),
+        TestDatabase::create("notifier", "127.0.0.1:6434"),
+    );
+    let ttl = Duration::from_secs(3);
+    let replicas = [
+        events::start_loms(&loms_db, &topic, ttl).await,
+        events::start_loms(&loms_db, &topic, ttl).await,
+    ];
+    let notifiers = [
+        events::start_notifier(&notifier_db, &topic, &topic).await,
+        events::start_notifier(&notifier_db, &topic, &topic).await,
+    ];
+    let addrs = [replicas[0].addr, replicas[1].addr];
+    let calls: Vec<_> = (0..200)
+        .map(|n| {
+            tokio::spawn(async move {
+                let via = addrs[(n % 2) as usize];
+                let then = addrs[((n + 1) % 2) as usize];
+                let mut via = LomsServiceClient::new(support::channel(via).await);
+                let mut then = LomsServiceClient::new(support::channel(then).await);
+                order(n, &mut via, &mut then).await
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("no panic");
+    }
+    let orders = final_statuses(&mut client(&replicas[0]).await, 200).await;
+    let store = events::notifications(&notifier_db).await;
+    events::assert_notified(&store, &orders).await;
+    let changes: usize = orders
+        .iter()
+        .map(|&(_, s)| events::changes_to(s).len())
+        .sum();
+    assert_eq!(
+        events::records_in(&topic),
+        changes as i64,
+        "one relay at a time: nothing published twice"
+    );
+
+    for service in notifiers.into_iter().chain(replicas) {
+        service.stop().await;
+    }
+    loms_db.drop_now();
+    notifier_db.drop_now();
+}

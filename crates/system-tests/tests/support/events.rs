@@ -1,0 +1,196 @@
+//! Order events on the real Apache Kafka cluster of `just stack-up` (brokers from
+//! `ROUTE256_TEST_KAFKA`, default 127.0.0.1:9092-9094): a fresh topic per test, created as the stack
+//! creates `loms.order-events` (3 partitions, replication factor 3, `min.insync.replicas=2`); loms and
+//! notifiers on fresh PostgreSQL databases; and the check that each order's notifications are exactly
+//! its status changes, in order.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use loms::relay::RelaySettings;
+use notifier::adapters::kafka::{ConsumerSettings, Start};
+use notifier::adapters::postgres::PgNotificationStore;
+use notifier::adapters::suite::TestStore;
+use notifier::domain::Status;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use route256_proto::loms::OrderStatus;
+use storage::testing::TestDatabase;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The cluster's bootstrap brokers.
+pub fn brokers() -> String {
+    std::env::var("ROUTE256_TEST_KAFKA")
+        .unwrap_or_else(|_| "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094".into())
+}
+
+pub const PARTITIONS: i32 = 3;
+
+/// A topic of its own for one test, replicated like the real one, with a leader for every partition.
+pub async fn fresh_topic() -> String {
+    let name = format!("test-events-{}", uuid::Uuid::new_v4().simple());
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("an admin client");
+    let topic = NewTopic::new(&name, PARTITIONS, TopicReplication::Fixed(3))
+        .set("min.insync.replicas", "2");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let created = admin
+        .create_topics([&topic], &options)
+        .await
+        .expect("is the Kafka cluster of `just stack-up` running?");
+    for result in created {
+        result.expect("topic created");
+    }
+    let probe = consumer("topic-probe");
+    super::eventually("the new topic has a leader for every partition", || {
+        probe
+            .fetch_metadata(Some(&name), Duration::from_secs(5))
+            .ok()
+            .and_then(|metadata| {
+                let topic = metadata.topics().first()?;
+                let led = topic.partitions().iter().all(|p| p.leader() >= 0);
+                Some(topic.partitions().len() == PARTITIONS as usize && led)
+            })
+            .unwrap_or(false)
+    })
+    .await;
+    name
+}
+
+fn consumer(group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", group)
+        .create()
+        .expect("a consumer")
+}
+
+/// How many records the topic holds: with nothing published twice, one per status change.
+pub fn records_in(topic: &str) -> i64 {
+    let probe = consumer("watermarks-probe");
+    (0..PARTITIONS)
+        .map(|partition| {
+            let (low, high) = probe
+                .fetch_watermarks(topic, partition, Duration::from_secs(10))
+                .expect("watermarks");
+            high - low
+        })
+        .sum()
+}
+
+/// A service running in this process until [`Running::stop`].
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        self.task.await.expect("stops without panic");
+    }
+}
+
+fn shutdown_signal() -> (
+    watch::Sender<bool>,
+    impl std::future::Future<Output = ()> + Send,
+) {
+    let (stop, mut stopped) = watch::channel(false);
+    let signal = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    (stop, signal)
+}
+
+/// loms on `db`, relaying to `topic` (the lease lasts 30 s, so that a slow machine never hands it over
+/// mid-test); unpaid orders are cancelled after `unpaid_ttl`.
+pub async fn start_loms(db: &TestDatabase, topic: &str, unpaid_ttl: Duration) -> Running {
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = loms::Config {
+        grpc_addr: any_port,
+        http_addr: any_port,
+        storage: loms::config::Storage::Postgres(db.settings().clone()),
+        unpaid_ttl,
+        unpaid_check_period: Duration::from_millis(100),
+        events: Some(loms::config::Events {
+            brokers: brokers(),
+            topic: topic.to_owned(),
+            relay: RelaySettings {
+                poll: Duration::from_millis(20),
+                batch: 500,
+                lease_ttl: Duration::from_secs(30),
+            },
+        }),
+        ..loms::Config::default()
+    };
+    let server = loms::app::build(config).await.expect("loms starts");
+    let addr = server.local_addr();
+    let (stop, signal) = shutdown_signal();
+    let task = tokio::spawn(async move {
+        server.run_until(signal).await.expect("loms stops cleanly");
+    });
+    Running { addr, stop, task }
+}
+
+/// A notifier of `group` on `db`, consuming `topic`.
+pub async fn start_notifier(db: &TestDatabase, topic: &str, group: &str) -> Running {
+    let config = notifier::Config {
+        http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        storage: notifier::config::Storage::Postgres(db.settings().clone()),
+        consumer: ConsumerSettings {
+            brokers: brokers(),
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            start: Start::Earliest,
+        },
+    };
+    let server = notifier::app::build(config).await.expect("notifier starts");
+    let addr = server.local_addr();
+    let (stop, signal) = shutdown_signal();
+    let task = tokio::spawn(server.run_until(signal));
+    Running { addr, stop, task }
+}
+
+/// The status changes an order that ended in `status` went through: what it must be notified of.
+pub fn changes_to(status: OrderStatus) -> Vec<Status> {
+    use Status::*;
+    match status {
+        OrderStatus::AwaitingPayment => vec![New, AwaitingPayment],
+        OrderStatus::Failed => vec![New, Failed],
+        OrderStatus::Payed => vec![New, AwaitingPayment, Payed],
+        OrderStatus::Cancelled => vec![New, AwaitingPayment, Cancelled],
+        other => panic!("no order ends in {other:?}"),
+    }
+}
+
+/// The notifier's store, read directly.
+pub async fn notifications(db: &TestDatabase) -> PgNotificationStore {
+    PgNotificationStore::open(db.settings())
+        .await
+        .expect("the notifier's database")
+}
+
+/// Waits (up to 60 s) until every order of `expected` (id, final status) was notified exactly of its
+/// changes, in order; fails naming the first order that was not.
+pub async fn assert_notified(store: &PgNotificationStore, expected: &[(i64, OrderStatus)]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for &(order, status) in expected {
+        let want = changes_to(status);
+        loop {
+            let got = store.notified_statuses(order).await;
+            if got == want {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline && want.starts_with(&got),
+                "order {order} ended {status:?}: notified {got:?}, expected {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
