@@ -64,11 +64,12 @@ run-all:
 
 # run every test, with cargo-nextest where installed (else cargo test): starts the stack the storage
 # tests use (installing what is missing), runs the system tests once more on PostgreSQL, the pgbouncer
-# outage check over the binaries, then end to end over the binaries, schemathesis and the browser test.
+# outage check over the binaries, the order-event fault tests (test-faults), then end to end over the
+# binaries, schemathesis and the browser test.
 # The second pass selects the whole workspace, as the first does, so that cargo resolves the same
 # features and reuses the first build instead of compiling everything again (`-p system-tests` alone
 # would); without nextest's filter it reruns every integration test, the few outside system-tests too.
-test: stack-up && e2e test-api test-browser
+test: stack-up && test-faults e2e test-api test-browser
     if command -v cargo-nextest >/dev/null; then \
         cargo nextest run --workspace --locked --no-fail-fast; \
         ROUTE256_TEST_STORAGE=postgres cargo nextest run --workspace --locked --no-fail-fast -E 'package(system-tests)'; \
@@ -87,6 +88,13 @@ test-api:
 # (spare ports 38080-38091; screenshot in target/browser/)
 test-browser:
     bash scripts/browser-test.sh
+
+# order events through faults over the binaries `stack-up` built: loms and the notifier killed with
+# SIGKILL, the busiest Kafka leader killed, the whole cluster down for 10 s (system-tests/tests/
+# event_faults.rs). They stop and start the shared cluster, so they run one at a time, after the rest
+test-faults:
+    cargo build --locked --quiet --bins -p product-service -p loms -p cart -p notifier
+    cargo test --workspace --locked --test event_faults -- --ignored --test-threads=1
 
 # end to end over the real binaries with grpcurl and curl (spare ports 18080-18091, 18183-18184)
 e2e:

@@ -6,7 +6,10 @@
 #   scripts/stack.sh up       start what is not running (a second `up` changes nothing), apply migrations
 #   scripts/stack.sh down     stop what `up` started here, and nothing else
 #   scripts/stack.sh postgres only PostgreSQL (what `just gen` needs for cornucopia's throw-away databases)
-#   scripts/stack.sh kafka    only the 3-node Kafka cluster and its topic (scripts/lib/kafka.sh)
+#   scripts/stack.sh kafka    only the 3-node Kafka cluster and its topic (scripts/lib/kafka.sh); it also
+#                             restarts the nodes that died and waits until they are in sync again
+#   scripts/stack.sh kafka-down | kafka-pid N
+#                             stop the whole cluster (the outage test) | print node N's pid (the kill test)
 #   scripts/stack.sh status   one line per component
 #   scripts/stack.sh bouncer NAME PORT DATABASE | unbouncer NAME
 #                             one more pgbouncer (or stop it): the outage test stops and starts its own
@@ -223,6 +226,13 @@ case "${1:-}" in
   kafka)
     kafka_up
     ;;
+  kafka-down)
+    kafka_down
+    ;;
+  kafka-pid)
+    [ $# -eq 2 ] || { echo "usage: $0 kafka-pid N" >&2; exit 2; }
+    cat "$state/kafka/node$2.pid"
+    ;;
   down)
     for entry in "${bouncers[@]}"; do stop_bouncer "${entry%%:*}"; done
     # Databases that failing tests left behind for a look (see storage::testing).
@@ -260,7 +270,7 @@ case "${1:-}" in
     echo "files       $state"
     ;;
   *)
-    echo "usage: $0 up|down|postgres|kafka|status|bouncer NAME PORT [DATABASE]|unbouncer NAME|pause NAME|resume NAME" >&2
+    echo "usage: $0 up|down|postgres|kafka|kafka-down|kafka-pid N|status|bouncer NAME PORT [DATABASE]|unbouncer NAME|pause NAME|resume NAME" >&2
     exit 2
     ;;
 esac

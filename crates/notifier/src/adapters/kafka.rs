@@ -178,7 +178,7 @@ fn subscribe(
         .set("enable.auto.offset.store", "false")
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", start)
-        .set("session.timeout.ms", "10000")
+        .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "1000")
         .create_with_context(context)?;
     consumer.subscribe(&[&settings.topic])?;
