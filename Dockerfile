@@ -1,17 +1,20 @@
 # One image for every Route256 service; compose.yaml picks the binary per service.
 
 FROM rust:1-bookworm AS build
-# protoc: prost-validate-types compiles validate.proto in its build script.
+# protoc: prost-validate-types compiles validate.proto in its build script. cmake, zlib and curl's
+# headers: rdkafka builds its bundled librdkafka (linked statically; only libz is loaded at run time).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
+        cmake zlib1g-dev libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p cart -p loms -p product-service \
+    cargo build --release --locked -p cart -p loms -p product-service -p notifier \
     && mkdir -p /out \
-    && cp target/release/cart target/release/loms target/release/product-service /out/
+    && cp target/release/cart target/release/loms target/release/product-service \
+        target/release/notifier /out/
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

@@ -48,7 +48,7 @@ createdb -h "$PGHOST" -p "$PGPORT" "$cart_db"
 bash scripts/stack.sh bouncer outage "$BOUNCER_PORT" "$loms_db" >/dev/null
 
 url() { echo "postgres://postgres@127.0.0.1:$BOUNCER_PORT/$1"; }
-build_services product-service loms cart
+build_services product-service loms cart notifier
 start_service product-service 18100
 export STORAGE=postgres
 start_service loms 18100 LOMS_DATABASE_URL="$(url "$loms_db")" LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS \

@@ -2,6 +2,8 @@
 # test-api, test-browser and the benchmarks), so each starts them the same way:
 #
 #   start_services BASE    product-service, loms and cart (build_services first)
+#   start_service notifier BASE
+#                          the notifier, on the Kafka cluster of the environment (run-all starts it)
 #   start_service NAME BASE [--nofile N] [VAR=VALUE...]
 #                          one service with these settings on top of the environment's, and at most N
 #                          open files; returns once its HTTP port answers /readyz
@@ -11,7 +13,8 @@
 #   use_test_settings      memory storage and the rate limits off, for the tests
 #
 # Ports from BASE, the same shape as the defaults (BASE 8000): product-service BASE+90 (gRPC) / BASE+91
-# (HTTP), loms BASE+83 / BASE+84, cart BASE+82 / BASE+80, and cart calls the two on BASE's ports.
+# (HTTP), loms BASE+83 / BASE+84, cart BASE+82 / BASE+80, the notifier BASE+93 (probes only), and cart
+# calls the two on BASE's ports.
 # Settings the caller exports (STORAGE, PRODUCT_RPS=0, ...) reach every service.
 #
 #   services_profile   debug (default) or release
@@ -73,6 +76,10 @@ start_service() {
       settings=(CART_GRPC_ADDR=127.0.0.1:$((base + 82)) CART_HTTP_ADDR=127.0.0.1:$http
         PRODUCT_SERVICE_URL=http://127.0.0.1:$((base + 90)) LOMS_URL=http://127.0.0.1:$((base + 83)))
       ;;
+    notifier)
+      http=$((base + 93))
+      settings=(NOTIFIER_HTTP_ADDR=127.0.0.1:$http)
+      ;;
     *) echo "start_service: no service $name" >&2; return 1 ;;
   esac
   local command=(env "${settings[@]}" "$@" "target/$services_profile/$name")
@@ -91,7 +98,7 @@ start_service() {
 }
 
 service_colour() {
-  case $1 in product-service) echo 36 ;; loms) echo 35 ;; *) echo 32 ;; esac
+  case $1 in product-service) echo 36 ;; loms) echo 35 ;; notifier) echo 33 ;; *) echo 32 ;; esac
 }
 
 wait_ready() { # wait_ready NAME PORT: its /readyz answers 200 within a minute, or its log is shown
@@ -107,7 +114,9 @@ wait_ready() { # wait_ready NAME PORT: its /readyz answers 200 within a minute, 
 
 start_services() {
   local base=$1
-  build_services product-service loms cart
+  # The notifier too, though only run-all starts it: the same package set as stack-up's build, so that
+  # cargo resolves the same features and builds once.
+  build_services product-service loms cart notifier
   export RUST_LOG=${RUST_LOG:-info}
   start_service product-service "$base"
   start_service loms "$base"
