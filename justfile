@@ -101,11 +101,13 @@ e2e:
     bash scripts/e2e.sh
 
 # OrderCreate throughput through gRPC → loms → pgbouncer → PostgreSQL beside pgbench, cart.List
-# with the worker pool and the rate limiter, and the HTTP gateway against gRPC (see BENCHMARKS.md)
+# with the worker pool and the rate limiter, the HTTP gateway against gRPC, and order events: the relay
+# against a bare producer, the latency from a change to its notification (see BENCHMARKS.md)
 bench: stack-up
     bash scripts/bench.sh
     bash scripts/bench-list.sh
     bash scripts/bench-gateway.sh
+    bash scripts/bench-events.sh
 
 # compose.yaml parses and is valid (Debian's docker-compose checks it without an engine)
 compose-check:

@@ -1,0 +1,122 @@
+//! `events-load`: the two sides of the order-events benchmark (`scripts/bench-events.sh`).
+//!
+//! - `events-load topic BROKERS TOPIC`: creates TOPIC as the stack creates `loms.order-events` (3
+//!   partitions, replication factor 3, `min.insync.replicas=2`).
+//! - `events-load bare BROKERS TOPIC COUNT`: the baseline — a bare idempotent `acks=all` rdkafka
+//!   producer sends COUNT records shaped like loms's events (key, JSON value, two headers), all handed
+//!   over at once, and waits for every acknowledgement. Prints `{"events", "seconds", "per_second"}`.
+//! - `events-load orders LOMS_ADDR RATE SECONDS`: OrderCreate at RATE calls per second (open loop), each
+//!   second order paid; prints how many changes that made.
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use route256_proto::loms::loms_service_client::LomsServiceClient;
+use route256_proto::loms::{Item, OrderCreateRequest, OrderPayRequest};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["topic", brokers, topic] => create_topic(brokers, topic).await,
+        ["bare", brokers, topic, count] => bare(brokers, topic, count.parse()?).await,
+        ["orders", addr, rate, seconds] => orders(addr, rate.parse()?, seconds.parse()?).await,
+        _ => anyhow::bail!(
+            "usage: events-load topic BROKERS TOPIC | bare BROKERS TOPIC COUNT | orders LOMS_ADDR RATE SECONDS"
+        ),
+    }
+}
+
+async fn create_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let new = NewTopic::new(topic, 3, TopicReplication::Fixed(3)).set("min.insync.replicas", "2");
+    for result in admin.create_topics([&new], &AdminOptions::new()).await? {
+        if let Err((name, code)) = result {
+            if code != RDKafkaErrorCode::TopicAlreadyExists {
+                anyhow::bail!("cannot create {name}: {code}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn bare(brokers: &str, topic: &str, count: u64) -> anyhow::Result<()> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("partitioner", "murmur2_random")
+        .create()?;
+    let started = Instant::now();
+    let mut deliveries = Vec::with_capacity(usize::try_from(count)?);
+    for n in 0..count {
+        let key = (n / 3 + 1).to_string();
+        let value = format!(
+            r#"{{"order_id":{key},"status":"awaiting payment","moment":"2026-11-30T10:00:00.000000Z"}}"#
+        );
+        let event_id = format!("00000000-0000-4000-8000-{n:012}");
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "event-id", value: Some(event_id.as_str()) })
+            .insert(Header { key: "x-request-id", value: Some("bench") });
+        let mut record = FutureRecord::to(topic).key(&key).payload(&value).headers(headers);
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => break deliveries.push(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err((error, _)) => anyhow::bail!("cannot enqueue: {error}"),
+            }
+        }
+    }
+    for delivery in deliveries {
+        if let Err((error, _)) = delivery.await? {
+            anyhow::bail!("not delivered: {error}");
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let per_second = count as f64 / seconds;
+    println!(r#"{{"events": {count}, "seconds": {seconds:.3}, "per_second": {per_second:.0}}}"#);
+    Ok(())
+}
+
+async fn orders(addr: &str, rate: u64, seconds: u64) -> anyhow::Result<()> {
+    let client = LomsServiceClient::connect(format!("http://{addr}")).await?;
+    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    let mut calls = Vec::new();
+    for n in 0..rate * seconds {
+        ticks.tick().await;
+        let mut client = client.clone();
+        calls.push(tokio::spawn(async move {
+            let request = OrderCreateRequest {
+                user: i64::try_from(n % 1000 + 1).unwrap_or(1),
+                items: vec![Item { sku: 1_625_903, count: 1 }],
+                idempotency_key: String::new(),
+            };
+            let order_id = client.order_create(request).await.ok()?.into_inner().order_id;
+            if n % 2 == 0 {
+                client.order_pay(OrderPayRequest { order_id }).await.ok()?;
+                return Some(3);
+            }
+            Some(2)
+        }));
+    }
+    let (mut changes, mut failed) = (0u64, 0u64);
+    for call in calls {
+        match call.await? {
+            Some(made) => changes += made,
+            None => failed += 1,
+        }
+    }
+    println!(r#"{{"changes": {changes}, "failed": {failed}}}"#);
+    Ok(())
+}
