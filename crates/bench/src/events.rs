@@ -63,9 +63,18 @@ async fn bare(brokers: &str, topic: &str, count: u64) -> anyhow::Result<()> {
         );
         let event_id = format!("00000000-0000-4000-8000-{n:012}");
         let headers = OwnedHeaders::new()
-            .insert(Header { key: "event-id", value: Some(event_id.as_str()) })
-            .insert(Header { key: "x-request-id", value: Some("bench") });
-        let mut record = FutureRecord::to(topic).key(&key).payload(&value).headers(headers);
+            .insert(Header {
+                key: "event-id",
+                value: Some(event_id.as_str()),
+            })
+            .insert(Header {
+                key: "x-request-id",
+                value: Some("bench"),
+            });
+        let mut record = FutureRecord::to(topic)
+            .key(&key)
+            .payload(&value)
+            .headers(headers);
         loop {
             match producer.send_result(record) {
                 Ok(delivery) => break deliveries.push(delivery),
@@ -99,10 +108,18 @@ async fn orders(addr: &str, rate: u64, seconds: u64) -> anyhow::Result<()> {
         calls.push(tokio::spawn(async move {
             let request = OrderCreateRequest {
                 user: i64::try_from(n % 1000 + 1).unwrap_or(1),
-                items: vec![Item { sku: 1_625_903, count: 1 }],
+                items: vec![Item {
+                    sku: 1_625_903,
+                    count: 1,
+                }],
                 idempotency_key: String::new(),
             };
-            let order_id = client.order_create(request).await.ok()?.into_inner().order_id;
+            let order_id = client
+                .order_create(request)
+                .await
+                .ok()?
+                .into_inner()
+                .order_id;
             if n % 2 == 0 {
                 client.order_pay(OrderPayRequest { order_id }).await.ok()?;
                 return Some(3);

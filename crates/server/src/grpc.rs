@@ -44,6 +44,7 @@ use tracing::Level;
 
 use gateway::{CallService, Docs, Gateway};
 
+use crate::background::Background;
 use crate::web::{HttpFront, Probes, ReadinessCheck};
 
 /// The server could not start or stopped on an error.
@@ -186,15 +187,10 @@ pub struct GrpcServer {
     listener: TcpListener,
     served: Served,
     limits: ServerLimits,
-    background: Vec<(&'static str, BackgroundTask)>,
+    background: Background,
     http: Option<(SocketAddr, TcpListener)>,
     readiness: Option<ReadinessCheck>,
 }
-
-/// A task that runs beside the server until it sees `true` on its receiver (shutdown has begun).
-pub(crate) type BackgroundTask = Box<
-    dyn FnOnce(watch::Receiver<bool>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send,
->;
 
 impl GrpcServer {
     /// Binds `addr` (port 0 picks a free port: see [`GrpcServer::local_addr`]) for `served`. The
@@ -217,7 +213,7 @@ impl GrpcServer {
             listener,
             served,
             limits,
-            background: Vec::new(),
+            background: Background::default(),
             http: None,
             readiness: None,
         })
@@ -252,8 +248,7 @@ impl GrpcServer {
         F: FnOnce(watch::Receiver<bool>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.background
-            .push((name, Box::new(move |stop| Box::pin(task(stop)))));
+        self.background.add(name, task);
         self
     }
 
@@ -316,10 +311,7 @@ async fn serve(
         None => None,
     };
     // Started once nothing can fail any more: a server that cannot start leaves no task behind.
-    let background: Vec<_> = background
-        .into_iter()
-        .map(|(name, task)| (name, tokio::spawn(task(stopped.clone()))))
-        .collect();
+    let background = background.spawn(&stopped);
     tracing::info!(%addr, ?http_addr, ?services, ?limits, "grpc server listening");
     let stopping = async {
         shutdown.await;
@@ -332,11 +324,7 @@ async fn serve(
     health.set(ServingStatus::NotServing).await;
     tracing::info!(%addr, "grpc server draining");
     let drained = connections.drain(limits.drain_timeout).await;
-    for (name, task) in background {
-        if let Err(error) = task.await {
-            tracing::error!(task = name, %error, "background task failed");
-        }
-    }
+    background.join().await;
     tracing::info!(%addr, "grpc server stopped");
     drained
 }

@@ -8,6 +8,7 @@
 //! A service hands it its routes, its service names and its own descriptor set ([`grpc::Served`]);
 //! this crate knows no service, imports no service crate and not `route256-proto`, and leaves storage
 //! to the `storage` crate.
+mod background;
 pub mod context;
 pub mod grpc;
 pub mod metrics;

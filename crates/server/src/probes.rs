@@ -15,7 +15,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::grpc::{BackgroundTask, BindError};
+use crate::background::Background;
+use crate::grpc::BindError;
 use crate::web::{Probes, ReadinessCheck};
 
 /// How long an HTTP/1.1 client may take to send a request's headers.
@@ -28,7 +29,7 @@ pub struct ProbeServer {
     addr: SocketAddr,
     listener: TcpListener,
     readiness: Option<ReadinessCheck>,
-    background: Vec<(&'static str, BackgroundTask)>,
+    background: Background,
 }
 
 impl ProbeServer {
@@ -42,7 +43,7 @@ impl ProbeServer {
             addr,
             listener,
             readiness: None,
-            background: Vec::new(),
+            background: Background::default(),
         })
     }
 
@@ -59,8 +60,7 @@ impl ProbeServer {
         F: FnOnce(watch::Receiver<bool>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.background
-            .push((name, Box::new(move |stop| Box::pin(task(stop)))));
+        self.background.add(name, task);
         self
     }
 
@@ -79,10 +79,7 @@ impl ProbeServer {
         } = self;
         let (draining, stopped) = watch::channel(false);
         let probes = Arc::new(Probes::new(readiness, stopped.clone()));
-        let tasks: Vec<_> = background
-            .into_iter()
-            .map(|(name, task)| (name, tokio::spawn(task(stopped.clone()))))
-            .collect();
+        let tasks = background.spawn(&stopped);
         tracing::info!(%addr, "probe port listening");
         let graceful = GracefulShutdown::new();
         let accepting = accept(&listener, &probes, &graceful);
@@ -93,15 +90,8 @@ impl ProbeServer {
         draining.send_replace(true);
         tracing::info!(%addr, "stopping background tasks");
         // The port still answers while the tasks finish: accept on until they have.
-        let finishing = async {
-            for (name, task) in tasks {
-                if let Err(error) = task.await {
-                    tracing::error!(task = name, %error, "background task failed");
-                }
-            }
-        };
         tokio::select! {
-            () = finishing => {}
+            () = tasks.join() => {}
             () = accept(&listener, &probes, &graceful) => {}
         }
         drop(listener);

@@ -13,6 +13,10 @@ use support::events::{self, Running};
 use support::{SMITH, SOLD_OUT};
 use tonic::transport::Channel;
 
+/// Orders left unpaid are cancelled by loms after this: long enough for a loaded machine to pay the
+/// others first (a payment that loses to it anyway is fine: the final status decides what is expected).
+const UNPAID_TTL: Duration = Duration::from_secs(10);
+
 /// What the test does with an order after creating it.
 #[derive(Clone, Copy, Debug)]
 enum Fate {
@@ -56,18 +60,19 @@ async fn order(
         }
         Err(status) => panic!("order {n}: {status:?}"),
     };
-    match fate {
-        Fate::Pay => {
-            then.order_pay(OrderPayRequest { order_id })
-                .await
-                .expect("paid");
-        }
-        Fate::Cancel => {
-            then.order_cancel(OrderCancelRequest { order_id })
-                .await
-                .expect("cancelled");
-        }
-        Fate::Abandon | Fate::Fail => {}
+    let settled = match fate {
+        Fate::Pay => then.order_pay(OrderPayRequest { order_id }).await.map(drop),
+        Fate::Cancel => then
+            .order_cancel(OrderCancelRequest { order_id })
+            .await
+            .map(drop),
+        Fate::Abandon | Fate::Fail => Ok(()),
+    };
+    match settled {
+        Ok(()) => {}
+        // on a slow machine the auto-cancel may come first: the order's final status says which won
+        Err(status) if status.code() == tonic::Code::FailedPrecondition => {}
+        Err(status) => panic!("order {order_id}: {status:?}"),
     }
     order_id
 }
@@ -108,7 +113,7 @@ async fn three_hundred_orders_are_notified_change_by_change() {
         TestDatabase::create("loms", "127.0.0.1:6433"),
         TestDatabase::create("notifier", "127.0.0.1:6434"),
     );
-    let loms = events::start_loms(&loms_db, &topic, Duration::from_secs(3)).await;
+    let loms = events::start_loms(&loms_db, &topic, UNPAID_TTL).await;
     let notifier = events::start_notifier(&notifier_db, &topic, &topic).await;
 
     let calls: Vec<_> = (0..300)
@@ -163,10 +168,9 @@ async fn two_relays_and_two_notifiers_keep_each_orders_order() {
         TestDatabase::create("loms", "127.0.0.1:6433"),
         TestDatabase::create("notifier", "127.0.0.1:6434"),
     );
-    let ttl = Duration::from_secs(3);
     let replicas = [
-        events::start_loms(&loms_db, &topic, ttl).await,
-        events::start_loms(&loms_db, &topic, ttl).await,
+        events::start_loms(&loms_db, &topic, UNPAID_TTL).await,
+        events::start_loms(&loms_db, &topic, UNPAID_TTL).await,
     ];
     let notifiers = [
         events::start_notifier(&notifier_db, &topic, &topic).await,

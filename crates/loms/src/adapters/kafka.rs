@@ -203,6 +203,22 @@ mod tests {
     use super::*;
     use crate::domain::{OrderStatus, RequestId};
 
+    /// What keeps an acknowledged event on at least two replicas (with the topic's
+    /// `min.insync.replicas=2`) and a retried one from being written twice or out of order.
+    #[test]
+    fn the_producer_is_idempotent_and_waits_for_every_in_sync_replica() {
+        let publisher = KafkaEventPublisher::new("127.0.0.1:1", "t").expect("a producer");
+        for (key, value) in [
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("message.timeout.ms", "0"),
+            ("enable.gapless.guarantee", "true"),
+            ("partitioner", "murmur2_random"),
+        ] {
+            assert_eq!(publisher.config.get(key), Some(value), "{key}");
+        }
+    }
+
     #[test]
     fn the_value_is_the_contracts_json() {
         let event = OrderEvent {

@@ -69,6 +69,28 @@ fn consumer(group: &str) -> BaseConsumer {
         .expect("a consumer")
 }
 
+/// The topic's `min.insync.replicas`, as the brokers report it.
+pub async fn min_insync_replicas(topic: &str) -> String {
+    use rdkafka::admin::ResourceSpecifier;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("an admin client");
+    let described = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], &AdminOptions::new())
+        .await
+        .expect("topic configs");
+    let config = described
+        .into_iter()
+        .next()
+        .expect("one topic")
+        .expect("described");
+    config
+        .get("min.insync.replicas")
+        .and_then(|entry| entry.value.clone())
+        .expect("min.insync.replicas is set")
+}
+
 /// How many records the topic holds: with nothing published twice, one per status change.
 pub fn records_in(topic: &str) -> i64 {
     let probe = consumer("watermarks-probe");
