@@ -15,7 +15,7 @@ services_profile=release
 source scripts/lib/services.sh
 build_services loms
 cargo build --quiet --locked --release -p bench
-start_service loms 18400 STORAGE=memory RUST_LOG=warn
+start_service loms 18400 STORAGE=memory RUST_LOG=warn LOMS_KAFKA_BROKERS=off
 
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 printf '\n| clients | gRPC calls/s | p50 ms | p99 ms | HTTP calls/s | p50 ms | p99 ms | HTTP / gRPC |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n'

@@ -19,7 +19,7 @@ build_services product-service loms cart
 cargo build --quiet --locked --release -p bench
 export STORAGE=memory RUST_LOG=warn
 start_service product-service 18300 PRODUCT_RPS=0 PRODUCT_LATENCY_MS=50
-start_service loms 18300
+start_service loms 18300 LOMS_KAFKA_BROKERS=off
 
 start_cart() { # start_cart VAR=VALUE...: cart with these settings (instead of the running one's)
   stop_service cart

@@ -28,7 +28,9 @@ LOMS_DATABASE_URL=$url target/release/loms migrate >/dev/null
 psql -q -h "$PGHOST" -p "$PGPORT" -d "$DB" -c \
   "INSERT INTO stocks (sku, total, reserved) SELECT s, 1000000000000, 0 FROM generate_series($FIRST_SKU, $FIRST_SKU + $SKUS - 1) AS s"
 
-start_service loms 18200 STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$url" LOMS_DATABASE_POOL_SIZE=16
+# The relay off: pgbench runs the same transaction without one (bench-events.sh measures the relay).
+start_service loms 18200 STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$url" LOMS_DATABASE_POOL_SIZE=16 \
+  LOMS_KAFKA_BROKERS=off
 
 host=${BOUNCER%:*}
 port=${BOUNCER#*:}
