@@ -25,7 +25,7 @@ source scripts/lib/services.sh
 build_services loms notifier
 cargo build --quiet --locked --release -p bench
 
-fresh_db() { # fresh_db NAME: an empty database, migrated by SERVICE migrate; prints its URL via pgbouncer
+fresh_db() { # fresh_db NAME: an empty database of that name (dropped first if it exists)
   dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$1"
   createdb -h "$PGHOST" -p "$PGPORT" "$1"
 }
@@ -76,10 +76,12 @@ start_service loms 18300 STORAGE=postgres RUST_LOG=warn \
   LOMS_KAFKA_BROKERS="$BROKERS" LOMS_KAFKA_TOPIC="$latency_topic"
 load=$(target/release/events-load orders 127.0.0.1:18383 "$RATE" "$SECONDS_OF_ORDERS")
 changes=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["changes"])' "$load")
+notified=0
 for _ in $(seq 600); do
-  [ "$(sql notifier_bench_latency "SELECT count(*) FROM notifications")" -ge "$changes" ] && break
+  [ "$(sql notifier_bench_latency "SELECT count(*) FROM notifications")" -ge "$changes" ] && notified=1 && break
   sleep 0.1
 done
+[ "$notified" = 1 ] || { echo "bench: not every change was notified within 60 s" >&2; exit 1; }
 printf '\n| %s changes at %s orders/s | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|\n' "$changes" "$RATE"
 sql notifier_bench_latency "
   SELECT format('| change → notification | %s | %s | %s |',

@@ -4,8 +4,9 @@
 --! record_notification (request_id?)
 --- In one statement, so in one transaction: moves the partition's next offset past the event (never
 --- back: a consumer that lost the partition may finish its last event late) and records the
---- notification unless the event id was recorded before. Returns the notification's id, or no row
---- when the event was notified already.
+--- notification unless the event id was recorded before. Returns the notification's id — also when
+--- the row is this very record's (same position), written by an attempt whose answer was lost — or no
+--- row when the event was notified from another record (a re-send).
 WITH consumed AS (
     INSERT INTO consumer_offsets (topic, partition, next_offset)
     VALUES (:topic, :partition, :next_offset)
@@ -15,7 +16,9 @@ WITH consumed AS (
 INSERT INTO notifications (event_id, order_id, status, moment, request_id, topic, partition, "offset")
 VALUES (:event_id, :order_id, :status, :moment::text::timestamptz, :request_id, :topic, :partition,
         :next_offset - 1)
-ON CONFLICT (event_id) DO NOTHING
+ON CONFLICT (event_id) DO UPDATE SET event_id = excluded.event_id
+    WHERE notifications.topic = excluded.topic AND notifications.partition = excluded.partition
+      AND notifications."offset" = excluded."offset"
 RETURNING id;
 
 --! skip_event

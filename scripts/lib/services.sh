@@ -54,8 +54,9 @@ build_services() {
   cargo build "${flags[@]}"
 }
 
-use_test_settings() { # memory storage and the rate limits off, whatever the caller's environment says
-  export STORAGE=memory PRODUCT_RPS=0 CART_PRODUCT_RPS=0
+use_test_settings() { # memory storage, the rate limits and the relay off, whatever the environment says
+  # (the relay off: test orders stay out of the stack's loms.order-events, which a notifier may read)
+  export STORAGE=memory PRODUCT_RPS=0 CART_PRODUCT_RPS=0 LOMS_KAFKA_BROKERS=off
 }
 
 start_service() {

@@ -98,13 +98,22 @@ fn events_from_env() -> Result<Option<Events>, ConfigError> {
     let millis = |name, default: Duration, range| {
         env_in_range(name, default.as_millis() as u64, range).map(Duration::from_millis)
     };
+    let relay = RelaySettings {
+        poll: millis("LOMS_RELAY_POLL_MS", defaults.poll, 10..=60_000)?,
+        batch: env_in_range("LOMS_RELAY_BATCH", defaults.batch as u64, 1..=10_000)? as usize,
+        lease_ttl: millis("LOMS_RELAY_LEASE_TTL_MS", defaults.lease_ttl, 300..=600_000)?,
+    };
+    // An idle relay renews its lease once per poll: a poll as long as the lease would lose it.
+    if relay.poll * 3 > relay.lease_ttl {
+        return Err(ConfigError::new(
+            "LOMS_RELAY_POLL_MS",
+            &relay.poll.as_millis().to_string(),
+            "must be at most a third of LOMS_RELAY_LEASE_TTL_MS",
+        ));
+    }
     Ok(Some(Events {
         brokers,
         topic: env_or("LOMS_KAFKA_TOPIC", DEFAULT_TOPIC.to_owned())?,
-        relay: RelaySettings {
-            poll: millis("LOMS_RELAY_POLL_MS", defaults.poll, 10..=60_000)?,
-            batch: env_in_range("LOMS_RELAY_BATCH", defaults.batch as u64, 1..=10_000)? as usize,
-            lease_ttl: millis("LOMS_RELAY_LEASE_TTL_MS", defaults.lease_ttl, 300..=600_000)?,
-        },
+        relay,
     }))
 }

@@ -158,6 +158,8 @@ impl Relay {
     }
 
     async fn passes(&self, mut stop: watch::Receiver<bool>) {
+        // Never so long that the lease runs out between passes.
+        let max_backoff = MAX_BACKOFF.min(self.settings.lease_ttl / 3);
         let mut backoff = self.settings.poll;
         loop {
             let stopped = stop.wait_for(|stop| *stop);
@@ -174,12 +176,12 @@ impl Relay {
                     self.settings.poll
                 }
                 Ok(Pass::Published { .. }) => {
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    backoff = (backoff * 2).min(max_backoff);
                     backoff
                 }
                 Err(error) => {
                     tracing::warn!(error = %telemetry::error_chain(&error), ?backoff, "relay pass failed; retrying");
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    backoff = (backoff * 2).min(max_backoff);
                     backoff
                 }
             };

@@ -20,19 +20,23 @@ async fn the_relay_lease_has_one_holder_until_it_expires() {
     use loms::ports::Outbox;
     use std::time::{Duration, Instant};
     let (store, database) = fresh().await;
-    let ttl = Duration::from_millis(500);
-    let held = |holder: &'static str| {
+    // Long leases where a check must see one still running, however slow the machine.
+    let (long, short) = (Duration::from_secs(600), Duration::from_millis(300));
+    let held = |holder: &'static str, ttl| {
         let store = store.clone();
         async move { store.lease(holder, ttl).await.expect("lease query") }
     };
-    assert!(held("a").await, "a free lease is taken");
-    assert!(!held("b").await, "a running lease is not");
-    assert!(held("a").await, "its holder renews it");
+    assert!(held("a", long).await, "a free lease is taken");
+    assert!(!held("b", long).await, "a running lease is not");
+    assert!(
+        held("a", short).await,
+        "its holder renews it (now for a short while)"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !held("b").await {
+    while !held("b", long).await {
         assert!(Instant::now() < deadline, "the lease never expired");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(!held("a").await, "the old holder lost it");
+    assert!(!held("a", long).await, "the old holder lost it");
     database.drop_now();
 }

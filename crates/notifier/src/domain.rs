@@ -90,7 +90,7 @@ pub enum Malformed {
     OrderId(i64),
     #[error("unknown status '{0}'")]
     Status(String),
-    #[error("moment '{0}' is not RFC 3339")]
+    #[error("moment '{0}' is not RFC 3339 in UTC")]
     Moment(String),
     #[error("the key does not name order {0}")]
     Key(i64),
@@ -116,7 +116,9 @@ impl Event {
             return Err(Malformed::OrderId(value.order_id));
         }
         let status = Status::parse(&value.status).ok_or(Malformed::Status(value.status))?;
-        if humantime::parse_rfc3339_weak(&value.moment).is_err() {
+        // UTC with `Z`, as loms writes it: a moment without a zone would be read in the database
+        // session's time zone.
+        if humantime::parse_rfc3339(&value.moment).is_err() {
             return Err(Malformed::Moment(value.moment));
         }
         if let Some(key) = record.key {
@@ -181,7 +183,7 @@ mod tests {
 
     #[test]
     fn malformed_records_say_why() {
-        let cases: [(Record<'_>, Malformed); 7] = [
+        let cases: [(Record<'_>, Malformed); 8] = [
             (
                 Record {
                     event_id: None,
@@ -211,6 +213,10 @@ mod tests {
             (
                 record(br#"{"order_id": 42, "status": "new", "moment": "yesterday"}"#),
                 Malformed::Moment("yesterday".into()),
+            ),
+            (
+                record(br#"{"order_id": 42, "status": "new", "moment": "2026-11-30T10:00:00"}"#),
+                Malformed::Moment("2026-11-30T10:00:00".into()),
             ),
             (
                 Record {

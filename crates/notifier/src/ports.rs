@@ -22,7 +22,9 @@ pub enum Recorded {
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
     /// In one step: moves `at`'s partition past the record (never back) and records the notification
-    /// of `event` unless its event id was recorded before.
+    /// of `event` unless its event id was recorded before — from another record: when the recorded
+    /// notification came from this very record (a retry after an attempt whose outcome was lost), it
+    /// is [`Recorded::Notified`] again, so that the notification is not left unannounced.
     async fn record(&self, event: &Event, at: &Position) -> Result<Recorded, RepoError>;
 
     /// Moves `at`'s partition past a record that is no order event.

@@ -1,6 +1,8 @@
 //! The notifier's use case: one record in, at most one notification out.
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::domain::{Event, Position, Record};
 use crate::ports::{NotificationStore, Recorded, RepoError};
 
@@ -45,8 +47,13 @@ impl Notifier {
             request_id = %event.request_id.as_deref().unwrap_or_default(),
             event_id = %event.event_id,
         );
+        let recorded = self
+            .store
+            .record(&event, at)
+            .instrument(span.clone())
+            .await?;
         let _entered = span.enter();
-        match self.store.record(&event, at).await? {
+        match recorded {
             Recorded::Notified => {
                 metrics::counter!("notifier_notifications_total").increment(1);
                 tracing::info!("order {} status {}", event.order_id, event.status);

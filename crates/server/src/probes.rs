@@ -123,10 +123,14 @@ async fn accept(listener: &TcpListener, probes: &Arc<Probes>, graceful: &Gracefu
             async move {
                 let path = request.uri().path();
                 let get = matches!(*request.method(), http::Method::GET | http::Method::HEAD);
-                let response = if Probes::serves(path) && get {
-                    probes.respond(path).await
-                } else {
-                    gateway::HttpError::no_route(path).into_response()
+                let response = match (Probes::serves(path), get) {
+                    (true, true) => probes.respond(path).await,
+                    (true, false) => {
+                        let method = request.method();
+                        gateway::HttpError::method_not_allowed(method, path, "GET, HEAD")
+                            .into_response()
+                    }
+                    (false, _) => gateway::HttpError::no_route(path).into_response(),
                 };
                 Ok::<_, std::convert::Infallible>(response)
             }

@@ -77,7 +77,8 @@ async fn order(
     order_id
 }
 
-/// Every order loms holds, with its final status, once no order awaits payment any more.
+/// Every order loms holds with an id up to `count` — ids may have gaps (a rolled-back transaction
+/// uses one) — with its final status, once none awaits payment any more.
 async fn final_statuses(
     loms: &mut LomsServiceClient<Channel>,
     count: i64,
@@ -85,17 +86,16 @@ async fn final_statuses(
     let mut orders = Vec::new();
     for id in 1..=count {
         let status = loop {
-            let info = loms
-                .order_info(OrderInfoRequest { order_id: id })
-                .await
-                .expect("every order id up to the count exists")
-                .into_inner();
-            if info.status() != OrderStatus::AwaitingPayment {
-                break info.status();
+            match loms.order_info(OrderInfoRequest { order_id: id }).await {
+                Ok(info) if info.get_ref().status() != OrderStatus::AwaitingPayment => {
+                    break Some(info.into_inner().status());
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(status) if status.code() == tonic::Code::NotFound => break None,
+                Err(status) => panic!("order {id}: {status:?}"),
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        orders.push((id, status));
+        orders.extend(status.map(|s| (id, s)));
     }
     orders
 }

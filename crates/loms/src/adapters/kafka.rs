@@ -14,6 +14,9 @@
 //! - `partitioner=murmur2_random`: the Java client's partitioner, so every producer puts one order's
 //!   events on one partition.
 //!
+//! Dropping the publisher drops what is in flight (rdkafka purges it): those events are unmarked and the
+//! next relay sends them again.
+//!
 //! Each event is one record: key = the order id in decimal, value = the contract's JSON
 //! (`{"order_id", "status", "moment"}`), headers `event-id` and `x-request-id`.
 use std::collections::HashSet;
@@ -181,20 +184,6 @@ impl EventPublisher for KafkaEventPublisher {
             self.discard_if_fatal(&producer);
         }
         results
-    }
-}
-
-impl Drop for KafkaEventPublisher {
-    /// Gives deliveries in flight a moment to finish; what is not acknowledged stays unsent in the
-    /// outbox and is published again by the next relay.
-    fn drop(&mut self) {
-        let slot = self
-            .producer
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(producer) = slot.take() {
-            let _ = producer.flush(Duration::from_secs(2));
-        }
     }
 }
 

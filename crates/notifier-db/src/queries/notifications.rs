@@ -258,11 +258,12 @@ where
 pub struct RecordNotificationStmt(&'static str, Option<tokio_postgres::Statement>);
 /// In one statement, so in one transaction: moves the partition's next offset past the event (never
 /// back: a consumer that lost the partition may finish its last event late) and records the
-/// notification unless the event id was recorded before. Returns the notification's id, or no row
-/// when the event was notified already.
+/// notification unless the event id was recorded before. Returns the notification's id — also when
+/// the row is this very record's (same position), written by an attempt whose answer was lost — or no
+/// row when the event was notified from another record (a re-send).
 pub fn record_notification() -> RecordNotificationStmt {
     RecordNotificationStmt(
-        "WITH consumed AS ( INSERT INTO consumer_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = greatest(consumer_offsets.next_offset, excluded.next_offset) ) INSERT INTO notifications (event_id, order_id, status, moment, request_id, topic, partition, \"offset\") VALUES ($4, $5, $6, $7::text::timestamptz, $8, $1, $2, $3 - 1) ON CONFLICT (event_id) DO NOTHING RETURNING id",
+        "WITH consumed AS ( INSERT INTO consumer_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = greatest(consumer_offsets.next_offset, excluded.next_offset) ) INSERT INTO notifications (event_id, order_id, status, moment, request_id, topic, partition, \"offset\") VALUES ($4, $5, $6, $7::text::timestamptz, $8, $1, $2, $3 - 1) ON CONFLICT (event_id) DO UPDATE SET event_id = excluded.event_id WHERE notifications.topic = excluded.topic AND notifications.partition = excluded.partition AND notifications.\"offset\" = excluded.\"offset\" RETURNING id",
         None,
     )
 }

@@ -1,6 +1,6 @@
 //! Notifications and offsets in process memory: nothing survives a restart — the offsets neither, so a
 //! restarted notifier resumes at the end of each partition (see `config`). One replica only.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -10,7 +10,8 @@ use crate::ports::{NotificationStore, Recorded, RepoError};
 
 #[derive(Debug, Default)]
 struct State {
-    event_ids: HashSet<String>,
+    /// Each recorded event id, with the record it came from.
+    event_ids: HashMap<String, (String, i32, i64)>,
     /// Each order's notified statuses, in order.
     notified: HashMap<i64, Vec<Status>>,
     offsets: HashMap<(String, i32), i64>,
@@ -55,9 +56,15 @@ impl NotificationStore for MemoryNotificationStore {
     async fn record(&self, event: &Event, at: &Position) -> Result<Recorded, RepoError> {
         let mut state = self.lock();
         state.advance(at);
-        if !state.event_ids.insert(event.event_id.clone()) {
-            return Ok(Recorded::Duplicate);
+        let here = (at.topic.clone(), at.partition, at.offset);
+        if let Some(recorded) = state.event_ids.get(&event.event_id) {
+            return Ok(if *recorded == here {
+                Recorded::Notified
+            } else {
+                Recorded::Duplicate
+            });
         }
+        state.event_ids.insert(event.event_id.clone(), here);
         state
             .notified
             .entry(event.order_id)

@@ -23,6 +23,7 @@ macro_rules! storage_suite {
             offsets_follow_each_partition_and_never_go_back,
             skipping_moves_the_offset_only,
             racing_deliveries_of_one_event_notify_once,
+            a_retried_record_is_notified_again_but_recorded_once,
         );
     };
 }
@@ -111,6 +112,23 @@ pub async fn skipping_moves_the_offset_only<S: TestStore>(store: Arc<S>) {
         .record(&event("e", 1, Status::New), &at("t", 1, 8))
         .await;
     assert_eq!(first.ok(), Some(Recorded::Notified));
+}
+
+/// The store wrote the notification but its answer was lost: the consumer handles the same record
+/// again, and learns it is notified (so it logs it), while the store keeps one notification.
+pub async fn a_retried_record_is_notified_again_but_recorded_once<S: TestStore>(store: Arc<S>) {
+    let event = event("e", 3, Status::New);
+    for _ in 0..2 {
+        let recorded = store.record(&event, &at("t", 0, 5)).await;
+        assert_eq!(recorded.ok(), Some(Recorded::Notified));
+    }
+    let resent = store.record(&event, &at("t", 0, 6)).await;
+    assert_eq!(
+        resent.ok(),
+        Some(Recorded::Duplicate),
+        "a re-send is another record"
+    );
+    assert_eq!(store.notified_statuses(3).await, vec![Status::New]);
 }
 
 /// Two replicas handle one event at once (a rebalance hands its partition over mid-event): one
