@@ -39,8 +39,9 @@ orders=$((EVENTS / 2))
 sql loms_bench_relay "
   INSERT INTO orders (user_id, status) SELECT 1 + s % 1000, 'awaiting payment' FROM generate_series(1, $orders) AS s;
   INSERT INTO order_events (order_id, status, request_id)
-    SELECT id, status, 'bench' FROM orders, (VALUES ('new'), ('awaiting payment')) AS change (status)
-    ORDER BY id, status DESC;"
+    SELECT orders.id, change.status, 'bench'
+    FROM orders, (VALUES (1, 'new'), (2, 'awaiting payment')) AS change (step, status)
+    ORDER BY orders.id, change.step;"
 relay_topic=bench-relay-$run
 bare_topic=bench-bare-$run
 target/release/events-load topic "$BROKERS" "$relay_topic"
@@ -49,7 +50,7 @@ target/release/events-load topic "$BROKERS" "$bare_topic"
 started=$(date +%s.%N)
 start_service loms 18300 STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$relay_url" \
   LOMS_KAFKA_BROKERS="$BROKERS" LOMS_KAFKA_TOPIC="$relay_topic"
-while [ "$(sql loms_bench_relay "SELECT count(*) FROM order_events WHERE sent_at IS NULL")" != 0 ]; do
+while [ "$(sql loms_bench_relay "SELECT count(*) FROM order_events")" != 0 ]; do
   sleep 0.05
 done
 relay_seconds=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$started" "$(date +%s.%N)")

@@ -1,4 +1,4 @@
--- The outbox's relay side: the lease, the unsent events, marking them sent, the backlog.
+-- The outbox's relay side: the lease, the unsent events, taking the sent ones out, the backlog.
 
 --! take_relay_lease
 --- Takes the lease `name` for `holder` until `ttl_seconds` from now, or renews it, on the database's
@@ -10,7 +10,8 @@ WHERE relay_leases.holder = excluded.holder OR relay_leases.expires_at < clock_t
 RETURNING holder;
 
 --! pending_events
---- Up to `limit` unsent events by position; the moment as RFC 3339 in UTC with microseconds.
+--- Up to `limit` unsent events (the outbox holds no other) by position; the moment as RFC 3339 in UTC
+--- with microseconds.
 SELECT seq,
        event_id::text AS event_id,
        order_id,
@@ -18,19 +19,17 @@ SELECT seq,
        to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS moment,
        request_id
 FROM order_events
-WHERE sent_at IS NULL
 ORDER BY seq
 LIMIT :limit;
 
 --! mark_events_sent
---- Marks the events at `seqs` sent; returns the positions it marked (those not marked before).
-UPDATE order_events SET sent_at = clock_timestamp()
-WHERE seq = ANY(:seqs::bigint[]) AND sent_at IS NULL
+--- Takes the events at `seqs` out of the outbox: they are sent. Returns the positions it took (those
+--- not taken before).
+DELETE FROM order_events WHERE seq = ANY(:seqs::bigint[])
 RETURNING seq;
 
 --! outbox_backlog
 --- How many events are unsent, and how many seconds the oldest has waited (0 when none).
 SELECT count(*) AS pending,
        coalesce(extract(epoch FROM clock_timestamp() - min(moment)), 0)::float8 AS oldest_seconds
-FROM order_events
-WHERE sent_at IS NULL;
+FROM order_events;

@@ -23,7 +23,7 @@ pub struct Events {
     pub brokers: String,
     /// `LOMS_KAFKA_TOPIC`, default `loms.order-events`.
     pub topic: String,
-    /// `LOMS_RELAY_POLL_MS` (default 100, 10 to 60000), `LOMS_RELAY_BATCH` (default 500, 1 to 10000),
+    /// `LOMS_RELAY_POLL_MS` (default 100, 10 to 60000), `LOMS_RELAY_BATCH` (default 5000, 1 to 10000),
     /// `LOMS_RELAY_LEASE_TTL_MS` (default 5000, 300 to 600000).
     pub relay: RelaySettings,
 }

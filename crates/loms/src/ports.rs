@@ -130,7 +130,7 @@ pub trait Outbox: Send + Sync {
     /// first, possibly cut short at the end.
     async fn pending(&self, limit: usize) -> Result<Vec<OrderEvent>, RepoError>;
 
-    /// Marks events sent (by position): [`Outbox::pending`] never returns them again.
+    /// Takes sent events (by position) out of the outbox: [`Outbox::pending`] never returns them again.
     async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError>;
 
     /// How many events wait, and for how long the oldest has.

@@ -363,10 +363,11 @@ impl<'c, 'a, 's, C: GenericClient, T1: crate::StringSql, T2: crate::StringSql>
     }
 }
 pub struct PendingEventsStmt(&'static str, Option<tokio_postgres::Statement>);
-/// Up to `limit` unsent events by position; the moment as RFC 3339 in UTC with microseconds.
+/// Up to `limit` unsent events (the outbox holds no other) by position; the moment as RFC 3339 in UTC
+/// with microseconds.
 pub fn pending_events() -> PendingEventsStmt {
     PendingEventsStmt(
-        "SELECT seq, event_id::text AS event_id, order_id, status, to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS moment, request_id FROM order_events WHERE sent_at IS NULL ORDER BY seq LIMIT $1",
+        "SELECT seq, event_id::text AS event_id, order_id, status, to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS moment, request_id FROM order_events ORDER BY seq LIMIT $1",
         None,
     )
 }
@@ -404,10 +405,11 @@ impl PendingEventsStmt {
     }
 }
 pub struct MarkEventsSentStmt(&'static str, Option<tokio_postgres::Statement>);
-/// Marks the events at `seqs` sent; returns the positions it marked (those not marked before).
+/// Takes the events at `seqs` out of the outbox: they are sent. Returns the positions it took (those
+/// not taken before).
 pub fn mark_events_sent() -> MarkEventsSentStmt {
     MarkEventsSentStmt(
-        "UPDATE order_events SET sent_at = clock_timestamp() WHERE seq = ANY($1::bigint[]) AND sent_at IS NULL RETURNING seq",
+        "DELETE FROM order_events WHERE seq = ANY($1::bigint[]) RETURNING seq",
         None,
     )
 }
@@ -438,7 +440,7 @@ pub struct OutboxBacklogStmt(&'static str, Option<tokio_postgres::Statement>);
 /// How many events are unsent, and how many seconds the oldest has waited (0 when none).
 pub fn outbox_backlog() -> OutboxBacklogStmt {
     OutboxBacklogStmt(
-        "SELECT count(*) AS pending, coalesce(extract(epoch FROM clock_timestamp() - min(moment)), 0)::float8 AS oldest_seconds FROM order_events WHERE sent_at IS NULL",
+        "SELECT count(*) AS pending, coalesce(extract(epoch FROM clock_timestamp() - min(moment)), 0)::float8 AS oldest_seconds FROM order_events",
         None,
     )
 }
