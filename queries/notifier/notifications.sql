@@ -2,9 +2,9 @@
 -- prepared statement cached per connection (one round trip), a row-less one unprepared (two).
 
 --! record_notification (request_id?)
---- In one statement, so in one transaction: moves the partition's next offset past the event (never
---- back: a consumer that lost the partition may finish its last event late) and records the
---- notification unless the event id was recorded before. Returns the notification's id — also when
+--- In one statement, inside the transaction of the caller's batch: moves the partition's next offset
+--- past the event (never back: a consumer that lost the partition may finish its last event late) and
+--- records the notification unless the event id was recorded before. Returns the notification's id — also when
 --- the row is this very record's (same position), written by an attempt whose answer was lost — or no
 --- row when the event was notified from another record (a re-send).
 WITH consumed AS (

@@ -1,10 +1,8 @@
-//! The notifier's use case: one record in, at most one notification out.
+//! The notifier's use case: a poll's worth of records in, at most one notification per record out.
 use std::sync::Arc;
 
-use tracing::Instrument;
-
 use crate::domain::{Event, Position, Record};
-use crate::ports::{NotificationStore, Recorded, RepoError};
+use crate::ports::{Entry, NotificationStore, Recorded, RepoError};
 
 /// What handling a record came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,43 +26,63 @@ impl Notifier {
         Self { store }
     }
 
-    /// Handles the record at `at`: records its notification together with the partition's new offset,
-    /// then — once that is stored, and only if the event was new — notifies (the log line `order <id>
-    /// status <status>`, in a span naming the request id). On `Err` nothing is stored and the record
-    /// must be handled again.
-    pub async fn handle(&self, record: Record<'_>, at: &Position) -> Result<Handled, RepoError> {
-        let event = match Event::parse(record) {
-            Ok(event) => event,
-            Err(why) => {
-                self.store.skip(at).await?;
-                metrics::counter!("notifier_malformed_events_total").increment(1);
-                tracing::error!(topic = %at.topic, partition = at.partition, offset = at.offset, %why, "record skipped: not an order event");
-                return Ok(Handled::Malformed);
-            }
-        };
-        let span = tracing::info_span!(
-            "event",
-            request_id = %event.request_id.as_deref().unwrap_or_default(),
-            event_id = %event.event_id,
-        );
-        let recorded = self
-            .store
-            .record(&event, at)
-            .instrument(span.clone())
-            .await?;
-        let _entered = span.enter();
-        match recorded {
-            Recorded::Notified => {
-                metrics::counter!("notifier_notifications_total").increment(1);
-                tracing::info!("order {} status {}", event.order_id, event.status);
-                Ok(Handled::Notified)
-            }
-            Recorded::Duplicate => {
-                metrics::counter!("notifier_duplicate_events_total").increment(1);
-                tracing::debug!(order_id = event.order_id, status = %event.status, "event delivered again: not notified");
-                Ok(Handled::Duplicate)
-            }
+    /// Handles `records` (each with where it sits), in order: records their notifications together
+    /// with their partitions' new offsets in one step, then — once that is stored, and only for the
+    /// events that were new — notifies: one log line `order <id> status <status>` each, in a span
+    /// naming the request id. On `Err` nothing is stored and the records must be handled again.
+    pub async fn handle(
+        &self,
+        records: &[(Record<'_>, Position)],
+    ) -> Result<Vec<Handled>, RepoError> {
+        let parsed: Vec<_> = records
+            .iter()
+            .map(|(record, at)| (Event::parse(*record), at))
+            .collect();
+        let entries: Vec<Entry> = parsed
+            .iter()
+            .map(|(event, at)| Entry {
+                event: event.as_ref().ok().cloned(),
+                at: (*at).clone(),
+            })
+            .collect();
+        let recorded = self.store.record(&entries).await?;
+        Ok(parsed
+            .iter()
+            .zip(recorded)
+            .map(|((event, at), recorded)| announce(event, at, recorded))
+            .collect())
+    }
+}
+
+/// Logs and counts what recording one record came to.
+fn announce(
+    event: &Result<Event, crate::domain::Malformed>,
+    at: &Position,
+    recorded: Recorded,
+) -> Handled {
+    let event = match (event, recorded) {
+        (Ok(event), Recorded::Notified | Recorded::Duplicate) => event,
+        (Err(why), _) => {
+            metrics::counter!("notifier_malformed_events_total").increment(1);
+            tracing::error!(topic = %at.topic, partition = at.partition, offset = at.offset, %why, "record skipped: not an order event");
+            return Handled::Malformed;
         }
+        (Ok(_), Recorded::Skipped) => return Handled::Malformed,
+    };
+    let span = tracing::info_span!(
+        "event",
+        request_id = %event.request_id.as_deref().unwrap_or_default(),
+        event_id = %event.event_id,
+    );
+    let _entered = span.enter();
+    if recorded == Recorded::Notified {
+        metrics::counter!("notifier_notifications_total").increment(1);
+        tracing::info!("order {} status {}", event.order_id, event.status);
+        Handled::Notified
+    } else {
+        metrics::counter!("notifier_duplicate_events_total").increment(1);
+        tracing::debug!(order_id = event.order_id, status = %event.status, "event delivered again: not notified");
+        Handled::Duplicate
     }
 }
 
@@ -94,11 +112,11 @@ mod tests {
     const VALUE: &[u8] =
         br#"{"order_id": 7, "status": "payed", "moment": "2026-11-30T10:00:00.000001Z"}"#;
 
-    fn at() -> Position {
+    fn at(offset: i64) -> Position {
         Position {
             topic: "t".into(),
             partition: 2,
-            offset: 10,
+            offset,
         }
     }
 
@@ -122,44 +140,47 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_new_event_is_recorded_with_its_position_and_notified() {
+    async fn a_poll_is_recorded_in_one_step_with_each_records_position() {
         let mut store = MockNotificationStore::new();
+        let entries = vec![
+            Entry {
+                event: Some(event()),
+                at: at(10),
+            },
+            Entry {
+                event: None,
+                at: at(11),
+            },
+            Entry {
+                event: Some(event()),
+                at: at(12),
+            },
+        ];
         store
             .expect_record()
-            .with(eq(event()), eq(at()))
+            .with(eq(entries))
             .times(1)
-            .returning(|_, _| Ok(Recorded::Notified));
-        let handled = Notifier::new(Arc::new(store))
-            .handle(record(VALUE), &at())
-            .await;
-        assert_eq!(handled.ok(), Some(Handled::Notified));
-    }
-
-    #[tokio::test]
-    async fn an_event_seen_before_is_a_duplicate() {
-        let mut store = MockNotificationStore::new();
-        store
-            .expect_record()
-            .returning(|_, _| Ok(Recorded::Duplicate));
-        let handled = Notifier::new(Arc::new(store))
-            .handle(record(VALUE), &at())
-            .await;
-        assert_eq!(handled.ok(), Some(Handled::Duplicate));
-    }
-
-    #[tokio::test]
-    async fn a_malformed_record_only_moves_the_offset() {
-        let mut store = MockNotificationStore::new();
-        store.expect_record().never();
-        store
-            .expect_skip()
-            .with(eq(at()))
-            .times(1)
-            .returning(|_| Ok(()));
-        let handled = Notifier::new(Arc::new(store))
-            .handle(record(b"{}"), &at())
-            .await;
-        assert_eq!(handled.ok(), Some(Handled::Malformed));
+            .returning(|_| {
+                Ok(vec![
+                    Recorded::Notified,
+                    Recorded::Skipped,
+                    Recorded::Duplicate,
+                ])
+            });
+        let records = [
+            (record(VALUE), at(10)),
+            (record(b"{}"), at(11)),
+            (record(VALUE), at(12)),
+        ];
+        let handled = Notifier::new(Arc::new(store)).handle(&records).await;
+        assert_eq!(
+            handled.ok(),
+            Some(vec![
+                Handled::Notified,
+                Handled::Malformed,
+                Handled::Duplicate
+            ])
+        );
     }
 
     #[tokio::test]
@@ -167,9 +188,9 @@ mod tests {
         let mut store = MockNotificationStore::new();
         store
             .expect_record()
-            .returning(|_, _| Err(RepoError::msg("down")));
+            .returning(|_| Err(RepoError::msg("down")));
         let handled = Notifier::new(Arc::new(store))
-            .handle(record(VALUE), &at())
+            .handle(&[(record(VALUE), at(1))])
             .await;
         assert!(handled.is_err());
     }

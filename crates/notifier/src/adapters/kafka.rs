@@ -7,8 +7,10 @@
 //!   last committed transaction left it. A partition never consumed starts at `start` (see
 //!   [`ConsumerSettings::start`]).
 //! - **`isolation.level=read_committed`**: records of aborted producer transactions are never seen.
-//! - **One record at a time, in partition order**: the next record is polled only after the previous
-//!   one is stored; a store failure retries the same record (with backoff) and never skips it.
+//! - **A poll's worth at a time, in partition order**: the records already fetched (up to [`BATCH`])
+//!   are stored in one transaction — one WAL flush for all, each record still with its offset — and
+//!   the next poll waits until they are; a store failure retries the same records (with backoff) and
+//!   never skips one.
 //! - **A blocking thread.** librdkafka runs the rebalance callback inside `poll`, which must read the
 //!   store before it returns; so the loop runs on a blocking thread (`spawn_blocking`) and reaches the
 //!   async store through the runtime's handle.
@@ -22,7 +24,7 @@ use std::time::Duration;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
@@ -40,6 +42,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// How long one poll waits for a record before looking at the stop signal again.
 const POLL: Duration = Duration::from_millis(100);
+/// The most records stored in one transaction: what a poll finds already fetched, up to this.
+const BATCH: usize = 500;
 /// The longest pause between retries of a record the store would not take.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -254,51 +258,72 @@ fn poll_until_stopped(
     stopping: &AtomicBool,
 ) {
     while !stopping.load(Ordering::Relaxed) {
-        match consumer.poll(POLL) {
-            None => {}
-            Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
-            Some(Ok(message)) => {
-                let position = Position {
-                    topic: message.topic().to_owned(),
-                    partition: message.partition(),
-                    offset: message.offset(),
-                };
-                let header = |name: &str| {
-                    let headers = message.headers()?;
-                    headers
-                        .iter()
-                        .find(|header| header.key == name)
-                        .and_then(|header| header.value)
-                };
-                let record = Record {
-                    key: message.key(),
-                    value: message.payload(),
-                    event_id: header(EVENT_ID_HEADER),
-                    request_id: header(REQUEST_ID_HEADER),
-                };
-                if !handle_until_stored(notifier, record, &position, runtime, stopping) {
-                    // Stopped before the record was stored: it is consumed again after a restart.
-                    return;
-                }
-            }
+        let messages = poll_batch(consumer);
+        if messages.is_empty() {
+            continue;
+        }
+        let records: Vec<(Record<'_>, Position)> = messages.iter().map(record_of).collect();
+        if !handle_until_stored(notifier, &records, runtime, stopping) {
+            // Stopped before the records were stored: they are consumed again after a restart.
+            return;
         }
     }
 }
 
-/// Handles one record, retrying while the store fails; `false` if the notifier stopped first.
+/// The records a poll brings: the first within [`POLL`], then those already fetched, up to [`BATCH`].
+fn poll_batch(consumer: &BaseConsumer<SeekToStored>) -> Vec<BorrowedMessage<'_>> {
+    let mut messages = Vec::new();
+    let mut wait = POLL;
+    while messages.len() < BATCH {
+        match consumer.poll(wait) {
+            None => break,
+            Some(Err(error)) => {
+                tracing::warn!(%error, "kafka consumer error");
+                break;
+            }
+            Some(Ok(message)) => messages.push(message),
+        }
+        wait = Duration::ZERO;
+    }
+    messages
+}
+
+/// A message as the use case reads it, and where it sits.
+fn record_of<'a>(message: &'a BorrowedMessage<'_>) -> (Record<'a>, Position) {
+    let header = |name: &str| {
+        let headers = message.headers()?;
+        headers
+            .iter()
+            .find(|header| header.key == name)
+            .and_then(|header| header.value)
+    };
+    let record = Record {
+        key: message.key(),
+        value: message.payload(),
+        event_id: header(EVENT_ID_HEADER),
+        request_id: header(REQUEST_ID_HEADER),
+    };
+    let position = Position {
+        topic: message.topic().to_owned(),
+        partition: message.partition(),
+        offset: message.offset(),
+    };
+    (record, position)
+}
+
+/// Handles a poll's records, retrying while the store fails; `false` if the notifier stopped first.
 fn handle_until_stored(
     notifier: &Notifier,
-    record: Record<'_>,
-    at: &Position,
+    records: &[(Record<'_>, Position)],
     runtime: &Handle,
     stopping: &AtomicBool,
 ) -> bool {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match runtime.block_on(notifier.handle(record, at)) {
+        match runtime.block_on(notifier.handle(records)) {
             Ok(_) => return true,
             Err(error) => {
-                tracing::warn!(error = %telemetry::error_chain(&error), partition = at.partition, offset = at.offset, ?backoff, "cannot store the event; retrying it");
+                tracing::warn!(error = %telemetry::error_chain(&error), records = records.len(), ?backoff, "cannot store the events; retrying them");
                 if stopping.load(Ordering::Relaxed) {
                     return false;
                 }

@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::domain::{Event, Position, Status};
-use crate::ports::{NotificationStore, Recorded, RepoError};
+use crate::domain::{Position, Status};
+use crate::ports::{Entry, NotificationStore, Recorded, RepoError};
 
 #[derive(Debug, Default)]
 struct State {
@@ -24,6 +24,28 @@ impl State {
             .entry((at.topic.clone(), at.partition))
             .or_default();
         *next = (*next).max(at.next());
+    }
+
+    /// Records one entry: see [`NotificationStore::record`].
+    fn record(&mut self, entry: &Entry) -> Recorded {
+        self.advance(&entry.at);
+        let Some(event) = &entry.event else {
+            return Recorded::Skipped;
+        };
+        let here = (entry.at.topic.clone(), entry.at.partition, entry.at.offset);
+        if let Some(recorded) = self.event_ids.get(&event.event_id) {
+            return if *recorded == here {
+                Recorded::Notified
+            } else {
+                Recorded::Duplicate
+            };
+        }
+        self.event_ids.insert(event.event_id.clone(), here);
+        self.notified
+            .entry(event.order_id)
+            .or_default()
+            .push(event.status);
+        Recorded::Notified
     }
 }
 
@@ -53,29 +75,9 @@ impl MemoryNotificationStore {
 
 #[async_trait]
 impl NotificationStore for MemoryNotificationStore {
-    async fn record(&self, event: &Event, at: &Position) -> Result<Recorded, RepoError> {
+    async fn record(&self, entries: &[Entry]) -> Result<Vec<Recorded>, RepoError> {
         let mut state = self.lock();
-        state.advance(at);
-        let here = (at.topic.clone(), at.partition, at.offset);
-        if let Some(recorded) = state.event_ids.get(&event.event_id) {
-            return Ok(if *recorded == here {
-                Recorded::Notified
-            } else {
-                Recorded::Duplicate
-            });
-        }
-        state.event_ids.insert(event.event_id.clone(), here);
-        state
-            .notified
-            .entry(event.order_id)
-            .or_default()
-            .push(event.status);
-        Ok(Recorded::Notified)
-    }
-
-    async fn skip(&self, at: &Position) -> Result<(), RepoError> {
-        self.lock().advance(at);
-        Ok(())
+        Ok(entries.iter().map(|entry| state.record(entry)).collect())
     }
 
     async fn offsets(&self, topic: &str) -> Result<HashMap<i32, i64>, RepoError> {

@@ -1,17 +1,17 @@
 //! Notifications and offsets in PostgreSQL, through pgbouncer, with the queries cornucopia generated
 //! from `queries/notifier` (crate `notifier_db`).
 //!
-//! [`NotificationStore::record`] is one statement — so one transaction — that moves the offset and
-//! inserts the notification, `ON CONFLICT (event_id) DO NOTHING`: the unique index decides, even
-//! between replicas racing on one event, which delivery notifies.
+//! [`NotificationStore::record`] is one transaction over a poll's worth of records — one WAL flush for
+//! all of them — with one statement per record that moves the offset and inserts the notification; on
+//! a conflicting event id the unique index decides, even between replicas racing on one event, which
+//! delivery notifies.
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use notifier_db::queries::notifications;
 use storage::{Context, Database, OpenError, RepoError};
 
-use crate::domain::{Event, Position};
-use crate::ports::{NotificationStore, Recorded};
+use crate::ports::{Entry, NotificationStore, Recorded};
 
 /// The migrations of `migrations/notifier`, embedded in the binary.
 mod embedded {
@@ -45,43 +45,51 @@ impl PgNotificationStore {
 
 #[async_trait]
 impl NotificationStore for PgNotificationStore {
-    async fn record(&self, event: &Event, at: &Position) -> Result<Recorded, RepoError> {
+    async fn record(&self, entries: &[Entry]) -> Result<Vec<Recorded>, RepoError> {
         self.db
             .run(async {
-                let client = self.db.client().await?;
-                let id = notifications::record_notification()
-                    .bind(
-                        &client,
-                        &at.topic,
-                        &at.partition,
-                        &at.next(),
-                        &event.event_id,
-                        &event.order_id,
-                        &event.status.as_str(),
-                        &event.moment,
-                        &event.request_id,
-                    )
-                    .opt()
+                let mut client = self.db.client().await?;
+                let tx = client.transaction().await.context("begin")?;
+                let notify = notifications::record_notification()
+                    .prepare(&tx)
                     .await
-                    .context("record notification")?;
-                Ok(match id {
-                    Some(_) => Recorded::Notified,
-                    None => Recorded::Duplicate,
-                })
-            })
-            .await
-    }
-
-    async fn skip(&self, at: &Position) -> Result<(), RepoError> {
-        self.db
-            .run(async {
-                let client = self.db.client().await?;
-                notifications::skip_event()
-                    .bind(&client, &at.topic, &at.partition, &at.next())
-                    .one()
+                    .context("prepare record")?;
+                let skip = notifications::skip_event()
+                    .prepare(&tx)
                     .await
-                    .context("skip event")?;
-                Ok(())
+                    .context("prepare skip")?;
+                let mut recorded = Vec::with_capacity(entries.len());
+                for Entry { event, at } in entries {
+                    let Some(event) = event else {
+                        skip.bind(&tx, &at.topic, &at.partition, &at.next())
+                            .one()
+                            .await
+                            .context("skip event")?;
+                        recorded.push(Recorded::Skipped);
+                        continue;
+                    };
+                    let id = notify
+                        .bind(
+                            &tx,
+                            &at.topic,
+                            &at.partition,
+                            &at.next(),
+                            &event.event_id,
+                            &event.order_id,
+                            &event.status.as_str(),
+                            &event.moment,
+                            &event.request_id,
+                        )
+                        .opt()
+                        .await
+                        .context("record notification")?;
+                    recorded.push(match id {
+                        Some(_) => Recorded::Notified,
+                        None => Recorded::Duplicate,
+                    });
+                }
+                tx.commit().await.context("commit notifications")?;
+                Ok(recorded)
             })
             .await
     }
