@@ -25,7 +25,7 @@ fail() {
 }
 
 for addr in "$PRODUCT" "$LOMS" "$CART"; do
-  grpcurl -plaintext "$addr" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING \
+  grep -q SERVING <<<"$(grpcurl -plaintext "$addr" grpc.health.v1.Health/Check 2>/dev/null)" \
     || fail "$addr is not SERVING on gRPC health"
 done
 
@@ -140,7 +140,9 @@ expect "HTTP count 70000" "$(status_of "$(http POST "http://$CART_HTTP/user/44/c
 for port in "$CART_HTTP" "$LOMS_HTTP" "$PRODUCT_HTTP"; do
   expect "ready $port" "$(curl -s "http://$port/readyz")" ready
 done
-curl -s "http://$CART_HTTP/metrics" | grep -q 'grpc_method="Checkout",grpc_code="Ok",transport="http"' \
+# Read the whole page first: `curl | grep -q` under pipefail fails when grep stops reading early.
+metrics=$(curl -s "http://$CART_HTTP/metrics")
+grep -q 'grpc_method="Checkout",grpc_code="Ok",transport="http"' <<<"$metrics" \
   || fail "cart's /metrics has no HTTP Checkout"
 pass "cart's /metrics counts the HTTP checkout"
 
@@ -199,7 +201,7 @@ hz=$(getconf CLK_TCK)
 pass "at the open-file limit loms backs off ($cpu_ticks/$((2 * hz)) ticks in 2 s)"
 grep -q "accept failed" "$logs/loms.log" || fail "the accept failures were not logged"
 deadline=$((SECONDS + 30))
-until grpcurl -plaintext "$FDLOMS" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING; do
+until grep -q SERVING <<<"$(grpcurl -plaintext "$FDLOMS" grpc.health.v1.Health/Check 2>/dev/null)"; do
   [ $SECONDS -lt $deadline ] || fail "loms did not serve again after the connections closed"
   sleep 0.2
 done
