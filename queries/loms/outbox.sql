@@ -10,8 +10,9 @@ WHERE relay_leases.holder = excluded.holder OR relay_leases.expires_at < clock_t
 RETURNING holder;
 
 --! pending_events
---- Up to `limit` unsent events (the outbox holds no other) by position; the moment as RFC 3339 in UTC
---- with microseconds.
+--- Up to `limit` unsent events (the outbox holds no other) by position, leaving out those at `skip`
+--- (handed to the brokers, their acknowledgements outstanding: a hashed subplan, so a long list costs a
+--- probe per row); the moment as RFC 3339 in UTC with microseconds.
 SELECT seq,
        event_id::text AS event_id,
        order_id,
@@ -19,6 +20,7 @@ SELECT seq,
        to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS moment,
        request_id
 FROM order_events
+WHERE seq NOT IN (SELECT unnest(:skip::bigint[]))
 ORDER BY seq
 LIMIT :limit;
 

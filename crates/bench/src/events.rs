@@ -7,16 +7,26 @@
 //!   over at once, and waits for every acknowledgement. Prints `{"events", "seconds", "per_second"}`.
 //! - `events-load orders LOMS_ADDR RATE SECONDS`: OrderCreate at RATE calls per second (open loop), each
 //!   second order paid; prints how many changes that made.
+//! - `events-load paced BROKERS TOPIC COUNT LINGER`: what the cluster alone adds to a change's way —
+//!   the acknowledgement wait of COUNT records sent at 250/s by a bare producer (see [`paced`]).
+//! - `events-load stamps BROKERS TOPIC`: every record of TOPIC as `event-id<TAB>timestamp` — the
+//!   producer's timestamp, taken when the relay handed the event over (milliseconds since the epoch) —
+//!   once no record came for 3 s.
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{Item, OrderCreateRequest, OrderPayRequest};
+
+/// The allocator loms uses: the baseline differs from the relay by the relay alone.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -25,10 +35,46 @@ async fn main() -> anyhow::Result<()> {
         ["topic", brokers, topic] => create_topic(brokers, topic).await,
         ["bare", brokers, topic, count] => bare(brokers, topic, count.parse()?).await,
         ["orders", addr, rate, seconds] => orders(addr, rate.parse()?, seconds.parse()?).await,
+        ["stamps", brokers, topic] => stamps(brokers, topic),
+        ["paced", brokers, topic, count, linger] => paced(brokers, topic, count.parse()?, linger).await,
         _ => anyhow::bail!(
-            "usage: events-load topic BROKERS TOPIC | bare BROKERS TOPIC COUNT | orders LOMS_ADDR RATE SECONDS"
+            "usage: events-load topic BROKERS TOPIC | bare BROKERS TOPIC COUNT | orders LOMS_ADDR RATE SECONDS \
+             | paced BROKERS TOPIC COUNT LINGER | stamps BROKERS TOPIC"
         ),
     }
+}
+
+fn stamps(brokers: &str, topic: &str) -> anyhow::Result<()> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{topic}-stamps"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let mut idle_since = Instant::now();
+    let mut seen = 0_u64;
+    while seen == 0 || idle_since.elapsed() < Duration::from_secs(3) {
+        anyhow::ensure!(
+            idle_since.elapsed() < Duration::from_secs(30),
+            "no records in {topic}"
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message?;
+        let event_id = message.headers().and_then(|headers| {
+            let header = headers.iter().find(|header| header.key == "event-id")?;
+            std::str::from_utf8(header.value?).ok()
+        });
+        let stamp = message.timestamp().to_millis();
+        if let (Some(event_id), Some(stamp)) = (event_id, stamp) {
+            println!("{event_id}\t{stamp}");
+        }
+        seen += 1;
+        idle_since = Instant::now();
+    }
+    Ok(())
 }
 
 async fn create_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
@@ -135,5 +181,39 @@ async fn orders(addr: &str, rate: u64, seconds: u64) -> anyhow::Result<()> {
         }
     }
     println!(r#"{{"changes": {changes}, "failed": {failed}}}"#);
+    Ok(())
+}
+
+/// `paced`: one small record every 4 ms (250/s, the latency benchmark's rate of changes) through a bare
+/// idempotent `acks=all` producer with `linger.ms` = LINGER; prints p50/p99/max of each record's wait
+/// for its acknowledgement, the first second's records (connecting) left out.
+async fn paced(brokers: &str, topic: &str, count: u64, linger: &str) -> anyhow::Result<()> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", linger)
+        .create()?;
+    let mut ticks = tokio::time::interval(Duration::from_millis(4));
+    let mut waits = Vec::new();
+    for n in 0..count {
+        ticks.tick().await;
+        let key = n.to_string();
+        let started = Instant::now();
+        let record = FutureRecord::to(topic).key(&key).payload(&key);
+        let delivery = producer.send_result(record).map_err(|(error, _)| error)?;
+        waits.push(tokio::spawn(async move {
+            let _ = delivery.await;
+            started.elapsed()
+        }));
+    }
+    let mut ms = Vec::new();
+    for wait in waits.into_iter().skip(250) {
+        ms.push(wait.await?.as_secs_f64() * 1000.0);
+    }
+    anyhow::ensure!(!ms.is_empty(), "COUNT must exceed 250");
+    ms.sort_by(f64::total_cmp);
+    let at = |share: usize| ms[(ms.len() * share / 100).min(ms.len() - 1)];
+    println!("p50 {:.1} p99 {:.1} max {:.1}", at(50), at(99), at(100));
     Ok(())
 }

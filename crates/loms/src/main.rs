@@ -1,3 +1,6 @@
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use loms::app;
 use loms::config::{Config, DEFAULT_DATABASE_URL};
 use storage::PgSettings;

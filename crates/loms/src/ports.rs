@@ -9,7 +9,11 @@
 //! [`RequestId`] of the call that caused it: a change is never stored without its event, nor an event
 //! without its change. The relay reads the outbox and hands the events to an [`EventPublisher`].
 use async_trait::async_trait;
+use tokio::sync::Notify;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::{
@@ -126,29 +130,43 @@ pub trait Outbox: Send + Sync {
     /// time publishes, which keeps each order's events in order across replicas.
     async fn lease(&self, holder: &str, ttl: Duration) -> Result<bool, RepoError>;
 
-    /// Up to `limit` unsent events, in outbox order: for each order, the unsent events it has, oldest
-    /// first, possibly cut short at the end.
-    async fn pending(&self, limit: usize) -> Result<Vec<OrderEvent>, RepoError>;
+    /// Up to `limit` unsent events, in outbox order, other than those at the positions in `skip`: for
+    /// each order, the unsent events it has, oldest first, possibly cut short at the end. Positions
+    /// follow the order in which changes took their events, not the order of their commits, so an
+    /// event may appear before others read earlier: only the whole outbox, read in one go, is in
+    /// order per order — which is why there is no "after position" to read from.
+    async fn pending(&self, limit: usize, skip: &[i64]) -> Result<Vec<OrderEvent>, RepoError>;
 
     /// Takes sent events (by position) out of the outbox: [`Outbox::pending`] never returns them again.
     async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError>;
+
+    /// Notified (one stored permit) after this process committed events into the outbox, so that the
+    /// relay reads at once instead of at its next poll. Other replicas' commits are not signalled:
+    /// the poll finds those.
+    fn written(&self) -> Arc<Notify>;
 
     /// How many events wait, and for how long the oldest has.
     async fn backlog(&self) -> Result<Backlog, RepoError>;
 }
 
 /// Why an event was not published.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct PublishError(pub String);
+
+/// The brokers' answer to a batch handed over: one result per event, in the batch's order, once the
+/// brokers acknowledged each (written to the in-sync replicas) or it failed.
+pub type Acks = Pin<Box<dyn Future<Output = Vec<Result<(), PublishError>>> + Send>>;
 
 /// The brokers the relay publishes to.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
-    /// Publishes `events` in the order given and waits until the brokers acknowledged each (written
-    /// to the in-sync replicas), returning one result per event, in the same order. Events of one
-    /// order land in one partition in the order given; a failed event is never followed by a later
-    /// event of its order written by this call.
-    async fn publish(&self, events: &[OrderEvent]) -> Vec<Result<(), PublishError>>;
+    /// Hands `events` over in the order given, returning once all are handed over — so the events of a
+    /// later call follow them — with the future of their acknowledgements.
+    ///
+    /// Events of one order land in one partition in the order they were handed over, across calls. A
+    /// failed event is never followed by a later event of its order that gets written, unless that
+    /// later event was handed over after the failure was reported.
+    async fn send(&self, events: &[OrderEvent]) -> Acks;
 }

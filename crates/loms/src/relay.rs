@@ -1,31 +1,40 @@
 //! The outbox relay: a background task of every loms replica that publishes the events the status
 //! changes wrote into the [`Outbox`].
 //!
-//! - **Never lost.** An event is marked sent only after the brokers acknowledged it. A crash, a stop or
-//!   a lost connection between the two leaves it unsent, and it is published again: consumers
+//! - **Never lost.** An event leaves the outbox only after the brokers acknowledged it. A crash, a stop
+//!   or a lost connection between the two leaves it there, and it is published again: consumers
 //!   de-duplicate by its `event-id`.
+//! - **Pipelined.** The relay hands batch after batch to the publisher without waiting for the
+//!   brokers to acknowledge the earlier ones (up to [`MAX_BATCHES_IN_FLIGHT`]), and takes each batch
+//!   out of the outbox once its answer is in, oldest batch first. A read leaves out the events in
+//!   flight and starts at the head of the outbox: positions follow the order in which changes took
+//!   them, not the order of their commits, so a cursor ("after the last position read") would skip an
+//!   event that committed late — and with it the order of its order's later events.
 //! - **In order per order.** One replica publishes at a time: the one holding the lease (a row in the
 //!   store, taken and renewed on the store's clock, expiring `lease_ttl` after its last renewal — no
-//!   session lock, so it works through pgbouncer). The holder publishes an order's event only when the
-//!   order's earlier events were acknowledged, or precede it in the same batch, which the publisher
-//!   keeps in order. When a failed event's order has later events in the batch, those stay unmarked
-//!   too, and all of them go out again, in order. After a handover, the old holder's late deliveries
-//!   can only repeat events the new holder sends again in the same order, so the first copy of every
-//!   event still arrives in order.
-//! - **Through outages.** While the cluster is unreachable the publisher keeps retrying the batch in
-//!   hand (librdkafka backs off) and the relay keeps renewing its lease; store errors are retried with
-//!   exponential backoff. The outbox meanwhile grows, and drains when the cluster is back.
+//!   session lock, so it works through pgbouncer); it hands over only while its last renewal is
+//!   younger than a third of that. An order's events are read in order, and its later events commit
+//!   after its earlier ones (the order's row lock), so each is handed over after the earlier ones or
+//!   in the same batch; the publisher keeps that order. After a failed event nothing more is handed
+//!   over until every batch in flight has answered; the failed order's later events stay in the
+//!   outbox even when acknowledged, and the next read, from the head again, sends all of them once
+//!   more, in order. After a handover, the old holder's late deliveries can only repeat events the new
+//!   holder sends again in the same order, so the first copy of every event still arrives in order.
+//! - **Through outages.** While the cluster is unreachable the publisher keeps retrying the batches in
+//!   flight (librdkafka backs off) and the relay keeps renewing its lease; store errors are retried
+//!   with exponential backoff. The outbox meanwhile grows, and drains when the cluster is back.
 //! - **Lag in sight.** `loms_outbox_pending_events` and `loms_outbox_oldest_event_age_seconds` on
 //!   `/metrics`, and a warning in the log while the oldest event waits longer than [`LAG_WARNING`].
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::domain::OrderEvent;
-use crate::ports::{Backlog, EventPublisher, Outbox, PublishError, RepoError};
+use crate::domain::{OrderEvent, OrderId};
+use crate::ports::{Acks, Backlog, EventPublisher, Outbox, PublishError, RepoError};
 
 /// An event older than this makes the relay warn.
 pub const LAG_WARNING: Duration = Duration::from_secs(5);
@@ -34,13 +43,17 @@ const LAG_REPORT: Duration = Duration::from_secs(1);
 const LAG_WARNING_REPEAT: Duration = Duration::from_secs(10);
 /// The longest pause between attempts after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Events handed over whose acknowledgements are outstanding, at most, in full batches: enough to keep
+/// the brokers busy during a batch's `acks=all` round trip; few enough that the positions a read
+/// leaves out stay cheap. (Counted in events, not batches: at a low rate every change makes a batch.)
+pub const MAX_BATCHES_IN_FLIGHT: usize = 4;
 
 /// How the relay paces itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RelaySettings {
-    /// The pause after a pass that found nothing to send.
+    /// The pause after a read that did not fill a batch.
     pub poll: Duration,
-    /// Events read and published per pass.
+    /// Events read and handed over at a time.
     pub batch: usize,
     /// How long a lease lasts after its last renewal: a crashed holder's successor waits this long.
     pub lease_ttl: Duration,
@@ -50,23 +63,73 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             poll: Duration::from_millis(100),
-            // Each pass waits for its batch's acknowledgements: large batches amortise that wait
-            // (BENCHMARKS.md: 14k events/s at 500, 25k at 5000).
+            // Large batches amortise each read and each deletion (BENCHMARKS.md).
             batch: 5000,
             lease_ttl: Duration::from_secs(5),
         }
     }
 }
 
-/// What one pass did.
+/// What a step did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pass {
+pub enum Step {
     /// Another replica holds the lease.
     Standby,
     /// Nothing was waiting.
     Idle,
-    /// A batch went out: `sent` events are marked sent, `failed` stay for the next pass.
-    Published { sent: usize, failed: usize },
+    /// A batch of `count` events was handed over; `more` when events wait behind it (read meanwhile).
+    HandedOver { count: usize, more: bool },
+}
+
+/// A batch handed over, its acknowledgements outstanding.
+struct InFlight {
+    events: Vec<OrderEvent>,
+    acks: Acks,
+}
+
+/// The events between the outbox and the brokers, and what a failure among them holds back.
+#[derive(Default)]
+pub struct Pipeline {
+    /// Batches handed over, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// The next batch, read while the previous one was handed over.
+    ahead: Vec<OrderEvent>,
+    /// Acknowledged events on their way out of the outbox.
+    leaving: HashSet<i64>,
+    /// Orders with an event that failed since the pipeline last ran empty: their later events, even
+    /// acknowledged, stay in the outbox to go out again after it. While any is blocked, nothing more
+    /// is handed over.
+    blocked: HashSet<OrderId>,
+}
+
+impl Pipeline {
+    /// Whether another batch of up to `batch` events may be handed over.
+    fn accepts(&self, batch: usize) -> bool {
+        let in_flight: usize = self.in_flight.iter().map(|b| b.events.len()).sum();
+        self.blocked.is_empty() && in_flight < MAX_BATCHES_IN_FLIGHT * batch
+    }
+
+    fn is_empty(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
+    /// The positions a read leaves out: every event the pipeline holds, and `also`.
+    fn held(&self, also: &[OrderEvent]) -> Vec<i64> {
+        let batches = self.in_flight.iter().map(|batch| batch.events.as_slice());
+        let events = batches.chain([self.ahead.as_slice(), also]).flatten();
+        let positions = events.map(|event| event.position);
+        positions.chain(self.leaving.iter().copied()).collect()
+    }
+
+    /// The oldest batch and its answer, once in. Cancel-safe: until the answer is in, the batch stays.
+    async fn next_answer(&mut self) -> (Vec<OrderEvent>, Vec<Result<(), PublishError>>) {
+        let results = match self.in_flight.front_mut() {
+            Some(oldest) => (&mut oldest.acks).await,
+            None => std::future::pending().await,
+        };
+        let events = self.in_flight.pop_front().map(|oldest| oldest.events);
+        (events.unwrap_or_default(), results)
+    }
 }
 
 /// Publishes the outbox.
@@ -77,6 +140,8 @@ pub struct Relay {
     /// a lease its previous life may still be acting on.
     holder: String,
     settings: RelaySettings,
+    /// When the lease was last renewed (taken before the request went out); `None` while not held.
+    renewed: Option<Instant>,
 }
 
 impl Relay {
@@ -90,116 +155,246 @@ impl Relay {
             publisher,
             holder: format!("loms-{}", uuid::Uuid::new_v4().simple()),
             settings,
+            renewed: None,
         }
     }
 
-    /// One pass: with the lease, publishes one batch of pending events and marks the acknowledged ones.
-    pub async fn pass(&self) -> Result<Pass, RepoError> {
-        if !self.renew_lease().await? {
-            return Ok(Pass::Standby);
+    /// The lease is renewed this often while held, and handing over waits for a renewal this recent.
+    fn renewal_period(&self) -> Duration {
+        self.settings.lease_ttl / 3
+    }
+
+    /// Takes or renews the lease; `Ok(false)` while another replica holds it.
+    async fn renew_lease(&mut self) -> Result<bool, RepoError> {
+        let asked = Instant::now();
+        let held = self
+            .outbox
+            .lease(&self.holder, self.settings.lease_ttl)
+            .await;
+        self.renewed = held.as_ref().is_ok_and(|held| *held).then_some(asked);
+        metrics::gauge!("loms_relay_lease_held").set(if self.renewed.is_some() {
+            1.0
+        } else {
+            0.0
+        });
+        held
+    }
+
+    /// With a recent lease (renewing it first if need be), hands the next batch over — the one read
+    /// ahead, or a fresh read — while reading the batch after it.
+    pub async fn step(&mut self, pipeline: &mut Pipeline) -> Result<Step, RepoError> {
+        let recent = self
+            .renewed
+            .is_some_and(|at| at.elapsed() < self.renewal_period());
+        if !recent && !self.renew_lease().await? {
+            pipeline.ahead.clear();
+            return Ok(Step::Standby);
         }
-        let events = self.outbox.pending(self.settings.batch).await?;
-        if events.is_empty() {
-            return Ok(Pass::Idle);
+        let batch = match std::mem::take(&mut pipeline.ahead) {
+            ahead if !ahead.is_empty() => ahead,
+            _ => {
+                self.outbox
+                    .pending(self.settings.batch, &pipeline.held(&[]))
+                    .await?
+            }
+        };
+        if batch.is_empty() {
+            return Ok(Step::Idle);
         }
-        let results = self.publish_holding_lease(&events).await;
-        let sent = acknowledged(&events, &results);
-        self.outbox.mark_sent(&sent).await?;
-        metrics::counter!("loms_relay_published_events_total").increment(sent.len() as u64);
+        let count = batch.len();
+        let held = pipeline.held(&batch);
+        // Only behind a full batch can more be waiting: then the next read overlaps the hand-over.
+        let read_ahead = async {
+            if count < self.settings.batch {
+                return Ok(Vec::new());
+            }
+            self.outbox.pending(self.settings.batch, &held).await
+        };
+        let (acks, ahead) = tokio::join!(self.publisher.send(&batch), read_ahead);
+        pipeline.in_flight.push_back(InFlight {
+            events: batch,
+            acks,
+        });
+        pipeline.ahead = ahead?;
+        let more = !pipeline.ahead.is_empty();
+        Ok(Step::HandedOver { count, more })
+    }
+
+    /// Takes in an answered batch: returns the positions to take out of the outbox — the acknowledged
+    /// events, except those of an order with a failed event in this batch or an earlier one still
+    /// blocking — and how many events failed. After a failure, the batch read ahead is dropped.
+    pub fn settle(
+        &self,
+        pipeline: &mut Pipeline,
+        events: &[OrderEvent],
+        results: Vec<Result<(), PublishError>>,
+    ) -> (Vec<i64>, usize) {
+        let sent = acknowledged(events, &results, &mut pipeline.blocked);
         let failed = events.len() - sent.len();
         if let Some(error) = results.into_iter().find_map(Result::err) {
             metrics::counter!("loms_relay_failed_events_total").increment(failed as u64);
             tracing::warn!(failed, %error, "events not published; sending them again");
+            pipeline.ahead.clear();
         }
-        Ok(Pass::Published {
-            sent: sent.len(),
-            failed,
-        })
-    }
-
-    async fn renew_lease(&self) -> Result<bool, RepoError> {
-        let held = self
-            .outbox
-            .lease(&self.holder, self.settings.lease_ttl)
-            .await?;
-        metrics::gauge!("loms_relay_lease_held").set(if held { 1.0 } else { 0.0 });
-        Ok(held)
-    }
-
-    /// Publishes `events`, renewing the lease while the brokers take their time (an outage can hold a
-    /// batch for long). Losing the lease meanwhile cannot reorder anything (see the module doc), so the
-    /// batch is finished either way.
-    async fn publish_holding_lease(&self, events: &[OrderEvent]) -> Vec<Result<(), PublishError>> {
-        let publish = self.publisher.publish(events);
-        tokio::pin!(publish);
-        let period = self.settings.lease_ttl / 3;
-        let mut renewals = tokio::time::interval_at(Instant::now() + period, period);
-        loop {
-            tokio::select! {
-                results = &mut publish => return results,
-                _ = renewals.tick() => match self.renew_lease().await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!("relay lease taken over while a batch is in flight"),
-                    Err(error) => tracing::warn!(error = %telemetry::error_chain(&error), "cannot renew the relay lease"),
-                },
-            }
+        if pipeline.is_empty() {
+            pipeline.blocked.clear();
         }
+        pipeline.leaving.extend(&sent);
+        (sent, failed)
     }
 
-    /// Runs until `stop` turns true: passes — at once while batches come full, every `poll` when idle
-    /// or on standby, backing off up to [`MAX_BACKOFF`] after failures — and, beside them, the lag
-    /// report, which goes on while a pass waits out an outage. Stopping drops a pass in flight: what it
-    /// had not marked is sent again by the next holder.
+    /// Runs until `stop` turns true: hands batches over — at once while events wait, every `poll`
+    /// otherwise, backing off up to [`MAX_BACKOFF`] after failures — takes the acknowledged ones out of
+    /// the outbox, renews the lease, and, beside all that, reports the lag, which goes on while
+    /// batches wait out an outage. Stopping drops the batches in flight: the next holder sends their
+    /// events again.
     pub async fn run(self, stop: watch::Receiver<bool>) {
         tracing::info!(holder = %self.holder, settings = ?self.settings, "outbox relay running");
-        tokio::join!(
-            self.passes(stop.clone()),
-            report_lag(self.outbox.clone(), stop)
-        );
+        let outbox = self.outbox.clone();
+        tokio::join!(self.publish(stop.clone()), report_lag(outbox, stop));
         tracing::info!("outbox relay stopped");
     }
 
-    async fn passes(&self, mut stop: watch::Receiver<bool>) {
-        // Never so long that the lease runs out between passes.
-        let max_backoff = MAX_BACKOFF.min(self.settings.lease_ttl / 3);
-        let mut backoff = self.settings.poll;
+    async fn publish(mut self, mut stop: watch::Receiver<bool>) {
+        let mut pipeline = Pipeline::default();
+        let mut deletions = JoinSet::new();
+        let written = self.outbox.written();
+        let mut pace = Pace::new(self.settings.poll, MAX_BACKOFF.min(self.renewal_period()));
         loop {
-            let stopped = stop.wait_for(|stop| *stop);
-            let result = tokio::select! {
-                _ = stopped => break,
-                result = self.pass() => result,
-            };
-            let pause = match result {
-                Ok(Pass::Published { sent, failed: 0 }) if sent == self.settings.batch => {
-                    Duration::ZERO
-                }
-                Ok(Pass::Published { failed: 0, .. } | Pass::Idle | Pass::Standby) => {
-                    backoff = self.settings.poll;
-                    self.settings.poll
-                }
-                Ok(Pass::Published { .. }) => {
-                    backoff = (backoff * 2).min(max_backoff);
-                    backoff
-                }
-                Err(error) => {
-                    tracing::warn!(error = %telemetry::error_chain(&error), ?backoff, "relay pass failed; retrying");
-                    backoff = (backoff * 2).min(max_backoff);
-                    backoff
-                }
-            };
-            let stopped = stop.wait_for(|stop| *stop);
+            let renew_at = self.renewed.map(|at| at + self.renewal_period());
             tokio::select! {
-                _ = stopped => break,
-                _ = tokio::time::sleep(pause) => {}
+                biased;
+                () = stopped(&mut stop) => break,
+                (events, results) = pipeline.next_answer(), if !pipeline.is_empty() => {
+                    let (sent, failed) = self.settle(&mut pipeline, &events, results);
+                    pace.settled(failed, pipeline.is_empty());
+                    if !sent.is_empty() {
+                        deletions.spawn(take_out(self.outbox.clone(), sent));
+                    }
+                }
+                Some(deleted) = deletions.join_next(), if !deletions.is_empty() => match deleted {
+                    Ok(positions) => positions.iter().for_each(|p| { pipeline.leaving.remove(p); }),
+                    // Not knowing which events it took out, read them all again: at worst some go
+                    // out twice.
+                    Err(_) => pipeline.leaving.clear(),
+                },
+                _ = sleep_until(renew_at), if renew_at.is_some() => {
+                    if let Err(error) = self.renew_lease().await {
+                        tracing::warn!(error = %telemetry::error_chain(&error), "cannot renew the relay lease");
+                    }
+                }
+                () = written.notified() => pace.woken(),
+                _ = tokio::time::sleep_until(pace.next_read), if pipeline.accepts(self.settings.batch) => {
+                    let step = self.step(&mut pipeline).await;
+                    pace.stepped(&step, self.settings.batch);
+                }
             }
         }
     }
 }
 
-/// The positions to mark sent: the acknowledged events, except those of an order whose earlier event
-/// in the batch failed — they would otherwise precede that event's next copy.
-fn acknowledged(events: &[OrderEvent], results: &[Result<(), PublishError>]) -> Vec<i64> {
-    let mut blocked = HashSet::new();
+/// Takes the acknowledged events at `positions` out of the outbox, and returns the positions. When that
+/// fails they stay, and go out again: consumers recognise the copies.
+async fn take_out(outbox: Arc<dyn Outbox>, positions: Vec<i64>) -> Vec<i64> {
+    match outbox.mark_sent(&positions).await {
+        Ok(()) => {
+            metrics::counter!("loms_relay_published_events_total")
+                .increment(positions.len() as u64);
+        }
+        Err(error) => {
+            tracing::warn!(error = %telemetry::error_chain(&error), "cannot take sent events out of the outbox; they go out again");
+        }
+    }
+    positions
+}
+
+/// Returns once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Sleeps until `at`, or for ever.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// When the relay reads next.
+struct Pace {
+    next_read: Instant,
+    poll: Duration,
+    backoff: Duration,
+    max_backoff: Duration,
+    /// A failure is waiting for the pipeline to run empty: the read after it backs off.
+    failed: bool,
+}
+
+impl Pace {
+    fn new(poll: Duration, max_backoff: Duration) -> Self {
+        Self {
+            next_read: Instant::now(),
+            poll,
+            backoff: poll,
+            max_backoff,
+            failed: false,
+        }
+    }
+
+    /// At once after a full batch, after `poll` otherwise, backing off after an error.
+    fn stepped(&mut self, step: &Result<Step, RepoError>, batch: usize) {
+        let pause = match step {
+            Ok(Step::HandedOver { count, more }) if *more || *count == batch => Duration::ZERO,
+            Ok(Step::HandedOver { .. }) => self.poll,
+            Ok(Step::Idle | Step::Standby) => {
+                self.backoff = self.poll;
+                self.poll
+            }
+            Err(error) => {
+                tracing::warn!(error = %telemetry::error_chain(error), backoff = ?self.backoff, "relay read failed; retrying");
+                self.back_off()
+            }
+        };
+        self.next_read = Instant::now() + pause;
+    }
+
+    /// After a batch's answer: a batch all acknowledged ends the backoff; after failed events, the
+    /// first read once the pipeline ran empty backs off.
+    fn settled(&mut self, failed: usize, empty: bool) {
+        if failed > 0 {
+            self.failed = true;
+        } else if !self.failed {
+            self.backoff = self.poll;
+        }
+        if empty && self.failed {
+            self.failed = false;
+            self.next_read = Instant::now() + self.back_off();
+        }
+    }
+
+    /// Events were written here: read at once, unless backing off.
+    fn woken(&mut self) {
+        if self.backoff == self.poll && !self.failed {
+            self.next_read = self.next_read.min(Instant::now());
+        }
+    }
+
+    fn back_off(&mut self) -> Duration {
+        let pause = self.backoff;
+        self.backoff = (self.backoff * 2).min(self.max_backoff);
+        pause
+    }
+}
+
+/// The positions to take out of the outbox: the acknowledged events, except those of an order with a
+/// failed event in this batch or in an earlier one (`blocked`, which gains this batch's failed orders)
+/// — they would otherwise precede that event's next copy.
+fn acknowledged(
+    events: &[OrderEvent],
+    results: &[Result<(), PublishError>],
+    blocked: &mut HashSet<OrderId>,
+) -> Vec<i64> {
     events
         .iter()
         .zip(results)
@@ -278,6 +473,7 @@ mod tests {
     use crate::domain::{OrderId, OrderStatus, RequestId};
     use crate::ports::{MockEventPublisher, MockOutbox};
     use mockall::predicate::eq;
+    use tokio::sync::{mpsc, Notify};
 
     /// Event `position` of order `order`.
     fn event(position: i64, order: i64) -> OrderEvent {
@@ -291,10 +487,15 @@ mod tests {
         }
     }
 
+    fn positions(events: &[OrderEvent]) -> Vec<i64> {
+        events.iter().map(|event| event.position).collect()
+    }
+
+    /// Batches of 2 (so that a test fills one easily), a lease of 3 s.
     fn settings() -> RelaySettings {
         RelaySettings {
             poll: Duration::from_millis(10),
-            batch: 10,
+            batch: 2,
             lease_ttl: Duration::from_secs(3),
         }
     }
@@ -307,58 +508,142 @@ mod tests {
         outbox.expect_lease().returning(|_, _| Ok(true));
     }
 
-    #[tokio::test]
-    async fn acknowledged_events_are_marked_sent() {
-        let mut outbox = MockOutbox::new();
-        leased(&mut outbox);
-        let batch = vec![event(1, 7), event(2, 8), event(3, 7)];
-        outbox
-            .expect_pending()
-            .with(eq(10))
-            .returning(move |_| Ok(batch.clone()));
-        outbox
-            .expect_mark_sent()
-            .withf(|positions| positions == [1, 2, 3])
-            .times(1)
-            .returning(|_| Ok(()));
+    /// Answers that come at once: every event acknowledged but those at `failing`.
+    fn answering(failing: &'static [i64]) -> MockEventPublisher {
         let mut publisher = MockEventPublisher::new();
+        publisher.expect_send().returning(move |events| {
+            let result = |event: &OrderEvent| match failing.contains(&event.position) {
+                true => Err(PublishError("refused".into())),
+                false => Ok(()),
+            };
+            let results: Vec<_> = events.iter().map(result).collect();
+            Box::pin(std::future::ready(results))
+        });
         publisher
-            .expect_publish()
-            .withf(|events| events.iter().map(|e| e.position).eq([1, 2, 3]))
-            .times(1)
-            .returning(|events| events.iter().map(|_| Ok(())).collect());
-        let pass = relay(outbox, publisher).pass().await;
-        assert_eq!(pass.ok(), Some(Pass::Published { sent: 3, failed: 0 }));
+    }
+
+    /// The outbox of a relay that runs: `written` for its wake-ups, no backlog, every position taken
+    /// out reported on the returned channel.
+    fn running_outbox(
+        outbox: &mut MockOutbox,
+        written: Arc<Notify>,
+    ) -> mpsc::UnboundedReceiver<Vec<i64>> {
+        outbox.expect_written().returning(move || written.clone());
+        outbox.expect_backlog().returning(|| Ok(Backlog::default()));
+        let (taken, taken_out) = mpsc::unbounded_channel();
+        outbox.expect_mark_sent().returning(move |positions| {
+            let _ = taken.send(positions.to_vec());
+            Ok(())
+        });
+        taken_out
     }
 
     #[tokio::test]
-    async fn after_a_failed_event_its_orders_later_events_stay_unsent() {
+    async fn a_handed_over_batch_leaves_the_outbox_once_acknowledged() {
         let mut outbox = MockOutbox::new();
         leased(&mut outbox);
-        let batch = vec![event(1, 7), event(2, 8), event(3, 7), event(4, 8)];
         outbox
             .expect_pending()
-            .returning(move |_| Ok(batch.clone()));
-        // order 7's first event failed: its second, although acknowledged, must go out again after it
-        outbox
-            .expect_mark_sent()
-            .withf(|positions| positions == [2, 4])
+            .with(eq(2), eq(Vec::<i64>::new()))
             .times(1)
-            .returning(|_| Ok(()));
-        let mut publisher = MockEventPublisher::new();
-        publisher.expect_publish().returning(|events| {
-            let failed = |e: &OrderEvent| e.position == 1;
-            let result = |e| {
-                if failed(e) {
-                    Err(PublishError("x".into()))
-                } else {
-                    Ok(())
-                }
-            };
-            events.iter().map(result).collect()
+            .returning(|_, _| Ok(vec![event(1, 7)]));
+        let mut relay = relay(outbox, answering(&[]));
+        let mut pipeline = Pipeline::default();
+        let step = relay.step(&mut pipeline).await;
+        assert_eq!(
+            step.ok(),
+            Some(Step::HandedOver {
+                count: 1,
+                more: false
+            })
+        );
+        let (events, results) = pipeline.next_answer().await;
+        let (sent, failed) = relay.settle(&mut pipeline, &events, results);
+        assert_eq!((sent, failed), (vec![1], 0));
+        assert!(
+            pipeline.leaving.contains(&1),
+            "a read leaves it out until it is gone"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_leaves_out_what_is_in_flight_and_overlaps_the_hand_over() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        let mut reads = vec![
+            vec![event(1, 7), event(2, 8)],
+            vec![event(3, 7), event(4, 9)],
+            vec![],
+        ]
+        .into_iter();
+        let (asked, mut skipped) = mpsc::unbounded_channel();
+        outbox.expect_pending().returning(move |_, skip| {
+            asked.send(skip.to_vec()).expect("test listening");
+            Ok(reads.next().unwrap_or_default())
         });
-        let pass = relay(outbox, publisher).pass().await;
-        assert_eq!(pass.ok(), Some(Pass::Published { sent: 2, failed: 2 }));
+        let mut publisher = MockEventPublisher::new();
+        let (sent, mut handed) = mpsc::unbounded_channel();
+        publisher.expect_send().returning(move |events| {
+            sent.send(positions(events)).expect("test listening");
+            Box::pin(std::future::pending())
+        });
+        let mut relay = relay(outbox, publisher);
+        let mut pipeline = Pipeline::default();
+        let first = relay.step(&mut pipeline).await;
+        assert_eq!(
+            first.ok(),
+            Some(Step::HandedOver {
+                count: 2,
+                more: true
+            })
+        );
+        let second = relay.step(&mut pipeline).await;
+        assert_eq!(
+            second.ok(),
+            Some(Step::HandedOver {
+                count: 2,
+                more: false
+            })
+        );
+        // the first read, then one beside each full batch's hand-over, leaving out what is in flight
+        for expected in [vec![], vec![1, 2], vec![1, 2, 3, 4]] {
+            assert_eq!(skipped.recv().await, Some(expected));
+        }
+        // the second batch went out although the first was not acknowledged
+        assert_eq!(handed.recv().await, Some(vec![1, 2]));
+        assert_eq!(handed.recv().await, Some(vec![3, 4]));
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_event_its_orders_later_events_stay_even_from_later_batches() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        let mut reads = vec![
+            vec![event(1, 7), event(2, 8)],
+            vec![event(3, 7), event(4, 8)],
+        ]
+        .into_iter();
+        outbox
+            .expect_pending()
+            .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
+        let mut relay = relay(outbox, answering(&[1]));
+        let mut pipeline = Pipeline::default();
+        for _ in 0..2 {
+            relay.step(&mut pipeline).await.expect("handed over");
+        }
+        let (events, results) = pipeline.next_answer().await;
+        assert_eq!(relay.settle(&mut pipeline, &events, results), (vec![2], 1));
+        assert!(
+            !pipeline.accepts(2),
+            "nothing more goes out until every answer is in"
+        );
+        // order 7's second event was acknowledged, but must go out again after its first
+        let (events, results) = pipeline.next_answer().await;
+        assert_eq!(relay.settle(&mut pipeline, &events, results), (vec![4], 1));
+        assert!(
+            pipeline.accepts(2),
+            "the pipeline ran empty: reading starts again"
+        );
     }
 
     #[tokio::test]
@@ -370,44 +655,38 @@ mod tests {
             .returning(|_, _| Ok(false));
         outbox.expect_pending().never();
         let mut publisher = MockEventPublisher::new();
-        publisher.expect_publish().never();
-        let pass = relay(outbox, publisher).pass().await;
-        assert_eq!(pass.ok(), Some(Pass::Standby));
+        publisher.expect_send().never();
+        let step = relay(outbox, publisher)
+            .step(&mut Pipeline::default())
+            .await;
+        assert_eq!(step.ok(), Some(Step::Standby));
     }
 
     #[tokio::test]
-    async fn an_empty_outbox_publishes_nothing() {
+    async fn an_empty_outbox_hands_nothing_over() {
         let mut outbox = MockOutbox::new();
         leased(&mut outbox);
-        outbox.expect_pending().returning(|_| Ok(Vec::new()));
-        outbox.expect_mark_sent().never();
+        outbox.expect_pending().returning(|_, _| Ok(Vec::new()));
         let mut publisher = MockEventPublisher::new();
-        publisher.expect_publish().never();
-        let pass = relay(outbox, publisher).pass().await;
-        assert_eq!(pass.ok(), Some(Pass::Idle));
+        publisher.expect_send().never();
+        let step = relay(outbox, publisher)
+            .step(&mut Pipeline::default())
+            .await;
+        assert_eq!(step.ok(), Some(Step::Idle));
     }
 
     #[tokio::test]
-    async fn a_store_failure_marks_nothing() {
+    async fn a_store_failure_hands_nothing_over() {
         let mut outbox = MockOutbox::new();
         leased(&mut outbox);
         outbox
             .expect_pending()
-            .returning(|_| Err(RepoError::msg("down")));
-        outbox.expect_mark_sent().never();
-        let pass = relay(outbox, MockEventPublisher::new()).pass().await;
-        assert!(pass.is_err());
-    }
-
-    /// A publisher that takes its time, as during an outage.
-    struct Slow(Duration);
-
-    #[async_trait::async_trait]
-    impl EventPublisher for Slow {
-        async fn publish(&self, events: &[OrderEvent]) -> Vec<Result<(), PublishError>> {
-            tokio::time::sleep(self.0).await;
-            events.iter().map(|_| Ok(())).collect()
-        }
+            .returning(|_, _| Err(RepoError::msg("down")));
+        let mut publisher = MockEventPublisher::new();
+        publisher.expect_send().never();
+        let mut pipeline = Pipeline::default();
+        assert!(relay(outbox, publisher).step(&mut pipeline).await.is_err());
+        assert!(pipeline.is_empty());
     }
 
     #[tokio::test(start_paused = true)]
@@ -419,39 +698,67 @@ mod tests {
             .expect_lease()
             .times(1 + 10)
             .returning(|_, _| Ok(true));
-        outbox.expect_pending().returning(|_| Ok(vec![event(1, 7)]));
-        outbox.expect_mark_sent().times(1).returning(|_| Ok(()));
-        let relay = Relay::new(
-            Arc::new(outbox),
-            Arc::new(Slow(Duration::from_millis(10_500))),
-            settings(),
+        let mut reads = vec![vec![event(1, 7)]].into_iter();
+        outbox
+            .expect_pending()
+            .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
+        let mut taken_out = running_outbox(&mut outbox, Arc::default());
+        let mut publisher = MockEventPublisher::new();
+        publisher.expect_send().returning(|_| {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(10_500)).await;
+                vec![Ok(())]
+            })
+        });
+        let (stop, stopped) = watch::channel(false);
+        let running = tokio::spawn(relay(outbox, publisher).run(stopped));
+        assert_eq!(taken_out.recv().await, Some(vec![1]));
+        stop.send(true).expect("relay listening");
+        running.await.expect("stops without panic");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_here_wakes_the_relay_before_its_poll() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        let mut reads = vec![vec![], vec![event(1, 7)]].into_iter();
+        outbox
+            .expect_pending()
+            .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
+        let written = Arc::new(Notify::new());
+        let mut taken_out = running_outbox(&mut outbox, written.clone());
+        let slow_poll = RelaySettings {
+            poll: Duration::from_secs(60),
+            ..settings()
+        };
+        let relay = Relay::new(Arc::new(outbox), Arc::new(answering(&[])), slow_poll);
+        let (stop, stopped) = watch::channel(false);
+        let running = tokio::spawn(relay.run(stopped));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let woken = Instant::now();
+        written.notify_one();
+        assert_eq!(taken_out.recv().await, Some(vec![1]));
+        assert!(
+            woken.elapsed() < Duration::from_secs(1),
+            "read at once, not after the poll"
         );
-        let pass = relay.pass().await;
-        assert_eq!(pass.ok(), Some(Pass::Published { sent: 1, failed: 0 }));
+        stop.send(true).expect("relay listening");
+        running.await.expect("stops without panic");
     }
 
     #[tokio::test(start_paused = true)]
     async fn run_publishes_until_stopped() {
         let mut outbox = MockOutbox::new();
         leased(&mut outbox);
-        let mut batches = vec![vec![event(1, 7)], vec![event(2, 7)]].into_iter();
+        let mut reads = vec![vec![event(1, 7)], vec![event(2, 7)]].into_iter();
         outbox
             .expect_pending()
-            .returning(move |_| Ok(batches.next().unwrap_or_default()));
-        let (marked, mut seen) = tokio::sync::mpsc::unbounded_channel();
-        outbox.expect_mark_sent().returning(move |positions| {
-            marked.send(positions.to_vec()).expect("test listening");
-            Ok(())
-        });
-        outbox.expect_backlog().returning(|| Ok(Backlog::default()));
-        let mut publisher = MockEventPublisher::new();
-        publisher
-            .expect_publish()
-            .returning(|events| events.iter().map(|_| Ok(())).collect());
+            .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
+        let mut taken_out = running_outbox(&mut outbox, Arc::default());
         let (stop, stopped) = watch::channel(false);
-        let running = tokio::spawn(relay(outbox, publisher).run(stopped));
-        assert_eq!(seen.recv().await, Some(vec![1]));
-        assert_eq!(seen.recv().await, Some(vec![2]));
+        let running = tokio::spawn(relay(outbox, answering(&[])).run(stopped));
+        assert_eq!(taken_out.recv().await, Some(vec![1]));
+        assert_eq!(taken_out.recv().await, Some(vec![2]));
         stop.send(true).expect("relay listening");
         running.await.expect("stops without panic");
     }

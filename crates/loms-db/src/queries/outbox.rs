@@ -6,6 +6,11 @@ pub struct TakeRelayLeaseParams<T1: crate::StringSql, T2: crate::StringSql> {
     pub holder: T2,
     pub ttl_seconds: f64,
 }
+#[derive(Debug)]
+pub struct PendingEventsParams<T1: crate::ArraySql<Item = i64>> {
+    pub skip: T1,
+    pub limit: i64,
+}
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingEvents {
     pub seq: i64,
@@ -363,11 +368,12 @@ impl<'c, 'a, 's, C: GenericClient, T1: crate::StringSql, T2: crate::StringSql>
     }
 }
 pub struct PendingEventsStmt(&'static str, Option<tokio_postgres::Statement>);
-/// Up to `limit` unsent events (the outbox holds no other) by position; the moment as RFC 3339 in UTC
-/// with microseconds.
+/// Up to `limit` unsent events (the outbox holds no other) by position, leaving out those at `skip`
+/// (handed to the brokers, their acknowledgements outstanding: a hashed subplan, so a long list costs a
+/// probe per row); the moment as RFC 3339 in UTC with microseconds.
 pub fn pending_events() -> PendingEventsStmt {
     PendingEventsStmt(
-        "SELECT seq, event_id::text AS event_id, order_id, status, to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS moment, request_id FROM order_events ORDER BY seq LIMIT $1",
+        "SELECT seq, event_id::text AS event_id, order_id, status, to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS moment, request_id FROM order_events WHERE seq NOT IN (SELECT unnest($1::bigint[])) ORDER BY seq LIMIT $2",
         None,
     )
 }
@@ -379,14 +385,15 @@ impl PendingEventsStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub fn bind<'c, 'a, 's, C: GenericClient>(
+    pub fn bind<'c, 'a, 's, C: GenericClient, T1: crate::ArraySql<Item = i64>>(
         &'s self,
         client: &'c C,
+        skip: &'a T1,
         limit: &'a i64,
-    ) -> PendingEventsQuery<'c, 'a, 's, C, PendingEvents, 1> {
+    ) -> PendingEventsQuery<'c, 'a, 's, C, PendingEvents, 2> {
         PendingEventsQuery {
             client,
-            params: [limit],
+            params: [skip, limit],
             query: self.0,
             cached: self.1.as_ref(),
             extractor:
@@ -402,6 +409,24 @@ impl PendingEventsStmt {
                 },
             mapper: |it| PendingEvents::from(it),
         }
+    }
+}
+impl<'c, 'a, 's, C: GenericClient, T1: crate::ArraySql<Item = i64>>
+    crate::client::async_::Params<
+        'c,
+        'a,
+        's,
+        PendingEventsParams<T1>,
+        PendingEventsQuery<'c, 'a, 's, C, PendingEvents, 2>,
+        C,
+    > for PendingEventsStmt
+{
+    fn params(
+        &'s self,
+        client: &'c C,
+        params: &'a PendingEventsParams<T1>,
+    ) -> PendingEventsQuery<'c, 'a, 's, C, PendingEvents, 2> {
+        self.bind(client, &params.skip, &params.limit)
     }
 }
 pub struct MarkEventsSentStmt(&'static str, Option<tokio_postgres::Statement>);

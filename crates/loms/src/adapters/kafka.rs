@@ -10,7 +10,7 @@
 //!   backing off, rather than failing an event — a timed-out event could leave a gap that a later
 //!   event of its order jumps over.
 //! - `enable.gapless.guarantee`: any other error that could leave such a gap stops the producer instead
-//!   (a fatal error); the next [`EventPublisher::publish`] builds a new one.
+//!   (a fatal error); the next [`EventPublisher::send`] after the failure was reported builds a new one.
 //! - `partitioner=murmur2_random`: the Java client's partitioner, so every producer puts one order's
 //!   events on one partition.
 //!
@@ -20,7 +20,7 @@
 //! Each event is one record: key = the order id in decimal, value = the contract's JSON
 //! (`{"order_id", "status", "moment"}`), headers `event-id` and `x-request-id`.
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,7 +30,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 
 use crate::domain::{OrderEvent, OrderId};
-use crate::ports::{EventPublisher, PublishError};
+use crate::ports::{Acks, EventPublisher, PublishError};
 
 /// The header that carries an event's unique id.
 pub const EVENT_ID_HEADER: &str = "event-id";
@@ -41,8 +41,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct KafkaEventPublisher {
     config: ClientConfig,
     topic: String,
-    /// The producer in use; `None` after a fatal error, until the next publish builds another.
-    producer: Mutex<Option<FutureProducer>>,
+    /// The producer in use; `None` after a fatal error, until the next send builds another. Shared with
+    /// the acknowledgements in flight, which find out about fatal errors.
+    producer: Arc<Mutex<Option<FutureProducer>>>,
 }
 
 impl KafkaEventPublisher {
@@ -58,14 +59,14 @@ impl KafkaEventPublisher {
             .set("message.timeout.ms", "0")
             .set("enable.gapless.guarantee", "true")
             .set("partitioner", "murmur2_random")
-            .set("linger.ms", "2")
+            .set("linger.ms", "25")
             .set("retry.backoff.ms", "100")
             .set("retry.backoff.max.ms", "1000");
         let producer = config.create()?;
         Ok(Self {
             config,
             topic: topic.to_owned(),
-            producer: Mutex::new(Some(producer)),
+            producer: Arc::new(Mutex::new(Some(producer))),
         })
     }
 
@@ -84,18 +85,6 @@ impl KafkaEventPublisher {
             .map_err(|e| PublishError(format!("cannot create a producer: {e}")))?;
         *slot = Some(producer.clone());
         Ok(producer)
-    }
-
-    /// Drops the producer if it stopped for good, so that the next publish starts a new one.
-    fn discard_if_fatal(&self, producer: &FutureProducer) {
-        if let Some((code, reason)) = producer.client().fatal_error() {
-            tracing::error!(?code, %reason, "kafka producer stopped; starting a new one");
-            let mut slot = self
-                .producer
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            *slot = None;
-        }
     }
 
     /// Hands one event to librdkafka, waiting while its queue is full.
@@ -132,6 +121,14 @@ impl KafkaEventPublisher {
     }
 }
 
+/// Drops `producer` from `slot` if it stopped for good, so that the next send starts a new one.
+fn discard_if_fatal(slot: &Mutex<Option<FutureProducer>>, producer: &FutureProducer) {
+    if let Some((code, reason)) = producer.client().fatal_error() {
+        tracing::error!(?code, %reason, "kafka producer stopped; starting a new one");
+        *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+}
+
 /// The contract's value of an event.
 pub fn event_value(event: &OrderEvent) -> String {
     serde_json::json!({
@@ -144,14 +141,12 @@ pub fn event_value(event: &OrderEvent) -> String {
 
 #[async_trait]
 impl EventPublisher for KafkaEventPublisher {
-    async fn publish(&self, events: &[OrderEvent]) -> Vec<Result<(), PublishError>> {
+    async fn send(&self, events: &[OrderEvent]) -> Acks {
         let producer = match self.producer() {
             Ok(producer) => producer,
             Err(error) => {
-                return events
-                    .iter()
-                    .map(|_| Err(PublishError(error.0.clone())))
-                    .collect()
+                let results = events.iter().map(|_| Err(error.clone())).collect();
+                return Box::pin(std::future::ready(results));
             }
         };
         // All of the batch is handed over before any delivery is awaited, so librdkafka can batch it;
@@ -169,21 +164,26 @@ impl EventPublisher for KafkaEventPublisher {
             }
             deliveries.push(delivery);
         }
-        let mut results = Vec::with_capacity(events.len());
-        for delivery in deliveries {
-            results.push(match delivery {
-                Ok(delivery) => match delivery.await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err((error, _))) => Err(PublishError(error.to_string())),
-                    Err(_) => Err(PublishError("the producer went away".into())),
-                },
-                Err(error) => Err(error),
-            });
-        }
-        if results.iter().any(Result::is_err) {
-            self.discard_if_fatal(&producer);
-        }
-        results
+        let slot = self.producer.clone();
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(deliveries.len());
+            for delivery in deliveries {
+                results.push(match delivery {
+                    Ok(delivery) => match delivery.await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err((error, _))) => Err(PublishError(error.to_string())),
+                        Err(_) => Err(PublishError("the producer went away".into())),
+                    },
+                    Err(error) => Err(error),
+                });
+            }
+            // Replaced only here, where the failure is reported: the relay hands nothing more over
+            // until it has seen this batch's failure, so no later event overtakes a failed one.
+            if results.iter().any(Result::is_err) {
+                discard_if_fatal(&slot, &producer);
+            }
+            results
+        })
     }
 }
 

@@ -6,11 +6,12 @@
 //! lives under the same lock, so a change and its event appear together; sent events are dropped.
 //!
 //! One process owns the memory, so the relay's lease is always granted.
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 
 use crate::domain::{
     reserve_items, settle_items, IdempotencyKey, Order, OrderEvent, OrderId, OrderStatus,
@@ -33,6 +34,8 @@ struct State {
     last_event: i64,
     /// Unsent events by position, with when each was written (tokio's clock).
     outbox: BTreeMap<i64, (OrderEvent, tokio::time::Instant)>,
+    /// Told of every event written ([`Outbox::written`]).
+    written: Arc<Notify>,
 }
 
 impl State {
@@ -49,6 +52,7 @@ impl State {
         };
         self.outbox
             .insert(event.position, (event, tokio::time::Instant::now()));
+        self.written.notify_one();
     }
 }
 
@@ -221,10 +225,12 @@ impl Outbox for MemoryStore {
         Ok(true)
     }
 
-    async fn pending(&self, limit: usize) -> Result<Vec<OrderEvent>, RepoError> {
+    async fn pending(&self, limit: usize, skip: &[i64]) -> Result<Vec<OrderEvent>, RepoError> {
+        let skip: HashSet<i64> = skip.iter().copied().collect();
         let state = self.lock();
-        let events = state.outbox.values().take(limit);
-        Ok(events.map(|(event, _)| event.clone()).collect())
+        let events = state.outbox.values().map(|(event, _)| event);
+        let unsent = events.filter(|event| !skip.contains(&event.position));
+        Ok(unsent.take(limit).cloned().collect())
     }
 
     async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError> {
@@ -233,6 +239,10 @@ impl Outbox for MemoryStore {
             state.outbox.remove(position);
         }
         Ok(())
+    }
+
+    fn written(&self) -> Arc<Notify> {
+        self.lock().written.clone()
     }
 
     async fn backlog(&self) -> Result<Backlog, RepoError> {

@@ -17,12 +17,14 @@
 //! statement cache afterwards) and returns rows, so each costs one round trip; placing an order is
 //! BEGIN, insert (order and positions), lock stocks, settle (levels and status), COMMIT.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use std::time::Duration;
 
 use loms_db::queries::{orders, outbox, stocks};
 use storage::{violated, Context, Database, OpenError, RepoError, Stored};
+use tokio::sync::Notify;
 use tokio_postgres::error::SqlState;
 
 use crate::domain::{
@@ -45,13 +47,18 @@ const KEY_INDEX: &str = "orders_user_idempotency_key";
 #[derive(Clone, Debug)]
 pub struct PgStore {
     db: Database,
+    /// Told after each commit that wrote events ([`Outbox::written`]).
+    written: Arc<Notify>,
 }
 
 impl PgStore {
     /// The database of `settings`, with loms's migrations applied.
     pub async fn open(settings: &storage::PgSettings) -> Result<Self, OpenError> {
         let db = Database::open(settings, embedded::migrations::runner()).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            written: Arc::default(),
+        })
     }
 
     /// Readiness ([`Database::ping`]).
@@ -131,10 +138,13 @@ impl PgStore {
             };
         settle(&tx, order_id, &changed, status, &new.request_id).await?;
         match tx.commit().await {
-            Ok(()) => Ok(Some(Placement::Created {
-                order_id,
-                reservation,
-            })),
+            Ok(()) => {
+                self.written.notify_one();
+                Ok(Some(Placement::Created {
+                    order_id,
+                    reservation,
+                }))
+            }
             Err(error) if is_key_taken(&error) => Ok(None),
             Err(error) => Err(error).context("commit order"),
         }
@@ -352,6 +362,9 @@ impl OrderRepo for PgStore {
                     cancelled.push(id);
                 }
                 tx.commit().await.context("commit auto-cancel")?;
+                if !cancelled.is_empty() {
+                    self.written.notify_one();
+                }
                 Ok(cancelled)
             })
             .await
@@ -392,6 +405,7 @@ impl OrderRepo for PgStore {
                 .map_err(|e| RepoError::failed(format!("order {id}: {}", transition.verb()), e))?;
                 settle(&tx, id, &changed, transition.end_status(), &request_id).await?;
                 tx.commit().await.context("commit transition")?;
+                self.written.notify_one();
                 Ok(TransitionOutcome::Applied)
             })
             .await
@@ -417,13 +431,13 @@ impl Outbox for PgStore {
             .await
     }
 
-    async fn pending(&self, limit: usize) -> Result<Vec<OrderEvent>, RepoError> {
+    async fn pending(&self, limit: usize, skip: &[i64]) -> Result<Vec<OrderEvent>, RepoError> {
         self.db
             .run(async {
                 let client = self.db.client().await?;
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 let rows = outbox::pending_events()
-                    .bind(&client, &limit)
+                    .bind(&client, &skip, &limit)
                     .all()
                     .await
                     .context("read pending events")?;
@@ -456,6 +470,10 @@ impl Outbox for PgStore {
                 Ok(())
             })
             .await
+    }
+
+    fn written(&self) -> Arc<Notify> {
+        self.written.clone()
     }
 
     async fn backlog(&self) -> Result<Backlog, RepoError> {

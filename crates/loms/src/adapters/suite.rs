@@ -47,6 +47,7 @@ macro_rules! storage_suite {
             no_change_no_event,
             sent_events_leave_the_outbox,
             events_of_racing_changes_follow_the_changes,
+            every_change_here_wakes_the_relay,
         );
     };
 }
@@ -516,7 +517,7 @@ pub async fn pay_racing_the_canceller_has_one_winner<S: TestStore>(store: Arc<S>
 
 /// The outbox's events as `(order, status, request id)`, in outbox order.
 async fn pending_changes<S: TestStore>(store: &S) -> Vec<(i64, OrderStatus, String)> {
-    let events = store.pending(1000).await.expect("pending read");
+    let events = store.pending(1000, &[]).await.expect("pending read");
     events
         .iter()
         .map(|e| (e.order_id.get(), e.status, e.request_id.as_str().to_owned()))
@@ -569,7 +570,7 @@ pub async fn every_status_change_writes_its_event<S: TestStore>(store: Arc<S>) {
             (s, Cancelled, "auto-1".into()),
         ]
     );
-    let events = store.pending(1000).await.expect("pending read");
+    let events = store.pending(1000, &[]).await.expect("pending read");
     let ids: HashSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
     assert_eq!(ids.len(), events.len(), "event ids are unique");
     let mut last = std::time::UNIX_EPOCH;
@@ -582,6 +583,32 @@ pub async fn every_status_change_writes_its_event<S: TestStore>(store: Arc<S>) {
         events.windows(2).all(|w| w[0].position < w[1].position),
         "positions rise"
     );
+}
+
+pub async fn every_change_here_wakes_the_relay<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(10, 0)).await;
+    let written = store.written();
+    let woken = async || {
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(10), written.notified());
+        wait.await.is_ok()
+    };
+    let (paid, _) = created(&*store, order(1, &[(1, 1)], "")).await;
+    assert!(woken().await, "create");
+    let pay = store.transition(paid, Transition::Pay, rid()).await;
+    assert_eq!(pay.ok(), Some(TransitionOutcome::Applied));
+    assert!(woken().await, "pay");
+    let (cancelled, _) = created(&*store, order(1, &[(1, 1)], "")).await;
+    assert!(woken().await, "create");
+    let cancel = store.transition(cancelled, Transition::Cancel, rid()).await;
+    assert_eq!(cancel.ok(), Some(TransitionOutcome::Applied));
+    assert!(woken().await, "cancel");
+    created(&*store, order(1, &[(1, 1)], "")).await;
+    assert!(woken().await, "create");
+    let swept = store
+        .cancel_stale(std::time::Duration::ZERO, 10, rid())
+        .await;
+    assert_eq!(swept.map(|ids| ids.len()).ok(), Some(1));
+    assert!(woken().await, "auto-cancel");
 }
 
 pub async fn no_change_no_event<S: TestStore>(store: Arc<S>) {
@@ -615,20 +642,27 @@ pub async fn sent_events_leave_the_outbox<S: TestStore>(store: Arc<S>) {
     for _ in 0..3 {
         created(&*store, order(1, &[(1, 1)], "")).await;
     }
-    let events = store.pending(1000).await.expect("pending read");
+    let events = store.pending(1000, &[]).await.expect("pending read");
     assert_eq!(events.len(), 6);
     let backlog = store.backlog().await.expect("backlog read");
     assert_eq!(backlog.pending, 6);
 
-    let first_two = store.pending(2).await.expect("pending read");
+    let first_two = store.pending(2, &[]).await.expect("pending read");
     assert_eq!(first_two, events[..2].to_vec(), "a limit cuts at the end");
+    let in_flight = [events[0].position, events[2].position];
+    let others = store.pending(2, &in_flight).await.expect("pending read");
+    assert_eq!(
+        others,
+        vec![events[1].clone(), events[3].clone()],
+        "what is in flight is left out"
+    );
     let sent: Vec<i64> = [0, 1, 3].iter().map(|&i| events[i].position).collect();
     store.mark_sent(&sent).await.expect("marked");
     store
         .mark_sent(&sent)
         .await
         .expect("marking again changes nothing");
-    let left = store.pending(1000).await.expect("pending read");
+    let left = store.pending(1000, &[]).await.expect("pending read");
     assert_eq!(
         left,
         vec![events[2].clone(), events[4].clone(), events[5].clone()]
@@ -637,7 +671,11 @@ pub async fn sent_events_leave_the_outbox<S: TestStore>(store: Arc<S>) {
 
     let all: Vec<i64> = events.iter().map(|e| e.position).collect();
     store.mark_sent(&all).await.expect("marked");
-    assert!(store.pending(1000).await.expect("pending read").is_empty());
+    assert!(store
+        .pending(1000, &[])
+        .await
+        .expect("pending read")
+        .is_empty());
     let empty = store.backlog().await.expect("backlog read");
     assert_eq!(
         (empty.pending, empty.oldest),
