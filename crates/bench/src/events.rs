@@ -2,6 +2,9 @@
 //!
 //! - `events-load topic BROKERS TOPIC`: creates TOPIC as the stack creates `loms.order-events` (3
 //!   partitions, replication factor 3, `min.insync.replicas=2`).
+//! - `events-load drop BROKERS PREFIX...`: deletes every topic whose name starts with a PREFIX — what
+//!   earlier runs and tests left — since each partition, idle or not, costs the brokers' replica
+//!   fetchers work, and on two cores that shows in the acknowledgement times.
 //! - `events-load bare BROKERS TOPIC COUNT`: the baseline — a bare idempotent `acks=all` rdkafka
 //!   producer sends COUNT records shaped like loms's events (key, JSON value, two headers), all handed
 //!   over at once, and waits for every acknowledgement. Prints `{"events", "seconds", "per_second"}`.
@@ -33,12 +36,13 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["topic", brokers, topic] => create_topic(brokers, topic).await,
+        ["drop", brokers, prefixes @ ..] => drop_topics(brokers, prefixes).await,
         ["bare", brokers, topic, count] => bare(brokers, topic, count.parse()?).await,
         ["orders", addr, rate, seconds] => orders(addr, rate.parse()?, seconds.parse()?).await,
         ["stamps", brokers, topic] => stamps(brokers, topic),
         ["paced", brokers, topic, count, linger] => paced(brokers, topic, count.parse()?, linger).await,
         _ => anyhow::bail!(
-            "usage: events-load topic BROKERS TOPIC | bare BROKERS TOPIC COUNT | orders LOMS_ADDR RATE SECONDS \
+            "usage: events-load topic BROKERS TOPIC | drop BROKERS PREFIX... | bare BROKERS TOPIC COUNT | orders LOMS_ADDR RATE SECONDS \
              | paced BROKERS TOPIC COUNT LINGER | stamps BROKERS TOPIC"
         ),
     }
@@ -77,6 +81,30 @@ fn stamps(brokers: &str, topic: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn drop_topics(brokers: &str, prefixes: &[&str]) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))?;
+    let names: Vec<&str> = metadata.topics().iter().map(|topic| topic.name()).collect();
+    let doomed: Vec<&str> = names
+        .into_iter()
+        .filter(|name| prefixes.iter().any(|prefix| name.starts_with(prefix)))
+        .collect();
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    for result in admin.delete_topics(&doomed, &AdminOptions::new()).await? {
+        if let Err((name, code)) = result {
+            anyhow::bail!("cannot delete {name}: {code}");
+        }
+    }
+    println!("deleted {} topics", doomed.len());
+    Ok(())
+}
+
 async fn create_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -97,7 +125,7 @@ async fn bare(brokers: &str, topic: &str, count: u64) -> anyhow::Result<()> {
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "2")
+        .set("linger.ms", "25")
         .set("partitioner", "murmur2_random")
         .create()?;
     let started = Instant::now();

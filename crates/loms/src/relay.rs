@@ -5,11 +5,16 @@
 //!   or a lost connection between the two leaves it there, and it is published again: consumers
 //!   de-duplicate by its `event-id`.
 //! - **Pipelined.** The relay hands batch after batch to the publisher without waiting for the
-//!   brokers to acknowledge the earlier ones (up to [`MAX_BATCHES_IN_FLIGHT`]), and takes each batch
-//!   out of the outbox once its answer is in, oldest batch first. A read leaves out the events in
-//!   flight and starts at the head of the outbox: positions follow the order in which changes took
-//!   them, not the order of their commits, so a cursor ("after the last position read") would skip an
-//!   event that committed late — and with it the order of its order's later events.
+//!   brokers to acknowledge the earlier ones (up to [`MAX_BATCHES_IN_FLIGHT`] batches' worth of
+//!   events); behind a full batch, the next read runs while the batch is handed over. Answers are
+//!   taken oldest batch first, and the acknowledged events leave the outbox in the background. A read
+//!   leaves out every event the relay holds (in flight, read ahead, on its way out) and starts at the
+//!   head of the outbox: positions follow the order in which changes took them, not the order of their
+//!   commits, so a cursor ("after the last position read") would skip an event that committed late —
+//!   and let its order's next event, committed in the same transaction, overtake it.
+//! - **Woken by commits.** The store signals each commit that wrote events in this process
+//!   ([`Outbox::written`]): the relay reads at once rather than at its next poll. The poll finds the
+//!   changes other replicas commit.
 //! - **In order per order.** One replica publishes at a time: the one holding the lease (a row in the
 //!   store, taken and renewed on the store's clock, expiring `lease_ttl` after its last renewal — no
 //!   session lock, so it works through pgbouncer); it hands over only while its last renewal is
@@ -459,7 +464,7 @@ pub fn describe_metrics() {
     );
     metrics::describe_counter!(
         "loms_relay_published_events_total",
-        "Order events acknowledged by the brokers and marked sent"
+        "Order events acknowledged by the brokers and taken out of the outbox"
     );
     metrics::describe_counter!(
         "loms_relay_failed_events_total",
