@@ -23,7 +23,7 @@ pub struct Events {
     pub brokers: String,
     /// `LOMS_KAFKA_TOPIC`, default `loms.order-events`.
     pub topic: String,
-    /// `LOMS_RELAY_POLL_MS` (default 100, 10 to 60000), `LOMS_RELAY_BATCH` (default 5000, 1 to 10000),
+    /// `LOMS_RELAY_POLL_MS` (default 100, 10 to 60000), `LOMS_RELAY_BATCH` (default 10000, 1 to 50000),
     /// `LOMS_RELAY_LEASE_TTL_MS` (default 5000, 300 to 600000).
     pub relay: RelaySettings,
 }
@@ -100,7 +100,7 @@ fn events_from_env() -> Result<Option<Events>, ConfigError> {
     };
     let relay = RelaySettings {
         poll: millis("LOMS_RELAY_POLL_MS", defaults.poll, 10..=60_000)?,
-        batch: env_in_range("LOMS_RELAY_BATCH", defaults.batch as u64, 1..=10_000)? as usize,
+        batch: env_in_range("LOMS_RELAY_BATCH", defaults.batch as u64, 1..=50_000)? as usize,
         lease_ttl: millis("LOMS_RELAY_LEASE_TTL_MS", defaults.lease_ttl, 300..=600_000)?,
     };
     // An idle relay renews its lease once per poll: a poll as long as the lease would lose it.

@@ -69,7 +69,7 @@ impl Default for RelaySettings {
         Self {
             poll: Duration::from_millis(100),
             // Large batches amortise each read and each deletion (BENCHMARKS.md).
-            batch: 5000,
+            batch: 10_000,
             lease_ttl: Duration::from_secs(5),
         }
     }
