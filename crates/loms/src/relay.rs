@@ -288,7 +288,8 @@ impl Relay {
                         tracing::warn!(error = %telemetry::error_chain(&error), "cannot renew the relay lease");
                     }
                 }
-                () = written.notified() => pace.woken(),
+                // On standby a wake-up would only ask for the lease again: the poll does that.
+                () = written.notified(), if self.renewed.is_some() => pace.woken(),
                 _ = tokio::time::sleep_until(pace.next_read), if pipeline.accepts(self.settings.batch) => {
                     let step = self.step(&mut pipeline).await;
                     pace.stepped(&step, self.settings.batch);
@@ -543,6 +544,34 @@ mod tests {
         taken_out
     }
 
+    /// A running relay, and its stop.
+    struct Running {
+        stop: watch::Sender<bool>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Running {
+        fn start(relay: Relay) -> Self {
+            let (stop, stopped) = watch::channel(false);
+            let task = tokio::spawn(relay.run(stopped));
+            Self { stop, task }
+        }
+
+        async fn stop(self) {
+            self.stop.send(true).expect("relay listening");
+            self.task.await.expect("stops without panic");
+        }
+    }
+
+    /// A relay that polls once a minute, so that whatever else makes it read shows.
+    fn polling_every_minute(outbox: MockOutbox) -> Relay {
+        let settings = RelaySettings {
+            poll: Duration::from_secs(60),
+            ..settings()
+        };
+        Relay::new(Arc::new(outbox), Arc::new(answering(&[])), settings)
+    }
+
     #[tokio::test]
     async fn a_handed_over_batch_leaves_the_outbox_once_acknowledged() {
         let mut outbox = MockOutbox::new();
@@ -715,11 +744,9 @@ mod tests {
                 vec![Ok(())]
             })
         });
-        let (stop, stopped) = watch::channel(false);
-        let running = tokio::spawn(relay(outbox, publisher).run(stopped));
+        let running = Running::start(relay(outbox, publisher));
         assert_eq!(taken_out.recv().await, Some(vec![1]));
-        stop.send(true).expect("relay listening");
-        running.await.expect("stops without panic");
+        running.stop().await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -732,13 +759,7 @@ mod tests {
             .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
         let written = Arc::new(Notify::new());
         let mut taken_out = running_outbox(&mut outbox, written.clone());
-        let slow_poll = RelaySettings {
-            poll: Duration::from_secs(60),
-            ..settings()
-        };
-        let relay = Relay::new(Arc::new(outbox), Arc::new(answering(&[])), slow_poll);
-        let (stop, stopped) = watch::channel(false);
-        let running = tokio::spawn(relay.run(stopped));
+        let running = Running::start(polling_every_minute(outbox));
         tokio::time::sleep(Duration::from_secs(1)).await;
         let woken = Instant::now();
         written.notify_one();
@@ -747,8 +768,24 @@ mod tests {
             woken.elapsed() < Duration::from_secs(1),
             "read at once, not after the poll"
         );
-        stop.send(true).expect("relay listening");
-        running.await.expect("stops without panic");
+        running.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_standby_writes_here_do_not_ask_for_the_lease_again() {
+        let mut outbox = MockOutbox::new();
+        // the first attempt only: the next is the poll's, a minute away
+        outbox.expect_lease().times(1).returning(|_, _| Ok(false));
+        outbox.expect_pending().never();
+        let written = Arc::new(Notify::new());
+        running_outbox(&mut outbox, written.clone());
+        let running = Running::start(polling_every_minute(outbox));
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            written.notify_one();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        running.stop().await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -760,11 +797,9 @@ mod tests {
             .expect_pending()
             .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
         let mut taken_out = running_outbox(&mut outbox, Arc::default());
-        let (stop, stopped) = watch::channel(false);
-        let running = tokio::spawn(relay(outbox, answering(&[])).run(stopped));
+        let running = Running::start(relay(outbox, answering(&[])));
         assert_eq!(taken_out.recv().await, Some(vec![1]));
         assert_eq!(taken_out.recv().await, Some(vec![2]));
-        stop.send(true).expect("relay listening");
-        running.await.expect("stops without panic");
+        running.stop().await;
     }
 }
