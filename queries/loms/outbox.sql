@@ -9,6 +9,11 @@ ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded
 WHERE relay_leases.holder = excluded.holder OR relay_leases.expires_at < clock_timestamp()
 RETURNING holder;
 
+--! release_relay_lease
+--- Gives up the lease `name` if `holder` holds it (a stopping relay), so that another replica takes
+--- over at once instead of after the lease expires.
+DELETE FROM relay_leases WHERE name = :name AND holder = :holder;
+
 --! pending_events
 --- Up to `limit` unsent events (the outbox holds no other) by position, leaving out those at `skip`
 --- (handed to the brokers, their acknowledgements outstanding: a hashed subplan, so a long list costs a

@@ -130,6 +130,9 @@ pub trait Outbox: Send + Sync {
     /// time publishes, which keeps each order's events in order across replicas.
     async fn lease(&self, holder: &str, ttl: Duration) -> Result<bool, RepoError>;
 
+    /// Gives the lease up if `holder` holds it: the next replica to ask takes it at once.
+    async fn release(&self, holder: &str) -> Result<(), RepoError>;
+
     /// Up to `limit` unsent events, in outbox order, other than those at the positions in `skip`: for
     /// each order, the unsent events it has, oldest first, possibly cut short at the end. Positions
     /// follow the order in which changes took their events, not the order of their commits, so an

@@ -251,8 +251,8 @@ impl Relay {
     /// Runs until `stop` turns true: hands batches over — at once while events wait, every `poll`
     /// otherwise, backing off up to [`MAX_BACKOFF`] after failures — takes the acknowledged ones out of
     /// the outbox, renews the lease, and, beside all that, reports the lag, which goes on while
-    /// batches wait out an outage. Stopping drops the batches in flight: the next holder sends their
-    /// events again.
+    /// batches wait out an outage. Stopping drops the batches in flight — the next holder sends their
+    /// events again — and gives the lease up.
     pub async fn run(self, stop: watch::Receiver<bool>) {
         tracing::info!(holder = %self.holder, settings = ?self.settings, "outbox relay running");
         let outbox = self.outbox.clone();
@@ -295,6 +295,20 @@ impl Relay {
                     pace.stepped(&step, self.settings.batch);
                 }
             }
+        }
+        self.release_lease().await;
+    }
+
+    /// Gives the lease up, if held, so that another replica takes over at once rather than after it
+    /// expires (a rolling restart). The batches dropped in flight may still land afterwards: they only
+    /// repeat events the next holder sends again, in the same order (see the module doc).
+    async fn release_lease(&mut self) {
+        if self.renewed.take().is_none() {
+            return;
+        }
+        metrics::gauge!("loms_relay_lease_held").set(0.0);
+        if let Err(error) = self.outbox.release(&self.holder).await {
+            tracing::warn!(error = %telemetry::error_chain(&error), "cannot give up the relay lease; it expires on its own");
         }
     }
 }
@@ -732,6 +746,7 @@ mod tests {
             .expect_lease()
             .times(1 + 10)
             .returning(|_, _| Ok(true));
+        outbox.expect_release().times(1).returning(|_| Ok(()));
         let mut reads = vec![vec![event(1, 7)]].into_iter();
         outbox
             .expect_pending()
@@ -753,6 +768,7 @@ mod tests {
     async fn a_write_here_wakes_the_relay_before_its_poll() {
         let mut outbox = MockOutbox::new();
         leased(&mut outbox);
+        outbox.expect_release().times(1).returning(|_| Ok(()));
         let mut reads = vec![vec![], vec![event(1, 7)]].into_iter();
         outbox
             .expect_pending()
@@ -777,6 +793,7 @@ mod tests {
         // the first attempt only: the next is the poll's, a minute away
         outbox.expect_lease().times(1).returning(|_, _| Ok(false));
         outbox.expect_pending().never();
+        outbox.expect_release().never();
         let written = Arc::new(Notify::new());
         running_outbox(&mut outbox, written.clone());
         let running = Running::start(polling_every_minute(outbox));
@@ -789,9 +806,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn run_publishes_until_stopped() {
+    async fn run_publishes_until_stopped_and_gives_the_lease_up() {
         let mut outbox = MockOutbox::new();
-        leased(&mut outbox);
+        let holders = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (taking, giving) = (holders.clone(), holders.clone());
+        outbox.expect_lease().returning(move |holder, _| {
+            taking.lock().expect("not poisoned").push(holder.to_owned());
+            Ok(true)
+        });
+        outbox.expect_release().times(1).returning(move |holder| {
+            let holders = giving.lock().expect("not poisoned");
+            assert_eq!(
+                holders.first().map(String::as_str),
+                Some(holder),
+                "its own lease"
+            );
+            Ok(())
+        });
         let mut reads = vec![vec![event(1, 7)], vec![event(2, 7)]].into_iter();
         outbox
             .expect_pending()

@@ -40,3 +40,24 @@ async fn the_relay_lease_has_one_holder_until_it_expires() {
     assert!(!held("a", long).await, "the old holder lost it");
     database.drop_now();
 }
+
+/// A released lease is free at once for another holder; only its holder can release it.
+#[tokio::test]
+async fn a_released_relay_lease_is_free_at_once() {
+    use loms::ports::Outbox;
+    use std::time::Duration;
+    let (store, database) = fresh().await;
+    let long = Duration::from_secs(600);
+    assert!(store.lease("a", long).await.expect("lease query"));
+    store.release("b").await.expect("release query");
+    assert!(
+        !store.lease("b", long).await.expect("lease query"),
+        "another holder cannot release it"
+    );
+    store.release("a").await.expect("release query");
+    assert!(
+        store.lease("b", long).await.expect("lease query"),
+        "released: taken at once"
+    );
+    database.drop_now();
+}

@@ -7,6 +7,11 @@ pub struct TakeRelayLeaseParams<T1: crate::StringSql, T2: crate::StringSql> {
     pub ttl_seconds: f64,
 }
 #[derive(Debug)]
+pub struct ReleaseRelayLeaseParams<T1: crate::StringSql, T2: crate::StringSql> {
+    pub name: T1,
+    pub holder: T2,
+}
+#[derive(Debug)]
 pub struct PendingEventsParams<T1: crate::ArraySql<Item = i64>> {
     pub skip: T1,
     pub limit: i64,
@@ -365,6 +370,54 @@ impl<'c, 'a, 's, C: GenericClient, T1: crate::StringSql, T2: crate::StringSql>
         params: &'a TakeRelayLeaseParams<T1, T2>,
     ) -> StringQuery<'c, 'a, 's, C, String, 3> {
         self.bind(client, &params.name, &params.holder, &params.ttl_seconds)
+    }
+}
+pub struct ReleaseRelayLeaseStmt(&'static str, Option<tokio_postgres::Statement>);
+/// Gives up the lease `name` if `holder` holds it (a stopping relay), so that another replica takes
+/// over at once instead of after the lease expires.
+pub fn release_relay_lease() -> ReleaseRelayLeaseStmt {
+    ReleaseRelayLeaseStmt(
+        "DELETE FROM relay_leases WHERE name = $1 AND holder = $2",
+        None,
+    )
+}
+impl ReleaseRelayLeaseStmt {
+    pub async fn prepare<'a, C: GenericClient>(
+        mut self,
+        client: &'a C,
+    ) -> Result<Self, tokio_postgres::Error> {
+        self.1 = Some(client.prepare(self.0).await?);
+        Ok(self)
+    }
+    pub async fn bind<'c, 'a, 's, C: GenericClient, T1: crate::StringSql, T2: crate::StringSql>(
+        &'s self,
+        client: &'c C,
+        name: &'a T1,
+        holder: &'a T2,
+    ) -> Result<u64, tokio_postgres::Error> {
+        client.execute(self.0, &[name, holder]).await
+    }
+}
+impl<'a, C: GenericClient + Send + Sync, T1: crate::StringSql, T2: crate::StringSql>
+    crate::client::async_::Params<
+        'a,
+        'a,
+        'a,
+        ReleaseRelayLeaseParams<T1, T2>,
+        std::pin::Pin<
+            Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
+        >,
+        C,
+    > for ReleaseRelayLeaseStmt
+{
+    fn params(
+        &'a self,
+        client: &'a C,
+        params: &'a ReleaseRelayLeaseParams<T1, T2>,
+    ) -> std::pin::Pin<
+        Box<dyn futures::Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>,
+    > {
+        Box::pin(self.bind(client, &params.name, &params.holder))
     }
 }
 pub struct PendingEventsStmt(&'static str, Option<tokio_postgres::Statement>);

@@ -225,6 +225,10 @@ impl Outbox for MemoryStore {
         Ok(true)
     }
 
+    async fn release(&self, _holder: &str) -> Result<(), RepoError> {
+        Ok(())
+    }
+
     async fn pending(&self, limit: usize, skip: &[i64]) -> Result<Vec<OrderEvent>, RepoError> {
         let skip: HashSet<i64> = skip.iter().copied().collect();
         let state = self.lock();

@@ -431,6 +431,19 @@ impl Outbox for PgStore {
             .await
     }
 
+    async fn release(&self, holder: &str) -> Result<(), RepoError> {
+        self.db
+            .run(async {
+                let client = self.db.client().await?;
+                outbox::release_relay_lease()
+                    .bind(&client, &RELAY_LEASE, &holder)
+                    .await
+                    .context("release relay lease")?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn pending(&self, limit: usize, skip: &[i64]) -> Result<Vec<OrderEvent>, RepoError> {
         self.db
             .run(async {
