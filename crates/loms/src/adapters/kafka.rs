@@ -11,6 +11,9 @@
 //!   event of its order jumps over.
 //! - `enable.gapless.guarantee`: any other error that could leave such a gap stops the producer instead
 //!   (a fatal error); the next [`EventPublisher::send`] after the failure was reported builds a new one.
+//! - An event librdkafka refuses as it is enqueued (too large, say) holds every later send back —
+//!   they fail at once — until its batch's acknowledgements are read: batches go out before earlier
+//!   ones are answered, and a later event of its order must not be written first.
 //! - `partitioner=murmur2_random`: the Java client's partitioner, so every producer puts one order's
 //!   events on one partition.
 //! - `linger.ms=25`: a batch waits up to 25 ms for company. Fewer, larger requests cost the brokers
@@ -23,6 +26,7 @@
 //! Each event is one record: key = the order id in decimal, value = the contract's JSON
 //! (`{"order_id", "status", "moment"}`), headers `event-id` and `x-request-id`.
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,6 +51,11 @@ pub struct KafkaEventPublisher {
     /// The producer in use; `None` after a fatal error, until the next send builds another. Shared with
     /// the acknowledgements in flight, which find out about fatal errors.
     producer: Arc<Mutex<Option<FutureProducer>>>,
+    /// Set from an event's failure to enqueue until the acknowledgements of its batch, which report
+    /// it, are read: meanwhile every send fails at once, so no later event of its order — in a later
+    /// batch — is written before the relay knows. (A relay that drops those acknowledgements unread
+    /// is stopping, with this publisher.)
+    unreported_failure: Arc<AtomicBool>,
 }
 
 impl KafkaEventPublisher {
@@ -70,6 +79,7 @@ impl KafkaEventPublisher {
             config,
             topic: topic.to_owned(),
             producer: Arc::new(Mutex::new(Some(producer))),
+            unreported_failure: Arc::default(),
         })
     }
 
@@ -88,6 +98,29 @@ impl KafkaEventPublisher {
             .map_err(|e| PublishError(format!("cannot create a producer: {e}")))?;
         *slot = Some(producer.clone());
         Ok(producer)
+    }
+
+    /// Hands `events` to librdkafka in order, all before any delivery is awaited, so that it can batch
+    /// them; after an order's event failed to enqueue, its later events are not enqueued at all.
+    async fn hand_over(
+        &self,
+        producer: &FutureProducer,
+        events: &[OrderEvent],
+    ) -> Vec<Result<DeliveryFuture, PublishError>> {
+        let mut failed_orders: HashSet<OrderId> = HashSet::new();
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
+            let delivery = if failed_orders.contains(&event.order_id) {
+                Err(PublishError("an earlier event of the order failed".into()))
+            } else {
+                self.enqueue(producer, event).await
+            };
+            if delivery.is_err() {
+                failed_orders.insert(event.order_id);
+            }
+            deliveries.push(delivery);
+        }
+        deliveries
     }
 
     /// Hands one event to librdkafka, waiting while its queue is full.
@@ -145,29 +178,21 @@ pub fn event_value(event: &OrderEvent) -> String {
 #[async_trait]
 impl EventPublisher for KafkaEventPublisher {
     async fn send(&self, events: &[OrderEvent]) -> Acks {
+        if self.unreported_failure.load(Ordering::Acquire) {
+            let error =
+                PublishError("an earlier event failed; the relay has not seen it yet".into());
+            return failed_at_once(events, &error);
+        }
         let producer = match self.producer() {
             Ok(producer) => producer,
-            Err(error) => {
-                let results = events.iter().map(|_| Err(error.clone())).collect();
-                return Box::pin(std::future::ready(results));
-            }
+            Err(error) => return failed_at_once(events, &error),
         };
-        // All of the batch is handed over before any delivery is awaited, so librdkafka can batch it;
-        // after an order's event failed to enqueue, its later events are not enqueued at all.
-        let mut failed_orders: HashSet<OrderId> = HashSet::new();
-        let mut deliveries = Vec::with_capacity(events.len());
-        for event in events {
-            let delivery = if failed_orders.contains(&event.order_id) {
-                Err(PublishError("an earlier event of the order failed".into()))
-            } else {
-                self.enqueue(&producer, event).await
-            };
-            if delivery.is_err() {
-                failed_orders.insert(event.order_id);
-            }
-            deliveries.push(delivery);
+        let deliveries = self.hand_over(&producer, events).await;
+        let enqueue_failed = deliveries.iter().any(Result::is_err);
+        if enqueue_failed {
+            self.unreported_failure.store(true, Ordering::Release);
         }
-        let slot = self.producer.clone();
+        let (slot, unreported) = (self.producer.clone(), self.unreported_failure.clone());
         Box::pin(async move {
             let mut results = Vec::with_capacity(deliveries.len());
             for delivery in deliveries {
@@ -185,9 +210,18 @@ impl EventPublisher for KafkaEventPublisher {
             if results.iter().any(Result::is_err) {
                 discard_if_fatal(&slot, &producer);
             }
+            if enqueue_failed {
+                unreported.store(false, Ordering::Release);
+            }
             results
         })
     }
+}
+
+/// Every event of `events` failed with `error`, answered at once.
+fn failed_at_once(events: &[OrderEvent], error: &PublishError) -> Acks {
+    let results = events.iter().map(|_| Err(error.clone())).collect();
+    Box::pin(std::future::ready(results))
 }
 
 #[cfg(test)]
@@ -209,6 +243,35 @@ mod tests {
         ] {
             assert_eq!(publisher.config.get(key), Some(value), "{key}");
         }
+    }
+
+    /// An event of `order` with `moment` (any text: its length decides the record's size).
+    fn event_of(order: i64, moment: &str) -> OrderEvent {
+        OrderEvent {
+            position: 1,
+            event_id: "e".into(),
+            order_id: OrderId::try_from(order).expect("positive"),
+            status: OrderStatus::New,
+            moment: moment.into(),
+            request_id: RequestId::parse("r").expect("valid"),
+        }
+    }
+
+    #[tokio::test]
+    async fn after_an_event_fails_to_enqueue_nothing_goes_out_until_that_is_reported() {
+        // nobody listens there: whatever is enqueued waits for ever
+        let publisher = KafkaEventPublisher::new("127.0.0.1:1", "t").expect("a producer");
+        // larger than a record may be (message.max.bytes, 1 MB): refused as it is enqueued
+        let first = publisher.send(&[event_of(7, &"x".repeat(2_000_000))]).await;
+        // the order's next event, in the next batch, before the failure was read
+        let second = publisher.send(&[event_of(7, "m")]).await;
+        let second = tokio::time::timeout(Duration::from_secs(10), second).await;
+        let second = second.expect("answered at once: not enqueued");
+        assert!(second[0].is_err(), "{second:?}");
+        assert!(first.await[0].is_err(), "the refusal, now reported");
+        let third = publisher.send(&[event_of(7, "m")]).await;
+        let waiting = tokio::time::timeout(Duration::from_millis(300), third).await;
+        assert!(waiting.is_err(), "reported: sends are enqueued again");
     }
 
     #[test]
