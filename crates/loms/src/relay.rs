@@ -528,6 +528,14 @@ mod tests {
         outbox.expect_lease().returning(|_, _| Ok(true));
     }
 
+    /// The outbox answers its reads with `batches`, one by one, then with nothing.
+    fn reading(outbox: &mut MockOutbox, batches: Vec<Vec<OrderEvent>>) {
+        let mut batches = batches.into_iter();
+        outbox
+            .expect_pending()
+            .returning(move |_, _| Ok(batches.next().unwrap_or_default()));
+    }
+
     /// Answers that come at once: every event acknowledged but those at `failing`.
     fn answering(failing: &'static [i64]) -> MockEventPublisher {
         let mut publisher = MockEventPublisher::new();
@@ -666,14 +674,13 @@ mod tests {
     async fn after_a_failed_event_its_orders_later_events_stay_even_from_later_batches() {
         let mut outbox = MockOutbox::new();
         leased(&mut outbox);
-        let mut reads = vec![
-            vec![event(1, 7), event(2, 8)],
-            vec![event(3, 7), event(4, 8)],
-        ]
-        .into_iter();
-        outbox
-            .expect_pending()
-            .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
+        reading(
+            &mut outbox,
+            vec![
+                vec![event(1, 7), event(2, 8)],
+                vec![event(3, 7), event(4, 8)],
+            ],
+        );
         let mut relay = relay(outbox, answering(&[1]));
         let mut pipeline = Pipeline::default();
         for _ in 0..2 {
@@ -747,10 +754,7 @@ mod tests {
             .times(1 + 10)
             .returning(|_, _| Ok(true));
         outbox.expect_release().times(1).returning(|_| Ok(()));
-        let mut reads = vec![vec![event(1, 7)]].into_iter();
-        outbox
-            .expect_pending()
-            .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
+        reading(&mut outbox, vec![vec![event(1, 7)]]);
         let mut taken_out = running_outbox(&mut outbox, Arc::default());
         let mut publisher = MockEventPublisher::new();
         publisher.expect_send().returning(|_| {
@@ -769,10 +773,7 @@ mod tests {
         let mut outbox = MockOutbox::new();
         leased(&mut outbox);
         outbox.expect_release().times(1).returning(|_| Ok(()));
-        let mut reads = vec![vec![], vec![event(1, 7)]].into_iter();
-        outbox
-            .expect_pending()
-            .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
+        reading(&mut outbox, vec![vec![], vec![event(1, 7)]]);
         let written = Arc::new(Notify::new());
         let mut taken_out = running_outbox(&mut outbox, written.clone());
         let running = Running::start(polling_every_minute(outbox));
@@ -823,10 +824,7 @@ mod tests {
             );
             Ok(())
         });
-        let mut reads = vec![vec![event(1, 7)], vec![event(2, 7)]].into_iter();
-        outbox
-            .expect_pending()
-            .returning(move |_, _| Ok(reads.next().unwrap_or_default()));
+        reading(&mut outbox, vec![vec![event(1, 7)], vec![event(2, 7)]]);
         let mut taken_out = running_outbox(&mut outbox, Arc::default());
         let running = Running::start(relay(outbox, answering(&[])));
         assert_eq!(taken_out.recv().await, Some(vec![1]));
