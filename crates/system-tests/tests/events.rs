@@ -104,6 +104,17 @@ async fn client(loms: &Running) -> LomsServiceClient<Channel> {
     LomsServiceClient::new(support::channel(loms.addr).await)
 }
 
+/// A few connections to `loms`, which the test's callers share as a real client's would: one
+/// connection per call made the test hold over a thousand sockets at once, and near the open-file
+/// limit calls failed with reset connections.
+async fn clients(loms: &Running) -> Vec<LomsServiceClient<Channel>> {
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(client(loms).await);
+    }
+    clients
+}
+
 /// 300 orders go through every change — created, failed, paid, cancelled, auto-cancelled — and each
 /// order's notifications are exactly its changes, in order, each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -116,14 +127,12 @@ async fn three_hundred_orders_are_notified_change_by_change() {
     let loms = events::start_loms(&loms_db, &topic, UNPAID_TTL).await;
     let notifier = events::start_notifier(&notifier_db, &topic, &topic).await;
 
+    let shared = clients(&loms).await;
     let calls: Vec<_> = (0..300)
         .map(|n| {
-            let addr = loms.addr;
-            tokio::spawn(async move {
-                let mut client = LomsServiceClient::new(support::channel(addr).await);
-                let mut same = client.clone();
-                order(n, &mut client, &mut same).await
-            })
+            let mut client = shared[n as usize % shared.len()].clone();
+            let mut same = client.clone();
+            tokio::spawn(async move { order(n, &mut client, &mut same).await })
         })
         .collect();
     for call in calls {
@@ -176,16 +185,12 @@ async fn two_relays_and_two_notifiers_keep_each_orders_order() {
         events::start_notifier(&notifier_db, &topic, &topic).await,
         events::start_notifier(&notifier_db, &topic, &topic).await,
     ];
-    let addrs = [replicas[0].addr, replicas[1].addr];
+    let shared = [clients(&replicas[0]).await, clients(&replicas[1]).await];
     let calls: Vec<_> = (0..200)
         .map(|n| {
-            tokio::spawn(async move {
-                let via = addrs[(n % 2) as usize];
-                let then = addrs[((n + 1) % 2) as usize];
-                let mut via = LomsServiceClient::new(support::channel(via).await);
-                let mut then = LomsServiceClient::new(support::channel(then).await);
-                order(n, &mut via, &mut then).await
-            })
+            let pick = |replica: i64| shared[(replica % 2) as usize][n as usize % 8].clone();
+            let (mut via, mut then) = (pick(n), pick(n + 1));
+            tokio::spawn(async move { order(n, &mut via, &mut then).await })
         })
         .collect();
     for call in calls {
