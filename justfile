@@ -91,10 +91,11 @@ test-browser:
 
 # order events through faults over the binaries `stack-up` built: loms and the notifier killed with
 # SIGKILL, the busiest Kafka leader killed, the whole cluster down for 10 s (system-tests/tests/
-# event_faults.rs). They stop and start the shared cluster, so they run one at a time, after the rest
+# event_faults.rs); every service stopped by SIGTERM under the load generator's load and started again
+# (shutdown.rs). They stop and start shared processes, so they run one at a time, after the rest
 test-faults:
     cargo build --locked --quiet --bins -p product-service -p loms -p cart -p notifier
-    cargo test --workspace --locked --test event_faults -- --ignored --test-threads=1
+    cargo test --workspace --locked --test event_faults --test shutdown -- --ignored --test-threads=1
 
 # end to end over the real binaries with grpcurl and curl (spare ports 18080-18091, 18183-18184)
 e2e:
@@ -108,6 +109,13 @@ bench: stack-up
     bash scripts/bench-list.sh
     bash scripts/bench-gateway.sh
     bash scripts/bench-events.sh
+
+# the shopping flow under load: `just load --rate 500`, `just load --concurrency 64 --duration 60`
+# (`just load --help`); memory storage, or STORAGE=postgres on the stack. Release builds on spare ports
+# (base 48000), rate limits off; prints throughput, latency per RPC, failures by code and each
+# service's idle and peak memory
+load *ARGS:
+    bash scripts/load.sh {{ARGS}}
 
 # compose.yaml parses and is valid (Debian's docker-compose checks it without an engine)
 compose-check:

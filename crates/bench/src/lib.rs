@@ -49,3 +49,5 @@ pub fn summary(
         percentile(0.99),
     )
 }
+
+pub mod shopping;

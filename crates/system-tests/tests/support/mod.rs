@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses part of the kit
 
 pub mod events;
+pub mod processes;
 
 use std::io::Write;
 use std::net::SocketAddr;
