@@ -161,14 +161,35 @@ pub async fn start_loms(db: &TestDatabase, topic: &str, unpaid_ttl: Duration) ->
 
 /// A notifier of `group` on `db`, consuming `topic`.
 pub async fn start_notifier(db: &TestDatabase, topic: &str, group: &str) -> Running {
+    let storage = notifier::config::Storage::Postgres(db.settings().clone());
+    start_notifier_on(storage, topic, group, Start::Earliest).await
+}
+
+/// A notifier keeping its notifications in memory, consuming `topic` from its end.
+pub async fn start_notifier_in_memory(topic: &str) -> Running {
+    start_notifier_on(
+        notifier::config::Storage::Memory,
+        topic,
+        topic,
+        Start::Latest,
+    )
+    .await
+}
+
+async fn start_notifier_on(
+    storage: notifier::config::Storage,
+    topic: &str,
+    group: &str,
+    start: Start,
+) -> Running {
     let config = notifier::Config {
         http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        storage: notifier::config::Storage::Postgres(db.settings().clone()),
+        storage,
         consumer: ConsumerSettings {
             brokers: brokers(),
             topic: topic.to_owned(),
             group: group.to_owned(),
-            start: Start::Earliest,
+            start,
         },
     };
     let server = notifier::app::build(config).await.expect("notifier starts");
