@@ -1,0 +1,102 @@
+//! Settings from the real environment: each variable overrides its default, and an unusable value
+//! refuses the start naming the variable. One test in its own binary, since it changes this process's
+//! environment.
+use std::time::Duration;
+
+use loms::config::{Config, Events, DEFAULT_BROKERS, DEFAULT_TOPIC};
+use loms::relay::RelaySettings;
+
+fn with<T>(vars: &[(&str, &str)], read: impl FnOnce() -> T) -> T {
+    for (key, value) in vars {
+        std::env::set_var(key, value);
+    }
+    let read = read();
+    for (key, _) in vars {
+        std::env::remove_var(key);
+    }
+    read
+}
+
+#[test]
+fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
+    let default = Config::from_env().expect("the defaults are valid");
+    assert_eq!(default.grpc_addr.to_string(), "127.0.0.1:8083");
+    assert_eq!(default.http_addr.to_string(), "127.0.0.1:8084");
+    assert_eq!(default.unpaid_ttl, Duration::from_secs(600));
+    assert_eq!(default.unpaid_check_period, Duration::from_secs(10));
+    assert_eq!(
+        default.events,
+        Some(Events {
+            brokers: DEFAULT_BROKERS.into(),
+            topic: DEFAULT_TOPIC.into(),
+            relay: RelaySettings::default(),
+        })
+    );
+
+    let set = with(
+        &[
+            ("LOMS_GRPC_ADDR", "127.0.0.1:1"),
+            ("LOMS_HTTP_ADDR", "127.0.0.1:2"),
+            ("LOMS_UNPAID_CANCEL_AFTER_SECS", "604800"),
+            ("LOMS_UNPAID_CHECK_PERIOD_MS", "10"),
+            ("LOMS_KAFKA_BROKERS", "a:1,b:2"),
+            ("LOMS_KAFKA_TOPIC", "t"),
+            ("LOMS_RELAY_POLL_MS", "200"),
+            ("LOMS_RELAY_BATCH", "50000"),
+            ("LOMS_RELAY_LEASE_TTL_MS", "600"),
+        ],
+        Config::from_env,
+    )
+    .expect("valid");
+    assert_eq!((set.grpc_addr.port(), set.http_addr.port()), (1, 2));
+    assert_eq!(set.unpaid_ttl, Duration::from_secs(604_800));
+    assert_eq!(set.unpaid_check_period, Duration::from_millis(10));
+    let events = set.events.expect("relay on");
+    assert_eq!(
+        (events.brokers.as_str(), events.topic.as_str()),
+        ("a:1,b:2", "t")
+    );
+    assert_eq!(
+        events.relay,
+        RelaySettings {
+            poll: Duration::from_millis(200),
+            batch: 50_000,
+            lease_ttl: Duration::from_millis(600),
+        }
+    );
+    let off = with(&[("LOMS_KAFKA_BROKERS", "off")], Config::from_env).expect("valid");
+    assert_eq!(off.events, None, "off turns the relay off");
+
+    for (key, value) in [
+        ("LOMS_GRPC_ADDR", "nowhere"),
+        ("LOMS_UNPAID_CANCEL_AFTER_SECS", "0"),
+        ("LOMS_UNPAID_CANCEL_AFTER_SECS", "604801"),
+        ("LOMS_UNPAID_CHECK_PERIOD_MS", "9"),
+        ("LOMS_RELAY_POLL_MS", "9"),
+        ("LOMS_RELAY_BATCH", "0"),
+        ("LOMS_RELAY_BATCH", "50001"),
+        ("LOMS_RELAY_LEASE_TTL_MS", "299"),
+        ("STORAGE", "disk"),
+    ] {
+        let error = with(&[(key, value)], Config::from_env).expect_err(value);
+        assert!(error.to_string().contains(key), "{key}={value}: {error}");
+    }
+    // A poll longer than a third of the lease would let an idle relay lose its lease.
+    let error = with(
+        &[
+            ("LOMS_RELAY_POLL_MS", "334"),
+            ("LOMS_RELAY_LEASE_TTL_MS", "1000"),
+        ],
+        Config::from_env,
+    )
+    .expect_err("poll > lease/3");
+    assert!(error.to_string().contains("a third"), "{error}");
+    let exactly_a_third = with(
+        &[
+            ("LOMS_RELAY_POLL_MS", "333"),
+            ("LOMS_RELAY_LEASE_TTL_MS", "999"),
+        ],
+        Config::from_env,
+    );
+    assert!(exactly_a_third.is_ok(), "a third is allowed");
+}

@@ -1,0 +1,16 @@
+//! The global subscriber: installed by the first call, a second call harmless. One binary of its own,
+//! since it installs the process's subscriber.
+
+#[test]
+fn the_subscriber_is_installed_and_a_second_call_is_harmless() {
+    assert!(!tracing::dispatcher::has_been_set());
+    std::env::set_var("LOG_FORMAT", "json");
+    telemetry::init();
+    assert!(
+        tracing::dispatcher::has_been_set(),
+        "a subscriber is installed"
+    );
+    std::env::remove_var("LOG_FORMAT");
+    telemetry::init();
+    tracing::info!("still logging");
+}
