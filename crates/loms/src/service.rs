@@ -320,6 +320,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_store_that_answers_an_order_without_a_key_with_another_order_is_a_storage_failure() {
+        let mut orders = MockOrderRepo::new();
+        orders.expect_place().returning(|_| {
+            Ok(Placement::Existing(stored(
+                12,
+                &[(5, 2)],
+                OrderStatus::New,
+                "",
+            )))
+        });
+        let error = with_orders(orders)
+            .create_order(user(), [item(5, 3)], None, rid())
+            .await
+            .expect_err("no key: nothing can exist already");
+        assert!(
+            matches!(&error, LomsError::Storage(e) if e.to_string().contains("without a key")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_id_that_is_not_positive_is_an_invalid_order() {
+        let error = LomsError::from(OrderId::try_from(0).expect_err("not positive"));
+        assert!(matches!(
+            error,
+            LomsError::InvalidOrder(InvalidOrder::NotPositive(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn create_order_without_items_stores_nothing() {
         let error = with_orders(MockOrderRepo::new())
             .create_order(user(), [], None, rid())

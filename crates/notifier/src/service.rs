@@ -183,6 +183,89 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_event_the_store_did_not_record_is_not_notified() {
+        let handled = announce(&Ok(event()), &at(1), Recorded::Skipped);
+        assert_eq!(handled, Handled::Malformed);
+    }
+
+    /// The names of the counters described, and of those incremented.
+    #[derive(Default)]
+    struct CounterNames {
+        described: std::sync::Mutex<Vec<String>>,
+        incremented: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl metrics::Recorder for CounterNames {
+        fn describe_counter(
+            &self,
+            key: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+            self.described
+                .lock()
+                .expect("unpoisoned")
+                .push(key.as_str().to_owned());
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            self.incremented
+                .lock()
+                .expect("unpoisoned")
+                .push(key.name().to_owned());
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn every_counter_it_increments_is_described() {
+        let names = CounterNames::default();
+        let malformed = Event::parse(record(b"{}"));
+        metrics::with_local_recorder(&names, || {
+            describe_metrics();
+            announce(&Ok(event()), &at(1), Recorded::Notified);
+            announce(&Ok(event()), &at(2), Recorded::Duplicate);
+            announce(&malformed, &at(3), Recorded::Skipped);
+        });
+        let described = names.described.lock().expect("unpoisoned").clone();
+        let incremented = names.incremented.lock().expect("unpoisoned").clone();
+        assert_eq!(incremented.len(), 3, "{incremented:?}");
+        for name in &incremented {
+            assert!(
+                described.contains(name),
+                "{name} is not described: {described:?}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn a_store_failure_is_passed_on_for_a_retry() {
         let mut store = MockNotificationStore::new();
