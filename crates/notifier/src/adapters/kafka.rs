@@ -333,3 +333,65 @@ fn handle_until_stored(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{MockNotificationStore, Recorded, RepoError};
+
+    fn records() -> Vec<(Record<'static>, Position)> {
+        let record = Record {
+            key: Some(b"7"),
+            value: Some(br#"{"order_id": 7, "status": "payed", "moment": "2026-11-30T10:00:00Z"}"#),
+            event_id: Some(b"e-7"),
+            request_id: None,
+        };
+        let at = Position {
+            topic: "t".into(),
+            partition: 0,
+            offset: 3,
+        };
+        vec![(record, at)]
+    }
+
+    /// `handle_until_stored` over `store`, on a blocking thread as the consumer runs it.
+    async fn handle(store: MockNotificationStore, stopping: bool) -> bool {
+        let notifier = Notifier::new(Arc::new(store));
+        let runtime = Handle::current();
+        tokio::task::spawn_blocking(move || {
+            handle_until_stored(&notifier, &records(), &runtime, &AtomicBool::new(stopping))
+        })
+        .await
+        .expect("no panic")
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failing_store_is_asked_again_until_the_records_are_stored() {
+        let mut store = MockNotificationStore::new();
+        let mut order = mockall::Sequence::new();
+        store
+            .expect_record()
+            .times(2)
+            .in_sequence(&mut order)
+            .returning(|_| Err(RepoError::msg("down")));
+        store
+            .expect_record()
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|entries| Ok(vec![Recorded::Notified; entries.len()]));
+        assert!(handle(store, false).await, "stored on the third attempt");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_stopping_notifier_leaves_records_it_could_not_store_for_the_next_run() {
+        let mut store = MockNotificationStore::new();
+        store
+            .expect_record()
+            .times(1)
+            .returning(|_| Err(RepoError::msg("down")));
+        assert!(
+            !handle(store, true).await,
+            "given up: consumed again after a restart"
+        );
+    }
+}
