@@ -62,19 +62,19 @@ run-all:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
 
-# run every test, with cargo-nextest where installed (else cargo test): starts the stack the storage
-# tests use (installing what is missing), runs the system tests once more on PostgreSQL, the pgbouncer
-# outage check over the binaries, the order-event fault tests (test-faults), then end to end over the
-# binaries, schemathesis and the browser test.
-# The second pass selects the whole workspace, as the first does, so that cargo resolves the same
-# features and reuses the first build instead of compiling everything again (`-p system-tests` alone
-# would); without nextest's filter it reruns every integration test, the few outside system-tests too.
+# run every test: starts the stack the storage tests use (installing what is missing); every test of
+# the workspace under coverage (`just cov`: the figures per crate, failing below the bars), the system
+# tests once more on PostgreSQL (with cargo-nextest where installed, else cargo test), the pgbouncer
+# outage check over the binaries, the order-event and shutdown fault tests (test-faults), then end to
+# end over the binaries, schemathesis and the browser test.
+# The PostgreSQL pass selects the whole workspace, as test-faults' build does, so that cargo resolves
+# the same features and builds once; without nextest's filter it reruns every integration test, the
+# few outside system-tests too.
 test: stack-up && test-faults e2e test-api test-browser
+    bash scripts/coverage.sh
     if command -v cargo-nextest >/dev/null; then \
-        cargo nextest run --workspace --locked --no-fail-fast; \
         ROUTE256_TEST_STORAGE=postgres cargo nextest run --workspace --locked --no-fail-fast -E 'package(system-tests)'; \
     else \
-        cargo test --workspace --locked --no-fail-fast; \
         ROUTE256_TEST_STORAGE=postgres cargo test --workspace --locked --no-fail-fast --test '*'; \
     fi
     bash scripts/e2e-postgres.sh
@@ -98,7 +98,8 @@ test-faults:
     cargo test --workspace --locked --test event_faults --test shutdown -- --ignored --test-threads=1
 
 # line coverage (cargo-tarpaulin) per crate by the workspace's tests, and of the use-case modules by
-# their crate's own unit tests; fails below 90 % (scripts/coverage.py says what is counted)
+# their crate's own unit tests; fails below 90 % (scripts/coverage.py says what is counted). The first
+# pass of `just test`; alone it needs `just tools` once
 cov: stack-up
     bash scripts/coverage.sh
 

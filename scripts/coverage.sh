@@ -12,6 +12,6 @@ out=target/cov/report
 common=(--engine llvm --skip-clean --target-dir target/cov --out Json
   --exclude-files 'crates/proto/*' --exclude-files 'crates/*-db/*')
 mkdir -p "$out/workspace" "$out/own"
-cargo tarpaulin --workspace --locked "${common[@]}" --output-dir "$out/workspace" --timeout 600
+cargo tarpaulin --workspace --locked "${common[@]}" --output-dir "$out/workspace" --timeout 600 --no-fail-fast
 cargo tarpaulin -p cart -p loms -p notifier --lib --locked "${common[@]}" --output-dir "$out/own"
 python3 scripts/coverage.py "$out/workspace/tarpaulin-report.json" "$out/own/tarpaulin-report.json"

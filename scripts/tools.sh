@@ -9,6 +9,7 @@
 #   protoc               Debian's protobuf-compiler + libprotobuf-dev (well-known types): prost-validate-types
 #                        runs protoc in its build script, so even a plain `cargo build` needs it
 #   cornucopia           crates.io, `cargo install --locked` into ~/.cargo/bin
+#   cargo-tarpaulin      crates.io, the same way: line coverage (`just cov`, and `just test`'s first pass)
 #   google/api + validate protos   extracted into third_party/proto (not committed)
 #   docker-compose       Debian's 1.29, only to check compose.yaml without an engine
 #   redis-server, postgresql-client   Debian: servers and clients the tests start and call
@@ -24,6 +25,7 @@ GRPCIO_VERSION=1.85.3
 SCHEMATHESIS_VERSION=4.32.5
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 CORNUCOPIA_VERSION=1.0.1
+TARPAULIN_VERSION=0.37.5
 PROST_VALIDATE_TYPES_VERSION=0.2.9
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -87,6 +89,14 @@ ln -sf "$grpcurl_bin" "$bin/grpcurl"
 if ! have_version cornucopia "$CORNUCOPIA_VERSION"; then
   log "cargo install cornucopia@$CORNUCOPIA_VERSION (several minutes, once)"
   cargo install --locked --quiet cornucopia --version "$CORNUCOPIA_VERSION"
+fi
+
+if ! have_version cargo-tarpaulin "tarpaulin $TARPAULIN_VERSION"; then
+  log "cargo install cargo-tarpaulin@$TARPAULIN_VERSION (a few minutes, once)"
+  # Its release profile asks for fat LTO in one codegen unit: ~7 min on 2 cores. Without them the build
+  # takes about half that, and a coverage run is no slower (its time goes to the tests).
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --locked --quiet cargo-tarpaulin --version "$TARPAULIN_VERSION"
 fi
 
 # --- third-party protos (imports of ours, not committed) ----------------------------------------
