@@ -1,20 +1,10 @@
 //! Settings from the real environment: each variable overrides its default, and an unusable value
 //! refuses the start naming the variable. One test in its own binary, since it changes this process's
 //! environment.
+use env_config::with_vars;
 use std::time::Duration;
 
 use cart::Config;
-
-fn with<T>(vars: &[(&str, &str)], read: impl FnOnce() -> T) -> T {
-    for (key, value) in vars {
-        std::env::set_var(key, value);
-    }
-    let read = read();
-    for (key, _) in vars {
-        std::env::remove_var(key);
-    }
-    read
-}
 
 #[test]
 fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
@@ -29,7 +19,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
     );
     assert_eq!(default.upstream_timeout, Duration::from_secs(5));
 
-    let set = with(
+    let set = with_vars(
         &[
             ("CART_GRPC_ADDR", "127.0.0.1:1"),
             ("CART_HTTP_ADDR", "127.0.0.1:2"),
@@ -66,7 +56,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         ("CART_PRODUCT_BURST", "0"),
         ("STORAGE", "disk"),
     ] {
-        let error = with(&[(key, value)], Config::from_env).expect_err(value);
+        let error = with_vars(&[(key, value)], Config::from_env).expect_err(value);
         assert!(error.to_string().contains(key), "{key}={value}: {error}");
     }
 }

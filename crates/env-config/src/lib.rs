@@ -64,6 +64,20 @@ where
     }
 }
 
+/// For tests of settings (feature `testing`): sets `vars`, runs `read`, then unsets them. The process's
+/// environment is shared, so such a test belongs in a test binary of its own.
+#[cfg(feature = "testing")]
+pub fn with_vars<T>(vars: &[(&str, &str)], read: impl FnOnce() -> T) -> T {
+    for (key, value) in vars {
+        std::env::set_var(key, value);
+    }
+    let read = read();
+    for (key, _) in vars {
+        std::env::remove_var(key);
+    }
+    read
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

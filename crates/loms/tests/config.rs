@@ -1,21 +1,11 @@
 //! Settings from the real environment: each variable overrides its default, and an unusable value
 //! refuses the start naming the variable. One test in its own binary, since it changes this process's
 //! environment.
+use env_config::with_vars;
 use std::time::Duration;
 
 use loms::config::{Config, Events, DEFAULT_BROKERS, DEFAULT_TOPIC};
 use loms::relay::RelaySettings;
-
-fn with<T>(vars: &[(&str, &str)], read: impl FnOnce() -> T) -> T {
-    for (key, value) in vars {
-        std::env::set_var(key, value);
-    }
-    let read = read();
-    for (key, _) in vars {
-        std::env::remove_var(key);
-    }
-    read
-}
 
 #[test]
 fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
@@ -33,7 +23,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         })
     );
 
-    let set = with(
+    let set = with_vars(
         &[
             ("LOMS_GRPC_ADDR", "127.0.0.1:1"),
             ("LOMS_HTTP_ADDR", "127.0.0.1:2"),
@@ -64,7 +54,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
             lease_ttl: Duration::from_millis(600),
         }
     );
-    let off = with(&[("LOMS_KAFKA_BROKERS", "off")], Config::from_env).expect("valid");
+    let off = with_vars(&[("LOMS_KAFKA_BROKERS", "off")], Config::from_env).expect("valid");
     assert_eq!(off.events, None, "off turns the relay off");
 
     for (key, value) in [
@@ -78,11 +68,11 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         ("LOMS_RELAY_LEASE_TTL_MS", "299"),
         ("STORAGE", "disk"),
     ] {
-        let error = with(&[(key, value)], Config::from_env).expect_err(value);
+        let error = with_vars(&[(key, value)], Config::from_env).expect_err(value);
         assert!(error.to_string().contains(key), "{key}={value}: {error}");
     }
     // A poll longer than a third of the lease would let an idle relay lose its lease.
-    let error = with(
+    let error = with_vars(
         &[
             ("LOMS_RELAY_POLL_MS", "334"),
             ("LOMS_RELAY_LEASE_TTL_MS", "1000"),
@@ -91,7 +81,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
     )
     .expect_err("poll > lease/3");
     assert!(error.to_string().contains("a third"), "{error}");
-    let exactly_a_third = with(
+    let exactly_a_third = with_vars(
         &[
             ("LOMS_RELAY_POLL_MS", "333"),
             ("LOMS_RELAY_LEASE_TTL_MS", "999"),

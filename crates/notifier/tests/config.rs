@@ -1,20 +1,10 @@
 //! Settings from the real environment: each variable overrides its default, the storage decides where
 //! a partition never consumed starts, and an unusable value refuses the start naming the variable. One
 //! test in its own binary, since it changes this process's environment.
+use env_config::with_vars;
 use notifier::adapters::kafka::Start;
 use notifier::config::Storage;
 use notifier::Config;
-
-fn with<T>(vars: &[(&str, &str)], read: impl FnOnce() -> T) -> T {
-    for (key, value) in vars {
-        std::env::set_var(key, value);
-    }
-    let read = read();
-    for (key, _) in vars {
-        std::env::remove_var(key);
-    }
-    read
-}
 
 #[test]
 fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
@@ -36,7 +26,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         "memory forgets offsets: start at the end"
     );
 
-    let set = with(
+    let set = with_vars(
         &[
             ("NOTIFIER_HTTP_ADDR", "127.0.0.1:1"),
             ("NOTIFIER_KAFKA_BROKERS", "a:1"),
@@ -66,7 +56,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
     assert!(matches!(&set.storage, Storage::Postgres(pg) if pg.url == "postgres://u@h:1/n"));
 
     for (key, value) in [("NOTIFIER_HTTP_ADDR", "nowhere"), ("STORAGE", "disk")] {
-        let error = with(&[(key, value)], Config::from_env).expect_err(value);
+        let error = with_vars(&[(key, value)], Config::from_env).expect_err(value);
         assert!(error.to_string().contains(key), "{key}={value}: {error}");
     }
 }

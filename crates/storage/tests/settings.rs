@@ -1,21 +1,11 @@
 //! Settings from the real environment, and a database opened, pinged, and refused when nothing answers.
 //! One binary of its own, since it changes this process's environment; the database case needs
 //! `just stack-up`.
+use env_config::with_vars;
 use std::time::Duration;
 
 use storage::testing::TestDatabase;
 use storage::{Database, PgSettings, Storage};
-
-fn with<T>(vars: &[(&str, &str)], read: impl FnOnce() -> T) -> T {
-    for (key, value) in vars {
-        std::env::set_var(key, value);
-    }
-    let read = read();
-    for (key, _) in vars {
-        std::env::remove_var(key);
-    }
-    read
-}
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:6433/loms";
 
@@ -25,7 +15,7 @@ fn storage_and_database_settings_come_from_the_environment() {
         Storage::from_env("X", DEFAULT_URL).expect("valid"),
         Storage::Memory
     );
-    let postgres = with(&[("STORAGE", "postgres")], || {
+    let postgres = with_vars(&[("STORAGE", "postgres")], || {
         Storage::from_env("X", DEFAULT_URL)
     });
     let expected = PgSettings {
@@ -35,7 +25,7 @@ fn storage_and_database_settings_come_from_the_environment() {
         timeout: Duration::from_secs(5),
     };
     assert_eq!(postgres.expect("valid"), Storage::Postgres(expected));
-    let set = with(
+    let set = with_vars(
         &[
             ("X_DATABASE_URL", "postgres://u:pw@h:1/d"),
             ("X_DATABASE_POOL_SIZE", "1000"),
@@ -61,7 +51,7 @@ fn storage_and_database_settings_come_from_the_environment() {
         ("X_DATABASE_TIMEOUT_MS", "600001"),
     ] {
         let vars = [("STORAGE", "postgres"), (key, value)];
-        let error = with(&vars, || Storage::from_env("X", DEFAULT_URL)).expect_err(value);
+        let error = with_vars(&vars, || Storage::from_env("X", DEFAULT_URL)).expect_err(value);
         assert!(error.to_string().contains(key), "{key}={value}: {error}");
         assert!(!error.to_string().contains("pw@"), "{error}");
     }

@@ -101,7 +101,7 @@ impl Rig {
             loms,
             notifier,
             loms_grpc: format!("http://{grpc_addr}"),
-            loms_http: format!("http://{http_addr}"),
+            loms_http: http_addr,
             logs,
         }
     }
@@ -117,15 +117,7 @@ impl Rig {
 
     /// loms's gauge of unsent events, when loms answers.
     async fn pending_events(&self) -> Option<f64> {
-        let text = reqwest::get(format!("{}/metrics", self.loms_http))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        text.lines()
-            .find_map(|line| line.strip_prefix("loms_outbox_pending_events "))
-            .and_then(|value| value.trim().parse().ok())
+        events::pending_events(&self.loms_http).await
     }
 
     /// Every order loms holds, with its final status, once none awaits payment (ids with gaps: a

@@ -142,11 +142,7 @@ impl Rig {
 
     /// loms's gauge of unsent events.
     async fn pending_events(&self) -> Option<f64> {
-        let url = format!("http://{}/metrics", self.services[1].1.http);
-        let text = reqwest::get(url).await.ok()?.text().await.ok()?;
-        text.lines()
-            .find_map(|line| line.strip_prefix("loms_outbox_pending_events "))
-            .and_then(|value| value.trim().parse().ok())
+        events::pending_events(&self.services[1].1.http).await
     }
 }
 

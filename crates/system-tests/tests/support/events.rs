@@ -199,6 +199,19 @@ async fn start_notifier_on(
     Running { addr, stop, task }
 }
 
+/// loms's gauge of unsent events, read from its `/metrics` at `http` (`127.0.0.1:port`), when it answers.
+pub async fn pending_events(http: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("loms_outbox_pending_events "))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// The status changes an order that ended in `status` went through: what it must be notified of.
 pub fn changes_to(status: OrderStatus) -> Vec<Status> {
     use Status::*;
