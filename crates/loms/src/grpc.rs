@@ -144,8 +144,11 @@ impl LomsService for LomsGrpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::memory::MemoryStore;
     use crate::domain::InvalidOrder;
-    use crate::ports::RepoError;
+    use crate::domain::Stock;
+    use crate::ports::{Outbox, RepoError};
+    use std::sync::Arc;
     use tonic::Code;
 
     #[test]
@@ -190,6 +193,164 @@ mod tests {
         for (error, code) in cases {
             assert_eq!(Status::from(error).code(), code);
         }
+    }
+
+    /// loms over a memory store with `stock` (sku, total, reserved), and the store.
+    fn grpc(stock: &[(u32, u64, u64)]) -> (LomsGrpc, Arc<MemoryStore>) {
+        let store = Arc::new(MemoryStore::with_stock(stock.iter().map(
+            |&(sku, total, reserved)| {
+                let stock = Stock::new(total, reserved).expect("valid");
+                (Sku::try_from(sku).expect("positive"), stock)
+            },
+        )));
+        let loms = Loms::new(store.clone(), store.clone());
+        (LomsGrpc::new(loms), store)
+    }
+
+    /// A request carrying `x-request-id: id`, as the server's layer leaves it.
+    fn with_id<T>(message: T, id: &str) -> Request<T> {
+        let mut request = Request::new(message);
+        let id = id.parse().expect("ascii");
+        request
+            .metadata_mut()
+            .insert(server::context::REQUEST_ID, id);
+        request
+    }
+
+    fn create(user: i64, items: &[(u32, u32)], key: &str) -> pb::OrderCreateRequest {
+        pb::OrderCreateRequest {
+            user,
+            items: items
+                .iter()
+                .map(|&(sku, count)| pb::Item { sku, count })
+                .collect(),
+            idempotency_key: key.into(),
+        }
+    }
+
+    /// The request ids of the events waiting in the outbox, oldest first.
+    async fn event_request_ids(store: &MemoryStore) -> Vec<String> {
+        let events = store.pending(100, &[]).await.expect("pending");
+        events.iter().map(|e| e.request_id.to_string()).collect()
+    }
+
+    async fn info(grpc: &LomsGrpc, order_id: i64) -> pb::OrderInfoResponse {
+        let request = Request::new(pb::OrderInfoRequest { order_id });
+        grpc.order_info(request).await.expect("found").into_inner()
+    }
+
+    #[tokio::test]
+    async fn an_order_is_created_and_read_back_as_the_caller_sent_it() {
+        let (grpc, store) = grpc(&[(1, 10, 0), (2, 10, 0)]);
+        let request = with_id(create(42, &[(1, 2), (2, 3)], "k"), "req-7");
+        let created = grpc.order_create(request).await.expect("created");
+        let order_id = created.into_inner().order_id;
+        assert_eq!(order_id, 1);
+
+        let order = info(&grpc, order_id).await;
+        assert_eq!(order.status, i32::from(pb::OrderStatus::AwaitingPayment));
+        assert_eq!(order.user, 42);
+        let items: Vec<_> = order.items.iter().map(|i| (i.sku, i.count)).collect();
+        assert_eq!(items, [(1, 2), (2, 3)]);
+        // new, then awaiting payment: both caused by the call
+        assert_eq!(event_request_ids(&store).await, ["req-7", "req-7"]);
+
+        // the key answers the same order again
+        let again = grpc.order_create(Request::new(create(42, &[(1, 2), (2, 3)], "k")));
+        assert_eq!(again.await.expect("answered").into_inner().order_id, 1);
+    }
+
+    #[tokio::test]
+    async fn pay_and_cancel_change_the_status_and_carry_the_callers_request_id() {
+        let (grpc, store) = grpc(&[(1, 10, 0)]);
+        for _ in 0..2 {
+            let request = Request::new(create(1, &[(1, 1)], ""));
+            grpc.order_create(request).await.expect("created");
+        }
+        let creation = store.pending(100, &[]).await.expect("pending");
+        let positions: Vec<i64> = creation.iter().map(|e| e.position).collect();
+        store.mark_sent(&positions).await.expect("marked");
+
+        let pay = with_id(pb::OrderPayRequest { order_id: 1 }, "req-pay");
+        grpc.order_pay(pay).await.expect("payed");
+        let cancel = with_id(pb::OrderCancelRequest { order_id: 2 }, "req-cancel");
+        grpc.order_cancel(cancel).await.expect("cancelled");
+
+        assert_eq!(
+            info(&grpc, 1).await.status,
+            i32::from(pb::OrderStatus::Payed)
+        );
+        let cancelled = info(&grpc, 2).await.status;
+        assert_eq!(cancelled, i32::from(pb::OrderStatus::Cancelled));
+        assert_eq!(event_request_ids(&store).await, ["req-pay", "req-cancel"]);
+        let stock = grpc.stocks_info(Request::new(pb::StocksInfoRequest { sku: 1 }));
+        // one unit sold, the cancelled one back: 9 of 10 left
+        assert_eq!(stock.await.expect("stocked").into_inner().count, 9);
+    }
+
+    #[tokio::test]
+    async fn a_call_without_a_request_id_gets_a_fresh_one() {
+        let (grpc, store) = grpc(&[(1, 10, 0)]);
+        let request = Request::new(create(1, &[(1, 1)], ""));
+        grpc.order_create(request).await.expect("created");
+        let ids = event_request_ids(&store).await;
+        assert_eq!(ids.len(), 2);
+        assert!(ids.iter().all(|id| id.starts_with("loms-")), "{ids:?}");
+    }
+
+    #[tokio::test]
+    async fn each_status_reads_back_as_its_own_proto_value() {
+        let statuses = [
+            (OrderStatus::New, pb::OrderStatus::New),
+            (
+                OrderStatus::AwaitingPayment,
+                pb::OrderStatus::AwaitingPayment,
+            ),
+            (OrderStatus::Failed, pb::OrderStatus::Failed),
+            (OrderStatus::Payed, pb::OrderStatus::Payed),
+            (OrderStatus::Cancelled, pb::OrderStatus::Cancelled),
+        ];
+        for (status, proto) in statuses {
+            assert_eq!(status_to_pb(status), proto);
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_ids_counts_and_unknown_orders_get_their_codes() {
+        let (grpc, _) = grpc(&[(1, 10, 0)]);
+        fn code<T>(result: Result<T, Status>) -> Code {
+            result.map(|_| ()).expect_err("refused").code()
+        }
+        let refused = [
+            (create(0, &[(1, 1)], ""), Code::InvalidArgument),
+            (create(1, &[(0, 1)], ""), Code::InvalidArgument),
+            (create(1, &[(1, 65_536)], ""), Code::InvalidArgument),
+            (
+                create(1, &[(1, 40_000), (1, 40_000)], ""),
+                Code::InvalidArgument,
+            ),
+            // the most units a position may have: refused for the stock only
+            (create(1, &[(1, 65_535)], ""), Code::FailedPrecondition),
+            (create(1, &[(1, 11)], ""), Code::FailedPrecondition),
+            // an unknown sku fails the order, as a short one does
+            (create(1, &[(3, 1)], ""), Code::FailedPrecondition),
+        ];
+        for (request, expected) in refused {
+            let answer = grpc.order_create(Request::new(request.clone())).await;
+            assert_eq!(code(answer), expected, "{request:?}");
+        }
+        let info = grpc.order_info(Request::new(pb::OrderInfoRequest { order_id: 0 }));
+        assert_eq!(code(info.await), Code::InvalidArgument);
+        let info = grpc.order_info(Request::new(pb::OrderInfoRequest { order_id: 99 }));
+        assert_eq!(code(info.await), Code::NotFound);
+        let pay = grpc.order_pay(Request::new(pb::OrderPayRequest { order_id: -1 }));
+        assert_eq!(code(pay.await), Code::InvalidArgument);
+        let cancel = grpc.order_cancel(Request::new(pb::OrderCancelRequest { order_id: 99 }));
+        assert_eq!(code(cancel.await), Code::NotFound);
+        let stock = grpc.stocks_info(Request::new(pb::StocksInfoRequest { sku: 0 }));
+        assert_eq!(code(stock.await), Code::InvalidArgument);
+        let stock = grpc.stocks_info(Request::new(pb::StocksInfoRequest { sku: 3 }));
+        assert_eq!(code(stock.await), Code::NotFound);
     }
 
     #[test]

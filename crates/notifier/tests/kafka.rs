@@ -1,0 +1,274 @@
+//! The consumer against the real Apache Kafka cluster of `just stack-up` (brokers from
+//! `ROUTE256_TEST_KAFKA`, default 127.0.0.1:9092-9094), on a fresh topic per test: every record reaches
+//! the store once, a restarted consumer resumes at the offsets the store holds, and one without stored
+//! offsets starts where its settings say. (Whole-system runs with loms, crashes and a lost broker are
+//! in system-tests.)
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use notifier::adapters::kafka::{ConsumerSettings, EventConsumer, Start};
+use notifier::adapters::memory::MemoryNotificationStore;
+use notifier::domain::Status;
+use notifier::ports::{Entry, NotificationStore, Recorded, RepoError};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+fn brokers() -> String {
+    std::env::var("ROUTE256_TEST_KAFKA")
+        .unwrap_or_else(|_| "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094".into())
+}
+
+/// A name no earlier run used.
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// Polls `done` until it holds, for at most 60 s.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A topic of `partitions` on three replicas, once every partition has a leader.
+async fn fresh_topic(partitions: i32) -> String {
+    let name = unique("notifier-test");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("an admin client");
+    let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(3));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let created = admin
+        .create_topics([&topic], &options)
+        .await
+        .expect("is the Kafka cluster of `just stack-up` running?");
+    for result in created {
+        result.expect("topic created");
+    }
+    let probe: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("a probe");
+    eventually("every partition has a leader", || {
+        let Ok(metadata) = probe.fetch_metadata(Some(&name), Duration::from_secs(5)) else {
+            return false;
+        };
+        metadata.topics().first().is_some_and(|topic| {
+            topic.partitions().len() == partitions as usize
+                && topic.partitions().iter().all(|p| p.leader() >= 0)
+        })
+    })
+    .await;
+    name
+}
+
+/// Publishes records as loms's relay does: key = order id, headers `event-id` and `x-request-id`.
+struct Publisher {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl Publisher {
+    fn new(topic: &str) -> Self {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("acks", "all")
+            .create()
+            .expect("a producer");
+        let topic = topic.to_owned();
+        Self { producer, topic }
+    }
+
+    /// The event `event_id`: `order` is now `status`. Without an event id the record is no event.
+    async fn send(&self, order: i64, status: &str, event_id: Option<&str>) {
+        let key = order.to_string();
+        let value = format!(
+            r#"{{"order_id": {order}, "status": "{status}", "moment": "2026-12-01T10:00:00.000001Z"}}"#
+        );
+        let mut headers = OwnedHeaders::new().insert(Header {
+            key: "x-request-id",
+            value: Some("req-test"),
+        });
+        if let Some(id) = event_id {
+            headers = headers.insert(Header {
+                key: "event-id",
+                value: Some(id),
+            });
+        }
+        let record = FutureRecord::to(&self.topic)
+            .key(&key)
+            .payload(&value)
+            .headers(headers);
+        let sent = self.producer.send(record, Duration::from_secs(30)).await;
+        sent.map_err(|(error, _)| error).expect("published");
+    }
+}
+
+/// The memory store, counting the records handed to it.
+#[derive(Default)]
+struct Counting {
+    store: MemoryNotificationStore,
+    entries: AtomicUsize,
+}
+
+impl Counting {
+    fn entries(&self) -> usize {
+        self.entries.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl NotificationStore for Counting {
+    async fn record(&self, entries: &[Entry]) -> Result<Vec<Recorded>, RepoError> {
+        let recorded = self.store.record(entries).await?;
+        self.entries.fetch_add(entries.len(), Ordering::SeqCst);
+        Ok(recorded)
+    }
+
+    async fn offsets(&self, topic: &str) -> Result<HashMap<i32, i64>, RepoError> {
+        self.store.offsets(topic).await
+    }
+}
+
+fn settings(topic: &str, group: &str, start: Start) -> ConsumerSettings {
+    ConsumerSettings {
+        brokers: brokers(),
+        topic: topic.into(),
+        group: group.into(),
+        start,
+    }
+}
+
+/// Consumes with `settings` into `store` until `done`, then stops the consumer and waits for it.
+async fn consume_until(
+    settings: &ConsumerSettings,
+    store: &Arc<Counting>,
+    what: &str,
+    done: impl FnMut() -> bool,
+) {
+    let consumer = EventConsumer::new(settings, store.clone()).expect("a consumer");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(consumer.run(stopped));
+    eventually(what, done).await;
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the consumer stops when told")
+        .expect("the consumer task ends cleanly");
+}
+
+/// How far the topic's partitions reach (their high watermarks), by partition.
+fn ends(topic: &str, partitions: i32) -> HashMap<i32, i64> {
+    let probe: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("a probe");
+    (0..partitions)
+        .map(|p| {
+            let (_, high) = probe
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .expect("watermarks");
+            (p, high)
+        })
+        .filter(|&(_, high)| high > 0)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_record_is_handed_over_once_and_a_restart_resumes_at_the_stored_offsets() {
+    let topic = fresh_topic(2).await;
+    let publisher = Publisher::new(&topic);
+    let orders = 1..=6;
+    for order in orders.clone() {
+        publisher
+            .send(order, "new", Some(&format!("{order}-new")))
+            .await;
+        let id = format!("{order}-awaiting");
+        publisher.send(order, "awaiting payment", Some(&id)).await;
+    }
+    // not an order event: stored as a moved offset only
+    publisher.send(1, "new", None).await;
+    let store = Arc::new(Counting::default());
+    let group = unique("notifier-test");
+    let first = settings(&topic, &group, Start::Earliest);
+    consume_until(&first, &store, "all 13 records handed over", || {
+        store.entries() >= 13
+    })
+    .await;
+    assert_eq!(store.entries(), 13, "a record handed over twice");
+    for order in orders.clone() {
+        let notified = store.store.notified(order);
+        assert_eq!(
+            notified,
+            [Status::New, Status::AwaitingPayment],
+            "order {order}"
+        );
+    }
+    let stored = store.offsets(&topic).await.expect("offsets");
+    assert_eq!(
+        stored,
+        ends(&topic, 2),
+        "each partition's next offset is stored"
+    );
+
+    // a new change, and an event sent again (as a relay does when an acknowledgement was lost)
+    publisher.send(1, "payed", Some("1-payed")).await;
+    publisher.send(2, "new", Some("2-new")).await;
+    let second = settings(&topic, &group, Start::Earliest);
+    consume_until(&second, &store, "both new records handed over", || {
+        store.store.notified(1).len() == 3 && store.entries() >= 15
+    })
+    .await;
+    assert_eq!(
+        store.entries(),
+        15,
+        "the restart read records stored before"
+    );
+    let payed = [Status::New, Status::AwaitingPayment, Status::Payed];
+    assert_eq!(store.store.notified(1), payed);
+    let once = [Status::New, Status::AwaitingPayment];
+    assert_eq!(
+        store.store.notified(2),
+        once,
+        "a re-sent event notified twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_stored_offsets_a_latest_consumer_skips_what_came_before_it() {
+    let topic = fresh_topic(1).await;
+    let publisher = Arc::new(Publisher::new(&topic));
+    publisher.send(1, "new", Some("before")).await;
+    let store = Arc::new(Counting::default());
+    let latest = settings(&topic, &unique("notifier-test"), Start::Latest);
+    // the consumer joins at some moment: publish until something published after that arrives
+    let publishing = {
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            for n in 0.. {
+                publisher.send(2, "new", Some(&format!("after-{n}"))).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    consume_until(&latest, &store, "an event published after joining", || {
+        !store.store.notified(2).is_empty()
+    })
+    .await;
+    publishing.abort();
+    assert!(store.store.notified(1).is_empty(), "read from the start");
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `just mutants [crate…]`: mutation testing with cargo-mutants over the hand-written logic of cart, loms
+# and the notifier — domain, use cases, grpc, relay and adapters (not config, app or main, which the
+# process tests cover, nor the shared adapter suites, which are tests) — each crate tested by its own
+# tests only, never by system-tests. Then scripts/mutants.py prints the score per crate (caught /
+# (caught + missed)) and the survivors, and fails below 90 %.
+#
+# cargo-mutants edits the files it mutates. So it runs in a mirror of this checkout under target/mutants
+# (tracked and untracked files, uncommitted changes included), with a target folder of its own that
+# later runs reuse: you can keep working here while it runs. Each crate runs in two parts, so that a
+# mutant waits only for the tests that can see it: the PostgreSQL adapter against the crate's
+# PostgreSQL suite (tests/postgres.rs, the stack must be up), everything else against the unit tests.
+# Both are the crate's own tests; a smaller set can only make the score lower, never higher.
+# MUTANTS_ARGS passes more options to every run (for example `--iterate` to retry only what survived).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+crates=("$@")
+[ ${#crates[@]} -gt 0 ] || crates=(cart loms notifier)
+
+# the files tested without PostgreSQL, per crate, and their tests: the unit tests, loms's race of its memory
+# store (tests/concurrent_reservations.rs), the notifier's consumer against the stack's Kafka (tests/kafka.rs)
+declare -A files=(
+  [cart]="domain.rs service.rs pool.rs grpc.rs adapters.rs adapters/memory.rs adapters/rate_limit.rs adapters/product_client.rs adapters/loms_client.rs"
+  [loms]="domain.rs service.rs grpc.rs relay.rs adapters/memory.rs adapters/kafka.rs"
+  [notifier]="domain.rs service.rs adapters/memory.rs adapters/kafka.rs"
+)
+declare -A unit_tests=([cart]="--lib" [loms]="--lib --test concurrent_reservations" [notifier]="--lib --test kafka")
+
+mirror=target/mutants/tree
+out=$PWD/target/mutants/out
+mkdir -p "$mirror" "$out"
+# tar keeps modification times, so cargo rebuilds only what changed since the last run
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$mirror"
+
+run() { # crate, name of the part, test arguments, files…
+  local crate=$1 part=$2 args=$3
+  shift 3
+  local select=()
+  for f in "$@"; do select+=(--file "crates/$crate/src/$f"); done
+  local test_args=()
+  for a in $args; do test_args+=("--cargo-test-arg=$a"); done
+  echo "mutants: $crate, $part ($args)"
+  local status=0
+  (cd "$mirror" && cargo mutants --in-place --no-shuffle -p "$crate" "${select[@]}" "${test_args[@]}" \
+    --output "$out/$crate-$part" ${MUTANTS_ARGS:-}) || status=$?
+  # 2 (some mutants missed) and 3 (some timed out) are judged by mutants.py; anything else is an error
+  case $status in 0 | 2 | 3) ;; *) exit "$status" ;; esac
+}
+
+for crate in "${crates[@]}"; do
+  run "$crate" unit "${unit_tests[$crate]}" ${files[$crate]}
+  run "$crate" postgres "--test postgres" adapters/postgres.rs
+done
+python3 scripts/mutants.py "$out" "${crates[@]}"
