@@ -107,6 +107,13 @@ cov: stack-up
 e2e:
     bash scripts/e2e.sh
 
+# mutation testing (cargo-mutants) of cart's, loms's and the notifier's domain, use cases, grpc, relay
+# and adapters, each crate by its own tests; prints the score per crate and the survivors, fails below
+# 90 %. Runs in a mirror under target/mutants (you can keep working); MUTANTS_ARGS=--iterate retries
+# only what survived. Installs cargo-mutants on first use; about an hour on 2 cores
+mutants *CRATES: stack-up
+    bash scripts/mutants.sh {{CRATES}}
+
 # OrderCreate throughput through gRPC → loms → pgbouncer → PostgreSQL beside pgbench, cart.List
 # with the worker pool and the rate limiter, the HTTP gateway against gRPC, and order events: the relay
 # against a bare producer, the latency from a change to its notification (see BENCHMARKS.md)

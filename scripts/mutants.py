@@ -22,6 +22,8 @@ def main(out: str, crates: list[str]) -> int:
         for folder in sorted(pathlib.Path(out).glob(f"{crate}-*")):
             for kind in count:
                 found = lines(folder, f"{kind}.txt")
+                if kind == "caught":  # what earlier runs caught, under MUTANTS_ARGS=--iterate
+                    found += lines(folder, "previously_caught.txt")
                 count[kind] += len(found)
                 if kind == "missed":
                     survivors += found

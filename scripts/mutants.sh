@@ -9,11 +9,20 @@
 # (tracked and untracked files, uncommitted changes included), with a target folder of its own that
 # later runs reuse: you can keep working here while it runs. Each crate runs in two parts, so that a
 # mutant waits only for the tests that can see it: the PostgreSQL adapter against the crate's
-# PostgreSQL suite (tests/postgres.rs, the stack must be up), everything else against the unit tests.
-# Both are the crate's own tests; a smaller set can only make the score lower, never higher.
+# PostgreSQL suite (tests/postgres.rs), everything else against the tests named below. The stack must be
+# up (`just mutants` starts it). All are the crate's own tests; a smaller set can only make the score
+# lower, never higher. What is not counted, and why, is in .cargo/mutants.toml.
 # MUTANTS_ARGS passes more options to every run (for example `--iterate` to retry only what survived).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# the version the figures in BENCHMARKS.md came from; installed on first use (not by `just tools`: CI
+# does not run this)
+MUTANTS_VERSION=27.1.0
+if [[ "$(cargo mutants --version 2>/dev/null)" != "cargo-mutants $MUTANTS_VERSION" ]]; then
+  echo "mutants: cargo install cargo-mutants@$MUTANTS_VERSION (a few minutes, once)"
+  cargo install --locked --quiet cargo-mutants --version "$MUTANTS_VERSION"
+fi
 
 crates=("$@")
 [ ${#crates[@]} -gt 0 ] || crates=(cart loms notifier)

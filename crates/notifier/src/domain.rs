@@ -177,8 +177,11 @@ mod tests {
     fn every_status_name_round_trips() {
         for status in Status::ALL {
             assert_eq!(Status::parse(status.as_str()), Some(status));
+            // what the log line `order <id> status <status>` shows
+            assert_eq!(status.to_string(), status.as_str());
         }
         assert_eq!(Status::parse("paid"), None);
+        assert_eq!(Status::AwaitingPayment.to_string(), "awaiting payment");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::task::JoinHandle;
 
 fn brokers() -> String {
     std::env::var("ROUTE256_TEST_KAFKA")
@@ -118,16 +119,23 @@ impl Publisher {
     }
 }
 
-/// The memory store, counting the records handed to it.
+/// The memory store, counting the records handed to it; its first `unreadable` reads of the offsets
+/// fail.
 #[derive(Default)]
 struct Counting {
     store: MemoryNotificationStore,
     entries: AtomicUsize,
+    unreadable: AtomicUsize,
+    offset_reads: AtomicUsize,
 }
 
 impl Counting {
     fn entries(&self) -> usize {
         self.entries.load(Ordering::SeqCst)
+    }
+
+    fn offset_reads(&self) -> usize {
+        self.offset_reads.load(Ordering::SeqCst)
     }
 }
 
@@ -140,6 +148,10 @@ impl NotificationStore for Counting {
     }
 
     async fn offsets(&self, topic: &str) -> Result<HashMap<i32, i64>, RepoError> {
+        let read = self.offset_reads.fetch_add(1, Ordering::SeqCst);
+        if read < self.unreadable.load(Ordering::SeqCst) {
+            return Err(RepoError::unavailable("offsets", "the store is down"));
+        }
         self.store.offsets(topic).await
     }
 }
@@ -153,6 +165,24 @@ fn settings(topic: &str, group: &str, start: Start) -> ConsumerSettings {
     }
 }
 
+/// A consumer of `settings` into `store`, running until the sender says stop.
+fn start(
+    settings: &ConsumerSettings,
+    store: &Arc<Counting>,
+) -> (tokio::sync::watch::Sender<bool>, JoinHandle<()>) {
+    let consumer = EventConsumer::new(settings, store.clone()).expect("a consumer");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    (stop, tokio::spawn(consumer.run(stopped)))
+}
+
+/// Waits for a stopped consumer's task.
+async fn stopped(running: JoinHandle<()>) {
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the consumer stops when told")
+        .expect("the consumer task ends cleanly");
+}
+
 /// Consumes with `settings` into `store` until `done`, then stops the consumer and waits for it.
 async fn consume_until(
     settings: &ConsumerSettings,
@@ -160,15 +190,10 @@ async fn consume_until(
     what: &str,
     done: impl FnMut() -> bool,
 ) {
-    let consumer = EventConsumer::new(settings, store.clone()).expect("a consumer");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(consumer.run(stopped));
+    let (stop, running) = start(settings, store);
     eventually(what, done).await;
     stop.send_replace(true);
-    tokio::time::timeout(Duration::from_secs(30), running)
-        .await
-        .expect("the consumer stops when told")
-        .expect("the consumer task ends cleanly");
+    stopped(running).await;
 }
 
 /// How far the topic's partitions reach (their high watermarks), by partition.
@@ -271,4 +296,60 @@ async fn without_stored_offsets_a_latest_consumer_skips_what_came_before_it() {
     .await;
     publishing.abort();
     assert!(store.store.notified(1).is_empty(), "read from the start");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offsets_the_store_cannot_read_yet_are_waited_for() {
+    let topic = fresh_topic(1).await;
+    let publisher = Publisher::new(&topic);
+    publisher.send(1, "new", Some("1-new")).await;
+    let store = Arc::new(Counting::default());
+    let group = unique("notifier-test");
+    let earliest = settings(&topic, &group, Start::Earliest);
+    consume_until(&earliest, &store, "the first record", || store.entries() == 1).await;
+
+    publisher.send(1, "awaiting payment", Some("1-awaiting")).await;
+    store.unreadable.store(store.offset_reads() + 3, Ordering::SeqCst);
+    consume_until(&earliest, &store, "the second record", || store.entries() >= 2).await;
+    assert!(store.offset_reads() > 3, "the failed reads were not retried");
+    // resumed at the stored offset, not at the earliest record
+    assert_eq!(store.entries(), 2, "the first record was read again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_stops_while_its_store_cannot_read_the_offsets() {
+    let topic = fresh_topic(1).await;
+    let store = Arc::new(Counting::default());
+    store.unreadable.store(usize::MAX, Ordering::SeqCst);
+    let (stop, running) = start(&settings(&topic, &unique("notifier-test"), Start::Earliest), &store);
+    eventually("the offsets asked for again", || store.offset_reads() >= 2).await;
+    stop.send_replace(true);
+    stopped(running).await;
+}
+
+/// A consumer whose task is dropped (its runtime shutting down) stops polling and leaves the group
+/// at once: its partitions go to the other members instead of staying with a thread nobody awaits.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_consumer_leaves_the_group() {
+    let topic = fresh_topic(1).await;
+    Publisher::new(&topic).send(1, "new", Some("1-new")).await;
+    let group = unique("notifier-test");
+    let store = Arc::new(Counting::default());
+    let (_stop, running) = start(&settings(&topic, &group, Start::Earliest), &store);
+    eventually("the record handed over", || store.entries() == 1).await;
+    assert_eq!(members(&group), 1);
+    running.abort();
+    eventually("the group is empty", || members(&group) == 0).await;
+}
+
+/// How many members `group` has, as the group's coordinator says.
+fn members(group: &str) -> usize {
+    let probe: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("a probe");
+    let list = probe
+        .fetch_group_list(Some(group), Duration::from_secs(10))
+        .expect("the group's description");
+    list.groups().iter().map(|g| g.members().len()).sum()
 }
