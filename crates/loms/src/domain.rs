@@ -538,4 +538,20 @@ mod tests {
         assert_eq!("awaiting payment".parse(), Ok(OrderStatus::AwaitingPayment));
         assert!("paid".parse::<OrderStatus>().is_err());
     }
+
+    #[test]
+    fn a_request_id_is_1_to_128_visible_ascii_characters() {
+        let longest = "r".repeat(RequestId::MAX_LEN);
+        for good in ["r", "req-1", longest.as_str()] {
+            let parsed = RequestId::parse(good).map(|id| id.to_string());
+            assert_eq!(parsed.as_deref(), Some(good));
+        }
+        let too_long = "r".repeat(RequestId::MAX_LEN + 1);
+        for bad in ["", "has space", "é", too_long.as_str()] {
+            assert_eq!(RequestId::parse(bad), None, "{bad:?}");
+        }
+        let fresh = RequestId::fresh("auto-cancel").to_string();
+        assert!(fresh.starts_with("auto-cancel-"), "{fresh}");
+        assert!(RequestId::parse(&fresh).is_some(), "{fresh}");
+    }
 }

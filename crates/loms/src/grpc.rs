@@ -354,6 +354,38 @@ mod tests {
     }
 
     #[test]
+    fn refusals_tell_the_caller_what_was_refused() {
+        let id = OrderId::try_from(7).expect("positive");
+        let key = IdempotencyKey::parse("cart:1:2")
+            .ok()
+            .flatten()
+            .expect("valid");
+        let wrong = |current, transition| LomsError::WrongStatus {
+            order_id: id,
+            current,
+            transition,
+        };
+        use crate::domain::Transition::{Cancel, Pay};
+        let cases = [
+            (
+                LomsError::KeyReused { key, order_id: id },
+                "idempotency key 'cart:1:2' was used for order 7 with other items",
+            ),
+            (
+                wrong(OrderStatus::Failed, Pay),
+                "order 7 is failed: cannot pay",
+            ),
+            (
+                wrong(OrderStatus::Payed, Cancel),
+                "order 7 is payed: cannot cancel",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(Status::from(error).message(), message);
+        }
+    }
+
+    #[test]
     fn storage_causes_are_not_sent_to_the_caller() {
         let status = Status::from(LomsError::Storage(RepoError::msg("password=hunter2")));
         assert!(!status.message().contains("hunter2"));

@@ -594,6 +594,92 @@ mod tests {
         Relay::new(Arc::new(outbox), Arc::new(answering(&[])), settings)
     }
 
+    /// A pace polling every 100 ms, backing off up to 800 ms.
+    fn pace() -> Pace {
+        Pace::new(Duration::from_millis(100), Duration::from_millis(800))
+    }
+
+    /// How long until the pace reads next (the clock is paused: it does not move by itself).
+    fn wait(pace: &Pace) -> u128 {
+        pace.next_read.duration_since(Instant::now()).as_millis()
+    }
+
+    fn handed_over(count: usize, more: bool) -> Result<Step, RepoError> {
+        Ok(Step::HandedOver { count, more })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pace_reads_at_once_behind_a_full_batch_and_after_the_poll_otherwise() {
+        let mut pace = pace();
+        assert_eq!(wait(&pace), 0, "the first read is at once");
+        for (step, expected) in [
+            (handed_over(2, false), 0),
+            (handed_over(1, true), 0),
+            (handed_over(1, false), 100),
+            (Ok(Step::Idle), 100),
+            (Ok(Step::Standby), 100),
+        ] {
+            pace.stepped(&step, 2);
+            assert_eq!(wait(&pace), expected, "{step:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_reads_back_off_doubling_to_the_limit_until_a_read_succeeds() {
+        let mut pace = pace();
+        let failed = || Err(RepoError::msg("down"));
+        for expected in [100, 200, 400, 800, 800] {
+            pace.stepped(&failed(), 2);
+            assert_eq!(wait(&pace), expected);
+        }
+        pace.stepped(&Ok(Step::Idle), 2);
+        pace.stepped(&failed(), 2);
+        assert_eq!(wait(&pace), 100, "the backoff starts again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_here_brings_the_read_forward_unless_the_relay_backs_off() {
+        let mut pace = pace();
+        pace.stepped(&Ok(Step::Idle), 2);
+        pace.woken();
+        assert_eq!(wait(&pace), 0, "woken while idle");
+
+        pace.stepped(&Err(RepoError::msg("down")), 2);
+        pace.stepped(&Err(RepoError::msg("down")), 2);
+        pace.woken();
+        assert_eq!(wait(&pace), 200, "woken while backing off");
+
+        let mut pace = self::pace();
+        pace.stepped(&Ok(Step::Idle), 2);
+        pace.settled(1, false);
+        pace.woken();
+        assert_eq!(wait(&pace), 100, "woken while a failed event waits");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_failed_events_the_first_read_once_the_pipeline_ran_empty_backs_off() {
+        let mut pace = pace();
+        pace.stepped(&Ok(Step::Idle), 2);
+        pace.settled(1, false);
+        assert_eq!(wait(&pace), 100, "not before the pipeline runs empty");
+        pace.settled(0, true);
+        assert_eq!(wait(&pace), 100, "the first backoff: one poll");
+        pace.settled(2, true);
+        assert_eq!(wait(&pace), 200, "failing again: twice as long");
+        pace.settled(1, false);
+        pace.settled(0, false);
+        pace.settled(0, true);
+        assert_eq!(
+            wait(&pace),
+            400,
+            "a batch acknowledged while a failure waits ends nothing"
+        );
+        // all acknowledged, with no failure waiting: the backoff starts again
+        pace.settled(0, true);
+        pace.stepped(&Err(RepoError::msg("down")), 2);
+        assert_eq!(wait(&pace), 100);
+    }
+
     #[tokio::test]
     async fn a_handed_over_batch_leaves_the_outbox_once_acknowledged() {
         let mut outbox = MockOutbox::new();

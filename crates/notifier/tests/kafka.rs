@@ -306,12 +306,25 @@ async fn offsets_the_store_cannot_read_yet_are_waited_for() {
     let store = Arc::new(Counting::default());
     let group = unique("notifier-test");
     let earliest = settings(&topic, &group, Start::Earliest);
-    consume_until(&earliest, &store, "the first record", || store.entries() == 1).await;
+    consume_until(&earliest, &store, "the first record", || {
+        store.entries() == 1
+    })
+    .await;
 
-    publisher.send(1, "awaiting payment", Some("1-awaiting")).await;
-    store.unreadable.store(store.offset_reads() + 3, Ordering::SeqCst);
-    consume_until(&earliest, &store, "the second record", || store.entries() >= 2).await;
-    assert!(store.offset_reads() > 3, "the failed reads were not retried");
+    publisher
+        .send(1, "awaiting payment", Some("1-awaiting"))
+        .await;
+    store
+        .unreadable
+        .store(store.offset_reads() + 3, Ordering::SeqCst);
+    consume_until(&earliest, &store, "the second record", || {
+        store.entries() >= 2
+    })
+    .await;
+    assert!(
+        store.offset_reads() > 3,
+        "the failed reads were not retried"
+    );
     // resumed at the stored offset, not at the earliest record
     assert_eq!(store.entries(), 2, "the first record was read again");
 }
@@ -321,7 +334,10 @@ async fn a_consumer_stops_while_its_store_cannot_read_the_offsets() {
     let topic = fresh_topic(1).await;
     let store = Arc::new(Counting::default());
     store.unreadable.store(usize::MAX, Ordering::SeqCst);
-    let (stop, running) = start(&settings(&topic, &unique("notifier-test"), Start::Earliest), &store);
+    let (stop, running) = start(
+        &settings(&topic, &unique("notifier-test"), Start::Earliest),
+        &store,
+    );
     eventually("the offsets asked for again", || store.offset_reads() >= 2).await;
     stop.send_replace(true);
     stopped(running).await;
