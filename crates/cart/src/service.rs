@@ -394,6 +394,26 @@ mod tests {
         assert!(matches!(result, Err(CartError::TooManyUnits(_))));
     }
 
+    /// The limits are inclusive: the last available unit, and the 65535th unit of a position, are added.
+    #[tokio::test]
+    async fn add_item_takes_the_last_available_unit_and_the_65535th() {
+        for (available, in_cart, adding) in [(10, 4, 6), (1_000_000, 65_000, 535)] {
+            let mut m = Mocks::new();
+            m.product_found();
+            m.stock(available);
+            m.in_cart(in_cart);
+            m.carts
+                .expect_add_item()
+                .times(1)
+                .returning(|_, _, _| Ok(AddOutcome::Added));
+            let result = m
+                .cart()
+                .add_item(&ctx(), user(), sku(5), count(adding))
+                .await;
+            assert!(result.is_ok(), "{available} {in_cart} {adding}: {result:?}");
+        }
+    }
+
     /// A concurrent add filled the position between the count and the store: the store refuses.
     #[tokio::test]
     async fn add_item_refused_by_the_store_as_too_many_is_too_many_units() {

@@ -917,4 +917,38 @@ mod tests {
         assert_eq!(taken_out.recv().await, Some(vec![2]));
         running.stop().await;
     }
+
+    /// While the brokers answer nothing, the relay hands over at most MAX_BATCHES_IN_FLIGHT full
+    /// batches, then waits.
+    #[tokio::test(start_paused = true)]
+    async fn at_most_four_batches_wait_for_their_answers() {
+        let mut outbox = MockOutbox::new();
+        leased(&mut outbox);
+        let next = std::sync::atomic::AtomicI64::new(1);
+        outbox.expect_pending().returning(move |limit, _| {
+            let first = next.fetch_add(limit as i64, std::sync::atomic::Ordering::SeqCst);
+            Ok((first..first + limit as i64).map(|p| event(p, p)).collect())
+        });
+        outbox.expect_release().returning(|_| Ok(()));
+        let _taken_out = running_outbox(&mut outbox, Arc::default());
+        let (sent, handed_over) = mpsc::unbounded_channel();
+        let mut publisher = MockEventPublisher::new();
+        publisher.expect_send().returning(move |events| {
+            let _ = sent.send(positions(events));
+            Box::pin(std::future::pending())
+        });
+        let relay = Relay::new(Arc::new(outbox), Arc::new(publisher), settings());
+        let running = Running::start(relay);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        running.stop().await;
+        let mut batches = Vec::new();
+        let mut handed_over = handed_over;
+        while let Ok(batch) = handed_over.try_recv() {
+            batches.push(batch);
+        }
+        let expected: Vec<Vec<i64>> = (0..MAX_BATCHES_IN_FLIGHT as i64)
+            .map(|b| vec![2 * b + 1, 2 * b + 2])
+            .collect();
+        assert_eq!(batches, expected);
+    }
 }
