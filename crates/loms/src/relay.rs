@@ -951,4 +951,80 @@ mod tests {
             .collect();
         assert_eq!(batches, expected);
     }
+
+    /// Everything logged while the guard lives, on this thread.
+    fn captured_log() -> (
+        Arc<std::sync::Mutex<Vec<u8>>>,
+        tracing::subscriber::DefaultGuard,
+    ) {
+        #[derive(Clone)]
+        struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .expect("not poisoned")
+                    .extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer(Arc::default());
+        let log = buffer.0.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || buffer.clone())
+            .finish();
+        (log, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The backlog on /metrics every second, and in the log: a warning once the oldest event waited
+    /// longer than LAG_WARNING, again every LAG_WARNING_REPEAT while that lasts, a line when it is over.
+    #[tokio::test(start_paused = true)]
+    async fn the_lag_is_on_metrics_and_a_long_one_in_the_log() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let metrics = recorder.handle();
+        let _recording = metrics::set_default_local_recorder(&recorder);
+        let (log, _logging) = captured_log();
+        let mut outbox = MockOutbox::new();
+        let reads = std::sync::atomic::AtomicU32::new(0);
+        // one read a second: at LAG_WARNING (not late yet), then late until the 13th, a failed read
+        // in between, then caught up
+        outbox.expect_backlog().returning(move || {
+            let second = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (pending, oldest) = match second {
+                0 | 1 => (3, LAG_WARNING),
+                4 => return Err(RepoError::msg("down")),
+                2..=12 => (5, LAG_WARNING + Duration::from_secs(1)),
+                _ => (0, Duration::ZERO),
+            };
+            Ok(Backlog { pending, oldest })
+        });
+        let (stop, stopped) = watch::channel(false);
+        let reporting = tokio::spawn(report_lag(Arc::new(outbox), stopped));
+
+        tokio::time::sleep(Duration::from_millis(6_500)).await;
+        let rendered = metrics.render();
+        assert!(
+            rendered.contains("loms_outbox_pending_events 5"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("loms_outbox_oldest_event_age_seconds 6"),
+            "{rendered}"
+        );
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        stop.send(true).expect("listening");
+        reporting.await.expect("stops");
+        assert!(metrics.render().contains("loms_outbox_pending_events 0"));
+
+        let log = String::from_utf8(log.lock().expect("not poisoned").clone()).expect("utf-8");
+        assert_eq!(log.matches("outbox lagging").count(), 2, "{log}");
+        assert_eq!(log.matches("outbox caught up").count(), 1, "{log}");
+        let first = log.lines().find(|line| line.contains("outbox lagging"));
+        let first = first.expect("warned");
+        assert!(first.contains("pending=5 oldest_ms=6000"), "{log}");
+    }
 }
