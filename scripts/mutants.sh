@@ -59,7 +59,8 @@ run() { # crate, name of the part, test arguments, files…
   local select=()
   for f in "$@"; do select+=(--file "crates/$crate/src/$f"); done
   local test_args=()
-  for a in $args; do test_args+=("--cargo-test-arg=$a"); done
+  # for the build as well as the run: a mutant builds only the test targets that run
+  for a in $args; do test_args+=("--cargo-arg=$a"); done
   echo "mutants: $crate, $part ($args)"
   local status=0
   (cd "$mirror" && cargo mutants --in-place --no-shuffle -p "$crate" "${select[@]}" "${test_args[@]}" \

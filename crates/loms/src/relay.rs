@@ -1027,4 +1027,30 @@ mod tests {
         let first = first.expect("warned");
         assert!(first.contains("pending=5 oldest_ms=6000"), "{log}");
     }
+
+    /// A lease renewed a third of its time ago is renewed before the next hand-over; a younger one is
+    /// not asked for again.
+    #[tokio::test(start_paused = true)]
+    async fn a_step_renews_a_lease_a_third_of_its_time_old() {
+        let mut outbox = MockOutbox::new();
+        let asked = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counting = asked.clone();
+        outbox.expect_lease().returning(move |_, _| {
+            counting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(true)
+        });
+        reading(&mut outbox, Vec::new());
+        let mut relay = relay(outbox, MockEventPublisher::new());
+        let mut pipeline = Pipeline::default();
+        let leases = || asked.load(std::sync::atomic::Ordering::SeqCst);
+        relay.step(&mut pipeline).await.expect("idle");
+        assert_eq!(leases(), 1);
+        // the lease of the settings lasts 3 s
+        tokio::time::advance(Duration::from_millis(999)).await;
+        relay.step(&mut pipeline).await.expect("idle");
+        assert_eq!(leases(), 1, "renewed too early");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        relay.step(&mut pipeline).await.expect("idle");
+        assert_eq!(leases(), 2, "not renewed after a third of its time");
+    }
 }
