@@ -27,14 +27,15 @@ fi
 crates=("$@")
 [ ${#crates[@]} -gt 0 ] || crates=(cart loms notifier)
 
-# the files tested without PostgreSQL, per crate, and their tests: the unit tests, loms's race of its memory
-# store (tests/concurrent_reservations.rs), the notifier's consumer against the stack's Kafka (tests/kafka.rs)
+# the files tested without PostgreSQL, per crate, and their tests: the unit tests, cart's shared limiter
+# against the stack's Redis (tests/redis.rs), loms's race of its memory store
+# (tests/concurrent_reservations.rs), the notifier's consumer against the stack's Kafka (tests/kafka.rs)
 declare -A files=(
   [cart]="domain.rs service.rs pool.rs grpc.rs adapters.rs adapters/memory.rs adapters/rate_limit.rs adapters/product_client.rs adapters/loms_client.rs"
   [loms]="domain.rs service.rs grpc.rs relay.rs adapters/memory.rs adapters/kafka.rs"
   [notifier]="domain.rs service.rs adapters/memory.rs adapters/kafka.rs"
 )
-declare -A unit_tests=([cart]="--lib" [loms]="--lib --test concurrent_reservations" [notifier]="--lib --test kafka")
+declare -A unit_tests=([cart]="--lib --test redis" [loms]="--lib --test concurrent_reservations" [notifier]="--lib --test kafka")
 
 # How long a mutant's tests may run before it counts as a timeout (neither caught nor missed). The
 # notifier's consumer tests wait up to 60 s for what a broken consumer never does, then fail: they get

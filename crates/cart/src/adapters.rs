@@ -161,6 +161,32 @@ mod call_tests {
         assert!(matches!(result, Err(UpstreamError::DeadlineExceeded)));
     }
 
+    /// A call that fails once `budget` has passed, with `status`.
+    async fn failing_late(budget: u64, status: Status) -> UpstreamError {
+        let late = |_: tonic::Request<()>| async move {
+            tokio::time::advance(Duration::from_millis(budget)).await;
+            Err::<tonic::Response<()>, _>(status)
+        };
+        let ctx = RequestContext::default();
+        let result = call(&ctx, Duration::from_millis(200), (), late).await;
+        result.expect_err("failed")
+    }
+
+    /// tonic's own timer may cancel the call at cart's deadline: that is the deadline. Earlier, a
+    /// cancellation is the callee's; another failure keeps its meaning.
+    #[tokio::test(start_paused = true)]
+    async fn a_cancellation_at_the_deadline_is_the_deadline() {
+        let at_deadline = failing_late(200, Status::cancelled("timeout")).await;
+        assert!(
+            matches!(at_deadline, UpstreamError::DeadlineExceeded),
+            "{at_deadline:?}"
+        );
+        let before = failing_late(100, Status::cancelled("bye")).await;
+        assert!(matches!(before, UpstreamError::Cancelled(_)), "{before:?}");
+        let other = failing_late(200, Status::unavailable("down")).await;
+        assert!(matches!(other, UpstreamError::Unavailable(_)), "{other:?}");
+    }
+
     #[tokio::test]
     async fn the_budget_is_sent_as_grpc_timeout() {
         let result = call(
@@ -174,7 +200,10 @@ mod call_tests {
         )
         .await;
         let sent = result.expect("answered").expect("grpc-timeout set");
-        assert!(!sent.is_empty());
+        // the budget and the callee's grace: 3.05 s
+        let mut expected = tonic::Request::new(());
+        expected.set_timeout(Duration::from_millis(3_050));
+        assert_eq!(Some(&sent), expected.metadata().get("grpc-timeout"));
     }
 }
 

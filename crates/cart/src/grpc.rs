@@ -207,6 +207,110 @@ mod tests {
         }
     }
 
+    /// cart over a memory store, a catalogue where every SKU is a book of 100 with stock 1000, and a
+    /// loms that creates order 7.
+    fn grpc() -> CartGrpc {
+        use crate::ports::{MockLoms, MockProductCatalog};
+        let mut products = MockProductCatalog::new();
+        products.expect_get_product().returning(|_, sku| {
+            Ok(crate::domain::Product {
+                name: format!("book {sku}"),
+                price: 100,
+            })
+        });
+        let mut loms = MockLoms::new();
+        loms.expect_available_stock().returning(|_, _| Ok(1000));
+        loms.expect_create_order()
+            .returning(|_, _, _, _| Ok(crate::domain::OrderId::try_from(7).expect("positive")));
+        let carts = crate::adapters::memory::MemoryCartRepo::default();
+        let workers = std::num::NonZeroUsize::new(2).expect("positive");
+        let cart = Cart::new(
+            std::sync::Arc::new(carts),
+            std::sync::Arc::new(products),
+            std::sync::Arc::new(loms),
+            crate::pool::WorkerPool::new(workers),
+        );
+        CartGrpc::new(cart)
+    }
+
+    async fn listed(grpc: &CartGrpc, user: i64) -> Vec<(u32, u32, String, u32)> {
+        let list = grpc.list(Request::new(pb::ListRequest { user })).await;
+        let list = list.expect("listed").into_inner();
+        let lines = list.items.into_iter();
+        lines.map(|i| (i.sku, i.count, i.name, i.price)).collect()
+    }
+
+    #[tokio::test]
+    async fn a_cart_is_filled_listed_trimmed_cleared_and_checked_out() {
+        let grpc = grpc();
+        for (sku, count) in [(2, 3), (1, 1), (2, 1)] {
+            let add = pb::AddItemRequest {
+                user: 5,
+                sku,
+                count,
+            };
+            grpc.add_item(Request::new(add)).await.expect("added");
+        }
+        let lines = listed(&grpc, 5).await;
+        let expected = [(1, 1, "book 1", 100), (2, 4, "book 2", 100)];
+        let expected: Vec<_> = expected.map(|(s, c, n, p)| (s, c, n.to_owned(), p)).into();
+        assert_eq!(lines, expected);
+        let list = grpc.list(Request::new(pb::ListRequest { user: 5 })).await;
+        assert_eq!(list.expect("listed").into_inner().total_price, 500);
+
+        let delete = pb::DeleteItemRequest { user: 5, sku: 1 };
+        grpc.delete_item(Request::new(delete))
+            .await
+            .expect("deleted");
+        assert_eq!(listed(&grpc, 5).await.len(), 1);
+
+        let checkout = grpc
+            .checkout(Request::new(pb::CheckoutRequest { user: 5 }))
+            .await;
+        assert_eq!(checkout.expect("ordered").into_inner().order_id, 7);
+        let empty = grpc.list(Request::new(pb::ListRequest { user: 5 })).await;
+        assert_eq!(empty.expect_err("checked out").code(), Code::NotFound);
+
+        let add = pb::AddItemRequest {
+            user: 6,
+            sku: 1,
+            count: 1,
+        };
+        grpc.add_item(Request::new(add)).await.expect("added");
+        grpc.clear(Request::new(pb::ClearRequest { user: 6 }))
+            .await
+            .expect("cleared");
+        let empty = grpc.list(Request::new(pb::ListRequest { user: 6 })).await;
+        assert_eq!(empty.expect_err("cleared").code(), Code::NotFound);
+    }
+
+    #[tokio::test]
+    async fn bad_ids_and_counts_are_invalid_arguments() {
+        let grpc = grpc();
+        let add = |user, sku, count| Request::new(pb::AddItemRequest { user, sku, count });
+        for request in [add(0, 1, 1), add(1, 0, 1), add(1, 1, 0), add(1, 1, 65_536)] {
+            let refused = grpc.add_item(request).await.expect_err("refused");
+            assert_eq!(refused.code(), Code::InvalidArgument);
+        }
+        let delete = pb::DeleteItemRequest { user: 1, sku: 0 };
+        let refused = grpc.delete_item(Request::new(delete)).await;
+        assert_eq!(refused.expect_err("refused").code(), Code::InvalidArgument);
+        let clear = grpc
+            .clear(Request::new(pb::ClearRequest { user: -1 }))
+            .await;
+        assert_eq!(clear.expect_err("refused").code(), Code::InvalidArgument);
+        let checkout = grpc
+            .checkout(Request::new(pb::CheckoutRequest { user: 0 }))
+            .await;
+        assert_eq!(checkout.expect_err("refused").code(), Code::InvalidArgument);
+    }
+
+    #[test]
+    fn upstreams_are_named_in_messages() {
+        assert_eq!(Upstream::ProductService.to_string(), "product-service");
+        assert_eq!(Upstream::Loms.to_string(), "loms");
+    }
+
     #[test]
     fn internal_causes_are_not_sent_to_the_caller() {
         let status = Status::from(CartError::Storage(RepoError::failed("read", "dsn=secret")));

@@ -76,3 +76,108 @@ impl ProductCatalog for GrpcProductCatalog {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    use route256_proto::product::product_service_server::{ProductService, ProductServiceServer};
+    use route256_proto::product::{GetProductResponse, ListSkusRequest, ListSkusResponse};
+    use tonic::transport::server::TcpIncoming;
+    use tonic::{Request, Response, Status};
+    use tower::Layer;
+
+    use super::*;
+    use crate::adapters::rate_limit::{RateLimitLayer, Unlimited};
+
+    /// A product-service that refuses its first `refusals` calls for its rate limit.
+    struct Refusing {
+        refusals: u32,
+        calls: Arc<AtomicU32>,
+    }
+
+    #[tonic::async_trait]
+    impl ProductService for Refusing {
+        async fn get_product(
+            &self,
+            _: Request<GetProductRequest>,
+        ) -> Result<Response<GetProductResponse>, Status> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) < self.refusals {
+                return Err(Status::resource_exhausted("too many requests"));
+            }
+            let name = "book".into();
+            Ok(Response::new(GetProductResponse { name, price: 100 }))
+        }
+
+        async fn list_skus(
+            &self,
+            _: Request<ListSkusRequest>,
+        ) -> Result<Response<ListSkusResponse>, Status> {
+            Err(Status::unimplemented("not here"))
+        }
+    }
+
+    /// The catalogue over a product-service refusing `refusals` calls, and its count of calls.
+    async fn catalogue(refusals: u32) -> (GrpcProductCatalog, Arc<AtomicU32>) {
+        let calls = Arc::new(AtomicU32::new(0));
+        let service = Refusing {
+            refusals,
+            calls: calls.clone(),
+        };
+        let incoming = TcpIncoming::bind(([127, 0, 0, 1], 0).into()).expect("bind");
+        let addr = incoming.local_addr().expect("address");
+        let server = tonic::transport::Server::builder()
+            .add_service(ProductServiceServer::new(service))
+            .serve_with_incoming(incoming);
+        tokio::spawn(server);
+        let channel = super::super::channel(&format!("http://{addr}")).expect("a channel");
+        let limited = RateLimitLayer::new(Arc::new(Unlimited)).layer(channel);
+        (
+            GrpcProductCatalog::new(limited, Duration::from_secs(5)),
+            calls,
+        )
+    }
+
+    /// A caller's context with `timeout` left (`grpc-timeout` notation).
+    fn with_deadline(timeout: &str) -> RequestContext {
+        let mut request = Request::new(());
+        let timeout = timeout.parse().expect("ascii");
+        request.metadata_mut().insert("grpc-timeout", timeout);
+        RequestContext::from_request(&request)
+    }
+
+    fn sku() -> Sku {
+        Sku::try_from(1).expect("positive")
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_call_is_tried_again_up_to_three_times_in_all() {
+        let (catalogue, calls) = catalogue(2).await;
+        let product = catalogue.get_product(&with_deadline("10S"), sku()).await;
+        assert_eq!(product.expect("the third try").name, "book");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let (catalogue, calls) = self::catalogue(u32::MAX).await;
+        let refused = catalogue.get_product(&with_deadline("10S"), sku()).await;
+        assert!(
+            matches!(refused, Err(UpstreamError::RateLimited(_))),
+            "{refused:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "three tries, no more");
+    }
+
+    #[tokio::test]
+    async fn no_retry_waits_past_the_callers_deadline() {
+        let (catalogue, calls) = catalogue(1).await;
+        // less time left than the first pause (100 ms): the refusal is the answer (or, on a machine
+        // too slow to answer within the 100 ms, the deadline)
+        let refused = catalogue.get_product(&with_deadline("100m"), sku()).await;
+        let answer = matches!(
+            refused,
+            Err(UpstreamError::RateLimited(_) | UpstreamError::DeadlineExceeded)
+        );
+        assert!(answer, "{refused:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "tried again");
+    }
+}

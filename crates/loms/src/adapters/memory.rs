@@ -346,4 +346,13 @@ mod tests {
             .iter()
             .all(|level| store.stock(sku(level.sku)).is_some()));
     }
+
+    /// One process holds the only memory outbox: its relay always has the lease.
+    #[tokio::test]
+    async fn the_relay_of_the_one_process_always_has_the_lease() {
+        let store = store();
+        let ttl = std::time::Duration::from_secs(3);
+        assert!(store.lease("a", ttl).await.expect("answered"));
+        assert!(store.lease("b", ttl).await.expect("answered"));
+    }
 }
