@@ -13,3 +13,25 @@ async fn fresh() -> (PgCartRepo, TestDatabase) {
 }
 
 cart::cart_storage_suite!(fresh(), TestDatabase::drop_now);
+
+/// A database that is gone is an error for readiness and for a write alike: not a ping that answers,
+/// nor a refused add taken for the 65535-unit limit (the one refusal `add_item` reads from an error).
+#[tokio::test]
+async fn a_database_that_is_gone_fails_ping_and_add() {
+    use cart::domain::{item_count, Sku, UserId};
+    use cart::ports::CartRepo;
+    let (repo, database) = fresh().await;
+    let (user, sku) = (UserId::try_from(1).unwrap(), Sku::try_from(1).unwrap());
+    let one = item_count(1).unwrap();
+    repo.ping()
+        .await
+        .expect("ready while the database is there");
+    repo.add_item(user, sku, one).await.expect("adds");
+    database.drop_now();
+    let added = repo.add_item(user, sku, one).await;
+    assert!(added.is_err(), "an add without a database gave {added:?}");
+    assert!(
+        repo.ping().await.is_err(),
+        "ping answered without a database"
+    );
+}
