@@ -61,3 +61,53 @@ async fn a_released_relay_lease_is_free_at_once() {
     );
     database.drop_now();
 }
+
+/// Seeding stocks every SKU of the built-in catalogue the migrations did not (they stock the course's
+/// SKUs), once: a second seeding adds nothing and leaves the reservations made since alone.
+#[tokio::test]
+async fn seeding_stocks_the_catalogue_once() {
+    use loms::domain::{Item, OrderItems, RequestId, Sku, UserId};
+    use loms::ports::{NewOrder, OrderRepo, StockRepo};
+    let (store, database) = fresh().await;
+    let catalogue = catalogue::stock();
+    let seeded = store.seed_catalogue_stock().await.expect("seeds");
+    assert_eq!(seeded, catalogue.len() - catalogue::COURSE_STOCK.len());
+    let course = |sku| catalogue::COURSE_STOCK.iter().any(|&(s, ..)| s == sku);
+    let level = catalogue
+        .iter()
+        .find(|l| !course(l.sku))
+        .expect("a seeded SKU");
+    let sku = Sku::try_from(level.sku).unwrap();
+    let free = level.total - level.reserved;
+    assert_eq!(store.available(sku).await.unwrap(), Some(free));
+    let order = NewOrder {
+        user: UserId::try_from(1).unwrap(),
+        items: OrderItems::new([Item::new(level.sku, 1).unwrap()]).unwrap(),
+        idempotency_key: None,
+        request_id: RequestId::fresh("test"),
+    };
+    store.place(order).await.expect("places");
+    let again = store.seed_catalogue_stock().await.expect("seeds again");
+    assert_eq!(again, 0, "every SKU was stocked already");
+    assert_eq!(
+        store.available(sku).await.unwrap(),
+        Some(free - 1),
+        "the reservation stands"
+    );
+    database.drop_now();
+}
+
+/// A database that is gone fails readiness.
+#[tokio::test]
+async fn a_database_that_is_gone_fails_ping() {
+    let (store, database) = fresh().await;
+    store
+        .ping()
+        .await
+        .expect("ready while the database is there");
+    database.drop_now();
+    assert!(
+        store.ping().await.is_err(),
+        "ping answered without a database"
+    );
+}
