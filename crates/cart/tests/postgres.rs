@@ -21,8 +21,11 @@ async fn a_database_that_is_gone_fails_ping_and_add() {
     use cart::domain::{item_count, Sku, UserId};
     use cart::ports::CartRepo;
     let (repo, database) = fresh().await;
-    let (user, sku) = (UserId::try_from(1).unwrap(), Sku::try_from(1).unwrap());
-    let one = item_count(1).unwrap();
+    let (user, sku) = (
+        UserId::try_from(1).expect("valid"),
+        Sku::try_from(1).expect("valid"),
+    );
+    let one = item_count(1).expect("valid");
     repo.ping()
         .await
         .expect("ready while the database is there");

@@ -77,12 +77,12 @@ async fn seeding_stocks_the_catalogue_once() {
         .iter()
         .find(|l| !course(l.sku))
         .expect("a seeded SKU");
-    let sku = Sku::try_from(level.sku).unwrap();
+    let sku = Sku::try_from(level.sku).expect("valid");
     let free = level.total - level.reserved;
-    assert_eq!(store.available(sku).await.unwrap(), Some(free));
+    assert_eq!(store.available(sku).await.expect("stock query"), Some(free));
     let order = NewOrder {
-        user: UserId::try_from(1).unwrap(),
-        items: OrderItems::new([Item::new(level.sku, 1).unwrap()]).unwrap(),
+        user: UserId::try_from(1).expect("valid"),
+        items: OrderItems::new([Item::new(level.sku, 1).expect("valid")]).expect("valid"),
         idempotency_key: None,
         request_id: RequestId::fresh("test"),
     };
@@ -90,7 +90,7 @@ async fn seeding_stocks_the_catalogue_once() {
     let again = store.seed_catalogue_stock().await.expect("seeds again");
     assert_eq!(again, 0, "every SKU was stocked already");
     assert_eq!(
-        store.available(sku).await.unwrap(),
+        store.available(sku).await.expect("stock query"),
         Some(free - 1),
         "the reservation stands"
     );
@@ -110,4 +110,117 @@ async fn a_database_that_is_gone_fails_ping() {
         store.ping().await.is_err(),
         "ping answered without a database"
     );
+}
+
+/// A session of its own on the test's database, straight to PostgreSQL (not through pgbouncer, so
+/// that it can hold a transaction open across statements), to stage what a race needs.
+async fn outside_session(database: &TestDatabase) -> tokio_postgres::Client {
+    let url = format!(
+        "host=127.0.0.1 port=5432 user=postgres dbname={}",
+        database.name()
+    );
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connects to PostgreSQL");
+    tokio::spawn(connection);
+    client
+}
+
+/// Waits until `n` sessions of the database wait for a lock. `watcher` must not be in a transaction:
+/// one would see pg_stat_activity as it was at its first look.
+async fn lock_waiters(watcher: &tokio_postgres::Client, database: &TestDatabase, n: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} sessions never waited"
+        );
+        let row = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                &[&database.name()],
+            )
+            .await
+            .expect("reads pg_stat_activity");
+        if row.get::<_, i64>(0) >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// One order of a course SKU under `key` for user 7.
+fn keyed_order(key: &str) -> loms::ports::NewOrder {
+    use loms::domain::{IdempotencyKey, Item, OrderItems, RequestId, UserId};
+    loms::ports::NewOrder {
+        user: UserId::try_from(7).expect("valid"),
+        items: OrderItems::new([Item::new(COURSE_SKU, 1).expect("valid")]).expect("valid"),
+        idempotency_key: IdempotencyKey::parse(key).expect("valid"),
+        request_id: RequestId::fresh("test"),
+    }
+}
+
+/// A SKU the migrations stock (300 units, none reserved).
+const COURSE_SKU: u32 = 1148162;
+
+/// Two calls with one key, each past its lookup before the other's order is committed: the second's
+/// insert meets the first's order on the key's index, waits for its commit, is refused, and finds that
+/// order on its second look. Staged, not left to chance: an outside session holds the SKU's stock row,
+/// so the first call waits after its insert until both calls are in place.
+#[tokio::test]
+async fn a_key_lost_at_the_insert_finds_the_winners_order() {
+    use loms::ports::{OrderRepo, Placement};
+    let (store, database) = fresh().await;
+    let outside = outside_session(&database).await;
+    outside
+        .batch_execute(&format!(
+            "BEGIN; SELECT * FROM stocks WHERE sku = {COURSE_SKU} FOR UPDATE"
+        ))
+        .await
+        .expect("holds the stock row");
+    let watcher = outside_session(&database).await;
+    let place =
+        |store: PgStore| tokio::spawn(async move { store.place(keyed_order("race")).await });
+    let first = place(store.clone());
+    lock_waiters(&watcher, &database, 1).await;
+    let second = place(store.clone());
+    lock_waiters(&watcher, &database, 2).await;
+    outside.batch_execute("COMMIT").await.expect("lets go");
+    let first = first
+        .await
+        .expect("no panic")
+        .expect("the first call places");
+    let second = second
+        .await
+        .expect("no panic")
+        .expect("the second call is no error");
+    let Placement::Created { order_id, .. } = first else {
+        panic!("the first call created no order: {first:?}");
+    };
+    match second {
+        Placement::Existing(order) => assert_eq!(order.id, order_id, "the winner's order"),
+        other => panic!("the second call placed another order: {other:?}"),
+    }
+    database.drop_now();
+}
+
+/// An insert the database refuses for any other reason than the key is that failure, reported once —
+/// not retried and reported as a lost race for the key.
+#[tokio::test]
+async fn an_insert_refused_otherwise_is_not_a_lost_key() {
+    use loms::ports::OrderRepo;
+    let (store, database) = fresh().await;
+    let outside = outside_session(&database).await;
+    outside
+        .batch_execute("ALTER TABLE orders ADD CONSTRAINT test_refuses_user_7 CHECK (user_id <> 7)")
+        .await
+        .expect("adds the check");
+    let error = store
+        .place(keyed_order("refused"))
+        .await
+        .expect_err("the database refuses the order");
+    let message = telemetry::error_chain(&error);
+    assert!(message.contains("test_refuses_user_7"), "{message}");
+    assert!(!message.contains("key taken"), "{message}");
+    database.drop_now();
 }

@@ -137,17 +137,13 @@ impl PgStore {
                 ),
             };
         settle(&tx, order_id, &changed, status, &new.request_id).await?;
-        match tx.commit().await {
-            Ok(()) => {
-                self.written.notify_one();
-                Ok(Some(Placement::Created {
-                    order_id,
-                    reservation,
-                }))
-            }
-            Err(error) if is_key_taken(&error) => Ok(None),
-            Err(error) => Err(error).context("commit order"),
-        }
+        // The key's index is checked at the insert, never at the commit: an index cannot be deferred.
+        tx.commit().await.context("commit order")?;
+        self.written.notify_one();
+        Ok(Some(Placement::Created {
+            order_id,
+            reservation,
+        }))
     }
 }
 
