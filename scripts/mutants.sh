@@ -12,7 +12,8 @@
 # PostgreSQL suite (tests/postgres.rs), everything else against the tests named below. The stack must be
 # up (`just mutants` starts it). All are the crate's own tests; a smaller set can only make the score
 # lower, never higher. What is not counted, and why, is in .cargo/mutants.toml.
-# MUTANTS_ARGS passes more options to every run (for example `--iterate` to retry only what survived).
+# MUTANTS_ARGS passes more options to every run (for example `--iterate` to retry only what survived);
+# MUTANTS_PARTS picks the parts (`unit`, `postgres`; both by default).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -70,8 +71,9 @@ run() { # crate, name of the part, test arguments, files…
   case $status in 0 | 2 | 3) ;; *) exit "$status" ;; esac
 }
 
+parts=${MUTANTS_PARTS:-unit postgres}
 for crate in "${crates[@]}"; do
-  run "$crate" unit "${unit_tests[$crate]}" ${files[$crate]}
-  run "$crate" postgres "--test postgres" adapters/postgres.rs
+  [[ " $parts " != *" unit "* ]] || run "$crate" unit "${unit_tests[$crate]}" ${files[$crate]}
+  [[ " $parts " != *" postgres "* ]] || run "$crate" postgres "--test postgres" adapters/postgres.rs
 done
 python3 scripts/mutants.py "$out" "${crates[@]}"

@@ -129,7 +129,7 @@ async fn outside_session(database: &TestDatabase) -> tokio_postgres::Client {
 /// Waits until `n` sessions of the database wait for a lock. `watcher` must not be in a transaction:
 /// one would see pg_stat_activity as it was at its first look.
 async fn lock_waiters(watcher: &tokio_postgres::Client, database: &TestDatabase, n: i64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         assert!(
             std::time::Instant::now() < deadline,
