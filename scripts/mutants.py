@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """The mutation score of `just mutants`: caught / (caught + missed) per crate, from cargo-mutants' lists in
 target/mutants/out/<crate>-<part>/mutants.out. Timeouts (a mutant that made a test hang) are shown apart
-and counted neither way; unviable mutants (they do not compile) are not counted. Fails below BAR."""
+and counted neither way; unviable mutants (they do not compile) are not counted. Fails below BAR.
+
+After a run under `--iterate`, the lists hold only the mutants that run tried again: cargo-mutants keeps
+what earlier runs caught in one list with what did not compile (previously_caught.txt), so those cannot
+be counted either way. The score is then that of the retried mutants alone; the whole figure comes from
+a run without `--iterate`."""
 import pathlib
 import sys
 
@@ -22,8 +27,6 @@ def main(out: str, crates: list[str]) -> int:
         for folder in sorted(pathlib.Path(out).glob(f"{crate}-*")):
             for kind in count:
                 found = lines(folder, f"{kind}.txt")
-                if kind == "caught":  # what earlier runs caught, under MUTANTS_ARGS=--iterate
-                    found += lines(folder, "previously_caught.txt")
                 count[kind] += len(found)
                 if kind == "missed":
                     survivors += found
