@@ -76,10 +76,23 @@ pub async fn min_insync_replicas(topic: &str) -> String {
         .set("bootstrap.servers", brokers())
         .create()
         .expect("an admin client");
-    let described = admin
-        .describe_configs([&ResourceSpecifier::Topic(topic)], &AdminOptions::new())
-        .await
-        .expect("topic configs");
+    // Right after a broker was killed and started again, a request can go to a broker that is not
+    // back yet and time out: asked again until a minute has passed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let described = loop {
+        let options = AdminOptions::new().request_timeout(Some(std::time::Duration::from_secs(10)));
+        match admin
+            .describe_configs([&ResourceSpecifier::Topic(topic)], &options)
+            .await
+        {
+            Ok(described) => break described,
+            Err(error) if std::time::Instant::now() < deadline => {
+                eprintln!("topic configs: {error}; asking again");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(error) => panic!("topic configs: {error}"),
+        }
+    };
     let config = described
         .into_iter()
         .next()
