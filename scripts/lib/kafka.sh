@@ -165,12 +165,27 @@ kafka_down() { # all nodes at once: one by one, the last would wait for a quorum
     rm -f "$state/kafka/node$n.pid"
   done
   [ ${#pids[@]} -eq 0 ] && return 0
-  for _ in $(seq 300); do
-    kill -0 "${pids[@]}" 2>/dev/null || break
+  kafka_wait_gone 300 "${pids[@]}" || kill -KILL "${pids[@]}" 2>/dev/null || true
+  # SIGKILL is sent, not done: the ports and the log folders' locks are free once the processes are gone
+  if ! kafka_wait_gone 100 "${pids[@]}"; then
+    log "Kafka did not stop: pids ${pids[*]} still run"
+    exit 1
+  fi
+  log "stopped Kafka (${#pids[@]} nodes)"
+}
+
+kafka_wait_gone() { # kafka_wait_gone TENTHS PID...: until every process has exited (a zombie has)
+  local tries=$1 pid alive
+  shift
+  for _ in $(seq "$tries"); do
+    alive=0
+    for pid in "$@"; do
+      [ -r "/proc/$pid/stat" ] && [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ] && alive=1
+    done
+    [ $alive -eq 0 ] && return 0
     sleep 0.1
   done
-  kill -KILL "${pids[@]}" 2>/dev/null || true
-  log "stopped Kafka (${#pids[@]} nodes)"
+  return 1
 }
 
 kafka_status() {

@@ -248,6 +248,23 @@ async fn run_orders(
     highest
 }
 
+/// Starts the stack's cluster again when a test fails after stopping a broker or all of them: the
+/// fault tests after it, and every pass of `just test` after those, need the whole cluster.
+struct RestartClusterIfFailed;
+
+impl Drop for RestartClusterIfFailed {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // not `stack`, which asserts: a panic while panicking would abort the whole run
+            let restarted = Command::new("bash")
+                .arg(support::processes::root().join("scripts/stack.sh"))
+                .arg("kafka")
+                .status();
+            eprintln!("the test failed; the cluster was started again: {restarted:?}");
+        }
+    }
+}
+
 /// The broker leading the most partitions of `topic`: its node number.
 fn busiest_leader(topic: &str) -> i32 {
     let probe: BaseConsumer = ClientConfig::new()
@@ -273,6 +290,7 @@ fn busiest_leader(topic: &str) -> i32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "kills a broker of the shared cluster: run alone by `just test-faults`"]
 async fn killed_processes_and_a_killed_leader_lose_and_repeat_nothing() {
+    let _restart = RestartClusterIfFailed;
     let mut rig = Rig::start().await;
     let done = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicBool::new(false));
@@ -344,8 +362,11 @@ async fn a_cluster_down_for_ten_seconds_delays_events_and_loses_none() {
     let done = Arc::new(AtomicUsize::new(0));
     let before = run_orders(rig.client(), 0..100, OnError::Fail, done.clone()).await;
 
+    let _restart = RestartClusterIfFailed;
     stack(&["kafka-down"]);
     let down = tokio::time::Instant::now();
+    // kafka-down returns once the brokers' processes are gone; a port still taken belongs to
+    // another cluster, which this test must not count as an outage
     for port in [9092, 9093, 9094] {
         let refused = std::net::TcpStream::connect(("127.0.0.1", port)).is_err();
         assert!(
