@@ -287,6 +287,9 @@ fn busiest_leader(topic: &str) -> i32 {
 /// 1,200 orders while loms and the notifier are killed with SIGKILL (and restarted) in turn, at
 /// least six times in all, and the broker leading the most partitions is killed once (and restarted):
 /// every order is notified exactly of its changes, in order.
+///
+/// Caught with its mechanism removed: a relay taking events out of the outbox as it hands them to the
+/// producer rather than once acknowledged (order 127 never notified of its cancellation).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "kills a broker of the shared cluster: run alone by `just test-faults`"]
 async fn killed_processes_and_a_killed_leader_lose_and_repeat_nothing() {
@@ -355,6 +358,10 @@ async fn killed_processes_and_a_killed_leader_lose_and_repeat_nothing() {
 
 /// The whole cluster stops for 10 s while orders flow: the orders still succeed, their events wait in
 /// the outbox, and once the cluster is back the outbox drains and every order is notified.
+///
+/// Caught with its mechanism removed: a relay that gives a failed event up — deliveries timing out
+/// after 3 s rather than never, and the failed ones taken out of the outbox like the sent (order 27
+/// never notified of its cancellation).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "stops the shared cluster: run alone by `just test-faults`"]
 async fn a_cluster_down_for_ten_seconds_delays_events_and_loses_none() {
