@@ -66,11 +66,11 @@ run-all:
 # the workspace under coverage (`just cov`: the figures per crate, failing below the bars), the system
 # tests once more on PostgreSQL (with cargo-nextest where installed, else cargo test), the pgbouncer
 # outage check over the binaries, the order-event and shutdown fault tests (test-faults), then end to
-# end over the binaries, schemathesis and the browser test.
+# end over the binaries, `just run-all` as README.md shows it, schemathesis and the browser test.
 # The PostgreSQL pass selects the whole workspace, as test-faults' build does, so that cargo resolves
 # the same features and builds once; without nextest's filter it reruns every integration test, the
 # few outside system-tests too.
-test: stack-up && test-faults e2e test-api test-browser
+test: stack-up && test-faults e2e test-run-all test-api test-browser
     bash scripts/coverage.sh
     if command -v cargo-nextest >/dev/null; then \
         ROUTE256_TEST_STORAGE=postgres cargo nextest run --workspace --locked --no-fail-fast -E 'package(system-tests)'; \
@@ -102,6 +102,11 @@ test-faults:
 # pass of `just test`; alone it needs `just tools` once
 cov: stack-up
     bash scripts/coverage.sh
+
+# `just run-all` as README.md shows it: the grpcurl purchase flow, the notifier's lines for order 1,
+# Ctrl-C stopping everything (the default ports 8080-8093)
+test-run-all:
+    bash scripts/run-all-check.sh
 
 # end to end over the real binaries with grpcurl and curl (spare ports 18080-18091, 18183-18184)
 e2e:
