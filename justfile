@@ -56,8 +56,9 @@ migrate:
     cargo run --quiet --locked -p loms -- migrate
     cargo run --quiet --locked -p notifier -- migrate
 
-# build and start cart, loms and product-service on the default ports; Ctrl-C stops them all
-# (STORAGE=postgres runs them on the stack of `just stack-up`)
+# build and start cart, loms, product-service and the notifier on the default ports, with the stack's
+# Kafka cluster (started if need be; it keeps running); Ctrl-C stops the services (STORAGE=postgres runs
+# them on the whole stack of `just stack-up`)
 run-all:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
