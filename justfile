@@ -56,9 +56,9 @@ migrate:
     cargo run --quiet --locked -p loms -- migrate
     cargo run --quiet --locked -p notifier -- migrate
 
-# build and start cart, loms, product-service and the notifier on the default ports, with the stack's
-# Kafka cluster (started if need be; it keeps running); Ctrl-C stops the services (STORAGE=postgres runs
-# them on the whole stack of `just stack-up`)
+# Ctrl-C stops the services; the stack's Kafka cluster, started if need be, keeps running.
+# STORAGE=postgres runs them on the whole stack of `just stack-up`.
+# build and start cart, loms, product-service and the notifier (and Kafka) on the default ports
 run-all:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
@@ -104,8 +104,9 @@ test-faults:
 cov: stack-up
     bash scripts/coverage.sh
 
-# `just run-all` as README.md shows it: the grpcurl purchase flow, the notifier's lines for order 1,
-# Ctrl-C stopping everything (the default ports 8080-8093)
+# The grpcurl purchase flow, the notifier's lines for order 1, Ctrl-C stopping the services; on the
+# default ports 8080-8093.
+# `just run-all` checked as README.md shows it
 test-run-all:
     bash scripts/run-all-check.sh
 
