@@ -1,8 +1,8 @@
 //! The consumer against the real Apache Kafka cluster of `just stack-up` (brokers from
 //! `ROUTE256_TEST_KAFKA`, default 127.0.0.1:9092-9094), on a fresh topic per test: every record reaches
-//! the store once, a restarted consumer resumes at the offsets the store holds, and one without stored
-//! offsets starts where its settings say. (Whole-system runs with loms, crashes and a lost broker are
-//! in system-tests.)
+//! the store once, a restarted consumer resumes at the offsets the store holds (not at offsets
+//! committed in Kafka), and one without stored offsets starts where its settings say. (Whole-system
+//! runs with loms, crashes and a lost broker are in system-tests.)
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,9 +16,10 @@ use notifier::ports::{Entry, NotificationStore, Recorded, RepoError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
 fn brokers() -> String {
@@ -327,6 +328,67 @@ async fn offsets_the_store_cannot_read_yet_are_waited_for() {
     );
     // resumed at the stored offset, not at the earliest record
     assert_eq!(store.entries(), 2, "the first record was read again");
+}
+
+/// Commits `offset` as `group`'s next offset of `topic`'s `partition` in Kafka, as a consumer that
+/// commits there would; asks again while the group still holds a member that has just left.
+async fn commit_in_kafka(topic: &str, group: &str, partition: i32, offset: i64) {
+    let (topic, group) = (topic.to_owned(), group.to_owned());
+    let committed = tokio::task::spawn_blocking(move || {
+        let committer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a committer");
+        let mut offsets = TopicPartitionList::new();
+        offsets
+            .add_partition_offset(&topic, partition, Offset::Offset(offset))
+            .expect("an offset");
+        let mut result = committer.commit(&offsets, CommitMode::Sync);
+        for _ in 0..30 {
+            if result.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            result = committer.commit(&offsets, CommitMode::Sync);
+        }
+        result
+    });
+    committed.await.expect("no panic").expect("committed");
+}
+
+/// Offsets committed to the group in Kafka are not where a partition resumes: the store's are. (An
+/// offset committed there outside the store's transaction can run ahead of what the store holds — a
+/// crash in between — and a consumer resuming from it would lose the records in between.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stored_offsets_win_over_offsets_committed_in_kafka() {
+    let topic = fresh_topic(1).await;
+    let publisher = Publisher::new(&topic);
+    publisher.send(1, "new", Some("1-new")).await;
+    let store = Arc::new(Counting::default());
+    let group = unique("notifier-test");
+    let earliest = settings(&topic, &group, Start::Earliest);
+    consume_until(&earliest, &store, "the first record", || {
+        store.entries() == 1
+    })
+    .await;
+    publisher
+        .send(1, "awaiting payment", Some("1-awaiting"))
+        .await;
+    publisher.send(1, "payed", Some("1-payed")).await;
+    // the group's offset in Kafka past both new records, the store's still before them
+    commit_in_kafka(&topic, &group, 0, 3).await;
+
+    consume_until(
+        &earliest,
+        &store,
+        "the records after the stored offset",
+        || store.entries() >= 3,
+    )
+    .await;
+    let payed = [Status::New, Status::AwaitingPayment, Status::Payed];
+    assert_eq!(store.store.notified(1), payed);
 }
 
 #[tokio::test(flavor = "multi_thread")]
