@@ -391,6 +391,29 @@ async fn the_stored_offsets_win_over_offsets_committed_in_kafka() {
     assert_eq!(store.store.notified(1), payed);
 }
 
+/// A partition the store has no offset of starts where the settings say, even when the group has an
+/// offset committed in Kafka (by a tool, or an older consumer of the same group).
+#[tokio::test(flavor = "multi_thread")]
+async fn without_stored_offsets_the_start_wins_over_offsets_committed_in_kafka() {
+    let topic = fresh_topic(1).await;
+    let publisher = Publisher::new(&topic);
+    publisher.send(1, "new", Some("1-new")).await;
+    publisher
+        .send(1, "awaiting payment", Some("1-awaiting"))
+        .await;
+    let group = unique("notifier-test");
+    commit_in_kafka(&topic, &group, 0, 2).await;
+
+    let store = Arc::new(Counting::default());
+    let earliest = settings(&topic, &group, Start::Earliest);
+    consume_until(&earliest, &store, "both records from the start", || {
+        store.entries() >= 2
+    })
+    .await;
+    let awaiting = [Status::New, Status::AwaitingPayment];
+    assert_eq!(store.store.notified(1), awaiting);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_consumer_stops_while_its_store_cannot_read_the_offsets() {
     let topic = fresh_topic(1).await;

@@ -4,8 +4,9 @@
 //! - **Offsets live in our store, not in Kafka.** Auto-commit and the offset store are off; when the
 //!   group assigns a partition, the rebalance callback seeks it to the offset the store holds (the one
 //!   written with the partition's last notification), so a record is resumed from exactly where the
-//!   last committed transaction left it. A partition never consumed starts at `start` (see
-//!   [`ConsumerSettings::start`]).
+//!   last committed transaction left it. A partition the store has no offset of starts at `start` (see
+//!   [`ConsumerSettings::start`]), whatever offset the group may have committed in Kafka (a tool, or an
+//!   older consumer of the same group): Kafka's committed offsets are never read.
 //! - **`isolation.level=read_committed`**: records of aborted producer transactions are never seen.
 //! - **A poll's worth at a time, in partition order**: the records already fetched (up to [`BATCH`])
 //!   are stored in one transaction — one WAL flush for all, each record still with its offset — and
@@ -68,10 +69,11 @@ pub struct ConsumerSettings {
     pub start: Start,
 }
 
-/// Seeks newly assigned partitions to the stored offsets.
+/// Seeks newly assigned partitions to the stored offsets, or to `start`.
 struct SeekToStored {
     store: Arc<dyn NotificationStore>,
     topic: String,
+    start: Start,
     runtime: Handle,
     /// Set once the notifier stops.
     stopping: Arc<AtomicBool>,
@@ -119,8 +121,9 @@ impl ConsumerContext for SeekToStored {
 }
 
 impl SeekToStored {
-    /// Sets each partition's start to its stored offset. The store is asked until it answers (or the
-    /// notifier stops): assigning without it would re-read the partition from `start`.
+    /// Sets each partition's start to its stored offset, or to `start` when it has none. The store is
+    /// asked until it answers (or the notifier stops): assigning without it would re-read the partition
+    /// from `start`.
     fn seek_to_stored(&self, partitions: &mut TopicPartitionList) {
         let mut backoff = Duration::from_millis(100);
         let stored = loop {
@@ -140,12 +143,13 @@ impl SeekToStored {
             .map(|p| (p.topic().to_owned(), p.partition()))
             .collect();
         for (topic, partition) in &assigned {
-            if let Some(&next) = stored.get(partition).filter(|_| *topic == self.topic) {
-                if let Err(error) =
-                    partitions.set_partition_offset(topic, *partition, Offset::Offset(next))
-                {
-                    tracing::error!(%error, partition, "cannot seek to the stored offset");
-                }
+            let offset = match stored.get(partition).filter(|_| *topic == self.topic) {
+                Some(&next) => Offset::Offset(next),
+                None if self.start == Start::Earliest => Offset::Beginning,
+                None => Offset::End,
+            };
+            if let Err(error) = partitions.set_partition_offset(topic, *partition, offset) {
+                tracing::error!(%error, partition, "cannot set where the partition starts");
             }
         }
         let starts: Vec<_> = assigned
@@ -207,6 +211,7 @@ impl EventConsumer {
         let context = SeekToStored {
             store: store.clone(),
             topic: settings.topic.clone(),
+            start: settings.start,
             runtime: Handle::current(),
             stopping: stopping.clone(),
         };
