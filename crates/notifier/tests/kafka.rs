@@ -299,22 +299,46 @@ async fn without_stored_offsets_a_latest_consumer_skips_what_came_before_it() {
     assert!(store.store.notified(1).is_empty(), "read from the start");
 }
 
+/// A fresh one-partition topic whose first event (order 1 `new`) a consumer of a fresh group, starting
+/// at the earliest record, has stored before it stopped; then its second (`awaiting payment`) came.
+struct FirstStored {
+    topic: String,
+    group: String,
+    publisher: Publisher,
+    store: Arc<Counting>,
+    earliest: ConsumerSettings,
+}
+
+impl FirstStored {
+    async fn new() -> Self {
+        let topic = fresh_topic(1).await;
+        let publisher = Publisher::new(&topic);
+        publisher.send(1, "new", Some("1-new")).await;
+        let store = Arc::new(Counting::default());
+        let group = unique("notifier-test");
+        let earliest = settings(&topic, &group, Start::Earliest);
+        consume_until(&earliest, &store, "the first record", || {
+            store.entries() == 1
+        })
+        .await;
+        publisher
+            .send(1, "awaiting payment", Some("1-awaiting"))
+            .await;
+        Self {
+            topic,
+            group,
+            publisher,
+            store,
+            earliest,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn offsets_the_store_cannot_read_yet_are_waited_for() {
-    let topic = fresh_topic(1).await;
-    let publisher = Publisher::new(&topic);
-    publisher.send(1, "new", Some("1-new")).await;
-    let store = Arc::new(Counting::default());
-    let group = unique("notifier-test");
-    let earliest = settings(&topic, &group, Start::Earliest);
-    consume_until(&earliest, &store, "the first record", || {
-        store.entries() == 1
-    })
-    .await;
-
-    publisher
-        .send(1, "awaiting payment", Some("1-awaiting"))
-        .await;
+    let FirstStored {
+        store, earliest, ..
+    } = FirstStored::new().await;
     store
         .unreadable
         .store(store.offset_reads() + 3, Ordering::SeqCst);
@@ -363,19 +387,13 @@ async fn commit_in_kafka(topic: &str, group: &str, partition: i32, offset: i64) 
 /// crash in between — and a consumer resuming from it would lose the records in between.)
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stored_offsets_win_over_offsets_committed_in_kafka() {
-    let topic = fresh_topic(1).await;
-    let publisher = Publisher::new(&topic);
-    publisher.send(1, "new", Some("1-new")).await;
-    let store = Arc::new(Counting::default());
-    let group = unique("notifier-test");
-    let earliest = settings(&topic, &group, Start::Earliest);
-    consume_until(&earliest, &store, "the first record", || {
-        store.entries() == 1
-    })
-    .await;
-    publisher
-        .send(1, "awaiting payment", Some("1-awaiting"))
-        .await;
+    let FirstStored {
+        topic,
+        group,
+        publisher,
+        store,
+        earliest,
+    } = FirstStored::new().await;
     publisher.send(1, "payed", Some("1-payed")).await;
     // the group's offset in Kafka past both new records, the store's still before them
     commit_in_kafka(&topic, &group, 0, 3).await;
