@@ -1,10 +1,10 @@
 //! Implementations of the ports: cart storage in memory or PostgreSQL (and the `suite` both pass), gRPC
 //! clients of product-service and loms, and the rate limit on calls to product-service, in process or
 //! shared through Redis (`rate_limit`).
-pub mod loms_client;
-pub mod memory;
+pub(crate) mod loms_client;
+pub(crate) mod memory;
 pub mod postgres;
-pub mod product_client;
+pub(crate) mod product_client;
 pub mod rate_limit;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod suite;
@@ -22,7 +22,7 @@ use crate::ports::UpstreamError;
 
 /// A lazily connecting channel: cart starts even while the other services are still starting, and
 /// reconnects by itself. Calls are bounded by [`call`], not by the channel.
-pub fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
+pub(crate) fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
     Ok(Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(2))
         .connect_lazy())

@@ -4,7 +4,7 @@ use std::num::NonZeroU16;
 pub use route256_proto::ids::{NotPositive, OrderId, Sku, UserId};
 
 /// Units of one SKU in a cart: 1 to 65535, the most one order position can take.
-pub type ItemCount = NonZeroU16;
+pub(crate) type ItemCount = NonZeroU16;
 
 /// A request that cannot be served as asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +26,7 @@ pub fn item_count(count: u32) -> Result<ItemCount, InvalidRequest> {
 /// The version of a user's cart: it grows with every change of the cart and is never reused for the
 /// user, so (user, version) names one cart state. Checkout derives loms's idempotency key from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CartVersion(pub u64);
+pub(crate) struct CartVersion(pub u64);
 
 impl std::fmt::Display for CartVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,57 +37,57 @@ impl std::fmt::Display for CartVersion {
 /// A cart as read in one step: its items, sorted by SKU, and the version they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CartSnapshot {
-    pub items: Vec<CartItem>,
-    pub version: CartVersion,
+    pub(crate) items: Vec<CartItem>,
+    pub(crate) version: CartVersion,
 }
 
 /// loms's idempotency key for checking out one cart state: `cart:<user>:<version>`, at most 46
 /// printable ASCII characters (loms takes 64). Every checkout of the same state sends the same key, so
 /// loms creates one order for it however many calls, retries and cart replicas race.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderKey(String);
+pub(crate) struct OrderKey(String);
 
 impl OrderKey {
-    pub fn for_checkout(user: UserId, version: CartVersion) -> Self {
+    pub(crate) fn for_checkout(user: UserId, version: CartVersion) -> Self {
         Self(format!("cart:{user}:{version}"))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// One cart position as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CartItem {
-    pub sku: Sku,
-    pub count: ItemCount,
+pub(crate) struct CartItem {
+    pub(crate) sku: Sku,
+    pub(crate) count: ItemCount,
 }
 
 /// A catalogue entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Product {
-    pub name: String,
-    pub price: u32,
+pub(crate) struct Product {
+    pub(crate) name: String,
+    pub(crate) price: u32,
 }
 
 /// One listed position: the stored item with its live catalogue data.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CartLine {
-    pub item: CartItem,
-    pub product: Product,
+pub(crate) struct CartLine {
+    pub(crate) item: CartItem,
+    pub(crate) product: Product,
 }
 
 /// A listed cart: lines sorted by SKU and their total price.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CartView {
-    pub lines: Vec<CartLine>,
-    pub total_price: u32,
+pub(crate) struct CartView {
+    pub(crate) lines: Vec<CartLine>,
+    pub(crate) total_price: u32,
 }
 
 impl CartView {
     /// Sorts the lines by SKU and sums `price × count`; `None` when the total does not fit 32 bits.
-    pub fn new(mut lines: Vec<CartLine>) -> Option<Self> {
+    pub(crate) fn new(mut lines: Vec<CartLine>) -> Option<Self> {
         lines.sort_by_key(|line| line.item.sku);
         let total = lines.iter().try_fold(0u32, |sum, line| {
             line.product

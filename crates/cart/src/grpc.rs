@@ -56,12 +56,12 @@ fn sku(raw: u32) -> Result<Sku, CartError> {
 
 /// The gRPC face of cart.
 #[derive(Clone)]
-pub struct CartGrpc {
+pub(crate) struct CartGrpc {
     cart: Cart,
 }
 
 impl CartGrpc {
-    pub fn new(cart: Cart) -> Self {
+    pub(crate) fn new(cart: Cart) -> Self {
         Self { cart }
     }
 }

@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 
 /// A batch of jobs could not complete.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PoolError<E> {
+pub(crate) enum PoolError<E> {
     /// A job failed; the others were cancelled.
     #[error("a job failed")]
     Job(E),
@@ -43,18 +43,22 @@ pub enum PoolError<E> {
 
 /// Runs batches of jobs on at most `workers` tasks at a time.
 #[derive(Clone, Copy, Debug)]
-pub struct WorkerPool {
+pub(crate) struct WorkerPool {
     workers: NonZeroUsize,
 }
 
 impl WorkerPool {
-    pub fn new(workers: NonZeroUsize) -> Self {
+    pub(crate) fn new(workers: NonZeroUsize) -> Self {
         Self { workers }
     }
 
     /// Runs `job` on every input, at most `workers` at once, and returns the outputs in input order —
     /// or the first error, once every other job has stopped.
-    pub async fn map<I, T, E, F, Fut>(&self, inputs: Vec<I>, job: F) -> Result<Vec<T>, PoolError<E>>
+    pub(crate) async fn map<I, T, E, F, Fut>(
+        &self,
+        inputs: Vec<I>,
+        job: F,
+    ) -> Result<Vec<T>, PoolError<E>>
     where
         I: Send + 'static,
         T: Send + 'static,

@@ -5,10 +5,10 @@ use server::context::RequestContext;
 use crate::domain::{CartItem, CartSnapshot, ItemCount, OrderId, OrderKey, Product, Sku, UserId};
 
 /// A boxed cause, kept for the log.
-pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Cart storage failed: the shape every store of every service shares.
-pub use storage::RepoError;
+pub(crate) use storage::RepoError;
 
 /// How adding units to a cart ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +62,7 @@ pub trait CartRepo: Send + Sync {
 
 /// A call to another service did not succeed.
 #[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     /// The thing asked about does not exist there.
     #[error("not found")]
     NotFound,
@@ -92,7 +92,7 @@ pub enum UpstreamError {
 /// product-service.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
-pub trait ProductCatalog: Send + Sync {
+pub(crate) trait ProductCatalog: Send + Sync {
     /// The name and price of `sku`, asked with the caller's token.
     async fn get_product(&self, ctx: &RequestContext, sku: Sku) -> Result<Product, UpstreamError>;
 }
@@ -100,7 +100,7 @@ pub trait ProductCatalog: Send + Sync {
 /// loms.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
-pub trait Loms: Send + Sync {
+pub(crate) trait Loms: Send + Sync {
     /// Units of `sku` free to reserve; `NotFound` when loms does not stock it.
     async fn available_stock(&self, ctx: &RequestContext, sku: Sku) -> Result<u64, UpstreamError>;
 

@@ -25,33 +25,31 @@
 //! 30 s (408), a body that is not declared JSON (415, [`json_only`]), a request the gateway cannot turn
 //! into the message (400; a JSON key twice in one object among them); each with the same error body.
 mod docs;
+mod framing;
 mod openapi;
+mod routes;
 mod status;
 mod template;
 mod transcode;
 
 use std::collections::BTreeSet;
 
-use bytes::{Buf, Bytes};
-use http::{header, HeaderMap, HeaderValue, Method};
+use bytes::Bytes;
+use http::{header, HeaderValue, Method};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, FieldDescriptor, MessageDescriptor, MethodDescriptor,
-};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
 pub use docs::Docs;
+pub use framing::TIMEOUT_HEADER;
+use framing::{copy_headers, grpc_request, unframe};
 pub use openapi::openapi;
+pub use routes::{routes, Route, RuleError};
 pub use status::{http_status, HttpError};
 pub use template::{PathTemplate, TemplateError};
 pub use transcode::BodyRule;
 use transcode::FieldPath;
 
-/// The header that carries the caller's deadline, in milliseconds (gRPC's `grpc-timeout`).
-pub const TIMEOUT_HEADER: &str = "x-timeout-ms";
-/// The longest deadline `grpc-timeout` can say in milliseconds: at most 8 digits.
-const MAX_TIMEOUT_MS: u64 = 99_999_999;
 /// How long a request body may take to arrive: a client trickling bytes does not hold a task longer.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -79,176 +77,6 @@ const REFUSED: &str = "http_gateway_refused_total";
 /// Marks a call that came in through the gateway (a request extension), for the metrics.
 #[derive(Clone, Copy, Debug)]
 pub struct ViaGateway;
-
-/// A `google.api.http` rule that cannot be served.
-#[derive(Debug, thiserror::Error)]
-pub enum RuleError {
-    #[error("the descriptor set does not decode")]
-    Descriptors(#[from] prost_reflect::DescriptorError),
-    #[error("the descriptor set has no google.api.http extension")]
-    NoHttpExtension,
-    #[error("service {0} is not in the descriptor set")]
-    UnknownService(String),
-    #[error("{rpc}: {reason}")]
-    Invalid { rpc: String, reason: String },
-}
-
-/// One HTTP binding of an RPC.
-#[derive(Debug, Clone)]
-pub struct Route {
-    pub method: Method,
-    pub template: PathTemplate,
-    pub body: BodyRule,
-    pub response_body: Option<FieldDescriptor>,
-    pub rpc: MethodDescriptor,
-    /// The fields the template's variables fill, in template order.
-    path_fields: Vec<FieldPath>,
-}
-
-impl Route {
-    /// The request fields the path binds.
-    pub fn path_fields(&self) -> &[FieldPath] {
-        &self.path_fields
-    }
-
-    fn input(&self) -> MessageDescriptor {
-        self.rpc.input()
-    }
-
-    /// `/package.Service/Method`, the gRPC path of the call.
-    fn grpc_path(&self) -> String {
-        format!(
-            "/{}/{}",
-            self.rpc.parent_service().full_name(),
-            self.rpc.name()
-        )
-    }
-}
-
-/// The routes of `services` (full names), from their methods' `google.api.http` rules.
-pub fn routes(pool: &DescriptorPool, services: &[&str]) -> Result<Vec<Route>, RuleError> {
-    let http = pool
-        .get_extension_by_name("google.api.http")
-        .ok_or(RuleError::NoHttpExtension)?;
-    let mut routes: Vec<Route> = Vec::new();
-    for name in services {
-        let service = pool
-            .get_service_by_name(name)
-            .ok_or_else(|| RuleError::UnknownService((*name).to_owned()))?;
-        for rpc in service.methods() {
-            let options = rpc.options();
-            if !options.has_extension(&http) {
-                continue;
-            }
-            let rule = options.get_extension(&http);
-            let Some(rule) = rule.as_message() else {
-                continue;
-            };
-            let invalid = |reason: String| RuleError::Invalid {
-                rpc: rpc.full_name().to_owned(),
-                reason,
-            };
-            let mut rules = vec![rule.clone()];
-            if let Some(more) = rule.get_field_by_name("additional_bindings") {
-                // A binding inside an additional binding is ignored, as the spec says.
-                rules.extend(
-                    more.as_list()
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|v| v.as_message().cloned()),
-                );
-            }
-            for rule in &rules {
-                let route = route_of(&rpc, rule).map_err(invalid)?;
-                let clash = routes.iter().any(|r| {
-                    r.method == route.method
-                        && r.template.openapi_path() == route.template.openapi_path()
-                });
-                if clash {
-                    return Err(invalid(format!(
-                        "{} {} is bound twice",
-                        route.method, route.template
-                    )));
-                }
-                routes.push(route);
-            }
-        }
-    }
-    Ok(routes)
-}
-
-fn route_of(rpc: &MethodDescriptor, rule: &DynamicMessage) -> Result<Route, String> {
-    let text = |name: &str| {
-        rule.get_field_by_name(name)
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    let mut pattern = None;
-    for (name, method) in [
-        ("get", Method::GET),
-        ("put", Method::PUT),
-        ("post", Method::POST),
-        ("delete", Method::DELETE),
-        ("patch", Method::PATCH),
-    ] {
-        if rule.has_field_by_name(name) {
-            pattern = Some((method, text(name)));
-        }
-    }
-    if rule.has_field_by_name("custom") {
-        let custom = rule.get_field_by_name("custom");
-        let custom = custom.as_ref().and_then(|v| v.as_message());
-        let part = |name| {
-            custom
-                .and_then(|m| m.get_field_by_name(name))
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        };
-        let method = Method::from_bytes(part("kind").as_bytes())
-            .map_err(|_| format!("invalid custom method {:?}", part("kind")))?;
-        pattern = Some((method, part("path")));
-    }
-    let (method, pattern) = pattern.ok_or("the rule has no method and path")?;
-    let template = PathTemplate::parse(&pattern).map_err(|e| e.to_string())?;
-    let input = rpc.input();
-    let path_fields = template
-        .variables()
-        .iter()
-        .map(|v| transcode::resolve(&input, &v.field_path, false, false))
-        .collect::<Result<Vec<_>, _>>()?;
-    let top_field = |name: &str| {
-        input
-            .get_field_by_name(name)
-            .ok_or_else(|| format!("no field {name:?} in {}", input.full_name()))
-    };
-    let body = match text("body").as_str() {
-        "" => BodyRule::None,
-        "*" => BodyRule::Whole,
-        name => {
-            let field = top_field(name)?;
-            if path_fields.iter().any(|p| p[0] == field) {
-                return Err(format!("{name:?} is bound by both the path and the body"));
-            }
-            BodyRule::Field(field)
-        }
-    };
-    let response_body = match text("response_body").as_str() {
-        "" => None,
-        name => Some(
-            rpc.output()
-                .get_field_by_name(name)
-                .ok_or_else(|| format!("no field {name:?} in {}", rpc.output().full_name()))?,
-        ),
-    };
-    Ok(Route {
-        method,
-        template,
-        body,
-        response_body,
-        rpc: rpc.clone(),
-        path_fields,
-    })
-}
 
 /// The gateway of one server: its routes and the service stack they call.
 #[derive(Clone)]
@@ -436,82 +264,6 @@ impl Gateway {
         );
         copy_headers(self.headers.echoed, &parts.headers, response.headers_mut());
         Ok(response)
-    }
-}
-
-/// The gRPC request for a route's message: the gRPC path, one length-prefixed message, and the
-/// headers that are metadata.
-fn grpc_request(
-    route: &Route,
-    headers: &HeaderMap,
-    passed: Headers,
-    message: &DynamicMessage,
-) -> Result<http::Request<tonic::body::Body>, HttpError> {
-    let encoded = transcode::encode(message);
-    let length = u32::try_from(encoded.len())
-        .map_err(|_| HttpError::invalid("the request message is too large"))?;
-    let mut frame = Vec::with_capacity(encoded.len() + 5);
-    frame.push(0); // not compressed
-    frame.extend_from_slice(&length.to_be_bytes());
-    frame.extend_from_slice(&encoded);
-
-    let mut request = http::Request::new(tonic::body::Body::new(Full::new(Bytes::from(frame))));
-    *request.method_mut() = Method::POST;
-    *request.version_mut() = http::Version::HTTP_2;
-    *request.uri_mut() = route
-        .grpc_path()
-        .parse()
-        .map_err(|_| HttpError::invalid("invalid method path"))?;
-    let out = request.headers_mut();
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    out.insert(header::TE, HeaderValue::from_static("trailers"));
-    copy_headers(passed.credentials, headers, out);
-    copy_headers(passed.echoed, headers, out);
-    if let Some(value) = headers.get(TIMEOUT_HEADER) {
-        let ms = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|ms| (1..=MAX_TIMEOUT_MS).contains(ms))
-            .ok_or_else(|| {
-                HttpError::invalid(format!(
-                    "{TIMEOUT_HEADER} must be a whole number of milliseconds, 1 to {MAX_TIMEOUT_MS}"
-                ))
-            })?;
-        out.insert(
-            "grpc-timeout",
-            HeaderValue::try_from(format!("{ms}m"))
-                .map_err(|_| HttpError::invalid("invalid timeout"))?,
-        );
-    }
-    Ok(request)
-}
-
-/// The one message of a unary response body: a 5-byte prefix (compression flag, length), then the
-/// message.
-fn unframe(mut data: Bytes) -> Result<Bytes, &'static str> {
-    if data.len() < 5 {
-        return Err("the response has no message");
-    }
-    if data.get_u8() != 0 {
-        return Err("the response is compressed");
-    }
-    let length = usize::try_from(data.get_u32()).map_err(|_| "bad length")?;
-    if data.len() < length {
-        return Err("the response message is truncated");
-    }
-    Ok(data.split_to(length))
-}
-
-/// Copies the headers named in `names` that `from` has.
-fn copy_headers(names: &[&'static str], from: &HeaderMap, to: &mut HeaderMap) {
-    for &name in names {
-        if let Some(value) = from.get(name) {
-            to.insert(name, value.clone());
-        }
     }
 }
 

@@ -499,23 +499,7 @@ impl Generator {
             }
         }
         if let Some(r) = typed("string") {
-            copy_number(&r, "min_len", &mut schema, "minLength");
-            copy_number(&r, "max_len", &mut schema, "maxLength");
-            copy_number(&r, "len", &mut schema, "minLength");
-            copy_number(&r, "len", &mut schema, "maxLength");
-            if let Some(pattern) = r
-                .get_field_by_name("pattern")
-                .filter(|_| r.has_field_by_name("pattern"))
-            {
-                if let Some(pattern) = pattern.as_str() {
-                    schema["pattern"] = json!(pattern);
-                }
-            }
-            if r.has_field_by_name("const") {
-                if let Some(c) = r.get_field_by_name("const") {
-                    schema["enum"] = json!([c.as_str()]);
-                }
-            }
+            string_rules(&r, &mut schema);
         }
         schema
     }
@@ -656,6 +640,27 @@ fn number_json(n: f64) -> Json {
         json!(n as i64)
     } else {
         json!(n)
+    }
+}
+
+/// A string rule's lengths, pattern and constant, as the schema's keywords.
+fn string_rules(r: &DynamicMessage, schema: &mut Json) {
+    copy_number(r, "min_len", schema, "minLength");
+    copy_number(r, "max_len", schema, "maxLength");
+    copy_number(r, "len", schema, "minLength");
+    copy_number(r, "len", schema, "maxLength");
+    if let Some(pattern) = r
+        .get_field_by_name("pattern")
+        .filter(|_| r.has_field_by_name("pattern"))
+    {
+        if let Some(pattern) = pattern.as_str() {
+            schema["pattern"] = json!(pattern);
+        }
+    }
+    if r.has_field_by_name("const") {
+        if let Some(c) = r.get_field_by_name("const") {
+            schema["enum"] = json!([c.as_str()]);
+        }
     }
 }
 

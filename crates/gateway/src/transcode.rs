@@ -35,11 +35,11 @@ pub enum BodyRule {
 }
 
 /// A field path, resolved from the request message down.
-pub type FieldPath = Vec<FieldDescriptor>;
+pub(crate) type FieldPath = Vec<FieldDescriptor>;
 
 /// Resolves `names` (proto names; `json` also accepts lowerCamelCase) from `message` down: every step
 /// but the last a singular message field, the last a scalar or enum (a list only when `list_ok`).
-pub fn resolve(
+pub(crate) fn resolve(
     message: &MessageDescriptor,
     names: &[String],
     json: bool,
@@ -83,7 +83,7 @@ pub fn resolve(
 }
 
 /// Builds the request message of a route.
-pub fn request_message(
+pub(crate) fn request_message(
     input: &MessageDescriptor,
     body_rule: &BodyRule,
     path_values: &[(FieldPath, String)],
@@ -327,18 +327,12 @@ fn set(message: &mut DynamicMessage, path: &FieldPath, value: Value) {
 }
 
 /// A path or query value as the field's type.
-pub fn parse_scalar(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
+pub(crate) fn parse_scalar(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
     let invalid = |expected: &str| {
         format!(
             "invalid value {text:?} for field {:?}: expected {expected}",
             field.name()
         )
-    };
-    let float = |text: &str| match text {
-        "Infinity" => Some(f64::INFINITY),
-        "-Infinity" => Some(f64::NEG_INFINITY),
-        "NaN" => Some(f64::NAN),
-        _ => text.parse::<f64>().ok().filter(|v| v.is_finite()),
     };
     Ok(match field.kind() {
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(
@@ -357,30 +351,21 @@ pub fn parse_scalar(field: &FieldDescriptor, text: &str) -> Result<Value, String
             text.parse()
                 .map_err(|_| invalid("a 64-bit unsigned integer"))?,
         ),
-        Kind::Double => Value::F64(float(text).ok_or_else(|| invalid("a number"))?),
-        Kind::Float => {
-            let value = float(text).ok_or_else(|| invalid("a number"))?;
-            #[allow(clippy::cast_possible_truncation)]
-            let narrow = value as f32;
-            if value.is_finite() && !narrow.is_finite() {
-                return Err(invalid("a 32-bit float"));
-            }
-            Value::F32(narrow)
-        }
+        Kind::Double => Value::F64(parse_float(text).ok_or_else(|| invalid("a number"))?),
+        Kind::Float => Value::F32(parse_f32(text).map_err(invalid)?),
         Kind::Bool => match text {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
             _ => return Err(invalid("true or false")),
         },
         Kind::String => Value::String(text.to_owned()),
-        Kind::Enum(descriptor) => {
-            let number = descriptor
+        Kind::Enum(descriptor) => Value::EnumNumber(
+            descriptor
                 .get_value_by_name(text)
                 .map(|value| value.number())
                 .or_else(|| text.parse().ok())
-                .ok_or_else(|| invalid("one of the enum's names"))?;
-            Value::EnumNumber(number)
-        }
+                .ok_or_else(|| invalid("one of the enum's names"))?,
+        ),
         Kind::Bytes | Kind::Message(_) => {
             return Err(format!(
                 "field {:?} cannot be given in the path or the query",
@@ -390,8 +375,30 @@ pub fn parse_scalar(field: &FieldDescriptor, text: &str) -> Result<Value, String
     })
 }
 
+/// A number as proto3 JSON writes it: decimal, or `Infinity`, `-Infinity`, `NaN`; a decimal too large
+/// for `f64` is refused rather than taken as infinity.
+fn parse_float(text: &str) -> Option<f64> {
+    match text {
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        "NaN" => Some(f64::NAN),
+        _ => text.parse::<f64>().ok().filter(|v| v.is_finite()),
+    }
+}
+
+/// A `float` field's value: a number that also fits `f32` (or is one of the named infinities).
+fn parse_f32(text: &str) -> Result<f32, &'static str> {
+    let value = parse_float(text).ok_or("a number")?;
+    #[allow(clippy::cast_possible_truncation)]
+    let narrow = value as f32;
+    if value.is_finite() && !narrow.is_finite() {
+        return Err("a 32-bit float");
+    }
+    Ok(narrow)
+}
+
 /// The response message's JSON (or, with `response_body`, that one field's).
-pub fn response_json(
+pub(crate) fn response_json(
     output: &MessageDescriptor,
     encoded: &[u8],
     response_body: Option<&FieldDescriptor>,
@@ -417,7 +424,7 @@ pub fn response_json(
 }
 
 /// The request message, protobuf-encoded.
-pub fn encode(message: &DynamicMessage) -> Vec<u8> {
+pub(crate) fn encode(message: &DynamicMessage) -> Vec<u8> {
     message.encode_to_vec()
 }
 

@@ -24,8 +24,8 @@ pub enum InvalidOrder {
 /// One order position: 1 to 65535 units of a SKU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Item {
-    pub sku: Sku,
-    pub count: NonZeroU16,
+    pub(crate) sku: Sku,
+    pub(crate) count: NonZeroU16,
 }
 
 impl Item {
@@ -42,7 +42,7 @@ impl Item {
     }
 
     /// The count as the stock counts it.
-    pub fn units(&self) -> u64 {
+    pub(crate) fn units(&self) -> u64 {
         u64::from(self.count.get())
     }
 }
@@ -78,7 +78,7 @@ impl OrderItems {
             .map(Self)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Item> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Item> {
         self.0.iter()
     }
 
@@ -95,7 +95,7 @@ impl OrderItems {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    pub const MAX_LEN: usize = 64;
+    pub(crate) const MAX_LEN: usize = 64;
 
     /// Parses the wire value: empty means the caller gave no key.
     pub fn parse(raw: &str) -> Result<Option<Self>, InvalidOrder> {
@@ -109,7 +109,7 @@ impl IdempotencyKey {
         Ok(Some(Self(raw.to_owned())))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -132,7 +132,7 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// The course's name of the status, as events and logs spell it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::New => "new",
             Self::AwaitingPayment => "awaiting payment",
@@ -174,7 +174,7 @@ impl fmt::Display for OrderStatus {
 
 /// What a transition does to the order's reserved stock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StockEffect {
+pub(crate) enum StockEffect {
     /// The goods leave the warehouse: total and reserved both drop.
     WriteOff,
     /// The reservation is given back: reserved drops.
@@ -190,19 +190,19 @@ pub enum Transition {
 
 impl Transition {
     /// The one status the transition starts from.
-    pub fn start_status(self) -> OrderStatus {
+    pub(crate) fn start_status(self) -> OrderStatus {
         OrderStatus::AwaitingPayment
     }
 
     /// The status the transition ends in; asking again once there is a no-op.
-    pub fn end_status(self) -> OrderStatus {
+    pub(crate) fn end_status(self) -> OrderStatus {
         match self {
             Self::Pay => OrderStatus::Payed,
             Self::Cancel => OrderStatus::Cancelled,
         }
     }
 
-    pub fn stock_effect(self) -> StockEffect {
+    pub(crate) fn stock_effect(self) -> StockEffect {
         match self {
             Self::Pay => StockEffect::WriteOff,
             Self::Cancel => StockEffect::Release,
@@ -210,7 +210,7 @@ impl Transition {
     }
 
     /// The verb, for messages.
-    pub fn verb(self) -> &'static str {
+    pub(crate) fn verb(self) -> &'static str {
         match self {
             Self::Pay => "pay",
             Self::Cancel => "cancel",
@@ -222,21 +222,21 @@ impl Transition {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Order {
     pub id: OrderId,
-    pub user: UserId,
+    pub(crate) user: UserId,
     pub status: OrderStatus,
-    pub items: OrderItems,
+    pub(crate) items: OrderItems,
     /// The key the order was created with, if any.
-    pub idempotency_key: Option<IdempotencyKey>,
+    pub(crate) idempotency_key: Option<IdempotencyKey>,
 }
 
 /// A breach of the stock invariant `reserved ≤ total` was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("stock of {units} units cannot be {action}: total {total}, reserved {reserved}")]
 pub struct StockError {
-    pub action: &'static str,
-    pub units: u64,
-    pub total: u64,
-    pub reserved: u64,
+    pub(crate) action: &'static str,
+    pub(crate) units: u64,
+    pub(crate) total: u64,
+    pub(crate) reserved: u64,
 }
 
 /// The warehouse's count of one SKU. Every change keeps `0 ≤ reserved ≤ total`, or is refused.
@@ -268,11 +268,11 @@ impl Stock {
     }
 
     /// Units free to reserve.
-    pub fn available(&self) -> u64 {
+    pub(crate) fn available(&self) -> u64 {
         self.total - self.reserved
     }
 
-    pub fn reserve(&mut self, units: u64) -> Result<(), StockError> {
+    pub(crate) fn reserve(&mut self, units: u64) -> Result<(), StockError> {
         if units > self.available() {
             return Err(self.error("reserved", units));
         }
@@ -281,7 +281,7 @@ impl Stock {
     }
 
     /// Applies a transition's effect to `units` reserved units.
-    pub fn apply(&mut self, effect: StockEffect, units: u64) -> Result<(), StockError> {
+    pub(crate) fn apply(&mut self, effect: StockEffect, units: u64) -> Result<(), StockError> {
         if units > self.reserved {
             return Err(self.error("unreserved", units));
         }
@@ -307,7 +307,7 @@ impl Stock {
 /// Every store reserves through this: it reads (and in a database locks) the current levels, asks
 /// here, and writes the result only when every item fits — all or nothing by construction. Units are
 /// summed per SKU as they are reserved, so the answer is right even for positions that repeat a SKU.
-pub fn reserve_items(
+pub(crate) fn reserve_items(
     items: &OrderItems,
     current: impl Fn(Sku) -> Option<Stock>,
 ) -> Result<HashMap<Sku, Stock>, Sku> {
@@ -324,7 +324,7 @@ pub fn reserve_items(
 
 /// A reserved order's stock cannot be settled: the stored data breaks an invariant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SettleError {
+pub(crate) enum SettleError {
     #[error("sku {0} of a reserved order has no stock")]
     NoStock(Sku),
     #[error(transparent)]
@@ -333,7 +333,7 @@ pub enum SettleError {
 
 /// The stock levels after applying a transition's `effect` to the reservation of every item: like
 /// [`reserve_items`], computed first, written by the store only when every item succeeded.
-pub fn settle_items(
+pub(crate) fn settle_items(
     items: &OrderItems,
     effect: StockEffect,
     current: impl Fn(Sku) -> Option<Stock>,
@@ -358,10 +358,10 @@ pub fn settle_items(
 pub struct RequestId(String);
 
 impl RequestId {
-    pub const MAX_LEN: usize = 128;
+    pub(crate) const MAX_LEN: usize = 128;
 
     /// A caller's id, if it is one.
-    pub fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         let usable =
             (1..=Self::MAX_LEN).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
         usable.then(|| Self(raw.to_owned()))
@@ -372,7 +372,7 @@ impl RequestId {
         Self(format!("{origin}-{}", uuid::Uuid::new_v4().simple()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -388,14 +388,14 @@ impl fmt::Display for RequestId {
 pub struct OrderEvent {
     /// The event's place in the outbox. Two changes of one order are made one after the other (each
     /// holds the order), so their positions follow the order of the changes.
-    pub position: i64,
+    pub(crate) position: i64,
     /// Unique, and the same every time the event is sent again: what consumers de-duplicate on.
-    pub event_id: String,
-    pub order_id: OrderId,
-    pub status: OrderStatus,
+    pub(crate) event_id: String,
+    pub(crate) order_id: OrderId,
+    pub(crate) status: OrderStatus,
     /// When the change was made, RFC 3339 in UTC with microseconds.
-    pub moment: String,
-    pub request_id: RequestId,
+    pub(crate) moment: String,
+    pub(crate) request_id: RequestId,
 }
 
 #[cfg(test)]

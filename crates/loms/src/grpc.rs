@@ -70,12 +70,12 @@ fn request_id<T>(request: &Request<T>) -> RequestId {
 
 /// The gRPC face of loms.
 #[derive(Clone)]
-pub struct LomsGrpc {
+pub(crate) struct LomsGrpc {
     loms: Loms,
 }
 
 impl LomsGrpc {
-    pub fn new(loms: Loms) -> Self {
+    pub(crate) fn new(loms: Loms) -> Self {
         Self { loms }
     }
 }

@@ -22,7 +22,7 @@ use crate::domain::{
 };
 
 /// The store failed: the shape every store of every service shares.
-pub use storage::RepoError;
+pub(crate) use storage::RepoError;
 
 /// An order to place.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,9 +116,9 @@ pub trait StockRepo: Send + Sync {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Backlog {
     /// Events not yet acknowledged by the brokers.
-    pub pending: u64,
+    pub(crate) pending: u64,
     /// How long the oldest of them has waited.
-    pub oldest: Duration,
+    pub(crate) oldest: Duration,
 }
 
 /// The transactional outbox: the events [`OrderRepo`] wrote with their changes, until they are sent.
@@ -155,16 +155,16 @@ pub trait Outbox: Send + Sync {
 /// Why an event was not published.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct PublishError(pub String);
+pub(crate) struct PublishError(pub String);
 
 /// The brokers' answer to a batch handed over: one result per event, in the batch's order, once the
 /// brokers acknowledged each (written to the in-sync replicas) or it failed.
-pub type Acks = Pin<Box<dyn Future<Output = Vec<Result<(), PublishError>>> + Send>>;
+pub(crate) type Acks = Pin<Box<dyn Future<Output = Vec<Result<(), PublishError>>> + Send>>;
 
 /// The brokers the relay publishes to.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
-pub trait EventPublisher: Send + Sync {
+pub(crate) trait EventPublisher: Send + Sync {
     /// Hands `events` over in the order given, returning once all are handed over — so the events of a
     /// later call follow them — with the future of their acknowledgements.
     ///

@@ -20,7 +20,7 @@ impl Status {
         Self::Cancelled,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::New => "new",
             Self::AwaitingPayment => "awaiting payment",
@@ -31,7 +31,7 @@ impl Status {
     }
 
     /// The status named `name`, if it is one.
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == name)
     }
 }
@@ -44,44 +44,44 @@ impl fmt::Display for Status {
 
 /// Where a record sits: its topic, partition and offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Position {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
+pub(crate) struct Position {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
 }
 
 impl Position {
     /// The offset the partition resumes from once this record is handled.
-    pub fn next(&self) -> i64 {
+    pub(crate) fn next(&self) -> i64 {
         self.offset.saturating_add(1)
     }
 }
 
 /// A record as it came: key, value and the two headers loms sets.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Record<'a> {
-    pub key: Option<&'a [u8]>,
-    pub value: Option<&'a [u8]>,
-    pub event_id: Option<&'a [u8]>,
-    pub request_id: Option<&'a [u8]>,
+pub(crate) struct Record<'a> {
+    pub(crate) key: Option<&'a [u8]>,
+    pub(crate) value: Option<&'a [u8]>,
+    pub(crate) event_id: Option<&'a [u8]>,
+    pub(crate) request_id: Option<&'a [u8]>,
 }
 
 /// One status change of one order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
+pub(crate) struct Event {
     /// Unique per change, the same on every re-send: what de-duplication keys on.
-    pub event_id: String,
-    pub order_id: i64,
-    pub status: Status,
+    pub(crate) event_id: String,
+    pub(crate) order_id: i64,
+    pub(crate) status: Status,
     /// When loms made the change: RFC 3339.
-    pub moment: String,
+    pub(crate) moment: String,
     /// The request that caused it, when the record says.
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
 }
 
 /// Why a record is not an order event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Malformed {
+pub(crate) enum Malformed {
     #[error("no usable event-id header")]
     EventId,
     #[error("the value is not an order event: {0}")]
@@ -108,7 +108,7 @@ struct Value {
 impl Event {
     /// Parses a record. Header values must be visible ASCII (1 to 128 bytes); a key, when present,
     /// must be the order id in decimal.
-    pub fn parse(record: Record<'_>) -> Result<Self, Malformed> {
+    pub(crate) fn parse(record: Record<'_>) -> Result<Self, Malformed> {
         let event_id = record.event_id.and_then(token).ok_or(Malformed::EventId)?;
         let value: Value = serde_json::from_slice(record.value.unwrap_or_default())
             .map_err(|e| Malformed::Value(e.to_string()))?;

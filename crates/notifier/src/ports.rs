@@ -12,8 +12,8 @@ pub use storage::RepoError;
 /// carried no order event (it only moves its partition on).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    pub event: Option<Event>,
-    pub at: Position,
+    pub(crate) event: Option<Event>,
+    pub(crate) at: Position,
 }
 
 /// What recording an entry came to.

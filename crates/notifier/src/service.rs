@@ -6,7 +6,7 @@ use crate::ports::{Entry, NotificationStore, Recorded, RepoError};
 
 /// What handling a record came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Handled {
+pub(crate) enum Handled {
     /// A new event: notified.
     Notified,
     /// An event notified before, delivered again: counted, not notified.
@@ -17,12 +17,12 @@ pub enum Handled {
 
 /// Notifies order-status changes.
 #[derive(Clone)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     store: Arc<dyn NotificationStore>,
 }
 
 impl Notifier {
-    pub fn new(store: Arc<dyn NotificationStore>) -> Self {
+    pub(crate) fn new(store: Arc<dyn NotificationStore>) -> Self {
         Self { store }
     }
 
@@ -30,7 +30,7 @@ impl Notifier {
     /// with their partitions' new offsets in one step, then — once that is stored, and only for the
     /// events that were new — notifies: one log line `order <id> status <status>` each, in a span
     /// naming the request id. On `Err` nothing is stored and the records must be handled again.
-    pub async fn handle(
+    pub(crate) async fn handle(
         &self,
         records: &[(Record<'_>, Position)],
     ) -> Result<Vec<Handled>, RepoError> {
@@ -87,7 +87,7 @@ fn announce(
 }
 
 /// Describes the notifier's metrics for `/metrics`.
-pub fn describe_metrics() {
+pub(crate) fn describe_metrics() {
     metrics::describe_counter!(
         "notifier_notifications_total",
         "Order-status changes notified (each exactly once)"

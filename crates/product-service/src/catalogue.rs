@@ -8,11 +8,11 @@ use std::path::Path;
 
 /// A product's catalogue entry.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-pub struct Product {
+pub(crate) struct Product {
     /// The display name.
-    pub name: String,
+    pub(crate) name: String,
     /// The price of one unit.
-    pub price: u32,
+    pub(crate) price: u32,
 }
 
 /// The catalogue could not be loaded from a file.
@@ -36,13 +36,13 @@ pub enum CatalogueError {
 
 /// Products by SKU, ordered so that SKUs can be paged through.
 #[derive(Clone, Debug)]
-pub struct Catalogue {
+pub(crate) struct Catalogue {
     products: BTreeMap<u32, Product>,
 }
 
 impl Catalogue {
     /// The built-in catalogue (the `catalogue` crate, which loms stocks too).
-    pub fn builtin() -> Self {
+    pub(crate) fn builtin() -> Self {
         let products = catalogue::products()
             .into_values()
             .map(|p| {
@@ -59,7 +59,7 @@ impl Catalogue {
     }
 
     /// A catalogue read from the course's JSON format: `{"<sku>": {"name": ..., "price": ...}, ...}`.
-    pub fn from_json(json: &str) -> Result<Self, CatalogueError> {
+    pub(crate) fn from_json(json: &str) -> Result<Self, CatalogueError> {
         let raw: BTreeMap<String, Product> =
             serde_json::from_str(json).map_err(|source| CatalogueError::Parse {
                 path: "<inline>".to_owned(),
@@ -76,7 +76,7 @@ impl Catalogue {
     }
 
     /// A catalogue read from a file in the course's JSON format.
-    pub fn from_file(path: &Path) -> Result<Self, CatalogueError> {
+    pub(crate) fn from_file(path: &Path) -> Result<Self, CatalogueError> {
         let shown = path.display().to_string();
         let json = std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
             path: shown.clone(),
@@ -92,12 +92,12 @@ impl Catalogue {
     }
 
     /// The product of `sku`, if listed.
-    pub fn get(&self, sku: u32) -> Option<&Product> {
+    pub(crate) fn get(&self, sku: u32) -> Option<&Product> {
         self.products.get(&sku)
     }
 
     /// Up to `count` SKUs greater than `start_after`, ascending.
-    pub fn skus_after(&self, start_after: u32, count: usize) -> Vec<u32> {
+    pub(crate) fn skus_after(&self, start_after: u32, count: usize) -> Vec<u32> {
         use std::ops::Bound::{Excluded, Unbounded};
         self.products
             .range((Excluded(start_after), Unbounded))
@@ -107,13 +107,8 @@ impl Catalogue {
     }
 
     /// How many products are listed.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.products.len()
-    }
-
-    /// Whether no product is listed.
-    pub fn is_empty(&self) -> bool {
-        self.products.is_empty()
     }
 }
 

@@ -8,9 +8,9 @@ use server::context::AuthToken;
 use server::grpc::ServerLimits;
 
 /// The most calls per second `PRODUCT_RPS` and `PRODUCT_BURST` may name.
-pub const MAX_RPS: u32 = 1_000_000;
+pub(crate) const MAX_RPS: u32 = 1_000_000;
 /// The longest artificial delay `PRODUCT_LATENCY_MS` may ask for: one minute.
-pub const MAX_LATENCY_MS: u64 = 60_000;
+pub(crate) const MAX_LATENCY_MS: u64 = 60_000;
 
 /// What the service needs to start. Its `Debug` output shows no token.
 #[derive(Clone, Debug)]

@@ -9,17 +9,28 @@ use server::context::AuthToken;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
-use crate::service::ProductService;
+use crate::service::{ProductError, ProductService};
 
 /// The gRPC face of the catalogue. Requests arrive validated (see `route256_proto::codec`).
 #[derive(Clone, Debug)]
-pub struct ProductGrpc {
+pub(crate) struct ProductGrpc {
     service: Arc<ProductService>,
 }
 
 impl ProductGrpc {
-    pub fn new(service: Arc<ProductService>) -> Self {
+    pub(crate) fn new(service: Arc<ProductService>) -> Self {
         Self { service }
+    }
+}
+
+/// The one mapping of the catalogue's errors to gRPC codes (the contract's table).
+impl From<ProductError> for Status {
+    fn from(error: ProductError) -> Self {
+        match error {
+            ProductError::Unauthenticated => Self::unauthenticated(error.to_string()),
+            ProductError::NotFound(_) => Self::not_found(error.to_string()),
+            ProductError::RateLimited { .. } => Self::resource_exhausted(error.to_string()),
+        }
     }
 }
 
@@ -63,5 +74,26 @@ impl product_service_server::ProductService for ProductGrpc {
             .list_skus(token.as_deref(), start_after_sku, count as usize)
             .await?;
         Ok(Response::new(ListSkusResponse { skus }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_grpc_codes() {
+        assert_eq!(
+            Status::from(ProductError::Unauthenticated).code(),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            Status::from(ProductError::NotFound(1)).code(),
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            Status::from(ProductError::RateLimited { rps: 10 }).code(),
+            tonic::Code::ResourceExhausted
+        );
     }
 }

@@ -19,7 +19,7 @@ type Gcra<C> =
     governor::RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// Shared by every connection of the server.
-pub struct RateLimiter<C: Clock = DefaultClock> {
+pub(crate) struct RateLimiter<C: Clock = DefaultClock> {
     gcra: Option<Arc<Gcra<C>>>,
     rps: u32,
 }
@@ -43,14 +43,14 @@ impl<C: Clock> std::fmt::Debug for RateLimiter<C> {
 
 impl RateLimiter {
     /// `rps` calls per second with bursts of up to `burst` (at least 1); `rps` 0 means no limit.
-    pub fn new(rps: u32, burst: u32) -> Self {
+    pub(crate) fn new(rps: u32, burst: u32) -> Self {
         Self::with_clock(rps, burst, DefaultClock::default())
     }
 }
 
 impl<C: Clock> RateLimiter<C> {
     /// The same, on the given clock.
-    pub fn with_clock(rps: u32, burst: u32, clock: C) -> Self {
+    pub(crate) fn with_clock(rps: u32, burst: u32, clock: C) -> Self {
         let gcra = NonZeroU32::new(rps).map(|rate| {
             let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
             Arc::new(governor::RateLimiter::direct_with_clock(
@@ -62,12 +62,12 @@ impl<C: Clock> RateLimiter<C> {
     }
 
     /// Takes a slot for one call now, if there is one.
-    pub fn try_acquire(&self) -> bool {
+    pub(crate) fn try_acquire(&self) -> bool {
         self.gcra.as_ref().is_none_or(|gcra| gcra.check().is_ok())
     }
 
     /// The steady rate, in calls per second (0: no limit).
-    pub fn rps(&self) -> u32 {
+    pub(crate) fn rps(&self) -> u32 {
         self.rps
     }
 }

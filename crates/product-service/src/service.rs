@@ -11,23 +11,13 @@ use crate::rate_limit::RateLimiter;
 
 /// What a caller can get wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ProductError {
+pub(crate) enum ProductError {
     #[error("missing or unknown token")]
     Unauthenticated,
     #[error("sku {0} is not in the catalogue")]
     NotFound(u32),
     #[error("rate limit of {rps} requests per second exceeded")]
     RateLimited { rps: u32 },
-}
-
-impl From<ProductError> for tonic::Status {
-    fn from(error: ProductError) -> Self {
-        match error {
-            ProductError::Unauthenticated => Self::unauthenticated(error.to_string()),
-            ProductError::NotFound(_) => Self::not_found(error.to_string()),
-            ProductError::RateLimited { .. } => Self::resource_exhausted(error.to_string()),
-        }
-    }
 }
 
 /// The catalogue behind a token check and the rate limit. Its `Debug` output shows no token.
@@ -42,7 +32,7 @@ pub struct ProductService {
 }
 
 impl ProductService {
-    pub fn new(
+    pub(crate) fn new(
         catalogue: Catalogue,
         tokens: impl IntoIterator<Item = AuthToken>,
         limiter: RateLimiter,
@@ -58,7 +48,7 @@ impl ProductService {
     }
 
     /// The product of `sku`, for a caller holding a known token.
-    pub async fn get_product(
+    pub(crate) async fn get_product(
         &self,
         token: Option<&str>,
         sku: u32,
@@ -78,7 +68,7 @@ impl ProductService {
     }
 
     /// Up to `count` SKUs after `start_after`, ascending, for a caller holding a known token.
-    pub async fn list_skus(
+    pub(crate) async fn list_skus(
         &self,
         token: Option<&str>,
         start_after: u32,
@@ -197,22 +187,6 @@ mod tests {
         assert_eq!(
             service.list_skus(Some("good"), 0, 1).await,
             Err(ProductError::RateLimited { rps: 1 })
-        );
-    }
-
-    #[test]
-    fn errors_map_to_grpc_codes() {
-        assert_eq!(
-            tonic::Status::from(ProductError::Unauthenticated).code(),
-            tonic::Code::Unauthenticated
-        );
-        assert_eq!(
-            tonic::Status::from(ProductError::NotFound(1)).code(),
-            tonic::Code::NotFound
-        );
-        assert_eq!(
-            tonic::Status::from(ProductError::RateLimited { rps: 10 }).code(),
-            tonic::Code::ResourceExhausted
         );
     }
 }

@@ -4,7 +4,7 @@
 pub mod codec;
 pub mod ids;
 
-#[allow(clippy::all, clippy::pedantic, missing_docs)]
+#[allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
 mod generated {
     include!("gen/_includes.rs");
 }

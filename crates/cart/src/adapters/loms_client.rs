@@ -13,14 +13,14 @@ use crate::ports::{Loms, UpstreamError};
 
 /// loms, asked over gRPC.
 #[derive(Clone, Debug)]
-pub struct GrpcLoms {
+pub(crate) struct GrpcLoms {
     client: LomsServiceClient<Channel>,
     timeout: Duration,
 }
 
 impl GrpcLoms {
     /// A client whose calls take at most `timeout` each (less when the caller's deadline is sooner).
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    pub(crate) fn new(channel: Channel, timeout: Duration) -> Self {
         Self {
             client: LomsServiceClient::new(channel),
             timeout,

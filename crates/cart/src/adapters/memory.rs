@@ -29,7 +29,7 @@ struct UserCart {
 
 /// Carts in process memory.
 #[derive(Debug)]
-pub struct MemoryCartRepo {
+pub(crate) struct MemoryCartRepo {
     carts: Mutex<HashMap<UserId, UserCart>>,
     first_version: u64,
 }
@@ -47,7 +47,7 @@ impl Default for MemoryCartRepo {
 
 impl MemoryCartRepo {
     /// A store whose carts start at `first_version`.
-    pub fn starting_at(first_version: u64) -> Self {
+    pub(crate) fn starting_at(first_version: u64) -> Self {
         Self {
             carts: Mutex::new(HashMap::new()),
             first_version,

@@ -18,7 +18,7 @@ const MAX_TRIES: u32 = 3;
 
 /// The catalogue, asked over gRPC with the caller's token.
 #[derive(Clone, Debug)]
-pub struct GrpcProductCatalog {
+pub(crate) struct GrpcProductCatalog {
     client: ProductServiceClient<RateLimited<Channel>>,
     timeout: Duration,
 }
@@ -26,7 +26,7 @@ pub struct GrpcProductCatalog {
 impl GrpcProductCatalog {
     /// A client whose calls take at most `timeout` each (less when the caller's deadline is sooner).
     /// `channel` is the product channel behind the rate limit.
-    pub fn new(channel: RateLimited<Channel>, timeout: Duration) -> Self {
+    pub(crate) fn new(channel: RateLimited<Channel>, timeout: Duration) -> Self {
         Self {
             client: ProductServiceClient::new(channel),
             timeout,

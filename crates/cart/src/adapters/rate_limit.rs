@@ -35,7 +35,7 @@ use tower::{Layer, Service};
 
 /// The deadline of an outgoing call, carried in the request's extensions (set by `adapters::call`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Deadline(pub Instant);
+pub(crate) struct Deadline(pub Instant);
 
 /// No slot before the deadline: the call was not made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +51,7 @@ pub trait Limiter: Send + Sync + std::fmt::Debug {
 
 /// No limit at all (`CART_PRODUCT_RPS=0`).
 #[derive(Debug)]
-pub struct Unlimited;
+pub(crate) struct Unlimited;
 
 #[async_trait]
 impl Limiter for Unlimited {
@@ -62,7 +62,7 @@ impl Limiter for Unlimited {
 
 /// The local limiter: GCRA by reservation in process memory.
 #[derive(Debug)]
-pub struct Gcra {
+pub(crate) struct Gcra {
     interval: Duration,
     tolerance: Duration,
     /// The theoretical arrival time of the next call.
@@ -70,7 +70,7 @@ pub struct Gcra {
 }
 
 impl Gcra {
-    pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+    pub(crate) fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
         let interval = Duration::from_secs(1) / per_second.get();
         Self {
             interval,
@@ -266,12 +266,12 @@ impl Limiter for RedisGcra {
 
 /// Applies a [`Limiter`] to every call through a channel.
 #[derive(Clone, Debug)]
-pub struct RateLimitLayer {
+pub(crate) struct RateLimitLayer {
     limiter: Arc<dyn Limiter>,
 }
 
 impl RateLimitLayer {
-    pub fn new(limiter: Arc<dyn Limiter>) -> Self {
+    pub(crate) fn new(limiter: Arc<dyn Limiter>) -> Self {
         Self { limiter }
     }
 }
@@ -289,7 +289,7 @@ impl<S> Layer<S> for RateLimitLayer {
 
 /// A channel whose calls wait for the rate limit.
 #[derive(Clone, Debug)]
-pub struct RateLimited<S> {
+pub(crate) struct RateLimited<S> {
     inner: S,
     limiter: Arc<dyn Limiter>,
 }

@@ -40,12 +40,12 @@ use crate::domain::{OrderEvent, OrderId};
 use crate::ports::{Acks, EventPublisher, PublishError};
 
 /// The header that carries an event's unique id.
-pub const EVENT_ID_HEADER: &str = "event-id";
+pub(crate) const EVENT_ID_HEADER: &str = "event-id";
 /// The header that carries the id of the request that caused the change.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Publishes order events to one topic.
-pub struct KafkaEventPublisher {
+pub(crate) struct KafkaEventPublisher {
     config: ClientConfig,
     topic: String,
     /// The producer in use; `None` after a fatal error, until the next send builds another. Shared with
@@ -61,7 +61,7 @@ pub struct KafkaEventPublisher {
 impl KafkaEventPublisher {
     /// A publisher to `topic` on the cluster of `brokers` (`host:port,…`). Connecting happens in the
     /// background: an unreachable cluster delays deliveries, it does not fail this.
-    pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
+    pub(crate) fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", brokers)
@@ -166,7 +166,7 @@ fn discard_if_fatal(slot: &Mutex<Option<FutureProducer>>, producer: &FutureProdu
 }
 
 /// The contract's value of an event.
-pub fn event_value(event: &OrderEvent) -> String {
+pub(crate) fn event_value(event: &OrderEvent) -> String {
     serde_json::json!({
         "order_id": event.order_id.get(),
         "status": event.status.as_str(),

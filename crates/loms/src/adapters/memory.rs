@@ -74,7 +74,7 @@ impl MemoryStore {
     }
 
     /// A store with the stock of the whole built-in catalogue (the `catalogue` crate).
-    pub fn seeded() -> Self {
+    pub(crate) fn seeded() -> Self {
         Self::with_stock(catalogue::stock().into_iter().filter_map(|level| {
             Some((
                 Sku::try_from(level.sku).ok()?,
@@ -89,7 +89,7 @@ impl MemoryStore {
     }
 
     /// Sets the stock of `sku`, for tests and diagnostics.
-    pub fn put_stock(&self, sku: Sku, stock: Stock) {
+    pub(crate) fn put_stock(&self, sku: Sku, stock: Stock) {
         self.lock().stocks.insert(sku, stock);
     }
 

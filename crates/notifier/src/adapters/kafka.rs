@@ -37,9 +37,9 @@ use crate::ports::NotificationStore;
 use crate::service::Notifier;
 
 /// The header that carries an event's unique id.
-pub const EVENT_ID_HEADER: &str = "event-id";
+pub(crate) const EVENT_ID_HEADER: &str = "event-id";
 /// The header that carries the id of the request that caused the change.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// How long one poll waits for a record before looking at the stop signal again.
 const POLL: Duration = Duration::from_millis(100);

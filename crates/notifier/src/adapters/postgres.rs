@@ -32,7 +32,7 @@ impl PgNotificationStore {
     }
 
     /// Readiness ([`Database::ping`]).
-    pub async fn ping(&self) -> Result<(), RepoError> {
+    pub(crate) async fn ping(&self) -> Result<(), RepoError> {
         let ping = async |client: &_| {
             notifier_db::queries::health::ping()
                 .bind(client)

@@ -24,7 +24,7 @@ type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 /// See the module doc.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct DeadlineLayer;
+pub(super) struct DeadlineLayer;
 
 impl<S> Layer<S> for DeadlineLayer {
     type Service = Deadline<S>;
@@ -36,7 +36,7 @@ impl<S> Layer<S> for DeadlineLayer {
 
 /// Answers `DEADLINE_EXCEEDED` when the caller's `grpc-timeout` runs out.
 #[derive(Clone, Debug)]
-pub struct Deadline<S> {
+pub(super) struct Deadline<S> {
     inner: S,
 }
 
@@ -89,7 +89,7 @@ where
 
 /// See the module doc.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RequestIdLayer;
+pub(super) struct RequestIdLayer;
 
 impl<S> Layer<S> for RequestIdLayer {
     type Service = RequestId<S>;
@@ -101,7 +101,7 @@ impl<S> Layer<S> for RequestIdLayer {
 
 /// Gives every call a request id and echoes it.
 #[derive(Clone, Debug)]
-pub struct RequestId<S> {
+pub(super) struct RequestId<S> {
     inner: S,
 }
 

@@ -33,7 +33,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How long a connection may stay open without doing anything.
 #[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
+pub(super) struct Timeouts {
     /// Since its last call ended (or since it was accepted).
     pub idle: Duration,
     /// Since it was accepted, while no request has arrived on it.
@@ -42,7 +42,7 @@ pub struct Timeouts {
 
 /// What the server knows of one accepted connection: shared by its stream and by every call on it.
 #[derive(Debug)]
-pub struct Connection {
+pub(super) struct Connection {
     pub(crate) local: Option<SocketAddr>,
     pub(crate) remote: Option<SocketAddr>,
     /// Calls admitted on this connection and not yet finished.
@@ -89,11 +89,11 @@ impl Connection {
 
 /// The connection info the serve loop puts into every request's extensions (see [`Connected`]).
 #[derive(Clone, Debug)]
-pub struct ConnectionInfo(pub(crate) Arc<Connection>);
+pub(super) struct ConnectionInfo(pub(crate) Arc<Connection>);
 
 /// An accepted TCP stream that reads as closed once its connection has been idle too long.
 #[derive(Debug)]
-pub struct TrackedStream {
+pub(super) struct TrackedStream {
     inner: TcpStream,
     connection: Arc<Connection>,
     timeouts: Timeouts,
@@ -204,7 +204,7 @@ fn is_peer_error(error: &io::Error) -> bool {
 
 /// The connections accepted on `listener`. The stream never yields an error: accept failures are
 /// handled (and logged) here. It ends when the receiving side is dropped, which closes the listener.
-pub fn accept(
+pub(super) fn accept(
     listener: TcpListener,
     timeouts: Timeouts,
 ) -> ReceiverStream<Result<TrackedStream, io::Error>> {

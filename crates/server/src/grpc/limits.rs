@@ -25,14 +25,14 @@ const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 /// Applies [`CallLimits`] to a service.
 #[derive(Clone, Debug)]
-pub struct CallLimitsLayer {
+pub(super) struct CallLimitsLayer {
     server: Arc<Semaphore>,
     max_in_flight: usize,
     max_in_flight_per_connection: usize,
 }
 
 impl CallLimitsLayer {
-    pub fn new(max_in_flight: usize, max_in_flight_per_connection: usize) -> Self {
+    pub(super) fn new(max_in_flight: usize, max_in_flight_per_connection: usize) -> Self {
         Self {
             server: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
@@ -54,7 +54,7 @@ impl<S> Layer<S> for CallLimitsLayer {
 
 /// The service that admits or sheds each call.
 #[derive(Clone, Debug)]
-pub struct CallLimits<S> {
+pub(super) struct CallLimits<S> {
     inner: S,
     limits: CallLimitsLayer,
 }

@@ -31,25 +31,25 @@ const PREFIX: usize = 5;
 
 /// How each served method takes its requests: `true` for a stream of them.
 #[derive(Clone, Debug, Default)]
-pub struct MethodKinds(Arc<HashMap<String, bool>>);
+pub(super) struct MethodKinds(Arc<HashMap<String, bool>>);
 
 impl MethodKinds {
     /// `(path, client streaming)` pairs, paths as `/package.Service/Method`.
-    pub fn new(methods: impl IntoIterator<Item = (String, bool)>) -> Self {
+    pub(super) fn new(methods: impl IntoIterator<Item = (String, bool)>) -> Self {
         Self(Arc::new(methods.into_iter().collect()))
     }
 }
 
 /// Applies [`Receive`] to a service.
 #[derive(Clone, Debug)]
-pub struct ReceiveLayer {
+pub(super) struct ReceiveLayer {
     kinds: MethodKinds,
     max_message: usize,
     read_timeout: Duration,
 }
 
 impl ReceiveLayer {
-    pub fn new(kinds: MethodKinds, max_message: usize, read_timeout: Duration) -> Self {
+    pub(super) fn new(kinds: MethodKinds, max_message: usize, read_timeout: Duration) -> Self {
         Self {
             kinds,
             max_message,
@@ -71,7 +71,7 @@ impl<S> Layer<S> for ReceiveLayer {
 
 /// See the module doc.
 #[derive(Clone, Debug)]
-pub struct Receive<S> {
+pub(super) struct Receive<S> {
     inner: S,
     layer: ReceiveLayer,
 }

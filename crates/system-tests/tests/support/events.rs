@@ -21,15 +21,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// The cluster's bootstrap brokers.
-pub fn brokers() -> String {
+pub(crate) fn brokers() -> String {
     std::env::var("ROUTE256_TEST_KAFKA")
         .unwrap_or_else(|_| "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094".into())
 }
 
-pub const PARTITIONS: i32 = 3;
+pub(crate) const PARTITIONS: i32 = 3;
 
 /// A topic of its own for one test, replicated like the real one, with a leader for every partition.
-pub async fn fresh_topic() -> String {
+pub(crate) async fn fresh_topic() -> String {
     let name = format!("test-events-{}", uuid::Uuid::new_v4().simple());
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers())
@@ -70,7 +70,7 @@ fn consumer(group: &str) -> BaseConsumer {
 }
 
 /// The topic's `min.insync.replicas`, as the brokers report it.
-pub async fn min_insync_replicas(topic: &str) -> String {
+pub(crate) async fn min_insync_replicas(topic: &str) -> String {
     use rdkafka::admin::ResourceSpecifier;
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers())
@@ -105,7 +105,7 @@ pub async fn min_insync_replicas(topic: &str) -> String {
 }
 
 /// How many records the topic holds: with nothing published twice, one per status change.
-pub fn records_in(topic: &str) -> i64 {
+pub(crate) fn records_in(topic: &str) -> i64 {
     let probe = consumer("watermarks-probe");
     (0..PARTITIONS)
         .map(|partition| {
@@ -118,14 +118,14 @@ pub fn records_in(topic: &str) -> i64 {
 }
 
 /// A service running in this process until [`Running::stop`].
-pub struct Running {
+pub(crate) struct Running {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl Running {
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.send_replace(true);
         self.task.await.expect("stops without panic");
     }
@@ -144,7 +144,7 @@ fn shutdown_signal() -> (
 
 /// loms on `db`, relaying to `topic` (the lease lasts 30 s, so that a slow machine never hands it over
 /// mid-test); unpaid orders are cancelled after `unpaid_ttl`.
-pub async fn start_loms(db: &TestDatabase, topic: &str, unpaid_ttl: Duration) -> Running {
+pub(crate) async fn start_loms(db: &TestDatabase, topic: &str, unpaid_ttl: Duration) -> Running {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let config = loms::Config {
         grpc_addr: any_port,
@@ -173,13 +173,13 @@ pub async fn start_loms(db: &TestDatabase, topic: &str, unpaid_ttl: Duration) ->
 }
 
 /// A notifier of `group` on `db`, consuming `topic`.
-pub async fn start_notifier(db: &TestDatabase, topic: &str, group: &str) -> Running {
+pub(crate) async fn start_notifier(db: &TestDatabase, topic: &str, group: &str) -> Running {
     let storage = notifier::config::Storage::Postgres(db.settings().clone());
     start_notifier_on(storage, topic, group, Start::Earliest).await
 }
 
 /// A notifier keeping its notifications in memory, consuming `topic` from its end.
-pub async fn start_notifier_in_memory(topic: &str) -> Running {
+pub(crate) async fn start_notifier_in_memory(topic: &str) -> Running {
     start_notifier_on(
         notifier::config::Storage::Memory,
         topic,
@@ -213,7 +213,7 @@ async fn start_notifier_on(
 }
 
 /// loms's gauge of unsent events, read from its `/metrics` at `http` (`127.0.0.1:port`), when it answers.
-pub async fn pending_events(http: &str) -> Option<f64> {
+pub(crate) async fn pending_events(http: &str) -> Option<f64> {
     let text = reqwest::get(format!("http://{http}/metrics"))
         .await
         .ok()?
@@ -226,7 +226,7 @@ pub async fn pending_events(http: &str) -> Option<f64> {
 }
 
 /// The status changes an order that ended in `status` went through: what it must be notified of.
-pub fn changes_to(status: OrderStatus) -> Vec<Status> {
+pub(crate) fn changes_to(status: OrderStatus) -> Vec<Status> {
     use Status::*;
     match status {
         OrderStatus::AwaitingPayment => vec![New, AwaitingPayment],
@@ -238,7 +238,7 @@ pub fn changes_to(status: OrderStatus) -> Vec<Status> {
 }
 
 /// The notifier's store, read directly.
-pub async fn notifications(db: &TestDatabase) -> PgNotificationStore {
+pub(crate) async fn notifications(db: &TestDatabase) -> PgNotificationStore {
     PgNotificationStore::open(db.settings())
         .await
         .expect("the notifier's database")
@@ -246,7 +246,7 @@ pub async fn notifications(db: &TestDatabase) -> PgNotificationStore {
 
 /// Waits (up to 60 s) until every order of `expected` (id, final status) was notified exactly of its
 /// changes, in order; fails naming the first order that was not.
-pub async fn assert_notified(store: &PgNotificationStore, expected: &[(i64, OrderStatus)]) {
+pub(crate) async fn assert_notified(store: &PgNotificationStore, expected: &[(i64, OrderStatus)]) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for &(order, status) in expected {
         let want = changes_to(status);

@@ -4,8 +4,8 @@
 //! can check what was logged, e.g. that no token ever was.
 #![allow(dead_code)] // each test binary uses part of the kit
 
-pub mod events;
-pub mod processes;
+pub(crate) mod events;
+pub(crate) mod processes;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -24,22 +24,22 @@ use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 /// The token product-service accepts in these tests.
-pub const TOKEN: &str = "svc-test-token-7f3a9c";
+pub(crate) const TOKEN: &str = "svc-test-token-7f3a9c";
 
 /// Seed SKUs the tests order (see the contract's seed stock and catalogue).
-pub const SMITH: u32 = 1076963; // 300 total, 35 reserved: 265 available, 3379 each
-pub const GUROV: u32 = 1148162; // 300 available, 2931 each
-pub const NIKE: u32 = 773297411; // 150 total, 10 reserved: 140 available
-pub const SOLD_OUT: u32 = 139819069; // 100 total, 100 reserved
-pub const PLENTY: u32 = 1625903; // 10000 available
+pub(crate) const SMITH: u32 = 1076963; // 300 total, 35 reserved: 265 available, 3379 each
+pub(crate) const GUROV: u32 = 1148162; // 300 available, 2931 each
+pub(crate) const NIKE: u32 = 773297411; // 150 total, 10 reserved: 140 available
+pub(crate) const SOLD_OUT: u32 = 139819069; // 100 total, 100 reserved
+pub(crate) const PLENTY: u32 = 1625903; // 10000 available
 
 /// An AddItem request with the test token.
-pub fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
+pub(crate) fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
     authed(AddItemRequest { user, sku, count })
 }
 
 /// Puts `count` units of `sku` in `user`'s cart and checks out: the id of the order placed.
-pub async fn order(system: &System, user: i64, sku: u32, count: u32) -> i64 {
+pub(crate) async fn order(system: &System, user: i64, sku: u32, count: u32) -> i64 {
     let mut cart = system.cart().await;
     cart.add_item(add(user, sku, count)).await.expect("added");
     cart.checkout(authed(CheckoutRequest { user }))
@@ -50,14 +50,14 @@ pub async fn order(system: &System, user: i64, sku: u32, count: u32) -> i64 {
 }
 
 /// Units of `sku` loms has available.
-pub async fn available(system: &System, sku: u32) -> u64 {
+pub(crate) async fn available(system: &System, sku: u32) -> u64 {
     let mut loms = system.loms().await;
     let response = loms.stocks_info(StocksInfoRequest { sku }).await;
     response.expect("stocked").into_inner().count
 }
 
 /// Everything logged by this test process.
-pub fn logs() -> String {
+pub(crate) fn logs() -> String {
     String::from_utf8_lossy(&log_buffer().lock().unwrap_or_else(|p| p.into_inner())).into_owned()
 }
 
@@ -92,7 +92,7 @@ impl Write for CaptureWriter {
 }
 
 /// The three services, running until [`System::stop`].
-pub struct System {
+pub(crate) struct System {
     pub cart_addr: SocketAddr,
     pub loms_addr: SocketAddr,
     pub product_addr: SocketAddr,
@@ -125,7 +125,7 @@ where
 /// The three services' settings for one test; the defaults put every service on a free port, switch
 /// product-service's rate limit off and accept [`TOKEN`]. Storage is in memory, or, when
 /// `ROUTE256_TEST_STORAGE=postgres` (the second pass of `just test`), PostgreSQL on fresh databases.
-pub struct Settings {
+pub(crate) struct Settings {
     pub product: product_service::Config,
     pub loms: loms::Config,
     /// cart's upstream URLs are filled in by [`System::start_with`] unless a test set them.
@@ -136,7 +136,7 @@ pub struct Settings {
 
 impl Settings {
     /// cart and loms on PostgreSQL, each on a fresh database through its pgbouncer.
-    pub fn on_postgres(mut self) -> Self {
+    pub(crate) fn on_postgres(mut self) -> Self {
         let cart_db = TestDatabase::create("cart", "127.0.0.1:6432");
         let loms_db = TestDatabase::create("loms", "127.0.0.1:6433");
         self.cart.storage = cart::config::Storage::Postgres(cart_db.settings().clone());
@@ -147,7 +147,7 @@ impl Settings {
 
     /// A second cart replica of `system`: its cart store (memory stays per process; PostgreSQL is the
     /// same database) and its loms and product-service.
-    pub fn cart_replica_of(mut self, system: &System) -> Self {
+    pub(crate) fn cart_replica_of(mut self, system: &System) -> Self {
         self.cart.storage = system.cart_storage();
         self.cart.loms_url = format!("http://{}", system.loms_addr);
         self.cart.product_service_url = format!("http://{}", system.product_addr);
@@ -200,11 +200,11 @@ impl Default for Settings {
 }
 
 impl System {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(Settings::default()).await
     }
 
-    pub async fn start_with(mut settings: Settings) -> Self {
+    pub(crate) async fn start_with(mut settings: Settings) -> Self {
         log_buffer();
         let started_with = settings.again();
         let (product, product_service) = product_service::app::build_service(settings.product)
@@ -245,25 +245,25 @@ impl System {
         }
     }
 
-    pub async fn cart(&self) -> CartServiceClient<Channel> {
+    pub(crate) async fn cart(&self) -> CartServiceClient<Channel> {
         CartServiceClient::new(channel(self.cart_addr).await)
     }
 
-    pub async fn loms(&self) -> LomsServiceClient<Channel> {
+    pub(crate) async fn loms(&self) -> LomsServiceClient<Channel> {
         LomsServiceClient::new(channel(self.loms_addr).await)
     }
 
-    pub async fn product(&self) -> ProductServiceClient<Channel> {
+    pub(crate) async fn product(&self) -> ProductServiceClient<Channel> {
         ProductServiceClient::new(channel(self.product_addr).await)
     }
 
     /// Signals shutdown without waiting: the servers begin to drain.
-    pub fn begin_stop(&self) {
+    pub(crate) fn begin_stop(&self) {
         self.stop.send_replace(true);
     }
 
     /// Signals shutdown, waits for every server to stop cleanly, and drops the test's databases.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         for ended in self.stop_results().await {
             ended.expect("server stops without error");
         }
@@ -271,7 +271,7 @@ impl System {
 
     /// Signals shutdown, drops the test's databases once every server has stopped, and returns how
     /// each ended: product-service, loms, cart.
-    pub async fn stop_results(mut self) -> Vec<Result<(), server::grpc::ServeError>> {
+    pub(crate) async fn stop_results(mut self) -> Vec<Result<(), server::grpc::ServeError>> {
         self.stop.send_replace(true);
         let mut ended = Vec::new();
         for server in self.servers.drain(..) {
@@ -284,17 +284,17 @@ impl System {
     }
 
     /// How this system's cart keeps its carts (for a second cart replica on the same database).
-    pub fn cart_storage(&self) -> cart::config::Storage {
+    pub(crate) fn cart_storage(&self) -> cart::config::Storage {
         self.started_with.cart.storage.clone()
     }
 
     /// How this system's loms keeps orders and stock (for a second loms replica on the same database).
-    pub fn loms_storage(&self) -> loms::config::Storage {
+    pub(crate) fn loms_storage(&self) -> loms::config::Storage {
         self.started_with.loms.storage.clone()
     }
 
     /// Stops the servers and starts them again, on the same data (new ports).
-    pub async fn restart(mut self) -> Self {
+    pub(crate) async fn restart(mut self) -> Self {
         self.stop_servers().await;
         Self::start_with(self.started_with.again()).await
     }
@@ -310,7 +310,7 @@ impl System {
     }
 }
 
-pub async fn channel(addr: SocketAddr) -> Channel {
+pub(crate) async fn channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .expect("valid uri")
         .connect()
@@ -319,12 +319,12 @@ pub async fn channel(addr: SocketAddr) -> Channel {
 }
 
 /// A request carrying the test token as `authorization: Bearer`.
-pub fn authed<T>(message: T) -> tonic::Request<T> {
+pub(crate) fn authed<T>(message: T) -> tonic::Request<T> {
     with_header(message, "authorization", &format!("Bearer {TOKEN}"))
 }
 
 /// A request carrying one header.
-pub fn with_header<T>(message: T, key: &'static str, value: &str) -> tonic::Request<T> {
+pub(crate) fn with_header<T>(message: T, key: &'static str, value: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request
         .metadata_mut()
@@ -334,7 +334,7 @@ pub fn with_header<T>(message: T, key: &'static str, value: &str) -> tonic::Requ
 
 /// Sends `body` as the encoded request message of `path` (e.g. `/route256.loms.v1.LomsService/OrderCreate`),
 /// bytes as they are, so a test can send what no generated client would.
-pub async fn raw_call(
+pub(crate) async fn raw_call(
     addr: SocketAddr,
     path: &str,
     body: Vec<u8>,
@@ -396,7 +396,7 @@ impl tonic::codec::Decoder for RawCodec {
 }
 
 /// Polls `check` until it holds, for at most 20 s.
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !check() {
         assert!(
@@ -408,7 +408,7 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 /// Polls the async `check` until it holds, for at most 20 s.
-pub async fn eventually_async<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually_async<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -426,7 +426,7 @@ where
 /// Calls that never finish arriving, as a hostile client makes them: on one HTTP/2 connection, each
 /// call's HEADERS and a 5-byte gRPC prefix announcing a 4-byte message arrive, the 4 bytes never. The
 /// connection stays alive (it answers PINGs) until this is dropped.
-pub struct HeldCalls {
+pub(crate) struct HeldCalls {
     _calls: Vec<(h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>)>,
     connection: JoinHandle<()>,
 }
@@ -439,7 +439,7 @@ impl Drop for HeldCalls {
 
 /// Holds `calls` partial calls to `path` on one new connection to `addr`; returns once the server has
 /// read them all (a PING sent after them has come back).
-pub async fn hold_partial_calls(addr: SocketAddr, path: &str, calls: usize) -> HeldCalls {
+pub(crate) async fn hold_partial_calls(addr: SocketAddr, path: &str, calls: usize) -> HeldCalls {
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connects");
@@ -471,7 +471,7 @@ pub async fn hold_partial_calls(addr: SocketAddr, path: &str, calls: usize) -> H
 
 /// One call with a body of exactly `body` (framing and all) and extra `headers`, over a new HTTP/2
 /// connection: the answer's `grpc-status` and `grpc-message`.
-pub async fn framed_call(
+pub(crate) async fn framed_call(
     addr: SocketAddr,
     path: &str,
     headers: &[(&str, &str)],

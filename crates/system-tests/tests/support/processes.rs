@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Runs `scripts/stack.sh ARGS…` and returns its output.
-pub fn stack(args: &[&str]) -> String {
+pub(crate) fn stack(args: &[&str]) -> String {
     let output = Command::new("bash")
         .arg(root().join("scripts/stack.sh"))
         .args(args)
@@ -19,14 +19,14 @@ pub fn stack(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("bound").port()
 }
 
 /// A service binary run as a process of its own, which the test can kill with SIGKILL and restart
 /// with the same settings (same ports, same database).
-pub struct Process {
+pub(crate) struct Process {
     name: &'static str,
     env: Vec<(String, String)>,
     log: PathBuf,
@@ -34,7 +34,11 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn start(name: &'static str, env: Vec<(String, String)>, logs: &std::path::Path) -> Self {
+    pub(crate) fn start(
+        name: &'static str,
+        env: Vec<(String, String)>,
+        logs: &std::path::Path,
+    ) -> Self {
         let mut process = Self {
             name,
             env,
@@ -45,7 +49,7 @@ impl Process {
         process
     }
 
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let bin = std::env::var_os("ROUTE256_BIN_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root().join("target/debug"))
@@ -66,7 +70,7 @@ impl Process {
     }
 
     /// SIGKILL: no shutdown, no flush, whatever was in flight is lost by the process.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().expect("SIGKILL sent");
             child.wait().expect("reaped");
@@ -75,13 +79,13 @@ impl Process {
 }
 
 impl Process {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         self.name
     }
 
     /// SIGTERM, as an orchestrator stops a service; waits for the process to exit and returns how
     /// it did.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("the process runs");
         let sent = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
