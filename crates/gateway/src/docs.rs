@@ -16,7 +16,7 @@ pub struct Docs {
 }
 
 impl Docs {
-    /// The documentation of `openapi` ([`crate::openapi`] of the gateway's routes).
+    /// The documentation of `openapi` ([`crate::openapi()`] of the gateway's routes).
     pub fn new(openapi: &serde_json::Value) -> Self {
         // No validator badge: it would be fetched from swagger.io, and nothing here needs the network.
         let swagger = utoipa_swagger_ui::Config::new(["/openapi.json"])

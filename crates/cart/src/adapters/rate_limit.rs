@@ -103,7 +103,7 @@ impl Limiter for Gcra {
     }
 }
 
-/// GCRA by reservation in one atomic Lua script, on Redis's clock (microseconds). KEYS[1] holds the
+/// GCRA by reservation in one atomic Lua script, on Redis's clock (microseconds). `KEYS[1]` holds the
 /// theoretical arrival time; ARGV: interval, tolerance, the longest the caller can wait (or -1 for no
 /// limit). Returns the wait in microseconds, or -1 when the slot is past the caller's deadline (then
 /// nothing is reserved).
