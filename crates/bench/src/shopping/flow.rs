@@ -1,5 +1,5 @@
 //! One shopper: a user who fills a cart, looks at it, changes it, checks out, then pays or cancels
-//! and looks at the order. Each [`Shopper::step`] is one RPC, chosen by fixed weights from what the
+//! and looks at the order. Each [`Shopper::next_rpc`] is one RPC, chosen by fixed weights from what the
 //! shopper has now:
 //!
 //! | the shopper has | next call, by weight |
