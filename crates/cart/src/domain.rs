@@ -1,25 +1,37 @@
 //! cart's domain: what a cart holds and what a listed cart shows.
 use std::num::NonZeroU16;
+use std::ops::RangeInclusive;
+
+use route256_proto::cart::limits::add_item_request;
 
 pub use route256_proto::ids::{NotPositive, OrderId, Sku, UserId};
 
-/// Units of one SKU in a cart: 1 to 65535, the most one order position can take.
+/// Units of one SKU in a cart: within AddItem's `count` rule (1 to 65535), which one order position
+/// can take too.
 pub(crate) type ItemCount = NonZeroU16;
+
+/// AddItem's `count` rule, from the contract.
+const COUNT: RangeInclusive<u32> = add_item_request::COUNT_GTE..=add_item_request::COUNT_LTE;
+const _: () = assert!(
+    add_item_request::COUNT_GTE >= 1 && add_item_request::COUNT_LTE <= u16::MAX as u32,
+    "ItemCount holds every count AddItem's rule allows"
+);
 
 /// A request that cannot be served as asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidRequest {
     #[error(transparent)]
     NotPositive(#[from] NotPositive),
-    #[error("count must be 1 to 65535, got {0}")]
+    #[error("count must be {min} to {max}, got {0}", min = COUNT.start(), max = COUNT.end())]
     Count(u32),
 }
 
 /// Parses a wire count.
 pub fn item_count(count: u32) -> Result<ItemCount, InvalidRequest> {
-    u16::try_from(count)
-        .ok()
-        .and_then(NonZeroU16::new)
+    COUNT
+        .contains(&count)
+        .then(|| u16::try_from(count).ok().and_then(NonZeroU16::new))
+        .flatten()
         .ok_or(InvalidRequest::Count(count))
 }
 

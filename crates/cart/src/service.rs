@@ -38,7 +38,7 @@ pub(crate) enum CartError {
         requested: u64,
         available: u64,
     },
-    #[error("sku {0} would exceed 65535 units in one cart")]
+    #[error("sku {0} would exceed {MAX_UNITS} units in one cart")]
     TooManyUnits(Sku),
     #[error("the cart's total price does not fit 32 bits")]
     TotalOverflow,
@@ -87,8 +87,8 @@ pub(crate) struct Cart {
     pricing: WorkerPool,
 }
 
-/// The most units of one SKU a cart holds: one order position's limit.
-const MAX_UNITS: u64 = u16::MAX as u64;
+/// The most units of one SKU a cart holds: what one loms order position may take (its `count` rule).
+const MAX_UNITS: u64 = route256_proto::loms::limits::item::COUNT_LTE as u64;
 
 impl Cart {
     pub(crate) fn new(

@@ -3,25 +3,39 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::num::NonZeroU16;
+use std::ops::RangeInclusive;
+use std::sync::LazyLock;
+
+use route256_proto::loms::limits::{item, order_create_request};
 
 pub use route256_proto::ids::{NotPositive, OrderId, Sku, UserId};
+
+/// An order position's `count` rule, from the contract.
+const COUNT: RangeInclusive<u32> = item::COUNT_GTE..=item::COUNT_LTE;
+const _: () = assert!(
+    item::COUNT_GTE >= 1 && item::COUNT_LTE <= u16::MAX as u32,
+    "an Item's count holds every count the rule allows"
+);
 
 /// A request that no order can be made of.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidOrder {
     #[error(transparent)]
     NotPositive(#[from] NotPositive),
-    #[error("item count must be 1 to 65535, got {0}")]
+    #[error("item count must be {min} to {max}, got {0}", min = COUNT.start(), max = COUNT.end())]
     Count(u32),
     #[error("an order needs at least one item")]
     NoItems,
-    #[error("sku {0} adds up to more than 65535 units")]
+    #[error("sku {0} adds up to more than {max} units", max = COUNT.end())]
     TooManyUnits(Sku),
-    #[error("idempotency key must be at most 64 printable ASCII characters")]
+    #[error(
+        "idempotency key must be at most {max} printable ASCII characters",
+        max = IdempotencyKey::MAX_LEN
+    )]
     IdempotencyKey,
 }
 
-/// One order position: 1 to 65535 units of a SKU.
+/// One order position: a SKU and its units, within the contract's `count` rule (1 to 65535).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Item {
     pub(crate) sku: Sku,
@@ -31,10 +45,7 @@ pub struct Item {
 impl Item {
     /// Parses wire values.
     pub fn new(sku: u32, count: u32) -> Result<Self, InvalidOrder> {
-        let count = u16::try_from(count)
-            .ok()
-            .and_then(NonZeroU16::new)
-            .ok_or(InvalidOrder::Count(count))?;
+        let count = position_count(u64::from(count)).ok_or(InvalidOrder::Count(count))?;
         Ok(Self {
             sku: Sku::try_from(sku)?,
             count,
@@ -45,6 +56,15 @@ impl Item {
     pub(crate) fn units(&self) -> u64 {
         u64::from(self.count.get())
     }
+}
+
+/// `units` as one position's count, if the contract's `count` rule allows it.
+fn position_count(units: u64) -> Option<NonZeroU16> {
+    u32::try_from(units)
+        .ok()
+        .filter(|count| COUNT.contains(count))
+        .and_then(|count| u16::try_from(count).ok())
+        .and_then(NonZeroU16::new)
 }
 
 /// An order's positions: at least one, one per SKU, sorted by SKU.
@@ -68,10 +88,7 @@ impl OrderItems {
         merged
             .into_iter()
             .map(|(sku, units)| {
-                let count = u16::try_from(units)
-                    .ok()
-                    .and_then(NonZeroU16::new)
-                    .ok_or(InvalidOrder::TooManyUnits(sku))?;
+                let count = position_count(units).ok_or(InvalidOrder::TooManyUnits(sku))?;
                 Ok(Item { sku, count })
             })
             .collect::<Result<_, _>>()
@@ -90,20 +107,26 @@ impl OrderItems {
 }
 
 /// A caller's name for one OrderCreate, so that a retry returns the first answer instead of ordering
-/// again: 1 to 64 printable ASCII characters (space to `~`). Keys are per user.
+/// again: 1 to 64 printable ASCII characters (space to `~`), as the contract's rules of
+/// `idempotency_key` say. Keys are per user.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    pub(crate) const MAX_LEN: usize = 64;
+    /// The rule's `max_len`: characters, which the pattern makes bytes too.
+    pub(crate) const MAX_LEN: usize = order_create_request::IDEMPOTENCY_KEY_MAX_LEN as usize;
 
     /// Parses the wire value: empty means the caller gave no key.
     pub fn parse(raw: &str) -> Result<Option<Self>, InvalidOrder> {
+        /// The rule's `pattern`, compiled once.
+        static PATTERN: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(order_create_request::IDEMPOTENCY_KEY_PATTERN)
+                .expect("the contract's pattern compiles: its validator uses it too")
+        });
         if raw.is_empty() {
             return Ok(None);
         }
-        let printable = raw.bytes().all(|b| (b' '..=b'~').contains(&b));
-        if raw.len() > Self::MAX_LEN || !printable {
+        if raw.chars().count() > Self::MAX_LEN || !PATTERN.is_match(raw) {
             return Err(InvalidOrder::IdempotencyKey);
         }
         Ok(Some(Self(raw.to_owned())))

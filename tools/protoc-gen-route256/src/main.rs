@@ -6,10 +6,15 @@
 //! and tonic-prost-build generates clients and servers. Services use `crate::codec::ValidatingCodec`, so
 //! every request is validated while it is decoded, before any handler runs.
 //!
+//! Each package's file ends with a `limits` module: the numbers and strings of its validation rules as
+//! constants ([`limits`]), which the domain types read instead of writing a limit again.
+//!
 //! buf runs it with `strategy: all`; it writes one `<package>.rs` per proto package and `_includes.rs`,
 //! which nests them into modules (`route256::cart::v1`, …).
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
+
+mod limits;
 
 use prost::encoding::{self, WireType};
 use prost::Message;
@@ -56,13 +61,24 @@ fn generate(request: CodeGeneratorRequest, raw_request: &[u8]) -> Result<Vec<Fil
         .filter(|file| request.file_to_generate.iter().any(|name| name == file.name()))
         .map(|file| (Module::from_protobuf_package_name(file.package()), file))
         .collect();
+    let mut files_of: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    for (module, file) in &requests {
+        let parts = module.parts().map(str::to_owned).collect();
+        files_of.entry(parts).or_default().push(file.name().to_owned());
+    }
     let modules = config.generate(requests).map_err(|e| e.to_string())?;
 
     // Sorted, so the output (and `just gen`'s drift check) does not depend on hash order.
-    let modules: BTreeMap<Vec<String>, String> = modules
+    let mut modules: BTreeMap<Vec<String>, String> = modules
         .into_iter()
         .map(|(module, code)| (module.parts().map(str::to_owned).collect(), code))
         .collect();
+    for (parts, code) in &mut modules {
+        let files: Vec<&str> = files_of.get(parts).into_iter().flatten().map(String::as_str).collect();
+        if let Some(limits) = limits::module(&pool, &files)? {
+            code.push_str(&limits);
+        }
+    }
     let mut files: Vec<File> = modules
         .iter()
         .map(|(parts, code)| File {

@@ -791,3 +791,39 @@ pub mod cart_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
+/// The validation limits of this package's messages, from their `(validate.rules)` options.
+pub mod limits {
+    /// The rules of `route256.cart.v1.AddItemRequest`.
+    pub mod add_item_request {
+        /// `(validate.rules).int64.gt` of `route256.cart.v1.AddItemRequest.user`.
+        pub const USER_GT: i64 = 0;
+        /// `(validate.rules).uint32.gt` of `route256.cart.v1.AddItemRequest.sku`.
+        pub const SKU_GT: u32 = 0;
+        /// `(validate.rules).uint32.lte` of `route256.cart.v1.AddItemRequest.count`.
+        pub const COUNT_LTE: u32 = 65535;
+        /// `(validate.rules).uint32.gte` of `route256.cart.v1.AddItemRequest.count`.
+        pub const COUNT_GTE: u32 = 1;
+    }
+    /// The rules of `route256.cart.v1.DeleteItemRequest`.
+    pub mod delete_item_request {
+        /// `(validate.rules).int64.gt` of `route256.cart.v1.DeleteItemRequest.user`.
+        pub const USER_GT: i64 = 0;
+        /// `(validate.rules).uint32.gt` of `route256.cart.v1.DeleteItemRequest.sku`.
+        pub const SKU_GT: u32 = 0;
+    }
+    /// The rules of `route256.cart.v1.ListRequest`.
+    pub mod list_request {
+        /// `(validate.rules).int64.gt` of `route256.cart.v1.ListRequest.user`.
+        pub const USER_GT: i64 = 0;
+    }
+    /// The rules of `route256.cart.v1.ClearRequest`.
+    pub mod clear_request {
+        /// `(validate.rules).int64.gt` of `route256.cart.v1.ClearRequest.user`.
+        pub const USER_GT: i64 = 0;
+    }
+    /// The rules of `route256.cart.v1.CheckoutRequest`.
+    pub mod checkout_request {
+        /// `(validate.rules).int64.gt` of `route256.cart.v1.CheckoutRequest.user`.
+        pub const USER_GT: i64 = 0;
+    }
+}

@@ -854,3 +854,48 @@ pub mod loms_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
+/// The validation limits of this package's messages, from their `(validate.rules)` options.
+pub mod limits {
+    /// The rules of `route256.loms.v1.Item`.
+    pub mod item {
+        /// `(validate.rules).uint32.gt` of `route256.loms.v1.Item.sku`.
+        pub const SKU_GT: u32 = 0;
+        /// `(validate.rules).uint32.lte` of `route256.loms.v1.Item.count`.
+        pub const COUNT_LTE: u32 = 65535;
+        /// `(validate.rules).uint32.gte` of `route256.loms.v1.Item.count`.
+        pub const COUNT_GTE: u32 = 1;
+    }
+    /// The rules of `route256.loms.v1.OrderCreateRequest`.
+    pub mod order_create_request {
+        /// `(validate.rules).int64.gt` of `route256.loms.v1.OrderCreateRequest.user`.
+        pub const USER_GT: i64 = 0;
+        /// `(validate.rules).repeated.min_items` of `route256.loms.v1.OrderCreateRequest.items`.
+        pub const ITEMS_MIN_ITEMS: u64 = 1;
+        /// `(validate.rules).repeated.max_items` of `route256.loms.v1.OrderCreateRequest.items`.
+        pub const ITEMS_MAX_ITEMS: u64 = 1000;
+        /// `(validate.rules).string.max_len` of `route256.loms.v1.OrderCreateRequest.idempotency_key`.
+        pub const IDEMPOTENCY_KEY_MAX_LEN: u64 = 64;
+        /// `(validate.rules).string.pattern` of `route256.loms.v1.OrderCreateRequest.idempotency_key`.
+        pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[ -~]*$";
+    }
+    /// The rules of `route256.loms.v1.OrderInfoRequest`.
+    pub mod order_info_request {
+        /// `(validate.rules).int64.gt` of `route256.loms.v1.OrderInfoRequest.order_id`.
+        pub const ORDER_ID_GT: i64 = 0;
+    }
+    /// The rules of `route256.loms.v1.OrderPayRequest`.
+    pub mod order_pay_request {
+        /// `(validate.rules).int64.gt` of `route256.loms.v1.OrderPayRequest.order_id`.
+        pub const ORDER_ID_GT: i64 = 0;
+    }
+    /// The rules of `route256.loms.v1.OrderCancelRequest`.
+    pub mod order_cancel_request {
+        /// `(validate.rules).int64.gt` of `route256.loms.v1.OrderCancelRequest.order_id`.
+        pub const ORDER_ID_GT: i64 = 0;
+    }
+    /// The rules of `route256.loms.v1.StocksInfoRequest`.
+    pub mod stocks_info_request {
+        /// `(validate.rules).uint32.gt` of `route256.loms.v1.StocksInfoRequest.sku`.
+        pub const SKU_GT: u32 = 0;
+    }
+}

@@ -478,3 +478,18 @@ pub mod product_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
+/// The validation limits of this package's messages, from their `(validate.rules)` options.
+pub mod limits {
+    /// The rules of `route256.product.v1.GetProductRequest`.
+    pub mod get_product_request {
+        /// `(validate.rules).uint32.gt` of `route256.product.v1.GetProductRequest.sku`.
+        pub const SKU_GT: u32 = 0;
+    }
+    /// The rules of `route256.product.v1.ListSkusRequest`.
+    pub mod list_skus_request {
+        /// `(validate.rules).uint32.lte` of `route256.product.v1.ListSkusRequest.count`.
+        pub const COUNT_LTE: u32 = 1000;
+        /// `(validate.rules).uint32.gte` of `route256.product.v1.ListSkusRequest.count`.
+        pub const COUNT_GTE: u32 = 1;
+    }
+}
