@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use route256_proto::loms::loms_service_server::{LomsServiceServer, SERVICE_NAME};
 use server::grpc::{BindError, GrpcServer, Served};
-use server::web::ReadinessCheck;
+use server::web::readiness_of;
 use storage::PgSettings;
 use tonic::service::Routes;
 
@@ -42,15 +42,8 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         }
         Storage::Postgres(settings) => {
             let store = Arc::new(postgres_store(settings).await?);
-            let check = store.clone();
-            let readiness: ReadinessCheck = Arc::new(move || {
-                let store = check.clone();
-                Box::pin(async move {
-                    store
-                        .ping()
-                        .await
-                        .map_err(|error| format!("database: {error}"))
-                })
+            let readiness = readiness_of("database", store.clone(), |store| async move {
+                store.ping().await
             });
             (
                 Loms::new(store.clone(), store.clone()),

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use server::grpc::BindError;
 use server::probes::ProbeServer;
-use server::web::ReadinessCheck;
+use server::web::{readiness_of, ReadinessCheck};
 
 use crate::adapters::kafka;
 use crate::adapters::memory::MemoryNotificationStore;
@@ -31,15 +31,8 @@ pub async fn build(config: Config) -> Result<ProbeServer, AppError> {
             Storage::Postgres(settings) => {
                 let store = Arc::new(PgNotificationStore::open(settings).await?);
                 tracing::info!(database = ?settings, "notifier storage: postgres");
-                let check = store.clone();
-                let readiness: ReadinessCheck = Arc::new(move || {
-                    let store = check.clone();
-                    Box::pin(async move {
-                        store
-                            .ping()
-                            .await
-                            .map_err(|error| format!("database: {error}"))
-                    })
+                let readiness = readiness_of("database", store.clone(), |store| async move {
+                    store.ping().await
                 });
                 (store, Some(readiness))
             }

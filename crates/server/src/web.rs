@@ -24,6 +24,21 @@ use gateway::{Docs, Gateway, HttpError, HttpResponse};
 pub type ReadinessCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
+/// The readiness check of one dependency: ready while `probe(target)` succeeds (a store's `ping`,
+/// say); a failure reads `<what>: <error>`.
+pub fn readiness_of<T, F, Fut, E>(what: &'static str, target: Arc<T>, probe: F) -> ReadinessCheck
+where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    Arc::new(move || {
+        let answer = probe(target.clone());
+        Box::pin(async move { answer.await.map_err(|error| format!("{what}: {error}")) })
+    })
+}
+
 /// How long a readiness check may take before the answer is "not ready".
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -132,4 +147,26 @@ fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) 
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_readiness_check_asks_its_probe_each_time_and_names_what_failed() {
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let check = readiness_of("database", up.clone(), |up| async move {
+            match up.load(std::sync::atomic::Ordering::SeqCst) {
+                true => Ok(()),
+                false => Err("connection refused"),
+            }
+        });
+        assert_eq!(check().await, Ok(()));
+        up.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            check().await,
+            Err("database: connection refused".to_owned())
+        );
+    }
 }
