@@ -6,6 +6,7 @@ use std::num::NonZeroU16;
 use std::ops::RangeInclusive;
 use std::sync::LazyLock;
 
+use route256_proto::loms as pb;
 use route256_proto::loms::limits::{item, order_create_request};
 
 pub use route256_proto::ids::{NotPositive, OrderId, Sku, UserId};
@@ -154,14 +155,21 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    /// The course's name of the status, as events and logs spell it.
+    /// The course's name of the status, as events and logs spell it (the contract crate's table).
     pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::AwaitingPayment => "awaiting payment",
-            Self::Failed => "failed",
-            Self::Payed => "payed",
-            Self::Cancelled => "cancelled",
+        pb::OrderStatus::from(self).course_name()
+    }
+}
+
+/// The contract's enum value of each status.
+impl From<OrderStatus> for pb::OrderStatus {
+    fn from(status: OrderStatus) -> Self {
+        match status {
+            OrderStatus::New => Self::New,
+            OrderStatus::AwaitingPayment => Self::AwaitingPayment,
+            OrderStatus::Failed => Self::Failed,
+            OrderStatus::Payed => Self::Payed,
+            OrderStatus::Cancelled => Self::Cancelled,
         }
     }
 }

@@ -5,7 +5,7 @@ use route256_proto::loms as pb;
 use route256_proto::loms::loms_service_server::LomsService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{IdempotencyKey, Item, Order, OrderId, OrderStatus, RequestId, Sku, UserId};
+use crate::domain::{IdempotencyKey, Item, Order, OrderId, RequestId, Sku, UserId};
 use crate::service::{Loms, LomsError};
 
 impl From<LomsError> for Status {
@@ -31,19 +31,9 @@ impl From<LomsError> for Status {
     }
 }
 
-fn status_to_pb(status: OrderStatus) -> pb::OrderStatus {
-    match status {
-        OrderStatus::New => pb::OrderStatus::New,
-        OrderStatus::AwaitingPayment => pb::OrderStatus::AwaitingPayment,
-        OrderStatus::Failed => pb::OrderStatus::Failed,
-        OrderStatus::Payed => pb::OrderStatus::Payed,
-        OrderStatus::Cancelled => pb::OrderStatus::Cancelled,
-    }
-}
-
 fn order_to_pb(order: Order) -> pb::OrderInfoResponse {
     pb::OrderInfoResponse {
-        status: status_to_pb(order.status).into(),
+        status: pb::OrderStatus::from(order.status).into(),
         user: order.user.get(),
         items: order
             .items
@@ -146,6 +136,7 @@ mod tests {
     use super::*;
     use crate::adapters::memory::MemoryStore;
     use crate::domain::InvalidOrder;
+    use crate::domain::OrderStatus;
     use crate::domain::Stock;
     use crate::ports::{Outbox, RepoError};
     use std::sync::Arc;
@@ -311,7 +302,7 @@ mod tests {
             (OrderStatus::Cancelled, pb::OrderStatus::Cancelled),
         ];
         for (status, proto) in statuses {
-            assert_eq!(status_to_pb(status), proto);
+            assert_eq!(pb::OrderStatus::from(status), proto);
         }
     }
 

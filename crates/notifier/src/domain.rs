@@ -1,46 +1,8 @@
 //! An order event as the notifier reads it off a record — parsed whole before anything is stored.
-use std::fmt;
 
-/// A status an order event can report: the course's names, as loms writes them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Status {
-    New,
-    AwaitingPayment,
-    Failed,
-    Payed,
-    Cancelled,
-}
-
-impl Status {
-    const ALL: [Self; 5] = [
-        Self::New,
-        Self::AwaitingPayment,
-        Self::Failed,
-        Self::Payed,
-        Self::Cancelled,
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::AwaitingPayment => "awaiting payment",
-            Self::Failed => "failed",
-            Self::Payed => "payed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// The status named `name`, if it is one.
-    pub(crate) fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == name)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A status an order event can report: the contract's enum, named in events and notifications by
+/// its course name ([`Status::course_name`]).
+pub use route256_proto::loms::OrderStatus as Status;
 
 /// Where a record sits: its topic, partition and offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,7 +77,8 @@ impl Event {
         if value.order_id <= 0 {
             return Err(Malformed::OrderId(value.order_id));
         }
-        let status = Status::parse(&value.status).ok_or(Malformed::Status(value.status))?;
+        let status =
+            Status::from_course_name(&value.status).ok_or(Malformed::Status(value.status))?;
         // UTC with `Z`, as loms writes it: a moment without a zone would be read in the database
         // session's time zone.
         if humantime::parse_rfc3339(&value.moment).is_err() {
@@ -171,17 +134,6 @@ mod tests {
                 request_id: Some("req-1".into()),
             }
         );
-    }
-
-    #[test]
-    fn every_status_name_round_trips() {
-        for status in Status::ALL {
-            assert_eq!(Status::parse(status.as_str()), Some(status));
-            // what the log line `order <id> status <status>` shows
-            assert_eq!(status.to_string(), status.as_str());
-        }
-        assert_eq!(Status::parse("paid"), None);
-        assert_eq!(Status::AwaitingPayment.to_string(), "awaiting payment");
     }
 
     #[test]

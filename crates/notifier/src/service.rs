@@ -77,11 +77,19 @@ fn announce(
     let _entered = span.enter();
     if recorded == Recorded::Notified {
         metrics::counter!("notifier_notifications_total").increment(1);
-        tracing::info!("order {} status {}", event.order_id, event.status);
+        tracing::info!(
+            "order {} status {}",
+            event.order_id,
+            event.status.course_name()
+        );
         Handled::Notified
     } else {
         metrics::counter!("notifier_duplicate_events_total").increment(1);
-        tracing::debug!(order_id = event.order_id, status = %event.status, "event delivered again: not notified");
+        tracing::debug!(
+            order_id = event.order_id,
+            status = event.status.course_name(),
+            "event delivered again: not notified"
+        );
         Handled::Duplicate
     }
 }

@@ -76,7 +76,7 @@ impl NotificationStore for PgNotificationStore {
                             &at.next(),
                             &event.event_id,
                             &event.order_id,
-                            &event.status.as_str(),
+                            &event.status.course_name(),
                             &event.moment,
                             &event.request_id,
                         )
@@ -124,7 +124,9 @@ impl crate::adapters::suite::TestStore for PgNotificationStore {
             .await
             .expect("notifications read");
         rows.iter()
-            .map(|row| crate::domain::Status::parse(&row.status).expect("a known status"))
+            .map(|row| {
+                crate::domain::Status::from_course_name(&row.status).expect("a known status")
+            })
             .collect()
     }
 }
