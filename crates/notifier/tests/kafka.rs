@@ -11,21 +11,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use notifier::adapters::kafka::{ConsumerSettings, EventConsumer, Start};
 use notifier::adapters::memory::MemoryNotificationStore;
+use notifier::adapters::testing::{brokers, create_topic};
 use notifier::domain::Status;
 use notifier::ports::{Entry, NotificationStore, Recorded, RepoError};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
-
-fn brokers() -> String {
-    std::env::var("ROUTE256_TEST_KAFKA")
-        .unwrap_or_else(|_| "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094".into())
-}
 
 /// A name no earlier run used.
 fn unique(prefix: &str) -> String {
@@ -45,36 +39,10 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A topic of `partitions` on three replicas, once every partition has a leader.
+/// A topic of `partitions` of its own, once every partition has a leader.
 async fn fresh_topic(partitions: i32) -> String {
     let name = unique("notifier-test");
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("an admin client");
-    let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(3));
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let created = admin
-        .create_topics([&topic], &options)
-        .await
-        .expect("is the Kafka cluster of `just stack-up` running?");
-    for result in created {
-        result.expect("topic created");
-    }
-    let probe: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("a probe");
-    eventually("every partition has a leader", || {
-        let Ok(metadata) = probe.fetch_metadata(Some(&name), Duration::from_secs(5)) else {
-            return false;
-        };
-        metadata.topics().first().is_some_and(|topic| {
-            topic.partitions().len() == partitions as usize
-                && topic.partitions().iter().all(|p| p.leader() >= 0)
-        })
-    })
-    .await;
+    create_topic(&name, partitions).await;
     name
 }
 

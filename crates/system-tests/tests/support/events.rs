@@ -11,7 +11,7 @@ use notifier::adapters::kafka::{ConsumerSettings, Start};
 use notifier::adapters::postgres::PgNotificationStore;
 use notifier::adapters::suite::TestStore;
 use notifier::domain::Status;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -20,44 +20,14 @@ use storage::testing::TestDatabase;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The cluster's bootstrap brokers.
-pub(crate) fn brokers() -> String {
-    std::env::var("ROUTE256_TEST_KAFKA")
-        .unwrap_or_else(|_| "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094".into())
-}
+pub(crate) use notifier::adapters::testing::brokers;
 
 pub(crate) const PARTITIONS: i32 = 3;
 
 /// A topic of its own for one test, replicated like the real one, with a leader for every partition.
 pub(crate) async fn fresh_topic() -> String {
     let name = format!("test-events-{}", uuid::Uuid::new_v4().simple());
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("an admin client");
-    let topic = NewTopic::new(&name, PARTITIONS, TopicReplication::Fixed(3))
-        .set("min.insync.replicas", "2");
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let created = admin
-        .create_topics([&topic], &options)
-        .await
-        .expect("is the Kafka cluster of `just stack-up` running?");
-    for result in created {
-        result.expect("topic created");
-    }
-    let probe = consumer("topic-probe");
-    super::eventually("the new topic has a leader for every partition", || {
-        probe
-            .fetch_metadata(Some(&name), Duration::from_secs(5))
-            .ok()
-            .and_then(|metadata| {
-                let topic = metadata.topics().first()?;
-                let led = topic.partitions().iter().all(|p| p.leader() >= 0);
-                Some(topic.partitions().len() == PARTITIONS as usize && led)
-            })
-            .unwrap_or(false)
-    })
-    .await;
+    notifier::adapters::testing::create_topic(&name, PARTITIONS).await;
     name
 }
 
