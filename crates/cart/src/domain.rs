@@ -53,7 +53,7 @@ pub struct CartSnapshot {
     pub(crate) version: CartVersion,
 }
 
-/// loms's idempotency key for checking out one cart state: `cart:<user>:<version>`, at most 46
+/// loms's idempotency key for checking out one cart state: `cart:<user>:<version>`, at most 45
 /// printable ASCII characters (loms takes 64). Every checkout of the same state sends the same key, so
 /// loms creates one order for it however many calls, retries and cart replicas race.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -25,7 +25,8 @@
 //! # Import rules
 //!
 //! - `domain` imports nothing of the crate; `ports` only `domain`; `pool` nothing.
-//! - `service` imports `domain`, `ports` and `pool`, never an adapter, `tonic` or a generated crate.
+//! - `service` imports `domain`, `ports` and `pool`, never an adapter, `tonic` or a generated query
+//!   crate (of `route256-proto`, only the contract's `limits`).
 //! - `adapters` implement `ports`; they never call `service` or `grpc`.
 //! - `grpc` knows `service` and `domain` (and, in its tests, the memory adapter), and is the only
 //!   module that speaks `route256-proto`'s messages to callers; the clients in `adapters` speak them

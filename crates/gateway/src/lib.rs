@@ -14,8 +14,8 @@
 //! A request is matched to a route (the most specific template wins: literals before variables), its
 //! message is built from the path, query and body (`transcode.rs`), and the call then runs
 //! **in-process** through the very service stack the gRPC port serves — request id, metrics, call log,
-//! admission, deadline, the validating codec and the handler — as a gRPC request with no socket in
-//! between. So an HTTP call is validated, limited, logged and counted exactly as a gRPC one.
+//! message receipt, admission, deadline, the validating codec and the handler — as a gRPC request
+//! with no socket in between. So an HTTP call is validated, limited, logged and counted exactly as a gRPC one.
 //!
 //! Headers that become metadata: those the server names ([`Headers`]: the caller's credential, never
 //! logged, and a request id, which is passed back when the answer carries it); and `x-timeout-ms`, the caller's deadline in milliseconds, becomes `grpc-timeout`.

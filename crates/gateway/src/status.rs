@@ -27,7 +27,7 @@ pub fn http_status(code: Code) -> StatusCode {
 }
 
 /// An error answer: `http` is the status line, `code` the gRPC code in the body. They differ only for
-/// what the gateway itself refuses before any call (405, 408, 413).
+/// what the gateway itself refuses before any call (405, 408, 413, 415).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpError {
     pub http: StatusCode,

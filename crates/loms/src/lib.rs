@@ -28,7 +28,8 @@
 //! # Import rules
 //!
 //! - `domain` imports nothing of the crate; `ports` only `domain`.
-//! - `service` and `relay` import `domain` and `ports`, never an adapter, `tonic` or a generated crate.
+//! - `service` and `relay` import `domain` and `ports`, never an adapter, `tonic` or a generated
+//!   crate (the contract's enum and `limits` reach them through `domain`).
 //! - `adapters` implement `ports`; they never call `service` or `grpc`.
 //! - `grpc` knows `service` and `domain` (and, in its tests, the memory adapter), and is the only
 //!   module that speaks `route256-proto`'s messages.

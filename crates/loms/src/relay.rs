@@ -5,8 +5,8 @@
 //!   or a lost connection between the two leaves it there, and it is published again: consumers
 //!   de-duplicate by its `event-id`.
 //! - **Pipelined.** The relay hands batch after batch to the publisher without waiting for the
-//!   brokers to acknowledge the earlier ones (up to
-//!   [`MAX_BATCHES_IN_FLIGHT`](pipeline::MAX_BATCHES_IN_FLIGHT) batches' worth of events); behind a
+//!   brokers to acknowledge the earlier ones (another batch while fewer than
+//!   [`MAX_BATCHES_IN_FLIGHT`](pipeline::MAX_BATCHES_IN_FLIGHT) batches' worth are in flight); behind a
 //!   full batch, the next read runs while the batch is handed over. Answers are taken oldest batch
 //!   first, and the acknowledged events leave the outbox in the background. A read
 //!   leaves out every event the relay holds (in flight, read ahead, on its way out) and starts at the
@@ -54,7 +54,8 @@ use pace::Pace;
 pub(crate) use pipeline::Pipeline;
 use pipeline::{acknowledged, take_out, InFlight};
 
-/// The longest pause between attempts after failures.
+/// The longest pause between attempts after failures, unless a third of the lease is shorter (the
+/// lease must be renewed within it).
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// How the relay paces itself.
@@ -202,7 +203,8 @@ impl Relay {
     }
 
     /// Runs until `stop` turns true: hands batches over — at once while events wait, every `poll`
-    /// otherwise, backing off up to [`MAX_BACKOFF`] after failures — takes the acknowledged ones out of
+    /// otherwise, backing off after failures up to [`MAX_BACKOFF`] or a third of the lease, whichever is
+    /// shorter — takes the acknowledged ones out of
     /// the outbox, renews the lease, and, beside all that, reports the lag, which goes on while
     /// batches wait out an outage. Stopping drops the batches in flight — the next holder sends their
     /// events again — and gives the lease up.

@@ -2,7 +2,7 @@
 //! from Kafka as the consumer group `notifier`.
 //!
 //! `config` → `app` (the consumer beside a probe port) → `adapters::kafka` (the consumer: partitions,
-//! offsets, delivery) → `service` (one event: parse, record, notify) → `ports` (the store of
+//! offsets, delivery) → `service` (a poll's records: parse, record, notify) → `ports` (the store of
 //! notifications and offsets) ← `adapters` (memory, PostgreSQL). `domain` holds the parsed event.
 //!
 //! Exactly once: the notification and the offset past its event are written in one transaction, and

@@ -89,11 +89,12 @@ pub struct BindError {
 /// (413 above it), its calls count against the same in-flight limits, and its idle connections close
 /// alike; an HTTP/1.1 request's headers must arrive within 10 s.
 ///
-/// A request message above the size limit is refused before it is decoded, with tonic's
-/// `OUT_OF_RANGE`; request metadata is capped at 16 KiB. A call past either in-flight limit is answered
-/// `RESOURCE_EXHAUSTED` at once (health checks are exempt); a call counts against them only once its
-/// request message has arrived whole (`receive.rs`), so streams that never finish sending hold no slot. Keepalive pings find dead peers; they do not
-/// keep an idle connection open.
+/// A request message above the size limit is refused from its length prefix, before it is read or
+/// decoded, with `OUT_OF_RANGE` (`receive.rs`); request metadata is capped at 16 KiB. A call past
+/// either in-flight limit is answered `RESOURCE_EXHAUSTED` at once (health checks are exempt); a call
+/// counts against them only once its request message has arrived whole (`receive.rs`), so streams
+/// that never finish sending hold no slot. Keepalive pings find dead peers; they do not keep an idle
+/// connection open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerLimits {
     pub max_request_bytes: usize,

@@ -2,7 +2,7 @@
 //! HTTP port with the probes only — `/healthz`, `/readyz`, `/metrics` ([`Probes`]).
 //!
 //! Shutdown goes in the order that loses nothing: readiness turns 503 and the tasks are told to stop;
-//! they finish what they hold (the notifier the event in hand); then the port closes, so `/metrics`
+//! they finish what they hold (the notifier the records of the poll in hand); then the port closes, so `/metrics`
 //! and `/readyz` answer until the last task has ended.
 use std::future::Future;
 use std::net::SocketAddr;
@@ -105,7 +105,7 @@ impl ProbeServer {
     }
 }
 
-/// Accepts probe connections until the listener fails for good.
+/// Accepts probe connections for as long as it runs; a failed accept is logged and pauses 100 ms.
 async fn accept(listener: &TcpListener, probes: &Arc<Probes>, graceful: &GracefulShutdown) {
     loop {
         let stream = match listener.accept().await {

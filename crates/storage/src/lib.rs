@@ -125,7 +125,7 @@ impl PgSettings {
 pub enum Storage {
     /// In process memory: nothing to set up, nothing survives a restart, one replica only.
     Memory,
-    /// PostgreSQL (`<SERVICE>_DATABASE_URL`, `_POOL_SIZE`, `_ACQUIRE_TIMEOUT_MS`: see
+    /// PostgreSQL (`<SERVICE>_DATABASE_URL`, `_POOL_SIZE`, `_ACQUIRE_TIMEOUT_MS`, `_TIMEOUT_MS`: see
     /// [`PgSettings::from_env`]); migrations are applied at start.
     Postgres(PgSettings),
 }

@@ -1,5 +1,5 @@
 //! The consumer: loms's order events from Kafka, as a member of the consumer group, into
-//! [`Notifier::handle`] one record at a time.
+//! [`Notifier::handle`] a poll's worth of records (up to [`BATCH`]) at a time.
 //!
 //! - **Offsets live in our store, not in Kafka.** Auto-commit and the offset store are off; when the
 //!   group assigns a partition, the rebalance callback seeks it to the offset the store holds (the one
@@ -15,8 +15,9 @@
 //! - **A blocking thread.** librdkafka runs the rebalance callback inside `poll`, which must read the
 //!   store before it returns; so the loop runs on a blocking thread (`spawn_blocking`) and reaches the
 //!   async store through the runtime's handle.
-//! - **Shutdown** finishes the record in hand, then leaves the group (its partitions go to the other
-//!   replicas at once).
+//! - **Shutdown** finishes storing the records of the poll in hand (unless the store is failing: then
+//!   they are given up and read again after a restart), then leaves the group (its partitions go to
+//!   the other replicas at once).
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
