@@ -13,6 +13,8 @@
 #   google/api + validate protos   extracted into third_party/proto (not committed)
 #   docker-compose       Debian's 1.29, only to check compose.yaml without an engine
 #   redis-server, postgresql-client   Debian: servers and clients the tests start and call
+#   jq                   Debian: the scripts read JSON answers with it
+#   cmake, g++, zlib and curl headers   Debian: what rdkafka's bundled librdkafka builds with
 #
 # Our own buf plugin (tools/protoc-gen-route256) is not installed: buf.gen.yaml runs it through cargo.
 set -euo pipefail
@@ -57,7 +59,7 @@ apt_install() { # apt_install PACKAGE...: installs the Debian packages that are 
 # postgresql-client: createdb/dropdb for the tests' throw-away databases, psql and pgbench for the stack.
 # cmake, g++, zlib and libcurl headers: rdkafka builds its bundled librdkafka (Debian's 2.0 is too old to
 # link against), whose sources include curl's header whatever features are on.
-apt_install protobuf-compiler libprotobuf-dev docker-compose redis-server postgresql-client \
+apt_install protobuf-compiler libprotobuf-dev docker-compose redis-server postgresql-client jq \
   cmake g++ zlib1g-dev libcurl4-openssl-dev
 
 # --- PyPI binaries -------------------------------------------------------------------------------

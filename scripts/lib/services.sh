@@ -12,9 +12,10 @@
 #   build_services NAME... cargo build of their binaries
 #   use_test_settings      memory storage and the rate limits off, for the tests
 #
-# Ports from BASE, the same shape as the defaults (BASE 8000): product-service BASE+90 (gRPC) / BASE+91
-# (HTTP), loms BASE+83 / BASE+84, cart BASE+82 / BASE+80, the notifier BASE+93 (probes only), and cart
-# calls the two on BASE's ports.
+# Ports from BASE, the same shape as the defaults (BASE 8000): each script's BASE is its port_base entry
+# in scripts/lib/ports.sh, which also gives the services' addresses (service_addr); cart calls the two
+# others on BASE's ports. Both come with scripts/lib/common.sh (log, apt_install, PostgreSQL's
+# variables), sourced here.
 # Settings the caller exports (STORAGE, PRODUCT_RPS=0, ...) reach every service.
 #
 #   services_profile   debug (default) or release
@@ -22,6 +23,7 @@
 #                      on standard output, each line prefixed by the service's name
 #
 # The caller sets `set -euo pipefail` and runs from the project root.
+source scripts/lib/common.sh
 services_profile=${services_profile:-debug}
 services_output=${services_output:-files}
 services_logs=$(mktemp -d)
@@ -63,25 +65,22 @@ start_service() {
   local name=$1 base=$2 nofile="" http settings
   shift 2
   if [ "${1:-}" = --nofile ]; then nofile=$2; shift 2; fi
+  http=$(service_port "$name" http "$base")
   case $name in
     product-service)
-      http=$((base + 91))
-      settings=(PRODUCT_GRPC_ADDR=127.0.0.1:$((base + 90)) PRODUCT_HTTP_ADDR=127.0.0.1:$http)
+      settings=(PRODUCT_GRPC_ADDR="$(service_addr "$name" grpc "$base")" PRODUCT_HTTP_ADDR=127.0.0.1:$http)
       ;;
     loms)
-      http=$((base + 84))
-      settings=(LOMS_GRPC_ADDR=127.0.0.1:$((base + 83)) LOMS_HTTP_ADDR=127.0.0.1:$http)
+      settings=(LOMS_GRPC_ADDR="$(service_addr "$name" grpc "$base")" LOMS_HTTP_ADDR=127.0.0.1:$http)
       ;;
     cart)
-      http=$((base + 80))
-      settings=(CART_GRPC_ADDR=127.0.0.1:$((base + 82)) CART_HTTP_ADDR=127.0.0.1:$http
-        PRODUCT_SERVICE_URL=http://127.0.0.1:$((base + 90)) LOMS_URL=http://127.0.0.1:$((base + 83)))
+      settings=(CART_GRPC_ADDR="$(service_addr "$name" grpc "$base")" CART_HTTP_ADDR=127.0.0.1:$http
+        PRODUCT_SERVICE_URL="http://$(service_addr product-service grpc "$base")"
+        LOMS_URL="http://$(service_addr loms grpc "$base")")
       ;;
     notifier)
-      http=$((base + 93))
       settings=(NOTIFIER_HTTP_ADDR=127.0.0.1:$http)
       ;;
-    *) echo "start_service: no service $name" >&2; return 1 ;;
   esac
   local command=(env "${settings[@]}" "$@" "target/$services_profile/$name")
   # exec: $! is the service itself, so SIGTERM reaches it.
