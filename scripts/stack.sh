@@ -28,35 +28,24 @@
 # $ROUTE256_STATE: by default /var/lib/route256/<checkout> as root, ~/.local/state/route256/<checkout>
 # otherwise, keyed by the checkout's path so that two checkouts never share (or stop) each other's.
 #
-# cart's pgbouncer listens on 127.0.0.1:6432, loms's on 6433, notifier's on 6434. Each serves its service's database and,
-# through a wildcard entry, any other database of the server: the tests create throw-away ones.
+# The ports are the contract's, from scripts/lib/ports.sh: cart's pgbouncer listens on 127.0.0.1:6432,
+# loms's on 6433, notifier's on 6434. Each serves its service's database and, through a wildcard entry,
+# any other database of the server: the tests create throw-away ones.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
+source scripts/lib/common.sh
 
-PGHOST=${PGHOST:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-export PGUSER=${PGUSER:-postgres}
-REDIS_PORT=${REDIS_PORT:-6379}
+REDIS_PORT=${REDIS_PORT:-${stack_port[redis]}}
 checkout_key=$(basename "$root" | tr -c 'A-Za-z0-9_.\n-' '_' | cut -c1-24)-$(printf '%s' "$root" | sha256sum | cut -c1-10)
 if [ "$(id -u)" -eq 0 ]; then
   state=${ROUTE256_STATE:-/var/lib/route256/$checkout_key}
 else
   state=${ROUTE256_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/route256/$checkout_key}
 fi
-bouncers=("cart:${CART_PGBOUNCER_PORT:-6432}" "loms:${LOMS_PGBOUNCER_PORT:-6433}" "notifier:${NOTIFIER_PGBOUNCER_PORT:-6434}")
-log() { printf '\033[1mstack:\033[0m %s\n' "$*"; }
-
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo=sudo
-apt_install() { # apt_install PACKAGE...: installs the Debian packages that are missing
-  local missing=() p
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "apt-get install ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+bouncers=("cart:${CART_PGBOUNCER_PORT:-${stack_port[pgbouncer-cart]}}"
+  "loms:${LOMS_PGBOUNCER_PORT:-${stack_port[pgbouncer-loms]}}"
+  "notifier:${NOTIFIER_PGBOUNCER_PORT:-${stack_port[pgbouncer-notifier]}}")
 
 own_dir() { # own_dir NAME USER: $state/NAME, made if missing; as root, USER's and enterable on the way
   local dir=$state/$1
@@ -77,10 +66,6 @@ as_user() { # as_user USER COMMAND...: runs COMMAND as USER when we are root, el
 }
 
 pg_up() { pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 2; }
-
-answers() { # answers PORT: something accepts connections on 127.0.0.1:PORT
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 start_own_postgres() {
   apt_install postgresql

@@ -35,24 +35,12 @@ tools_home=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}
 venv=$tools_home/venv
 bin=${CARGO_HOME:-$HOME/.cargo}/bin
 mkdir -p "$tools_home" "$bin"
-
-log() { printf '\033[1mtools:\033[0m %s\n' "$*"; }
+source "$root/scripts/lib/common.sh"
 
 # Output is captured before it is matched: `grep -q` would exit at the first match and, under pipefail,
 # the writer's SIGPIPE would read as a mismatch.
 have_version() { # have_version CMD PATTERN: CMD --version prints PATTERN
   command -v "$1" >/dev/null 2>&1 && [[ "$("$1" --version 2>&1)" == *"$2"* ]]
-}
-
-apt_install() { # apt_install PACKAGE...: installs the Debian packages that are missing
-  local missing=()
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "apt-get install ${missing[*]}"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # redis-server: the rate-limit tests start Redis servers of their own (and stop them mid-run).
