@@ -6,7 +6,8 @@
 #                          the notifier, on the Kafka cluster of the environment (run-all starts it)
 #   start_service NAME BASE [--nofile N] [VAR=VALUE...]
 #                          one service with these settings on top of the environment's, and at most N
-#                          open files; returns once its HTTP port answers /readyz
+#                          open files; returns once its HTTP port answers /readyz, or fails showing
+#                          the lines of its log that carry an error, then the log's end (wait_ready)
 #   stop_service NAME      SIGTERM, and wait until it has exited; returns its exit status
 #   stop_services          all of them (also run on exit)
 #   build_services NAME... cargo build of their binaries
@@ -101,15 +102,31 @@ service_colour() {
   case $1 in product-service) echo 36 ;; loms) echo 35 ;; notifier) echo 33 ;; *) echo 32 ;; esac
 }
 
-wait_ready() { # wait_ready NAME PORT: its /readyz answers 200 within a minute, or its log is shown
+# wait_ready NAME PORT: its /readyz answers 200 within a minute. Else what it said is shown: first its
+# errors, then the end of its log — which, with RUST_BACKTRACE set, is all backtrace.
+wait_ready() {
+  local pid=${services_pids[$1]} log=$services_logs/$1.log status="" errors
   for _ in $(seq 600); do
     curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && return 0
-    kill -0 "${services_pids[$1]}" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || { status=0; wait "$pid" || status=$?; break; }
     sleep 0.1
   done
-  echo "$1 never became ready on :$2" >&2
-  [ "$services_output" = terminal ] || tail -n 40 "$services_logs/$1.log" >&2
+  echo "$1 never became ready on :$2${status:+: it exited with status $status}" >&2
+  [ "$services_output" = files ] || return 1
+  errors=$(log_errors "$log" | head -n 20)
+  [ -z "$errors" ] || printf -- '--- %s: its errors\n%s\n' "$1" "$errors" >&2
+  echo "--- $1: the last 40 lines of its log" >&2
+  tail -n 40 "$log" >&2
   return 1
+}
+
+# log_errors FILE: the lines before the first backtrace that carry an error (ERROR, error, panicked),
+# each with what follows it up to a blank line when it is a panic or a list of causes (a panic's
+# message comes on the line after "panicked at", anyhow's causes under "Caused by:").
+log_errors() {
+  awk '/^[Ss]tack backtrace:/ { exit }
+    /^$/ { follow = 0 }
+    follow || /ERROR|[Ee]rror|panicked|^Caused by:/ { print; if (/panicked|^Caused by:/) follow = 1 }' "$1"
 }
 
 start_services() {
