@@ -210,10 +210,10 @@ kafka_use_foreign() {
   exit 1
 }
 
-kafka_whose() { # kafka_whose ID: the checkout whose cluster has this id, as far as state folders tell
+kafka_whose() { # kafka_whose ID: "cluster ID", and the state folder that holds its data when one here does
   local found
-  found=$(grep -lxF "$1" "$(dirname "$state")"/*/kafka/cluster.id 2>/dev/null | head -n 1)
-  if [ -n "$found" ]; then echo "cluster $1 of ${found%/kafka/cluster.id}"; else echo "cluster $1"; fi
+  found=$(grep -lxF "cluster.id=$1" "$(dirname "$state")"/*/kafka/node*/meta.properties 2>/dev/null | head -n 1)
+  echo "cluster $1${found:+ of ${found%/kafka/node*}}"
 }
 
 kafka_wait_in_sync() { # until every partition of the topic has a leader and three replicas in sync
