@@ -26,11 +26,13 @@ USER route256
 ENV RUST_LOG=info LOG_FORMAT=json
 
 # pgbouncer for compose.yaml: Debian trixie ships 1.24.1 (transaction pooling with prepared statements
-# needs >= 1.21). The entrypoint writes its configuration from the environment.
+# needs >= 1.21). The entrypoint fills the stack's template (scripts/lib/pgbouncer.ini) from the
+# environment; the files keep their places relative to each other.
 FROM debian:trixie-slim AS pgbouncer
 RUN apt-get update \
     && apt-get install -y --no-install-recommends pgbouncer \
     && rm -rf /var/lib/apt/lists/*
-COPY scripts/pgbouncer-entrypoint.sh /usr/local/bin/pgbouncer-entrypoint
+COPY scripts/pgbouncer-entrypoint.sh /opt/route256/
+COPY scripts/lib/pgbouncer.ini scripts/lib/pgbouncer-ini.sh /opt/route256/lib/
 USER postgres
-ENTRYPOINT ["/usr/local/bin/pgbouncer-entrypoint"]
+ENTRYPOINT ["/opt/route256/pgbouncer-entrypoint.sh"]

@@ -16,11 +16,12 @@ venv=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}/venv
 
 source scripts/lib/services.sh
 use_test_settings
-start_services 28000
+base=${port_base[api-test]}
+start_services "$base"
 
 failed=0
-for target in product-service:28091 loms:28084 cart:28080; do
-  name=${target%%:*} port=${target##*:}
+for name in product-service loms cart; do
+  port=$(service_port "$name" http "$base")
   echo "== $name: openapi-spec-validator"
   curl -sf "http://127.0.0.1:$port/openapi.json" -o "$services_logs/$name.json"
   "$venv/bin/openapi-spec-validator" "$services_logs/$name.json" || failed=1

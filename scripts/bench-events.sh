@@ -13,17 +13,16 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PGHOST=${PGHOST:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-export PGUSER=${PGUSER:-postgres}
 EVENTS=${BENCH_EVENTS:-100000}
 RATES=${BENCH_RATES-40 100}
 SECONDS_OF_ORDERS=${BENCH_SECONDS:-20}
-BROKERS=127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094
 run=$(date +%s)
 
 services_profile=release
 source scripts/lib/services.sh
+BROKERS=$(kafka_bootstrap)
+base=${port_base[bench-events]}
+bouncer() { echo "postgres://$PGUSER@127.0.0.1:${stack_port[pgbouncer-$1]}/$2"; } # bouncer SERVICE DATABASE
 build_services loms notifier
 cargo build --quiet --locked --release -p bench
 
@@ -39,10 +38,10 @@ sql() { psql -qtAX -h "$PGHOST" -p "$PGPORT" -d "$1" -c "$2"; }
 if [ -z "${BENCH_SKIP_RELAY:-}" ]; then
 # --- 1. relay throughput against a bare producer, in alternating rounds ---------------------------
 fresh_db loms_bench_relay
-relay_url=postgres://postgres@127.0.0.1:6433/loms_bench_relay
+relay_url=$(bouncer loms loms_bench_relay)
 relay_topic=bench-relay-$run
 target/release/events-load topic "$BROKERS" "$relay_topic"
-start_service loms 18300 STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$relay_url" \
+start_service loms "$base" STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$relay_url" \
   LOMS_KAFKA_BROKERS="$BROKERS" LOMS_KAFKA_TOPIC="$relay_topic"
 orders=$((EVENTS / 2))
 
@@ -98,11 +97,11 @@ latency_run() { # latency_run: the latency figures at $RATE orders/s, on fresh d
   fresh_db notifier_bench_latency
   latency_topic=bench-latency-$run-$RATE
   target/release/events-load topic "$BROKERS" "$latency_topic"
-  start_service notifier 18300 STORAGE=postgres RUST_LOG=warn \
-    NOTIFIER_DATABASE_URL=postgres://postgres@127.0.0.1:6434/notifier_bench_latency \
+  start_service notifier "$base" STORAGE=postgres RUST_LOG=warn \
+    NOTIFIER_DATABASE_URL="$(bouncer notifier notifier_bench_latency)" \
     NOTIFIER_KAFKA_BROKERS="$BROKERS" NOTIFIER_KAFKA_TOPIC="$latency_topic" NOTIFIER_GROUP="$latency_topic"
-  start_service loms 18300 STORAGE=postgres RUST_LOG=warn \
-    LOMS_DATABASE_URL=postgres://postgres@127.0.0.1:6433/loms_bench_latency \
+  start_service loms "$base" STORAGE=postgres RUST_LOG=warn \
+    LOMS_DATABASE_URL="$(bouncer loms loms_bench_latency)" \
     LOMS_KAFKA_BROKERS="$BROKERS" LOMS_KAFKA_TOPIC="$latency_topic"
   # When each change commits: a deferred trigger (bench-only) stamps every event at its transaction's
   # COMMIT, just before the commit record is flushed — so the figures below err on the long side.
@@ -113,11 +112,11 @@ latency_run() { # latency_run: the latency figures at $RATE orders/s, on fresh d
     CREATE CONSTRAINT TRIGGER bench_stamp_commit AFTER INSERT ON order_events
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bench_stamp_commit();" >/dev/null
   # A warm-up of 3 s, left out of the figures: the notifier joins its group, the brokers warm up.
-  warm=$(target/release/events-load orders 127.0.0.1:18383 "$RATE" 3)
+  warm=$(target/release/events-load orders "$(service_addr loms grpc "$base")" "$RATE" 3)
   warm_changes=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["changes"])' "$warm")
   wait_notified "$warm_changes"
   measured_from=$(sql loms_bench_latency "SELECT clock_timestamp()")
-  load=$(target/release/events-load orders 127.0.0.1:18383 "$RATE" "$SECONDS_OF_ORDERS")
+  load=$(target/release/events-load orders "$(service_addr loms grpc "$base")" "$RATE" "$SECONDS_OF_ORDERS")
   changes=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["changes"])' "$load")
   wait_notified $((warm_changes + changes))
   # Beside each notification: its change's commit, and when the relay handed it to the producer (the

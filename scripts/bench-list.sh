@@ -4,26 +4,26 @@
 #   (a) cart's limiter off: the worker pool (CART_LIST_WORKERS=8) against one worker (sequential);
 #   (b) cart's limiter at 10 RPS, burst 1: the measured time against the bound N / 10 s (each run
 #       follows calls that used the budget, so its first slot is a tenth of a second away too).
-# Prints two tables. Ports of base 18300 (scripts/lib/services.sh): 18382 (cart), 18383 (loms), 18390
-# (product-service).
+# Prints two tables. On the ports of its base in scripts/lib/ports.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-CART=127.0.0.1:18382
 SIZES=${BENCH_LIST_SIZES:-10 50 200}
 RUNS=${BENCH_LIST_RUNS:-3}
 
 services_profile=release
 source scripts/lib/services.sh
+base=${port_base[bench-list]}
+CART=$(service_addr cart grpc "$base")
 build_services product-service loms cart
 cargo build --quiet --locked --release -p bench
 export STORAGE=memory RUST_LOG=warn
-start_service product-service 18300 PRODUCT_RPS=0 PRODUCT_LATENCY_MS=50
-start_service loms 18300 LOMS_KAFKA_BROKERS=off
+start_service product-service "$base" PRODUCT_RPS=0 PRODUCT_LATENCY_MS=50
+start_service loms "$base" LOMS_KAFKA_BROKERS=off
 
 start_cart() { # start_cart VAR=VALUE...: cart with these settings (instead of the running one's)
   stop_service cart
-  start_service cart 18300 CART_UPSTREAM_TIMEOUT_MS=60000 "$@"
+  start_service cart "$base" CART_UPSTREAM_TIMEOUT_MS=60000 "$@"
 }
 median() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["median_ms"])' "$1"; }
 list_ms() { median "$(target/release/list-load "$CART" "$1" "$2" "$RUNS")"; }

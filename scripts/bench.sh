@@ -6,19 +6,17 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PGHOST=${PGHOST:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-export PGUSER=${PGUSER:-postgres}
-BOUNCER=${LOMS_PGBOUNCER:-127.0.0.1:6433}
+services_profile=release
+source scripts/lib/services.sh
+BOUNCER=${LOMS_PGBOUNCER:-127.0.0.1:${stack_port[pgbouncer-loms]}}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-1 8}
-ADDR=127.0.0.1:18283 # loms on the ports of base 18200 (scripts/lib/services.sh)
+base=${port_base[bench]}
+ADDR=$(service_addr loms grpc "$base")
 DB=loms_bench
 FIRST_SKU=900000001
 SKUS=100
 
-services_profile=release
-source scripts/lib/services.sh
 build_services loms
 cargo build --quiet --locked --release -p bench
 dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$DB"
@@ -29,7 +27,7 @@ psql -q -h "$PGHOST" -p "$PGPORT" -d "$DB" -c \
   "INSERT INTO stocks (sku, total, reserved) SELECT s, 1000000000000, 0 FROM generate_series($FIRST_SKU, $FIRST_SKU + $SKUS - 1) AS s"
 
 # The relay off: pgbench runs the same transaction without one (bench-events.sh measures the relay).
-start_service loms 18200 STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$url" LOMS_DATABASE_POOL_SIZE=16 \
+start_service loms "$base" STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$url" LOMS_DATABASE_POOL_SIZE=16 \
   LOMS_KAFKA_BROKERS=off
 
 host=${BOUNCER%:*}

