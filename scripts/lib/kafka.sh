@@ -52,7 +52,7 @@ kafka_cluster_id() { # this checkout's cluster id: the one recorded, else its da
 kafka_own_pid() { # kafka_own_pid N: prints the pid of this checkout's node N when it runs
   local pid
   pid=$(cat "$state/kafka/node$1.pid" 2>/dev/null) || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $state/kafka/node$1.properties" || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $state/kafka/node$1.properties" || return 1
   echo "$pid"
 }
 
