@@ -17,6 +17,9 @@
 #   stack_port[WHAT]       the stack's ports, the contract's (README.md, "On PostgreSQL")
 #   kafka_bootstrap        the stack's Kafka brokers, host:port,...
 #   extra_port[WHAT]       single ports a script listens on besides its services
+#
+# Kept free of every table: 24000-27999, where the system tests start the processes they kill and
+# restart (crates/system-tests/tests/support/processes.rs, free_port).
 
 declare -gA port_base=(
   [run-all]=8000 # run-all and test-run-all: the default ports

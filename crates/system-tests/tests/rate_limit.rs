@@ -84,11 +84,6 @@ impl OwnRedis {
     }
 }
 
-fn spare_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
 /// A key of its own per test run, so that concurrent runs on one Redis do not share a budget.
 fn fresh_key() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -134,7 +129,7 @@ async fn two_cart_replicas_share_one_budget_through_redis() {
     // The machine's Redis when it answers, else one of our own.
     let own = std::net::TcpStream::connect("127.0.0.1:6379")
         .is_err()
-        .then(|| OwnRedis::start(spare_port()));
+        .then(|| OwnRedis::start(support::processes::free_port()));
     if let Some(redis) = &own {
         redis.ready().await;
     }
@@ -185,7 +180,7 @@ async fn two_cart_replicas_share_one_budget_through_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_redis_stopped_mid_run_no_request_fails() {
-    let redis = OwnRedis::start(spare_port());
+    let redis = OwnRedis::start(support::processes::free_port());
     redis.ready().await;
     let port = redis.port;
     let mut settings = Settings::default();

@@ -88,7 +88,8 @@ impl MemoryStore {
         self.lock().stocks.get(&sku).copied()
     }
 
-    /// Sets the stock of `sku`, for tests and diagnostics.
+    /// Sets the stock of `sku`, for tests (the storage suite's `TestStore`).
+    #[cfg(any(test, feature = "testsuite"))]
     pub(crate) fn put_stock(&self, sku: Sku, stock: Stock) {
         self.lock().stocks.insert(sku, stock);
     }

@@ -1,5 +1,6 @@
 //! Services run as processes of their own — the built binaries, the way an operator runs them — so a
 //! test can stop them with a signal (SIGKILL or SIGTERM) and start them again with the same settings.
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -19,9 +20,25 @@ pub(crate) fn stack(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// A port, free now, for a process the test starts (and may restart on the same port), from
+/// 24000-27999: below 32768, since the kernel lends 32768-60999 to the local ends of outgoing
+/// connections, and a port found free there (port 0's answer) may be taken by one before the process
+/// listens on it, or while it is down between a kill and a restart. Below that range only another
+/// listener can take it. (The scripts' ports, scripts/lib/ports.sh, stay out of this range.) Each test
+/// process starts at its own offset, so that concurrent ones rarely try the same ports.
 pub(crate) fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("bound").port()
+    const FIRST: u32 = 24_000;
+    const COUNT: u32 = 4_000;
+    static TRIED: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % COUNT;
+    for _ in 0..COUNT {
+        let offset = (start + TRIED.fetch_add(1, Ordering::Relaxed)) % COUNT;
+        let port = u16::try_from(FIRST + offset).expect("below 28000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 24000-27999");
 }
 
 /// A service binary run as a process of its own, which the test can kill with SIGKILL and restart
