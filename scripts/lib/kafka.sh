@@ -233,19 +233,35 @@ kafka_wait_in_sync() { # until every partition of the topic has a leader and thr
 }
 
 kafka_down() { # all nodes at once: one by one, the last would wait for a quorum that has gone
-  local n pid pids=()
+  local n pid pids=() nodes=()
   for n in "${kafka_nodes[@]}"; do
-    pid=$(kafka_own_pid "$n") && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    pid=$(kafka_own_pid "$n") && kill -TERM "$pid" 2>/dev/null && pids+=("$pid") && nodes+=("$n")
     rm -f "$state/kafka/node$n.pid"
   done
   [ ${#pids[@]} -eq 0 ] && return 0
   kafka_wait_gone 300 "${pids[@]}" || kill -KILL "${pids[@]}" 2>/dev/null || true
-  # SIGKILL is sent, not done: the ports and the log folders' locks are free once the processes are gone
-  if ! kafka_wait_gone 100 "${pids[@]}"; then
-    log "Kafka did not stop: pids ${pids[*]} still run"
+  # SIGKILL is sent, not done: the ports and the log folders' locks are free once the processes are
+  # gone. A JVM's main thread can show as a zombie while its other threads still hold the listeners,
+  # so "gone" also waits for the stopped nodes' ports to refuse connections.
+  if ! kafka_wait_gone 100 "${pids[@]}" || ! kafka_wait_closed 100 "${nodes[@]}"; then
+    log "Kafka did not stop: pids ${pids[*]} still run or listen"
     exit 1
   fi
   log "stopped Kafka (${#pids[@]} nodes)"
+}
+
+kafka_wait_closed() { # kafka_wait_closed TENTHS N...: until no node N's broker or controller port answers
+  local tries=$1 n open
+  shift
+  for _ in $(seq "$tries"); do
+    open=0
+    for n in "$@"; do
+      if answers "$(kafka_broker_port "$n")" || answers "$(kafka_controller_port "$n")"; then open=1; fi
+    done
+    [ $open -eq 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 kafka_wait_gone() { # kafka_wait_gone TENTHS PID...: until every process has exited (a zombie has)
