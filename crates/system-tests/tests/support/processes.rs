@@ -1,8 +1,8 @@
 //! Services run as processes of their own — the built binaries, the way an operator runs them — so a
 //! test can stop them with a signal (SIGKILL or SIGTERM) and start them again with the same settings.
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
