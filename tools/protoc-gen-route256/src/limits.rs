@@ -64,7 +64,10 @@ pub fn module(pool: &DescriptorPool, files: &[&str]) -> Result<Option<String>, S
 
 /// `message` and the messages nested in it, depth first.
 fn collect(message: MessageDescriptor, into: &mut Vec<MessageDescriptor>) {
-    let nested: Vec<_> = message.child_messages().filter(|m| !m.is_map_entry()).collect();
+    let nested: Vec<_> = message
+        .child_messages()
+        .filter(|m| !m.is_map_entry())
+        .collect();
     into.push(message);
     for child in nested {
         collect(child, into);
@@ -91,7 +94,12 @@ fn module_name(message: &MessageDescriptor) -> String {
 }
 
 /// One constant per number or string rule of a field's typed rules (`uint32`, `string`, `repeated`, …).
-fn constants_of(message: &MessageDescriptor, field: &str, kind: &str, rules: &DynamicMessage) -> String {
+fn constants_of(
+    message: &MessageDescriptor,
+    field: &str,
+    kind: &str,
+    rules: &DynamicMessage,
+) -> String {
     let mut out = String::new();
     for (rule, value) in rules.fields() {
         let (ty, literal) = match value {
