@@ -1,8 +1,9 @@
 //! The Route256 contract in Rust: messages, clients and servers generated from `proto/` by `just gen`
 //! (never edited by hand), the descriptor set that reflection and the gateway read, and the validating
-//! codec the generated code is wired to; beside them, the small hand-written id types both sides share
+//! codec the generated code is wired to, and the order event's framing as a Kafka record (`events`); beside them, the small hand-written id types both sides share
 //! and the course's names of the order statuses (`order_status`).
 pub mod codec;
+pub mod events;
 pub mod ids;
 mod order_status;
 

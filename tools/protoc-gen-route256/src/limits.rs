@@ -5,12 +5,13 @@
 //! name, nested messages joined with `_`) and in it a constant per rule:
 //! `<FIELD>_<RULE>` (upper case), typed as the rule's own field, e.g.
 //! `limits::order_create_request::IDEMPOTENCY_KEY_MAX_LEN: u64 = 64` from
-//! `string idempotency_key = 3 [(validate.rules).string.max_len = 64]`. Repeated rule values (`in`,
+//! `string idempotency_key = 3 [(validate.rules).string.max_len = 64]`; a Timestamp or Duration bound
+//! is an `(i64, i32)` of its seconds and nanos. Repeated rule values (`in`,
 //! `not_in`) and flags (`ignore_empty`, …) are left out: they are checked by the generated validators,
 //! and no code needs them as a value.
 use std::fmt::Write as _;
 
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value};
 
 /// The `limits` module of the messages of `files` (all in one package), or `None` when none has a rule.
 pub fn module(pool: &DescriptorPool, files: &[&str]) -> Result<Option<String>, String> {
@@ -93,6 +94,14 @@ fn module_name(message: &MessageDescriptor) -> String {
     name
 }
 
+/// A `google.protobuf.Timestamp` or `Duration` bound: written as `(seconds, nanos)`.
+fn is_seconds_and_nanos(value: &DynamicMessage) -> bool {
+    matches!(
+        value.descriptor().full_name(),
+        "google.protobuf.Timestamp" | "google.protobuf.Duration"
+    )
+}
+
 /// One constant per number or string rule of a field's typed rules (`uint32`, `string`, `repeated`, …).
 fn constants_of(
     message: &MessageDescriptor,
@@ -110,6 +119,14 @@ fn constants_of(
             Value::F32(v) => ("f32", format!("{v:?}")),
             Value::F64(v) => ("f64", format!("{v:?}")),
             Value::String(v) => ("&str", format!("{v:?}")),
+            Value::Message(v) if is_seconds_and_nanos(v) => {
+                let part = |name| {
+                    v.get_field_by_name(name)
+                        .and_then(|p| p.as_i64().or(p.as_i32().map(i64::from)))
+                };
+                let (seconds, nanos) = (part("seconds").unwrap_or(0), part("nanos").unwrap_or(0));
+                ("(i64, i32)", format!("({seconds}, {nanos})"))
+            }
             _ => continue,
         };
         let _ = write!(

@@ -58,11 +58,14 @@ fn generate(request: CodeGeneratorRequest, raw_request: &[u8]) -> Result<Vec<Fil
     let requests: Vec<_> = request
         .proto_file
         .into_iter()
+        // The well-known types (`google.protobuf.Timestamp`) go in too: prost maps them to `prost_types`
+        // and writes nothing for them, but it must see their messages to know what derives they allow.
         .filter(|file| {
-            request
-                .file_to_generate
-                .iter()
-                .any(|name| name == file.name())
+            file.package() == "google.protobuf"
+                || request
+                    .file_to_generate
+                    .iter()
+                    .any(|name| name == file.name())
         })
         .map(|file| (Module::from_protobuf_package_name(file.package()), file))
         .collect();
