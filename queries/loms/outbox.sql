@@ -17,12 +17,12 @@ DELETE FROM relay_leases WHERE name = :name AND holder = :holder;
 --! pending_events
 --- Up to `limit` unsent events (the outbox holds no other) by position, leaving out those at `skip`
 --- (handed to the brokers, their acknowledgements outstanding: a hashed subplan, so a long list costs a
---- probe per row); the moment as RFC 3339 in UTC with microseconds.
+--- probe per row); the moment in microseconds since the Unix epoch (`extract` is exact: numeric).
 SELECT seq,
        event_id::text AS event_id,
        order_id,
        status,
-       to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS moment,
+       (extract(epoch FROM moment) * 1000000)::bigint AS moment_micros,
        request_id
 FROM order_events
 WHERE seq NOT IN (SELECT unnest(:skip::bigint[]))

@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 use std::sync::LazyLock;
 
 use route256_proto::loms as pb;
-use route256_proto::loms::limits::{item, order_create_request};
+use route256_proto::loms::limits::{item, order_create_request, order_status_changed};
 
 pub use route256_proto::ids::{NotPositive, OrderId, Sku, UserId};
 
@@ -389,7 +389,7 @@ pub(crate) fn settle_items(
 pub struct RequestId(String);
 
 impl RequestId {
-    pub(crate) const MAX_LEN: usize = 128;
+    pub(crate) const MAX_LEN: usize = order_status_changed::REQUEST_ID_MAX_LEN as usize;
 
     /// A caller's id, if it is one.
     pub(crate) fn parse(raw: &str) -> Option<Self> {
@@ -424,8 +424,8 @@ pub struct OrderEvent {
     pub(crate) event_id: String,
     pub(crate) order_id: OrderId,
     pub(crate) status: OrderStatus,
-    /// When the change was made, RFC 3339 in UTC with microseconds.
-    pub(crate) moment: String,
+    /// When the change was made, to the microsecond.
+    pub(crate) moment: std::time::SystemTime,
     pub(crate) request_id: RequestId,
 }
 

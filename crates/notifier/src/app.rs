@@ -24,8 +24,11 @@ pub enum AppError {
 
 /// Opens the store (PostgreSQL with its migrations applied, or memory) and binds the probe port (port
 /// 0 picks a free one: see [`ProbeServer::local_addr`]); running it consumes until shutdown.
+///
+/// Ready while no partition has stalled (records waiting, no progress for `stall_after`) and, on
+/// PostgreSQL, while the database answers.
 pub async fn build(config: Config) -> Result<ProbeServer, AppError> {
-    let (store, readiness): (Arc<dyn NotificationStore>, Option<ReadinessCheck>) =
+    let (store, database): (Arc<dyn NotificationStore>, Option<ReadinessCheck>) =
         match &config.storage {
             Storage::Memory => (Arc::new(MemoryNotificationStore::default()), None),
             Storage::Postgres(settings) => {
@@ -39,11 +42,24 @@ pub async fn build(config: Config) -> Result<ProbeServer, AppError> {
         };
     crate::service::describe_metrics();
     let consumer = kafka::EventConsumer::new(&config.consumer, store)?;
-    let mut server = ProbeServer::bind(config.http_addr)
+    let (stalls, topic, limit) = (
+        consumer.stalls(),
+        config.consumer.topic.clone(),
+        config.consumer.stall_after,
+    );
+    let readiness: ReadinessCheck = Arc::new(move || {
+        let stalled = stalls.check(&topic, limit);
+        let database = database.clone();
+        Box::pin(async move {
+            stalled?;
+            match database {
+                Some(check) => check().await,
+                None => Ok(()),
+            }
+        })
+    });
+    Ok(ProbeServer::bind(config.http_addr)
         .await?
-        .with_background("consumer", move |stop| consumer.run(stop));
-    if let Some(readiness) = readiness {
-        server = server.with_readiness(readiness);
-    }
-    Ok(server)
+        .with_background("consumer", move |stop| consumer.run(stop))
+        .with_readiness(readiness))
 }

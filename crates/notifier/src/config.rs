@@ -1,7 +1,8 @@
 //! notifier settings, from the environment. Unusable values stop the service at start.
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use env_config::{env_or, ConfigError};
+use env_config::{env_in_range, env_or, ConfigError};
 pub use storage::Storage;
 
 use crate::adapters::kafka::{ConsumerSettings, Start};
@@ -20,6 +21,8 @@ pub struct Config {
     /// `NOTIFIER_KAFKA_BROKERS` (default `127.0.0.1:9092`), `NOTIFIER_KAFKA_TOPIC` (default
     /// `loms.order-events`), `NOTIFIER_GROUP` (default `notifier`). A partition never consumed starts
     /// at its first record with PostgreSQL, at its end in memory (whose offsets a restart forgets).
+    /// `NOTIFIER_STALL_AFTER_MS` (default 60,000; 100 to 86,400,000): how long a partition may have
+    /// records waiting without progress before `/readyz` answers 503 naming it.
     pub consumer: ConsumerSettings,
 }
 
@@ -42,6 +45,11 @@ impl Config {
                 topic: env_or("NOTIFIER_KAFKA_TOPIC", "loms.order-events".to_owned())?,
                 group: env_or("NOTIFIER_GROUP", "notifier".to_owned())?,
                 start,
+                stall_after: Duration::from_millis(env_in_range(
+                    "NOTIFIER_STALL_AFTER_MS",
+                    60_000,
+                    100..=86_400_000,
+                )?),
             },
         })
     }

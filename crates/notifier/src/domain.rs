@@ -1,4 +1,7 @@
-//! An order event as the notifier reads it off a record — parsed whole before anything is stored.
+//! An order event as the notifier reads it off a record — decoded and checked whole before anything
+//! is stored — and why a record is not one.
+use route256_proto::events::{EventError, CONTENT_TYPE, CONTENT_TYPE_HEADER};
+use route256_proto::loms::OrderStatusChanged;
 
 /// A status an order event can report: the contract's enum, named in events and notifications by
 /// its course name ([`Status::course_name`]).
@@ -19,13 +22,31 @@ impl Position {
     }
 }
 
-/// A record as it came: key, value and the two headers loms sets.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Record<'a> {
-    pub(crate) key: Option<&'a [u8]>,
-    pub(crate) value: Option<&'a [u8]>,
-    pub(crate) event_id: Option<&'a [u8]>,
-    pub(crate) request_id: Option<&'a [u8]>,
+/// One header of a record, as it came.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) name: String,
+    pub(crate) value: Option<Vec<u8>>,
+}
+
+/// A record as it came, and where it sits: all a dead letter keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub(crate) at: Position,
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) headers: Vec<Header>,
+}
+
+impl Record {
+    /// The value of the first header called `name`.
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        let header = self
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))?;
+        header.value.as_deref()
+    }
 }
 
 /// One status change of one order.
@@ -35,164 +56,189 @@ pub(crate) struct Event {
     pub(crate) event_id: String,
     pub(crate) order_id: i64,
     pub(crate) status: Status,
-    /// When loms made the change: RFC 3339.
-    pub(crate) moment: String,
-    /// The request that caused it, when the record says.
-    pub(crate) request_id: Option<String>,
+    /// When loms made the change: microseconds since the Unix epoch.
+    pub(crate) moment_micros: i64,
+    /// The request that caused it.
+    pub(crate) request_id: String,
 }
 
-/// Why a record is not an order event.
+/// Why a record can never be notified: it goes to the dead letters with this reason.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum Malformed {
-    #[error("no usable event-id header")]
-    EventId,
-    #[error("the value is not an order event: {0}")]
-    Value(String),
-    #[error("order id {0} is not positive")]
-    OrderId(i64),
-    #[error("unknown status '{0}'")]
-    Status(String),
-    #[error("moment '{0}' is not RFC 3339 in UTC")]
-    Moment(String),
+pub enum Poison {
+    #[error("the content-type header is not the contract's order event")]
+    ContentType,
+    #[error("the value is no order event: {0}")]
+    Undecodable(String),
+    #[error("the event breaks the contract: {0}")]
+    Invalid(String),
     #[error("the key does not name order {0}")]
     Key(i64),
+    /// The store refused the event for its data (SQLSTATE class 22 or 23): found while storing.
+    #[error("the store refused the event: {0}")]
+    Refused(String),
 }
 
-/// The contract's value: `{"order_id", "status", "moment"}`; other fields are ignored, so that loms
-/// may add some.
-#[derive(serde::Deserialize)]
-struct Value {
-    order_id: i64,
-    status: String,
-    moment: String,
+impl Poison {
+    /// The reason's name: the `reason` label of `notifier_dead_letters_total` and the column.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Self::ContentType => "content_type",
+            Self::Undecodable(_) => "undecodable",
+            Self::Invalid(_) => "invalid",
+            Self::Key(_) => "key",
+            Self::Refused(_) => "refused",
+        }
+    }
 }
 
 impl Event {
-    /// Parses a record. Header values must be visible ASCII (1 to 128 bytes); a key, when present,
-    /// must be the order id in decimal.
-    pub(crate) fn parse(record: Record<'_>) -> Result<Self, Malformed> {
-        let event_id = record.event_id.and_then(token).ok_or(Malformed::EventId)?;
-        let value: Value = serde_json::from_slice(record.value.unwrap_or_default())
-            .map_err(|e| Malformed::Value(e.to_string()))?;
-        if value.order_id <= 0 {
-            return Err(Malformed::OrderId(value.order_id));
+    /// Reads a record: the contract's content type, a value that decodes and passes the contract's
+    /// rules, and a key that is the order id in decimal.
+    pub(crate) fn parse(record: &Record) -> Result<Self, Poison> {
+        if record.header(CONTENT_TYPE_HEADER) != Some(CONTENT_TYPE.as_bytes()) {
+            return Err(Poison::ContentType);
         }
-        let status =
-            Status::from_course_name(&value.status).ok_or(Malformed::Status(value.status))?;
-        // UTC with `Z`, as loms writes it: a moment without a zone would be read in the database
-        // session's time zone.
-        if humantime::parse_rfc3339(&value.moment).is_err() {
-            return Err(Malformed::Moment(value.moment));
+        let message = OrderStatusChanged::from_value(record.value.as_deref().unwrap_or_default())
+            .map_err(|error| match error {
+            EventError::Undecodable(why) => Poison::Undecodable(why),
+            EventError::Invalid(why) => Poison::Invalid(why),
+        })?;
+        if record.key.as_deref() != Some(message.key().as_bytes()) {
+            return Err(Poison::Key(message.order_id));
         }
-        if let Some(key) = record.key {
-            if key != value.order_id.to_string().as_bytes() {
-                return Err(Malformed::Key(value.order_id));
-            }
-        }
+        let status = message.status();
+        // Validated: the moment is present, and in range, so the microseconds fit an i64.
+        let moment = message.moment.unwrap_or_default();
         Ok(Self {
-            event_id,
-            order_id: value.order_id,
+            event_id: message.event_id,
+            order_id: message.order_id,
             status,
-            moment: value.moment,
-            request_id: record.request_id.and_then(token),
+            moment_micros: moment.seconds * 1_000_000 + i64::from(moment.nanos / 1_000),
+            request_id: message.request_id,
         })
     }
 }
 
-/// A header value fit to be stored and logged.
-fn token(raw: &[u8]) -> Option<String> {
-    let usable = (1..=128).contains(&raw.len()) && raw.iter().all(u8::is_ascii_graphic);
-    usable.then(|| String::from_utf8_lossy(raw).into_owned())
+/// Records and events to test with.
+#[cfg(test)]
+pub(crate) mod testing {
+    use route256_proto::events::{CONTENT_TYPE, CONTENT_TYPE_HEADER};
+    use route256_proto::loms::OrderStatusChanged;
+
+    use super::*;
+
+    /// The event of `order_id` entering `status`, as loms writes it.
+    pub(crate) fn message(order_id: i64, status: Status) -> OrderStatusChanged {
+        OrderStatusChanged {
+            event_id: format!("0b7c6f1e-8a52-4c4f-9d0e-{order_id:012}"),
+            order_id,
+            status: status.into(),
+            moment: Some(prost_types::Timestamp {
+                seconds: 1_796_000_000,
+                nanos: 123_456_000,
+            }),
+            request_id: "req-1".into(),
+        }
+    }
+
+    /// A record at `offset` of partition 2 of topic `t` holding `message`.
+    pub(crate) fn record(offset: i64, message: &OrderStatusChanged) -> Record {
+        Record {
+            at: Position {
+                topic: "t".into(),
+                partition: 2,
+                offset,
+            },
+            key: Some(message.key().into_bytes()),
+            value: Some(prost::Message::encode_to_vec(message)),
+            headers: vec![Header {
+                name: CONTENT_TYPE_HEADER.into(),
+                value: Some(CONTENT_TYPE.as_bytes().to_vec()),
+            }],
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::testing::{message, record};
     use super::*;
-
-    const VALUE: &[u8] =
-        br#"{"order_id": 42, "status": "awaiting payment", "moment": "2026-11-30T10:00:00.000001Z"}"#;
-
-    fn record(value: &[u8]) -> Record<'_> {
-        Record {
-            key: Some(b"42"),
-            value: Some(value),
-            event_id: Some(b"e-1"),
-            request_id: Some(b"req-1"),
-        }
-    }
 
     #[test]
     fn a_loms_event_parses() {
-        let event = Event::parse(record(VALUE)).expect("parses");
+        let event = Event::parse(&record(0, &message(42, Status::AwaitingPayment)));
         assert_eq!(
             event,
-            Event {
-                event_id: "e-1".into(),
+            Ok(Event {
+                event_id: "0b7c6f1e-8a52-4c4f-9d0e-000000000042".into(),
                 order_id: 42,
                 status: Status::AwaitingPayment,
-                moment: "2026-11-30T10:00:00.000001Z".into(),
-                request_id: Some("req-1".into()),
-            }
+                moment_micros: 1_796_000_000_123_456,
+                request_id: "req-1".into(),
+            })
         );
     }
 
     #[test]
-    fn malformed_records_say_why() {
-        let cases: [(Record<'_>, Malformed); 8] = [
+    fn records_that_are_no_event_say_why() {
+        let good = record(0, &message(42, Status::New));
+        let cases = [
             (
                 Record {
-                    event_id: None,
-                    ..record(VALUE)
+                    headers: vec![],
+                    ..good.clone()
                 },
-                Malformed::EventId,
-            ),
-            (
-                Record {
-                    event_id: Some(b"has space"),
-                    ..record(VALUE)
-                },
-                Malformed::EventId,
-            ),
-            (
-                record(b"not json"),
-                Malformed::Value("expected ident at line 1 column 2".into()),
-            ),
-            (
-                record(br#"{"order_id": 0, "status": "new", "moment": "2026-11-30T10:00:00Z"}"#),
-                Malformed::OrderId(0),
-            ),
-            (
-                record(br#"{"order_id": 42, "status": "paid", "moment": "2026-11-30T10:00:00Z"}"#),
-                Malformed::Status("paid".into()),
-            ),
-            (
-                record(br#"{"order_id": 42, "status": "new", "moment": "yesterday"}"#),
-                Malformed::Moment("yesterday".into()),
-            ),
-            (
-                record(br#"{"order_id": 42, "status": "new", "moment": "2026-11-30T10:00:00"}"#),
-                Malformed::Moment("2026-11-30T10:00:00".into()),
+                "content_type",
             ),
             (
                 Record {
-                    key: Some(b"43"),
-                    ..record(VALUE)
+                    headers: vec![Header {
+                        name: "content-type".into(),
+                        value: Some(b"application/json".to_vec()),
+                    }],
+                    ..good.clone()
                 },
-                Malformed::Key(42),
+                "content_type",
+            ),
+            (
+                Record {
+                    value: Some(b"\xff\xfe garbage".to_vec()),
+                    ..good.clone()
+                },
+                "undecodable",
+            ),
+            (
+                Record {
+                    value: Some(prost::Message::encode_to_vec(&OrderStatusChanged {
+                        status: 9,
+                        ..message(42, Status::New)
+                    })),
+                    ..good.clone()
+                },
+                "invalid",
+            ),
+            (
+                Record {
+                    key: Some(b"43".to_vec()),
+                    ..good.clone()
+                },
+                "key",
+            ),
+            (
+                Record {
+                    key: None,
+                    ..good.clone()
+                },
+                "key",
             ),
         ];
-        for (record, why) in cases {
-            assert_eq!(Event::parse(record), Err(why));
+        for (record, reason) in cases {
+            let parsed = Event::parse(&record);
+            assert_eq!(
+                parsed.as_ref().map_err(Poison::label),
+                Err(reason),
+                "{parsed:?}"
+            );
         }
-    }
-
-    #[test]
-    fn a_missing_request_id_is_no_reason_to_refuse() {
-        let event = Event::parse(Record {
-            request_id: None,
-            key: None,
-            ..record(VALUE)
-        });
-        assert_eq!(event.expect("parses").request_id, None);
     }
 }

@@ -1,18 +1,24 @@
-//! The notifier's use case: a poll's worth of records in, at most one notification per record out.
+//! The notifier's use case: a poll's worth of records in, at most one notification per event out.
 use std::sync::Arc;
 
-use crate::domain::{Event, Position, Record};
-use crate::ports::{Entry, NotificationStore, Recorded, RepoError};
+use crate::domain::{Event, Poison, Position, Record};
+use crate::ports::{Applied, Entry, NotificationStore, Recorded, RepoError, Run};
 
-/// What handling a record came to.
+/// The records of one partition waiting to be stored (offsets rising), and where this member last saw
+/// the partition's stored offset.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lane<'a> {
+    pub(crate) expected: Option<i64>,
+    pub(crate) records: &'a [Record],
+}
+
+/// What became of a lane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Handled {
-    /// A new event: notified.
-    Notified,
-    /// An event notified before, delivered again: counted, not notified.
-    Duplicate,
-    /// Not an order event: logged, counted and passed over, so it cannot block its partition.
-    Malformed,
+pub(crate) enum Outcome {
+    /// Stored, and notified; the partition resumes from `next`.
+    Stored { next: i64 },
+    /// Another member moved the partition: nothing was stored or logged; it stands at `stored`.
+    Taken { stored: Option<i64> },
 }
 
 /// Notifies order-status changes.
@@ -26,63 +32,77 @@ impl Notifier {
         Self { store }
     }
 
-    /// Handles `records` (each with where it sits), in order: records their notifications together
-    /// with their partitions' new offsets in one step, then — once that is stored, and only for the
-    /// events that were new — notifies: one log line `order <id> status <status>` each, in a span
-    /// naming the request id. On `Err` nothing is stored and the records must be handled again.
-    pub(crate) async fn handle(
-        &self,
-        records: &[(Record<'_>, Position)],
-    ) -> Result<Vec<Handled>, RepoError> {
-        let parsed: Vec<_> = records
+    /// Handles `lanes` (none empty): reads each record (an event, or a poison record for the dead
+    /// letters), stores them all in one step, then — once that is stored, and only for the lanes this
+    /// member still owned and the events that were new — notifies: one log line
+    /// `order <id> status <status>` each, in a span naming the request id. On `Err` nothing is stored
+    /// and the lanes must be handled again.
+    pub(crate) async fn handle(&self, lanes: &[Lane<'_>]) -> Result<Vec<Outcome>, RepoError> {
+        let runs: Vec<Run> = lanes.iter().filter_map(run_of).collect();
+        let applied = self.store.apply(&runs).await?;
+        Ok(runs
             .iter()
-            .map(|(record, at)| (Event::parse(*record), at))
-            .collect();
-        let entries: Vec<Entry> = parsed
-            .iter()
-            .map(|(event, at)| Entry {
-                event: event.as_ref().ok().cloned(),
-                at: (*at).clone(),
+            .zip(applied)
+            .map(|(run, applied)| match applied {
+                Applied::Stored(recorded) => {
+                    for (entry, recorded) in run.entries.iter().zip(recorded) {
+                        announce(entry, &recorded);
+                    }
+                    Outcome::Stored { next: run.next() }
+                }
+                Applied::Taken { stored } => {
+                    metrics::counter!("notifier_runs_taken_total").increment(1);
+                    tracing::debug!(
+                        partition = run.partition,
+                        ?stored,
+                        records = run.entries.len(),
+                        "partition moved by another member: records dropped"
+                    );
+                    Outcome::Taken { stored }
+                }
             })
-            .collect();
-        let recorded = self.store.record(&entries).await?;
-        Ok(parsed
-            .iter()
-            .zip(recorded)
-            .map(|((event, at), recorded)| announce(event, at, recorded))
             .collect())
     }
 }
 
-/// Logs and counts what recording one record came to.
-fn announce(
-    event: &Result<Event, crate::domain::Malformed>,
-    at: &Position,
-    recorded: Recorded,
-) -> Handled {
-    let event = match (event, recorded) {
-        (Ok(event), Recorded::Notified | Recorded::Duplicate) => event,
-        (Err(why), _) => {
-            metrics::counter!("notifier_malformed_events_total").increment(1);
-            tracing::error!(topic = %at.topic, partition = at.partition, offset = at.offset, %why, "record skipped: not an order event");
-            return Handled::Malformed;
-        }
-        (Ok(_), Recorded::Skipped) => return Handled::Malformed,
+/// A lane as the store takes it; none for an empty lane.
+fn run_of(lane: &Lane<'_>) -> Option<Run> {
+    let first: &Position = &lane.records.first()?.at;
+    Some(Run {
+        topic: first.topic.clone(),
+        partition: first.partition,
+        expected: lane.expected,
+        entries: lane
+            .records
+            .iter()
+            .map(|record| Entry {
+                event: Event::parse(record),
+                record: record.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// Logs and counts what storing one entry came to.
+fn announce(entry: &Entry, recorded: &Recorded) {
+    let event = match (&entry.event, recorded) {
+        (_, Recorded::DeadLettered(why)) => return dead_lettered(&entry.record.at, why),
+        (Ok(event), _) => event,
+        (Err(why), _) => return dead_lettered(&entry.record.at, why),
     };
     let span = tracing::info_span!(
         "event",
-        request_id = %event.request_id.as_deref().unwrap_or_default(),
+        request_id = %event.request_id,
         event_id = %event.event_id,
     );
     let _entered = span.enter();
-    if recorded == Recorded::Notified {
+    if *recorded == Recorded::Notified {
         metrics::counter!("notifier_notifications_total").increment(1);
         tracing::info!(
             "order {} status {}",
             event.order_id,
             event.status.course_name()
         );
-        Handled::Notified
     } else {
         metrics::counter!("notifier_duplicate_events_total").increment(1);
         tracing::debug!(
@@ -90,8 +110,13 @@ fn announce(
             status = event.status.course_name(),
             "event delivered again: not notified"
         );
-        Handled::Duplicate
     }
+}
+
+/// Counts a dead letter, and says where it sits.
+fn dead_lettered(at: &Position, why: &Poison) {
+    metrics::counter!("notifier_dead_letters_total", "reason" => why.label()).increment(1);
+    tracing::error!(topic = %at.topic, partition = at.partition, offset = at.offset, reason = why.label(), %why, "record kept in dead_letters, never notified");
 }
 
 /// Describes the notifier's metrics for `/metrics`.
@@ -105,96 +130,76 @@ pub(crate) fn describe_metrics() {
         "Events delivered again after they were notified, recognised by their event id"
     );
     metrics::describe_counter!(
-        "notifier_malformed_events_total",
-        "Records that were no order event, passed over"
+        "notifier_dead_letters_total",
+        "Records that can never be notified, kept in dead_letters, by reason"
+    );
+    metrics::describe_counter!(
+        "notifier_runs_taken_total",
+        "Runs of records dropped because another member had moved their partition"
     );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::{message, record};
     use crate::domain::Status;
     use crate::ports::MockNotificationStore;
-    use mockall::predicate::eq;
 
-    const VALUE: &[u8] =
-        br#"{"order_id": 7, "status": "payed", "moment": "2026-11-30T10:00:00.000001Z"}"#;
-
-    fn at(offset: i64) -> Position {
-        Position {
-            topic: "t".into(),
-            partition: 2,
-            offset,
-        }
-    }
-
-    fn record(value: &[u8]) -> Record<'_> {
-        Record {
-            key: Some(b"7"),
-            value: Some(value),
-            event_id: Some(b"e-7"),
-            request_id: Some(b"r-7"),
-        }
-    }
-
-    fn event() -> Event {
-        Event {
-            event_id: "e-7".into(),
-            order_id: 7,
-            status: Status::Payed,
-            moment: "2026-11-30T10:00:00.000001Z".into(),
-            request_id: Some("r-7".into()),
-        }
+    fn records() -> Vec<Record> {
+        let mut garbage = record(11, &message(7, Status::New));
+        garbage.value = Some(b"\xff garbage".to_vec());
+        vec![
+            record(10, &message(7, Status::New)),
+            garbage,
+            record(12, &message(8, Status::Payed)),
+        ]
     }
 
     #[tokio::test]
-    async fn a_poll_is_recorded_in_one_step_with_each_records_position() {
+    async fn a_lane_is_stored_in_one_step_with_each_records_event_or_poison() {
         let mut store = MockNotificationStore::new();
-        let entries = vec![
-            Entry {
-                event: Some(event()),
-                at: at(10),
-            },
-            Entry {
-                event: None,
-                at: at(11),
-            },
-            Entry {
-                event: Some(event()),
-                at: at(12),
-            },
-        ];
         store
-            .expect_record()
-            .with(eq(entries))
+            .expect_apply()
+            .withf(|runs| {
+                let run = &runs[0];
+                let poisons: Vec<_> = run.entries.iter().map(|e| e.event.is_err()).collect();
+                runs.len() == 1
+                    && run.partition == 2
+                    && run.expected == Some(10)
+                    && run.next() == 13
+                    && poisons == [false, true, false]
+            })
             .times(1)
-            .returning(|_| {
-                Ok(vec![
-                    Recorded::Notified,
-                    Recorded::Skipped,
-                    Recorded::Duplicate,
-                ])
+            .returning(|runs| {
+                let recorded = runs[0].entries.iter().map(|_| Recorded::Notified).collect();
+                Ok(vec![Applied::Stored(recorded)])
             });
-        let records = [
-            (record(VALUE), at(10)),
-            (record(b"{}"), at(11)),
-            (record(VALUE), at(12)),
-        ];
-        let handled = Notifier::new(Arc::new(store)).handle(&records).await;
-        assert_eq!(
-            handled.ok(),
-            Some(vec![
-                Handled::Notified,
-                Handled::Malformed,
-                Handled::Duplicate
-            ])
-        );
+        let records = records();
+        let lanes = [Lane {
+            expected: Some(10),
+            records: &records,
+        }];
+        let handled = Notifier::new(Arc::new(store)).handle(&lanes).await;
+        assert_eq!(handled.ok(), Some(vec![Outcome::Stored { next: 13 }]));
     }
 
-    #[test]
-    fn an_event_the_store_did_not_record_is_not_notified() {
-        let handled = announce(&Ok(event()), &at(1), Recorded::Skipped);
-        assert_eq!(handled, Handled::Malformed);
+    #[tokio::test]
+    async fn a_lane_another_member_moved_is_dropped() {
+        let mut store = MockNotificationStore::new();
+        store
+            .expect_apply()
+            .returning(|_| Ok(vec![Applied::Taken { stored: Some(20) }]));
+        let records = records();
+        let lanes = [Lane {
+            expected: Some(10),
+            records: &records,
+        }];
+        let handled = Notifier::new(Arc::new(store)).handle(&lanes).await;
+        assert_eq!(
+            handled.ok(),
+            Some(vec![Outcome::Taken { stored: Some(20) }])
+        );
     }
 
     /// The names of the counters described, and of those incremented.
@@ -253,19 +258,41 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_counter_it_increments_is_described() {
+    #[tokio::test(flavor = "multi_thread")]
+    async fn every_counter_it_increments_is_described() {
         let names = CounterNames::default();
-        let malformed = Event::parse(record(b"{}"));
+        let records = records();
+        let entries: Vec<Entry> = records
+            .iter()
+            .map(|record| Entry {
+                event: Event::parse(record),
+                record: record.clone(),
+            })
+            .collect();
         metrics::with_local_recorder(&names, || {
             describe_metrics();
-            announce(&Ok(event()), &at(1), Recorded::Notified);
-            announce(&Ok(event()), &at(2), Recorded::Duplicate);
-            announce(&malformed, &at(3), Recorded::Skipped);
+            announce(&entries[0], &Recorded::Notified);
+            announce(&entries[0], &Recorded::Duplicate);
+            announce(&entries[1], &Recorded::DeadLettered(Poison::Key(7)));
         });
+        let mut store = MockNotificationStore::new();
+        store
+            .expect_apply()
+            .returning(|_| Ok(vec![Applied::Taken { stored: None }]));
+        let lanes = [Lane {
+            expected: None,
+            records: &records,
+        }];
+        let notifier = Notifier::new(Arc::new(store));
+        let handled = metrics::with_local_recorder(&names, || {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(notifier.handle(&lanes))
+            })
+        });
+        assert!(handled.is_ok());
         let described = names.described.lock().expect("unpoisoned").clone();
         let incremented = names.incremented.lock().expect("unpoisoned").clone();
-        assert_eq!(incremented.len(), 3, "{incremented:?}");
+        assert_eq!(incremented.len(), 4, "{incremented:?}");
         for name in &incremented {
             assert!(
                 described.contains(name),
@@ -278,11 +305,13 @@ mod tests {
     async fn a_store_failure_is_passed_on_for_a_retry() {
         let mut store = MockNotificationStore::new();
         store
-            .expect_record()
+            .expect_apply()
             .returning(|_| Err(RepoError::msg("down")));
-        let handled = Notifier::new(Arc::new(store))
-            .handle(&[(record(VALUE), at(1))])
-            .await;
-        assert!(handled.is_err());
+        let records = records();
+        let lanes = [Lane {
+            expected: None,
+            records: &records,
+        }];
+        assert!(Notifier::new(Arc::new(store)).handle(&lanes).await.is_err());
     }
 }

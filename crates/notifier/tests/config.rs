@@ -25,6 +25,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         Start::Latest,
         "memory forgets offsets: start at the end"
     );
+    assert_eq!(consumer.stall_after, std::time::Duration::from_secs(60));
 
     let set = with_vars(
         &[
@@ -34,6 +35,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
             ("NOTIFIER_GROUP", "g"),
             ("STORAGE", "postgres"),
             ("NOTIFIER_DATABASE_URL", "postgres://u@h:1/n"),
+            ("NOTIFIER_STALL_AFTER_MS", "2500"),
         ],
         Config::from_env,
     )
@@ -54,8 +56,13 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         "stored offsets: a new partition from its start"
     );
     assert!(matches!(&set.storage, Storage::Postgres(pg) if pg.url == "postgres://u@h:1/n"));
+    assert_eq!(consumer.stall_after, std::time::Duration::from_millis(2500));
 
-    for (key, value) in [("NOTIFIER_HTTP_ADDR", "nowhere"), ("STORAGE", "disk")] {
+    for (key, value) in [
+        ("NOTIFIER_HTTP_ADDR", "nowhere"),
+        ("STORAGE", "disk"),
+        ("NOTIFIER_STALL_AFTER_MS", "0"),
+    ] {
         let error = with_vars(&[(key, value)], Config::from_env).expect_err(value);
         assert!(error.to_string().contains(key), "{key}={value}: {error}");
     }

@@ -4,7 +4,7 @@
 //! committed in Kafka), and one without stored offsets starts where its settings say. (Whole-system
 //! runs with loms, crashes and a lost broker are in system-tests.)
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,12 +13,14 @@ use notifier::adapters::kafka::{ConsumerSettings, EventConsumer, Start};
 use notifier::adapters::memory::MemoryNotificationStore;
 use notifier::adapters::testing::{brokers, create_topic};
 use notifier::domain::Status;
-use notifier::ports::{Entry, NotificationStore, Recorded, RepoError};
+use notifier::ports::{Applied, NotificationStore, RepoError, Run};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
+use route256_proto::events::{CONTENT_TYPE, CONTENT_TYPE_HEADER};
+use route256_proto::loms::OrderStatusChanged;
 use tokio::task::JoinHandle;
 
 /// A name no earlier run used.
@@ -46,7 +48,7 @@ async fn fresh_topic(partitions: i32) -> String {
     name
 }
 
-/// Publishes records as loms's relay does: key = order id, headers `event-id` and `x-request-id`.
+/// Publishes records as loms's relay does (`route256_proto::events`).
 struct Publisher {
     producer: FutureProducer,
     topic: String,
@@ -63,39 +65,61 @@ impl Publisher {
         Self { producer, topic }
     }
 
-    /// The event `event_id`: `order` is now `status`. Without an event id the record is no event.
-    async fn send(&self, order: i64, status: &str, event_id: Option<&str>) {
-        let key = order.to_string();
-        let value = format!(
-            r#"{{"order_id": {order}, "status": "{status}", "moment": "2026-12-01T10:00:00.000001Z"}}"#
-        );
-        let mut headers = OwnedHeaders::new().insert(Header {
-            key: "x-request-id",
-            value: Some("req-test"),
+    /// Event number `event` (its id made of it): `order` is now `status`. Returns its partition.
+    async fn send(&self, order: i64, status: Status, event: u64) -> i32 {
+        let message = OrderStatusChanged {
+            event_id: format!("00000000-0000-4000-8000-{event:012}"),
+            order_id: order,
+            status: status.into(),
+            moment: Some(SystemTime::now().into()),
+            request_id: "req-test".into(),
+        };
+        let value = message.to_value().expect("an event of the contract");
+        self.publish(&message.key(), &value, Some(CONTENT_TYPE))
+            .await
+    }
+
+    /// A record that is no order event: it goes to the dead letters.
+    async fn send_poison(&self, order: i64) {
+        self.publish(&order.to_string(), b"{}", Some("application/json"))
+            .await;
+    }
+
+    async fn publish(&self, key: &str, value: &[u8], content_type: Option<&str>) -> i32 {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: CONTENT_TYPE_HEADER,
+            value: content_type,
         });
-        if let Some(id) = event_id {
-            headers = headers.insert(Header {
-                key: "event-id",
-                value: Some(id),
-            });
-        }
         let record = FutureRecord::to(&self.topic)
-            .key(&key)
-            .payload(&value)
+            .key(key)
+            .payload(value)
             .headers(headers);
         let sent = self.producer.send(record, Duration::from_secs(30)).await;
-        sent.map_err(|(error, _)| error).expect("published");
+        let delivered = sent.map_err(|(error, _)| error).expect("published");
+        delivered.partition
     }
 }
 
 /// The memory store, counting the records handed to it; its first `unreadable` reads of the offsets
-/// fail.
-#[derive(Default)]
+/// fail, and so does storing any run of the partition `failing` names (none when negative).
 struct Counting {
     store: MemoryNotificationStore,
     entries: AtomicUsize,
     unreadable: AtomicUsize,
     offset_reads: AtomicUsize,
+    failing: AtomicI32,
+}
+
+impl Default for Counting {
+    fn default() -> Self {
+        Self {
+            store: MemoryNotificationStore::default(),
+            entries: AtomicUsize::new(0),
+            unreadable: AtomicUsize::new(0),
+            offset_reads: AtomicUsize::new(0),
+            failing: AtomicI32::new(-1),
+        }
+    }
 }
 
 impl Counting {
@@ -110,10 +134,18 @@ impl Counting {
 
 #[async_trait]
 impl NotificationStore for Counting {
-    async fn record(&self, entries: &[Entry]) -> Result<Vec<Recorded>, RepoError> {
-        let recorded = self.store.record(entries).await?;
-        self.entries.fetch_add(entries.len(), Ordering::SeqCst);
-        Ok(recorded)
+    async fn apply(&self, runs: &[Run]) -> Result<Vec<Applied>, RepoError> {
+        let failing = self.failing.load(Ordering::SeqCst);
+        if runs.iter().any(|run| run.partition() == failing) {
+            return Err(RepoError::unavailable(
+                "apply",
+                "the partition's rows are locked",
+            ));
+        }
+        let applied = self.store.apply(runs).await?;
+        let entries: usize = runs.iter().map(Run::len).sum();
+        self.entries.fetch_add(entries, Ordering::SeqCst);
+        Ok(applied)
     }
 
     async fn offsets(&self, topic: &str) -> Result<HashMap<i32, i64>, RepoError> {
@@ -131,6 +163,7 @@ fn settings(topic: &str, group: &str, start: Start) -> ConsumerSettings {
         topic: topic.into(),
         group: group.into(),
         start,
+        stall_after: Duration::from_secs(60),
     }
 }
 
@@ -188,14 +221,14 @@ async fn each_record_is_handed_over_once_and_a_restart_resumes_at_the_stored_off
     let publisher = Publisher::new(&topic);
     let orders = 1..=6;
     for order in orders.clone() {
+        let event = order as u64 * 10;
+        publisher.send(order, Status::New, event).await;
         publisher
-            .send(order, "new", Some(&format!("{order}-new")))
+            .send(order, Status::AwaitingPayment, event + 1)
             .await;
-        let id = format!("{order}-awaiting");
-        publisher.send(order, "awaiting payment", Some(&id)).await;
     }
-    // not an order event: stored as a moved offset only
-    publisher.send(1, "new", None).await;
+    // not an order event: a dead letter
+    publisher.send_poison(1).await;
     let store = Arc::new(Counting::default());
     let group = unique("notifier-test");
     let first = settings(&topic, &group, Start::Earliest);
@@ -220,8 +253,8 @@ async fn each_record_is_handed_over_once_and_a_restart_resumes_at_the_stored_off
     );
 
     // a new change, and an event sent again (as a relay does when an acknowledgement was lost)
-    publisher.send(1, "payed", Some("1-payed")).await;
-    publisher.send(2, "new", Some("2-new")).await;
+    publisher.send(1, Status::Payed, 12).await;
+    publisher.send(2, Status::New, 20).await;
     let second = settings(&topic, &group, Start::Earliest);
     consume_until(&second, &store, "both new records handed over", || {
         store.store.notified(1).len() == 3 && store.entries() >= 15
@@ -246,7 +279,7 @@ async fn each_record_is_handed_over_once_and_a_restart_resumes_at_the_stored_off
 async fn without_stored_offsets_a_latest_consumer_skips_what_came_before_it() {
     let topic = fresh_topic(1).await;
     let publisher = Arc::new(Publisher::new(&topic));
-    publisher.send(1, "new", Some("before")).await;
+    publisher.send(1, Status::New, 1).await;
     let store = Arc::new(Counting::default());
     let latest = settings(&topic, &unique("notifier-test"), Start::Latest);
     // the consumer joins at some moment: publish until something published after that arrives
@@ -254,7 +287,7 @@ async fn without_stored_offsets_a_latest_consumer_skips_what_came_before_it() {
         let publisher = publisher.clone();
         tokio::spawn(async move {
             for n in 0.. {
-                publisher.send(2, "new", Some(&format!("after-{n}"))).await;
+                publisher.send(2, Status::New, 100 + n).await;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })
@@ -281,7 +314,7 @@ impl FirstStored {
     async fn new() -> Self {
         let topic = fresh_topic(1).await;
         let publisher = Publisher::new(&topic);
-        publisher.send(1, "new", Some("1-new")).await;
+        publisher.send(1, Status::New, 10).await;
         let store = Arc::new(Counting::default());
         let group = unique("notifier-test");
         let earliest = settings(&topic, &group, Start::Earliest);
@@ -289,9 +322,7 @@ impl FirstStored {
             store.entries() == 1
         })
         .await;
-        publisher
-            .send(1, "awaiting payment", Some("1-awaiting"))
-            .await;
+        publisher.send(1, Status::AwaitingPayment, 11).await;
         Self {
             topic,
             group,
@@ -362,7 +393,7 @@ async fn the_stored_offsets_win_over_offsets_committed_in_kafka() {
         store,
         earliest,
     } = FirstStored::new().await;
-    publisher.send(1, "payed", Some("1-payed")).await;
+    publisher.send(1, Status::Payed, 12).await;
     // the group's offset in Kafka past both new records, the store's still before them
     commit_in_kafka(&topic, &group, 0, 3).await;
 
@@ -383,10 +414,8 @@ async fn the_stored_offsets_win_over_offsets_committed_in_kafka() {
 async fn without_stored_offsets_the_start_wins_over_offsets_committed_in_kafka() {
     let topic = fresh_topic(1).await;
     let publisher = Publisher::new(&topic);
-    publisher.send(1, "new", Some("1-new")).await;
-    publisher
-        .send(1, "awaiting payment", Some("1-awaiting"))
-        .await;
+    publisher.send(1, Status::New, 10).await;
+    publisher.send(1, Status::AwaitingPayment, 11).await;
     let group = unique("notifier-test");
     commit_in_kafka(&topic, &group, 0, 2).await;
 
@@ -419,7 +448,7 @@ async fn a_consumer_stops_while_its_store_cannot_read_the_offsets() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_consumer_leaves_the_group() {
     let topic = fresh_topic(1).await;
-    Publisher::new(&topic).send(1, "new", Some("1-new")).await;
+    Publisher::new(&topic).send(1, Status::New, 10).await;
     let group = unique("notifier-test");
     let store = Arc::new(Counting::default());
     let (_stop, running) = start(&settings(&topic, &group, Start::Earliest), &store);
@@ -439,4 +468,57 @@ fn members(group: &str) -> usize {
         .fetch_group_list(Some(group), Duration::from_secs(10))
         .expect("the group's description");
     list.groups().iter().map(|g| g.members().len()).sum()
+}
+
+/// A partition whose store keeps failing (for a reason that may pass) holds back itself only: the
+/// other partition's records are stored meanwhile; the failing one is named by the stall check once
+/// past its limit, and its records are stored once the store takes them — each once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_partition_holds_back_only_itself_and_is_named_once_stalled() {
+    let topic = fresh_topic(2).await;
+    let publisher = Publisher::new(&topic);
+    let store = Arc::new(Counting::default());
+    store.failing.store(1, Ordering::SeqCst);
+    let mut settings = settings(&topic, &unique("notifier-test"), Start::Earliest);
+    settings.stall_after = Duration::from_millis(500);
+    let consumer = EventConsumer::new(&settings, store.clone()).expect("a consumer");
+    let stalls = consumer.stalls();
+    let (stop, stopped_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(consumer.run(stopped_rx));
+    let mut on = HashMap::<i32, Vec<i64>>::new();
+    for order in 1..=10 {
+        let partition = publisher.send(order, Status::New, order as u64).await;
+        on.entry(partition).or_default().push(order);
+    }
+    let (healthy, failing) = (on[&0].clone(), on[&1].clone());
+    let notified = |orders: &[i64]| orders.iter().all(|o| !store.store.notified(*o).is_empty());
+    eventually("the healthy partition's records", || notified(&healthy)).await;
+    eventually("the failing partition named", || {
+        stalls
+            .check(&topic, settings.stall_after)
+            .is_err_and(|why| why.contains(&format!("{topic}/1 ")))
+    })
+    .await;
+    assert!(
+        stalls
+            .check(&topic, settings.stall_after)
+            .is_err_and(|why| !why.contains(&format!("{topic}/0 "))),
+        "the healthy partition is not named"
+    );
+    assert!(failing.iter().all(|o| store.store.notified(*o).is_empty()));
+    store.failing.store(-1, Ordering::SeqCst);
+    eventually("the failing partition's records, once it passes", || {
+        notified(&failing)
+    })
+    .await;
+    eventually("no stall left", || {
+        stalls.check(&topic, settings.stall_after).is_ok()
+    })
+    .await;
+    stop.send_replace(true);
+    stopped(running).await;
+    for order in 1..=10 {
+        assert_eq!(store.store.notified(order), [Status::New], "order {order}");
+    }
+    assert_eq!(store.entries(), 10, "a record stored twice");
 }

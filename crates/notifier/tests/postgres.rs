@@ -29,6 +29,7 @@ async fn the_notifier_on_postgres_is_ready_while_its_database_answers() {
             topic: topic.clone(),
             group: topic,
             start: Start::Earliest,
+            stall_after: std::time::Duration::from_secs(60),
         },
     };
     let server = notifier::app::build(config)

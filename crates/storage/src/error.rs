@@ -135,6 +135,15 @@ impl<T, E: Into<Cause>> Stored<T> for Result<T, E> {
     }
 }
 
+/// The database refused a statement for the data it carried — SQLSTATE class 22 (data exception) or
+/// 23 (integrity constraint violation) — so the same data will be refused whenever it is tried again,
+/// unlike a failure that may pass (a lost connection, a timeout, 40001, 40P01).
+pub fn refuses_the_data(error: &tokio_postgres::Error) -> bool {
+    error
+        .code()
+        .is_some_and(|code| code.code().starts_with("22") || code.code().starts_with("23"))
+}
+
 /// The SQLSTATE and constraint of a statement the database refused, when it was that.
 pub fn violated(error: &tokio_postgres::Error, code: &SqlState, constraint: &str) -> bool {
     error

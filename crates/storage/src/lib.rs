@@ -12,7 +12,9 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use error::{violated, Cause, Classify, Context, NoAnswer, RepoError, Stored};
+pub use error::{
+    refuses_the_data, violated, Cause, Classify, Context, NoAnswer, RepoError, Stored,
+};
 
 use std::future::Future;
 use std::str::FromStr;

@@ -22,7 +22,7 @@ pub struct PendingEvents {
     pub event_id: String,
     pub order_id: i64,
     pub status: String,
-    pub moment: String,
+    pub moment_micros: i64,
     pub request_id: String,
 }
 pub struct PendingEventsBorrowed<'a> {
@@ -30,7 +30,7 @@ pub struct PendingEventsBorrowed<'a> {
     pub event_id: &'a str,
     pub order_id: i64,
     pub status: &'a str,
-    pub moment: &'a str,
+    pub moment_micros: i64,
     pub request_id: &'a str,
 }
 impl<'a> From<PendingEventsBorrowed<'a>> for PendingEvents {
@@ -40,7 +40,7 @@ impl<'a> From<PendingEventsBorrowed<'a>> for PendingEvents {
             event_id,
             order_id,
             status,
-            moment,
+            moment_micros,
             request_id,
         }: PendingEventsBorrowed<'a>,
     ) -> Self {
@@ -49,7 +49,7 @@ impl<'a> From<PendingEventsBorrowed<'a>> for PendingEvents {
             event_id: event_id.into(),
             order_id,
             status: status.into(),
-            moment: moment.into(),
+            moment_micros,
             request_id: request_id.into(),
         }
     }
@@ -423,10 +423,10 @@ impl<'a, C: GenericClient + Send + Sync, T1: crate::StringSql, T2: crate::String
 pub struct PendingEventsStmt(&'static str, Option<tokio_postgres::Statement>);
 /// Up to `limit` unsent events (the outbox holds no other) by position, leaving out those at `skip`
 /// (handed to the brokers, their acknowledgements outstanding: a hashed subplan, so a long list costs a
-/// probe per row); the moment as RFC 3339 in UTC with microseconds.
+/// probe per row); the moment in microseconds since the Unix epoch (`extract` is exact: numeric).
 pub fn pending_events() -> PendingEventsStmt {
     PendingEventsStmt(
-        "SELECT seq, event_id::text AS event_id, order_id, status, to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS moment, request_id FROM order_events WHERE seq NOT IN (SELECT unnest($1::bigint[])) ORDER BY seq LIMIT $2",
+        "SELECT seq, event_id::text AS event_id, order_id, status, (extract(epoch FROM moment) * 1000000)::bigint AS moment_micros, request_id FROM order_events WHERE seq NOT IN (SELECT unnest($1::bigint[])) ORDER BY seq LIMIT $2",
         None,
     )
 }
@@ -456,7 +456,7 @@ impl PendingEventsStmt {
                         event_id: row.try_get(1)?,
                         order_id: row.try_get(2)?,
                         status: row.try_get(3)?,
-                        moment: row.try_get(4)?,
+                        moment_micros: row.try_get(4)?,
                         request_id: row.try_get(5)?,
                     })
                 },

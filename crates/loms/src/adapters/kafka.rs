@@ -23,8 +23,9 @@
 //! Dropping the publisher drops what is in flight (rdkafka purges it): those events are unmarked and the
 //! next relay sends them again.
 //!
-//! Each event is one record: key = the order id in decimal, value = the contract's JSON
-//! (`{"order_id", "status", "moment"}`), headers `event-id` and `x-request-id`.
+//! Each event is one record as the contract frames it (`OrderStatusChanged` in `proto/`,
+//! [`route256_proto::events`]): key = the order id in decimal, value = the message in binary protobuf,
+//! headers `content-type`, `event-id` and `x-request-id`.
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,13 +37,13 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 
+use route256_proto::events::{
+    CONTENT_TYPE, CONTENT_TYPE_HEADER, EVENT_ID_HEADER, REQUEST_ID_HEADER,
+};
+use route256_proto::loms as pb;
+
 use crate::domain::{OrderEvent, OrderId};
 use crate::ports::{Acks, EventPublisher, PublishError};
-
-/// The header that carries an event's unique id.
-pub(crate) const EVENT_ID_HEADER: &str = "event-id";
-/// The header that carries the id of the request that caused the change.
-pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Publishes order events to one topic.
 pub(crate) struct KafkaEventPublisher {
@@ -129,9 +130,16 @@ impl KafkaEventPublisher {
         producer: &FutureProducer,
         event: &OrderEvent,
     ) -> Result<DeliveryFuture, PublishError> {
-        let key = event.order_id.to_string();
-        let value = event_value(event);
+        let message = message_of(event);
+        let key = message.key();
+        let value = message
+            .to_value()
+            .map_err(|error| PublishError(format!("not an event of the contract: {error}")))?;
         let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: CONTENT_TYPE_HEADER,
+                value: Some(CONTENT_TYPE),
+            })
             .insert(Header {
                 key: EVENT_ID_HEADER,
                 value: Some(event.event_id.as_str()),
@@ -165,14 +173,15 @@ fn discard_if_fatal(slot: &Mutex<Option<FutureProducer>>, producer: &FutureProdu
     }
 }
 
-/// The contract's value of an event.
-pub(crate) fn event_value(event: &OrderEvent) -> String {
-    serde_json::json!({
-        "order_id": event.order_id.get(),
-        "status": event.status.as_str(),
-        "moment": event.moment,
-    })
-    .to_string()
+/// An event as the contract's message.
+pub(crate) fn message_of(event: &OrderEvent) -> pb::OrderStatusChanged {
+    pb::OrderStatusChanged {
+        event_id: event.event_id.clone(),
+        order_id: event.order_id.get(),
+        status: pb::OrderStatus::from(event.status).into(),
+        moment: Some(event.moment.into()),
+        request_id: event.request_id.as_str().to_owned(),
+    }
 }
 
 #[async_trait]
@@ -245,14 +254,14 @@ mod tests {
         }
     }
 
-    /// An event of `order` with `moment` (any text: its length decides the record's size).
-    fn event_of(order: i64, moment: &str) -> OrderEvent {
+    /// An event of `order`.
+    fn event_of(order: i64) -> OrderEvent {
         OrderEvent {
             position: 1,
-            event_id: "e".into(),
+            event_id: "0b7c6f1e-8a52-4c4f-9d0e-2f3a4b5c6d7e".into(),
             order_id: OrderId::try_from(order).expect("positive"),
             status: OrderStatus::New,
-            moment: moment.into(),
+            moment: std::time::UNIX_EPOCH,
             request_id: RequestId::parse("r").expect("valid"),
         }
     }
@@ -261,37 +270,41 @@ mod tests {
     async fn after_an_event_fails_to_enqueue_nothing_goes_out_until_that_is_reported() {
         // nobody listens there: whatever is enqueued waits for ever
         let publisher = KafkaEventPublisher::new("127.0.0.1:1", "t").expect("a producer");
-        // larger than a record may be (message.max.bytes, 1 MB): refused as it is enqueued
-        let first = publisher.send(&[event_of(7, &"x".repeat(2_000_000))]).await;
+        // no event of the contract: refused as it is enqueued
+        let first = publisher
+            .send(&[OrderEvent {
+                event_id: "not a uuid".into(),
+                ..event_of(7)
+            }])
+            .await;
         // the order's next event, in the next batch, before the failure was read
-        let second = publisher.send(&[event_of(7, "m")]).await;
+        let second = publisher.send(&[event_of(7)]).await;
         let second = tokio::time::timeout(Duration::from_secs(10), second).await;
         let second = second.expect("answered at once: not enqueued");
         assert!(second[0].is_err(), "{second:?}");
         assert!(first.await[0].is_err(), "the refusal, now reported");
-        let third = publisher.send(&[event_of(7, "m")]).await;
+        let third = publisher.send(&[event_of(7)]).await;
         let waiting = tokio::time::timeout(Duration::from_millis(300), third).await;
         assert!(waiting.is_err(), "reported: sends are enqueued again");
     }
 
     #[test]
-    fn the_value_is_the_contracts_json() {
+    fn the_value_is_the_contracts_message() {
+        let moment = std::time::UNIX_EPOCH + Duration::from_micros(1_796_000_000_123_456);
         let event = OrderEvent {
-            position: 9,
-            event_id: "e".into(),
-            order_id: OrderId::try_from(42).expect("positive"),
             status: OrderStatus::AwaitingPayment,
-            moment: "2026-11-30T10:00:00.000001Z".into(),
-            request_id: RequestId::parse("r").expect("valid"),
+            moment,
+            ..event_of(42)
         };
-        let value: serde_json::Value = serde_json::from_str(&event_value(&event)).expect("json");
-        assert_eq!(
-            value,
-            serde_json::json!({
-                "order_id": 42,
-                "status": "awaiting payment",
-                "moment": "2026-11-30T10:00:00.000001Z",
-            })
-        );
+        let message = message_of(&event);
+        let value = message.to_value().expect("valid");
+        let read = pb::OrderStatusChanged::from_value(&value).expect("the contract's message");
+        assert_eq!(message.key(), "42");
+        assert_eq!(read.event_id, event.event_id);
+        assert_eq!(read.order_id, 42);
+        assert_eq!(read.status(), pb::OrderStatus::AwaitingPayment);
+        let at = read.moment.expect("a moment");
+        assert_eq!((at.seconds, at.nanos), (1_796_000_000, 123_456_000));
+        assert_eq!(read.request_id, "r");
     }
 }

@@ -47,7 +47,7 @@ impl State {
             event_id: uuid::Uuid::new_v4().to_string(),
             order_id,
             status,
-            moment: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            moment: SystemTime::now(),
             request_id: request_id.clone(),
         };
         self.outbox

@@ -152,6 +152,17 @@ fn is_key_taken(error: &tokio_postgres::Error) -> bool {
     violated(error, &SqlState::UNIQUE_VIOLATION, KEY_INDEX)
 }
 
+/// A stored moment, from microseconds since the Unix epoch.
+fn moment_of(micros: i64) -> Result<std::time::SystemTime, RepoError> {
+    let since_epoch = Duration::from_micros(micros.unsigned_abs());
+    let moment = if micros >= 0 {
+        std::time::UNIX_EPOCH.checked_add(since_epoch)
+    } else {
+        std::time::UNIX_EPOCH.checked_sub(since_epoch)
+    };
+    moment.ok_or_else(|| RepoError::msg("unusable event moment stored"))
+}
+
 fn to_i64(units: u64) -> Result<i64, RepoError> {
     i64::try_from(units).map_err(|e| RepoError::failed("stock beyond bigint", e))
 }
@@ -457,7 +468,7 @@ impl Outbox for PgStore {
                             event_id: row.event_id,
                             order_id: OrderId::try_from(row.order_id).stored("event order id")?,
                             status: row.status.parse().stored("event status")?,
-                            moment: row.moment,
+                            moment: moment_of(row.moment_micros)?,
                             request_id: RequestId::parse(&row.request_id)
                                 .ok_or_else(|| RepoError::msg("unusable request id stored"))?,
                         })

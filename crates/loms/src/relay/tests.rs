@@ -14,7 +14,7 @@ fn event(position: i64, order: i64) -> OrderEvent {
         event_id: format!("e{position}"),
         order_id: OrderId::try_from(order).expect("positive"),
         status: OrderStatus::New,
-        moment: "2026-11-30T10:00:00.000000Z".into(),
+        moment: std::time::UNIX_EPOCH,
         request_id: RequestId::parse("r").expect("valid"),
     }
 }

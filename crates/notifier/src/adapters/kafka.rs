@@ -3,25 +3,34 @@
 //!
 //! - **Offsets live in our store, not in Kafka.** Auto-commit and the offset store are off; when the
 //!   group assigns a partition, the rebalance callback seeks it to the offset the store holds (the one
-//!   written with the partition's last notification), so a record is resumed from exactly where the
-//!   last committed transaction left it. A partition the store has no offset of starts at `start` (see
-//!   [`ConsumerSettings::start`]), whatever offset the group may have committed in Kafka (a tool, or an
-//!   older consumer of the same group): Kafka's committed offsets are never read.
+//!   written with the partition's last records), so a record is resumed from exactly where the last
+//!   committed transaction left it. A partition the store has no offset of starts at `start` (see
+//!   [`ConsumerSettings::start`]), whatever offset the group may have committed in Kafka: Kafka's
+//!   committed offsets are never read.
+//! - **A partition's records are stored only by the member that owns its position.** Each partition
+//!   keeps the stored offset this member last saw (`expected`); the store applies a run of records
+//!   only where the partition still stands there, so a member that lost the partition in a rebalance,
+//!   or was paused past its session, finds it moved: it drops its records, logs nothing, and seeks to
+//!   where the partition stands.
 //! - **`isolation.level=read_committed`**: records of aborted producer transactions are never seen.
-//! - **A poll's worth at a time, in partition order**: the records already fetched (up to [`BATCH`])
-//!   are stored in one transaction — one WAL flush for all, each record still with its offset — and
-//!   the next poll waits until they are; a store failure retries the same records (with backoff) and
-//!   never skips one.
+//! - **A poll's worth at a time**: the records already fetched (up to [`BATCH`]) are stored in one
+//!   transaction — one WAL flush for all, each record still with its offset.
+//! - **One partition's trouble stays its own.** A record that can never be stored goes to the dead
+//!   letters (the store's doing) and never blocks. A failure that may pass is retried with backoff, for
+//!   the partitions that fail only: when a poll's transaction fails, each partition is tried alone,
+//!   and one still failing is paused (no more fetching) with its records kept, and tried again after
+//!   its backoff, then sought past them and resumed. A partition with records waiting and no progress
+//!   for `stall_after` makes `/readyz` answer 503, naming it ([`Stalls`]).
 //! - **A blocking thread.** librdkafka runs the rebalance callback inside `poll`, which must read the
 //!   store before it returns; so the loop runs on a blocking thread (`spawn_blocking`) and reaches the
 //!   async store through the runtime's handle.
-//! - **Shutdown** finishes storing the records of the poll in hand (unless the store is failing: then
-//!   they are given up and read again after a restart), then leaves the group (its partitions go to
-//!   the other replicas at once).
-use std::collections::HashMap;
+//! - **Shutdown** makes one more attempt at the records in hand (unless their partition is failing:
+//!   then they are read again after a restart), then leaves the group (its partitions go to the other
+//!   replicas at once).
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
@@ -33,20 +42,16 @@ use rdkafka::ClientContext;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use crate::domain::{Position, Record};
+use crate::domain::{Header, Position, Record};
 use crate::ports::NotificationStore;
-use crate::service::Notifier;
-
-/// The header that carries an event's unique id.
-pub(crate) const EVENT_ID_HEADER: &str = "event-id";
-/// The header that carries the id of the request that caused the change.
-pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
+use crate::service::{Lane, Notifier, Outcome};
 
 /// How long one poll waits for a record before looking at the stop signal again.
 const POLL: Duration = Duration::from_millis(100);
 /// The most records stored in one transaction: what a poll finds already fetched, up to this.
 const BATCH: usize = 500;
-/// The longest pause between retries of a record the store would not take.
+/// The first pause before a partition's records are tried again, and the longest.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Where a partition without a stored offset starts.
@@ -68,9 +73,89 @@ pub struct ConsumerSettings {
     /// The consumer group: replicas of one group share the partitions.
     pub group: String,
     pub start: Start,
+    /// How long a partition may have records waiting without progress before `/readyz` says so.
+    pub stall_after: Duration,
 }
 
-/// Seeks newly assigned partitions to the stored offsets, or to `start`.
+/// One assigned partition, as this member handles it.
+#[derive(Debug, Default)]
+struct Partition {
+    /// The stored next offset as this member last saw it (none: the store had none).
+    expected: Option<i64>,
+    /// Records waiting to be stored, offsets rising, none below `expected`.
+    records: Vec<Record>,
+    /// Since when records have waited without progress.
+    waiting_since: Option<Instant>,
+    /// Paused after a failure: not fetched, its records kept, tried again at this instant.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Partition {
+    fn assigned(expected: Option<i64>) -> Self {
+        Self {
+            expected,
+            backoff: FIRST_BACKOFF,
+            ..Self::default()
+        }
+    }
+
+    /// Takes `record` unless it is one already handled or held (a fetch from before a seek).
+    fn take(&mut self, record: Record, now: Instant) {
+        let handled = self.expected.is_some_and(|next| record.at.offset < next);
+        let held = self
+            .records
+            .last()
+            .is_some_and(|last| record.at.offset <= last.at.offset);
+        if handled || held || self.retry_at.is_some() {
+            return;
+        }
+        self.waiting_since.get_or_insert(now);
+        self.records.push(record);
+    }
+
+    fn ready(&self, now: Instant) -> bool {
+        !self.records.is_empty() && self.retry_at.is_none_or(|at| at <= now)
+    }
+}
+
+/// The partitions waiting without progress, and since when: what `/readyz` reads.
+#[derive(Clone, Debug, Default)]
+pub struct Stalls {
+    waiting_since: Arc<Mutex<BTreeMap<i32, Instant>>>,
+}
+
+impl Stalls {
+    /// Fails, naming them, when partitions have waited longer than `limit`.
+    pub fn check(&self, topic: &str, limit: Duration) -> Result<(), String> {
+        let waiting = self.waiting_since.lock().unwrap_or_else(|p| p.into_inner());
+        let stalled: Vec<String> = waiting
+            .iter()
+            .filter(|(_, since)| since.elapsed() > limit)
+            .map(|(partition, since)| {
+                format!("{topic}/{partition} for {} s", since.elapsed().as_secs())
+            })
+            .collect();
+        if stalled.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "no progress with records waiting: {}",
+            stalled.join(", ")
+        ))
+    }
+
+    fn publish(&self, partitions: &HashMap<i32, Partition>) {
+        let now: BTreeMap<i32, Instant> = partitions
+            .iter()
+            .filter_map(|(p, state)| Some((*p, state.waiting_since?)))
+            .collect();
+        *self.waiting_since.lock().unwrap_or_else(|p| p.into_inner()) = now;
+    }
+}
+
+/// Seeks newly assigned partitions to the stored offsets, or to `start`, and keeps this member's
+/// state of each partition it owns.
 struct SeekToStored {
     store: Arc<dyn NotificationStore>,
     topic: String,
@@ -78,6 +163,9 @@ struct SeekToStored {
     runtime: Handle,
     /// Set once the notifier stops.
     stopping: Arc<AtomicBool>,
+    /// The partitions this member owns. Locked by the polling thread only, outside `poll` or inside
+    /// it (the callback): never both at once.
+    partitions: Mutex<HashMap<i32, Partition>>,
 }
 
 impl ClientContext for SeekToStored {}
@@ -96,22 +184,30 @@ impl ConsumerContext for SeekToStored {
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.seek_to_stored(partitions);
-                if cooperative {
+                let assigned = if cooperative {
                     consumer.incremental_assign(partitions)
                 } else {
                     consumer.assign(partitions)
-                }
+                };
+                // a partition paused by an earlier owner-ship of this member starts fetching again
+                assigned.and_then(|()| consumer.resume(partitions))
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(partitions = ?numbers(partitions), "partitions revoked");
+                let mut owned = self.partitions();
                 if cooperative {
+                    for partition in numbers(partitions) {
+                        owned.remove(&partition);
+                    }
                     consumer.incremental_unassign(partitions)
                 } else {
+                    owned.clear();
                     consumer.unassign()
                 }
             }
             other => {
                 tracing::error!(error = ?other, "rebalance failed; dropping the assignment");
+                self.partitions().clear();
                 consumer.unassign()
             }
         };
@@ -122,11 +218,15 @@ impl ConsumerContext for SeekToStored {
 }
 
 impl SeekToStored {
+    fn partitions(&self) -> MutexGuard<'_, HashMap<i32, Partition>> {
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Sets each partition's start to its stored offset, or to `start` when it has none. The store is
     /// asked until it answers (or the notifier stops): assigning without it would re-read the partition
     /// from `start`.
     fn seek_to_stored(&self, partitions: &mut TopicPartitionList) {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = FIRST_BACKOFF;
         let stored = loop {
             match self.runtime.block_on(self.store.offsets(&self.topic)) {
                 Ok(stored) => break stored,
@@ -143,15 +243,21 @@ impl SeekToStored {
             .iter()
             .map(|p| (p.topic().to_owned(), p.partition()))
             .collect();
+        let mut owned = self.partitions();
         for (topic, partition) in &assigned {
-            let offset = match stored.get(partition).filter(|_| *topic == self.topic) {
-                Some(&next) => Offset::Offset(next),
+            let next = stored
+                .get(partition)
+                .copied()
+                .filter(|_| *topic == self.topic);
+            let offset = match next {
+                Some(next) => Offset::Offset(next),
                 None if self.start == Start::Earliest => Offset::Beginning,
                 None => Offset::End,
             };
             if let Err(error) = partitions.set_partition_offset(topic, *partition, offset) {
                 tracing::error!(%error, partition, "cannot set where the partition starts");
             }
+            owned.insert(*partition, Partition::assigned(next));
         }
         let starts: Vec<_> = assigned
             .iter()
@@ -199,6 +305,7 @@ pub struct EventConsumer {
     consumer: BaseConsumer<SeekToStored>,
     notifier: Notifier,
     stopping: Arc<AtomicBool>,
+    stalls: Stalls,
 }
 
 impl EventConsumer {
@@ -215,6 +322,7 @@ impl EventConsumer {
             start: settings.start,
             runtime: Handle::current(),
             stopping: stopping.clone(),
+            partitions: Mutex::default(),
         };
         let consumer = subscribe(settings, context)?;
         tracing::info!(brokers = %settings.brokers, topic = %settings.topic, group = %settings.group, "consuming order events");
@@ -222,7 +330,13 @@ impl EventConsumer {
             consumer,
             notifier: Notifier::new(store),
             stopping,
+            stalls: Stalls::default(),
         })
+    }
+
+    /// The partitions waiting without progress, for `/readyz`.
+    pub fn stalls(&self) -> Stalls {
+        self.stalls.clone()
     }
 
     /// Consumes until `stop` turns true (see the module doc), or until this future is dropped (its
@@ -236,7 +350,13 @@ impl EventConsumer {
         });
         let runtime = Handle::current();
         let looping = tokio::task::spawn_blocking(move || {
-            poll_until_stopped(&self.consumer, &self.notifier, &runtime, &self.stopping);
+            let member = Member {
+                consumer: &self.consumer,
+                notifier: &self.notifier,
+                runtime: &runtime,
+                stalls: &self.stalls,
+            };
+            member.poll_until_stopped(&self.stopping);
             // Leaves the group now, rather than after the session times out.
             self.consumer.unsubscribe();
         });
@@ -257,21 +377,151 @@ impl Drop for StopOnDrop {
     }
 }
 
-fn poll_until_stopped(
-    consumer: &BaseConsumer<SeekToStored>,
-    notifier: &Notifier,
-    runtime: &Handle,
-    stopping: &AtomicBool,
-) {
-    while !stopping.load(Ordering::Relaxed) {
-        let messages = poll_batch(consumer);
-        if messages.is_empty() {
-            continue;
+/// What the polling thread works with.
+struct Member<'a> {
+    consumer: &'a BaseConsumer<SeekToStored>,
+    notifier: &'a Notifier,
+    runtime: &'a Handle,
+    stalls: &'a Stalls,
+}
+
+impl Member<'_> {
+    fn poll_until_stopped(&self, stopping: &AtomicBool) {
+        while !stopping.load(Ordering::Relaxed) {
+            let messages = poll_batch(self.consumer);
+            let now = Instant::now();
+            let context = self.consumer.context();
+            let mut partitions = context.partitions();
+            for message in &messages {
+                if let Some(partition) = partitions.get_mut(&message.partition()) {
+                    partition.take(record_of(message), now);
+                }
+            }
+            drop(messages);
+            self.store_ready(&mut partitions, now);
+            self.stalls.publish(&partitions);
         }
-        let records: Vec<(Record<'_>, Position)> = messages.iter().map(record_of).collect();
-        if !handle_until_stored(notifier, &records, runtime, stopping) {
-            // Stopped before the records were stored: they are consumed again after a restart.
+        // One more attempt at what is in hand, unless its partition is failing.
+        let context = self.consumer.context();
+        let mut partitions = context.partitions();
+        let in_hand: Vec<i32> = partitions
+            .iter()
+            .filter(|(_, p)| p.retry_at.is_none() && !p.records.is_empty())
+            .map(|(n, _)| *n)
+            .collect();
+        if !in_hand.is_empty() {
+            self.store(&mut partitions, &in_hand, Instant::now());
+        }
+    }
+
+    /// Stores the records of every partition ready for it: all in one step, or — when that fails —
+    /// each partition on its own, so that one failing partition holds back only itself.
+    fn store_ready(&self, partitions: &mut HashMap<i32, Partition>, now: Instant) {
+        let mut ready: Vec<i32> = partitions
+            .iter()
+            .filter(|(_, p)| p.ready(now))
+            .map(|(n, _)| *n)
+            .collect();
+        ready.sort_unstable();
+        if ready.is_empty() || self.store(partitions, &ready, now) {
             return;
+        }
+        if ready.len() > 1 {
+            for partition in ready {
+                self.store(partitions, &[partition], now);
+            }
+        }
+    }
+
+    /// Stores the records of `which` in one step; on failure, pauses each of them until its backoff
+    /// passes. Whether it was stored.
+    fn store(&self, partitions: &mut HashMap<i32, Partition>, which: &[i32], now: Instant) -> bool {
+        let lanes: Vec<Lane<'_>> = which
+            .iter()
+            .filter_map(|n| partitions.get(n))
+            .map(|p| Lane {
+                expected: p.expected,
+                records: &p.records,
+            })
+            .collect();
+        let handled = self.runtime.block_on(self.notifier.handle(&lanes));
+        drop(lanes);
+        match handled {
+            Ok(outcomes) => {
+                for (n, outcome) in which.iter().zip(outcomes) {
+                    if let Some(partition) = partitions.get_mut(n) {
+                        self.settle(*n, partition, outcome);
+                    }
+                }
+                true
+            }
+            Err(error) if which.len() > 1 => {
+                tracing::warn!(error = %telemetry::error_chain(&error), partitions = ?which, "cannot store the records; trying each partition alone");
+                false
+            }
+            Err(error) => {
+                for n in which {
+                    if let Some(partition) = partitions.get_mut(n) {
+                        self.pause(*n, partition, now);
+                        tracing::warn!(error = %telemetry::error_chain(&error), partition = n, records = partition.records.len(), backoff = ?partition.backoff, "cannot store the partition's records; retrying them");
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// After a store's answer: the partition moves on to where it now stands.
+    fn settle(&self, n: i32, partition: &mut Partition, outcome: Outcome) {
+        let was_paused = partition.retry_at.is_some();
+        let (resume_at, moved) = match outcome {
+            Outcome::Stored { next } => (Some(next), false),
+            Outcome::Taken { stored } => (stored, true),
+        };
+        partition.expected = resume_at.or(partition.expected);
+        partition.records.clear();
+        partition.waiting_since = None;
+        partition.retry_at = None;
+        partition.backoff = FIRST_BACKOFF;
+        // Fetching goes on from where the partition stands: after a pause (its later records were
+        // dropped), or after another member moved it.
+        if was_paused || moved {
+            if let Some(next) = partition.expected {
+                self.seek(n, next);
+            }
+        }
+        if was_paused {
+            self.set_paused(n, false);
+        }
+    }
+
+    /// Holds the partition's records back for its backoff, fetching nothing of it meanwhile.
+    fn pause(&self, n: i32, partition: &mut Partition, now: Instant) {
+        if partition.retry_at.is_none() {
+            self.set_paused(n, true);
+        } else {
+            partition.backoff = (partition.backoff * 2).min(MAX_BACKOFF);
+        }
+        partition.retry_at = Some(now + partition.backoff);
+    }
+
+    fn seek(&self, n: i32, offset: i64) {
+        let topic = &self.consumer.context().topic;
+        if let Err(error) = self.consumer.seek(topic, n, Offset::Offset(offset), POLL) {
+            tracing::error!(%error, partition = n, offset, "cannot seek the partition");
+        }
+    }
+
+    fn set_paused(&self, n: i32, paused: bool) {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(&self.consumer.context().topic, n);
+        let done = if paused {
+            self.consumer.pause(&list)
+        } else {
+            self.consumer.resume(&list)
+        };
+        if let Err(error) = done {
+            tracing::error!(%error, partition = n, paused, "cannot pause or resume the partition");
         }
     }
 }
@@ -294,110 +544,69 @@ fn poll_batch(consumer: &BaseConsumer<SeekToStored>) -> Vec<BorrowedMessage<'_>>
     messages
 }
 
-/// A message as the use case reads it, and where it sits.
-fn record_of<'a>(message: &'a BorrowedMessage<'_>) -> (Record<'a>, Position) {
-    let header = |name: &str| {
-        let headers = message.headers()?;
-        headers
-            .iter()
-            .find(|header| header.key == name)
-            .and_then(|header| header.value)
-    };
-    let record = Record {
-        key: message.key(),
-        value: message.payload(),
-        event_id: header(EVENT_ID_HEADER),
-        request_id: header(REQUEST_ID_HEADER),
-    };
-    let position = Position {
-        topic: message.topic().to_owned(),
-        partition: message.partition(),
-        offset: message.offset(),
-    };
-    (record, position)
-}
-
-/// Handles a poll's records, retrying while the store fails; `false` if the notifier stopped first.
-fn handle_until_stored(
-    notifier: &Notifier,
-    records: &[(Record<'_>, Position)],
-    runtime: &Handle,
-    stopping: &AtomicBool,
-) -> bool {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match runtime.block_on(notifier.handle(records)) {
-            Ok(_) => return true,
-            Err(error) => {
-                tracing::warn!(error = %telemetry::error_chain(&error), records = records.len(), ?backoff, "cannot store the events; retrying them");
-                if stopping.load(Ordering::Relaxed) {
-                    return false;
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
+/// A message as the use case reads it, with where it sits.
+fn record_of(message: &BorrowedMessage<'_>) -> Record {
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|header| Header {
+                    name: header.key.to_owned(),
+                    value: header.value.map(<[u8]>::to_vec),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        at: Position {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+        },
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        headers,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{MockNotificationStore, Recorded, RepoError};
+    use crate::domain::testing::{message, record};
+    use crate::domain::Status;
 
-    fn records() -> Vec<(Record<'static>, Position)> {
-        let record = Record {
-            key: Some(b"7"),
-            value: Some(br#"{"order_id": 7, "status": "payed", "moment": "2026-11-30T10:00:00Z"}"#),
-            event_id: Some(b"e-7"),
-            request_id: None,
-        };
-        let at = Position {
-            topic: "t".into(),
-            partition: 0,
-            offset: 3,
-        };
-        vec![(record, at)]
+    #[test]
+    fn a_partition_takes_each_record_once_and_none_it_handled_or_while_paused() {
+        let now = Instant::now();
+        let mut partition = Partition::assigned(Some(5));
+        for offset in [3, 5, 5, 4, 7, 6] {
+            partition.take(record(offset, &message(1, Status::New)), now);
+        }
+        let offsets: Vec<i64> = partition.records.iter().map(|r| r.at.offset).collect();
+        assert_eq!(offsets, vec![5, 7]);
+        assert_eq!(partition.waiting_since, Some(now));
+        partition.retry_at = Some(now + Duration::from_secs(1));
+        partition.take(record(8, &message(1, Status::New)), now);
+        assert_eq!(partition.records.len(), 2, "fetched again after the seek");
+        assert!(!partition.ready(now));
+        assert!(partition.ready(now + Duration::from_secs(1)));
     }
 
-    /// `handle_until_stored` over `store`, on a blocking thread as the consumer runs it.
-    async fn handle(store: MockNotificationStore, stopping: bool) -> bool {
-        let notifier = Notifier::new(Arc::new(store));
-        let runtime = Handle::current();
-        tokio::task::spawn_blocking(move || {
-            handle_until_stored(&notifier, &records(), &runtime, &AtomicBool::new(stopping))
-        })
-        .await
-        .expect("no panic")
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_failing_store_is_asked_again_until_the_records_are_stored() {
-        let mut store = MockNotificationStore::new();
-        let mut order = mockall::Sequence::new();
-        store
-            .expect_record()
-            .times(2)
-            .in_sequence(&mut order)
-            .returning(|_| Err(RepoError::msg("down")));
-        store
-            .expect_record()
-            .times(1)
-            .in_sequence(&mut order)
-            .returning(|entries| Ok(vec![Recorded::Notified; entries.len()]));
-        assert!(handle(store, false).await, "stored on the third attempt");
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_stopping_notifier_leaves_records_it_could_not_store_for_the_next_run() {
-        let mut store = MockNotificationStore::new();
-        store
-            .expect_record()
-            .times(1)
-            .returning(|_| Err(RepoError::msg("down")));
-        assert!(
-            !handle(store, true).await,
-            "given up: consumed again after a restart"
-        );
+    #[test]
+    fn stalls_name_the_partitions_waiting_too_long() {
+        let stalls = Stalls::default();
+        let mut partitions = HashMap::new();
+        let mut waiting = Partition::assigned(None);
+        waiting.waiting_since = Instant::now().checked_sub(Duration::from_secs(90));
+        partitions.insert(2, waiting);
+        partitions.insert(0, Partition::assigned(None));
+        stalls.publish(&partitions);
+        let why = stalls
+            .check("t", Duration::from_secs(60))
+            .expect_err("stalled");
+        assert!(why.contains("t/2 for 90 s"), "{why}");
+        assert!(!why.contains("t/0"), "{why}");
+        assert_eq!(stalls.check("t", Duration::from_secs(120)), Ok(()));
     }
 }

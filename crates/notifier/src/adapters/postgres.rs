@@ -1,17 +1,22 @@
-//! Notifications and offsets in PostgreSQL, through pgbouncer, with the queries cornucopia generated
-//! from `queries/notifier` (crate `notifier_db`).
+//! Notifications, dead letters and offsets in PostgreSQL, through pgbouncer, with the queries
+//! cornucopia generated from `queries/notifier` (crate `notifier_db`).
 //!
-//! [`NotificationStore::record`] is one transaction over a poll's worth of records — one WAL flush for
-//! all of them — with one statement per record that moves the offset and inserts the notification; on
-//! a conflicting event id the unique index decides, even between replicas racing on one event, which
-//! delivery notifies.
+//! [`NotificationStore::apply`] is one transaction over a poll's worth of runs — one WAL flush for all
+//! of them. Each run first claims its partition (`claim_run`: a compare-and-set of the stored offset,
+//! whose row lock also orders racing members), then stores one row per record. An event whose data
+//! PostgreSQL refuses (SQLSTATE class 22 or 23) fails the transaction; the runs are then stored again
+//! with a savepoint around each notification, so that only the refused one turns into a dead letter —
+//! the savepoints cost a round trip each, and are paid only on that rare path.
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use deadpool_postgres::Transaction;
+use notifier_db::client::GenericClient;
 use notifier_db::queries::notifications;
-use storage::{Context, Database, OpenError, RepoError};
+use storage::{refuses_the_data, Context, Database, OpenError, RepoError};
 
-use crate::ports::{Entry, NotificationStore, Recorded};
+use crate::domain::{Event, Poison, Record};
+use crate::ports::{Applied, NotificationStore, Recorded, Run};
 
 /// The migrations of `migrations/notifier`, embedded in the binary.
 mod embedded {
@@ -22,13 +27,24 @@ mod embedded {
 #[derive(Clone, Debug)]
 pub struct PgNotificationStore {
     db: Database,
+    /// Who this store is among the members sharing the database: fresh per store, so a member knows
+    /// its own earlier attempts (see `claim_run`).
+    holder: String,
+}
+
+/// How an attempt at the runs ended, when the database did not fail.
+enum Attempt {
+    Done(Vec<Applied>),
+    /// An event's data was refused: nothing is stored; store again, with savepoints.
+    Refused,
 }
 
 impl PgNotificationStore {
     /// The database of `settings`, with the notifier's migrations applied.
     pub async fn open(settings: &storage::PgSettings) -> Result<Self, OpenError> {
         let db = Database::open(settings, embedded::migrations::runner()).await?;
-        Ok(Self { db })
+        let holder = format!("notifier-{}", uuid::Uuid::new_v4().simple());
+        Ok(Self { db, holder })
     }
 
     /// Readiness ([`Database::ping`]).
@@ -41,55 +57,166 @@ impl PgNotificationStore {
         };
         self.db.ping(ping).await
     }
+
+    /// One transaction over `runs` (see the module doc); with `careful`, each notification in a
+    /// savepoint, a refused one kept as a dead letter.
+    async fn attempt(&self, runs: &[Run], careful: bool) -> Result<Attempt, RepoError> {
+        let mut client = self.db.client().await?;
+        let mut tx = client.transaction().await.context("begin")?;
+        let mut applied = Vec::with_capacity(runs.len());
+        for run in runs {
+            let claimed = notifications::claim_run()
+                .bind(
+                    &tx,
+                    &run.topic,
+                    &run.partition,
+                    &run.next(),
+                    &self.holder,
+                    &run.expected,
+                )
+                .opt()
+                .await
+                .context("claim the partition")?;
+            if claimed.is_none() {
+                let stored = notifications::stored_offset()
+                    .bind(&tx, &run.topic, &run.partition)
+                    .opt()
+                    .await
+                    .context("read the stored offset")?;
+                applied.push(Applied::Taken { stored });
+                continue;
+            }
+            let mut recorded = Vec::with_capacity(run.entries.len());
+            for entry in &run.entries {
+                let outcome = match &entry.event {
+                    Err(poison) => {
+                        dead_letter(&tx, &entry.record, poison).await?;
+                        Recorded::DeadLettered(poison.clone())
+                    }
+                    Ok(event) if careful => notify_or_refuse(&mut tx, &entry.record, event).await?,
+                    Ok(event) => match notify(&tx, &entry.record, event).await {
+                        Ok(recorded) => recorded,
+                        Err(error) if refuses_the_data(&error) => return Ok(Attempt::Refused),
+                        Err(error) => return Err(error).context("record a notification"),
+                    },
+                };
+                recorded.push(outcome);
+            }
+            applied.push(Applied::Stored(recorded));
+        }
+        tx.commit().await.context("commit notifications")?;
+        Ok(Attempt::Done(applied))
+    }
+}
+
+/// Records the notification of `event`, read at `record`'s position: notified, or a duplicate.
+async fn notify(
+    client: &impl GenericClient,
+    record: &Record,
+    event: &Event,
+) -> Result<Recorded, tokio_postgres::Error> {
+    let id = notifications::record_notification()
+        .bind(
+            client,
+            &event.event_id,
+            &event.order_id,
+            &event.status.course_name(),
+            &event.moment_micros,
+            &event.request_id,
+            &record.at.topic,
+            &record.at.partition,
+            &record.at.offset,
+        )
+        .opt()
+        .await?;
+    Ok(match id {
+        Some(_) => Recorded::Notified,
+        None => Recorded::Duplicate,
+    })
+}
+
+/// [`notify`] inside a savepoint; an event whose data the database refuses becomes a dead letter.
+async fn notify_or_refuse(
+    tx: &mut Transaction<'_>,
+    record: &Record,
+    event: &Event,
+) -> Result<Recorded, RepoError> {
+    let savepoint = tx.transaction().await.context("savepoint")?;
+    match notify(&savepoint, record, event).await {
+        Ok(recorded) => {
+            savepoint.commit().await.context("release savepoint")?;
+            Ok(recorded)
+        }
+        Err(error) if refuses_the_data(&error) => {
+            savepoint
+                .rollback()
+                .await
+                .context("roll back to savepoint")?;
+            let poison = Poison::Refused(refusal(&error));
+            dead_letter(&*tx, record, &poison).await?;
+            Ok(Recorded::DeadLettered(poison))
+        }
+        Err(error) => Err(error).context("record a notification"),
+    }
+}
+
+/// The database's words for a refusal: SQLSTATE, message, constraint.
+fn refusal(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.constraint() {
+            Some(constraint) => format!("{} {} ({constraint})", db.code().code(), db.message()),
+            None => format!("{} {}", db.code().code(), db.message()),
+        },
+        None => error.to_string(),
+    }
+}
+
+/// Keeps `record` as a dead letter, for `poison`.
+async fn dead_letter(
+    client: &impl GenericClient,
+    record: &Record,
+    poison: &Poison,
+) -> Result<(), RepoError> {
+    let headers: Vec<_> = record
+        .headers
+        .iter()
+        .map(|header| {
+            serde_json::json!({
+                "name": header.name,
+                "value": header.value.as_deref().map(String::from_utf8_lossy),
+            })
+        })
+        .collect();
+    notifications::record_dead_letter()
+        .bind(
+            client,
+            &record.at.topic,
+            &record.at.partition,
+            &record.at.offset,
+            &record.key.as_deref(),
+            &serde_json::Value::Array(headers).to_string(),
+            &record.value.as_deref(),
+            &poison.label(),
+            &poison.to_string(),
+        )
+        .one()
+        .await
+        .context("keep a dead letter")?;
+    Ok(())
 }
 
 #[async_trait]
 impl NotificationStore for PgNotificationStore {
-    async fn record(&self, entries: &[Entry]) -> Result<Vec<Recorded>, RepoError> {
+    async fn apply(&self, runs: &[Run]) -> Result<Vec<Applied>, RepoError> {
         self.db
             .run(async {
-                let mut client = self.db.client().await?;
-                let tx = client.transaction().await.context("begin")?;
-                let notify = notifications::record_notification()
-                    .prepare(&tx)
-                    .await
-                    .context("prepare record")?;
-                let skip = notifications::skip_event()
-                    .prepare(&tx)
-                    .await
-                    .context("prepare skip")?;
-                let mut recorded = Vec::with_capacity(entries.len());
-                for Entry { event, at } in entries {
-                    let Some(event) = event else {
-                        skip.bind(&tx, &at.topic, &at.partition, &at.next())
-                            .one()
-                            .await
-                            .context("skip event")?;
-                        recorded.push(Recorded::Skipped);
-                        continue;
-                    };
-                    let id = notify
-                        .bind(
-                            &tx,
-                            &at.topic,
-                            &at.partition,
-                            &at.next(),
-                            &event.event_id,
-                            &event.order_id,
-                            &event.status.course_name(),
-                            &event.moment,
-                            &event.request_id,
-                        )
-                        .opt()
-                        .await
-                        .context("record notification")?;
-                    recorded.push(match id {
-                        Some(_) => Recorded::Notified,
-                        None => Recorded::Duplicate,
-                    });
+                if let Attempt::Done(applied) = self.attempt(runs, false).await? {
+                    return Ok(applied);
                 }
-                tx.commit().await.context("commit notifications")?;
-                Ok(recorded)
+                match self.attempt(runs, true).await? {
+                    Attempt::Done(applied) => Ok(applied),
+                    Attempt::Refused => Err(RepoError::msg("refused with savepoints")),
+                }
             })
             .await
     }
@@ -128,5 +255,36 @@ impl crate::adapters::suite::TestStore for PgNotificationStore {
                 crate::domain::Status::from_course_name(&row.status).expect("a known status")
             })
             .collect()
+    }
+
+    async fn dead_letters(&self, topic: &str) -> Vec<(i32, i64, String)> {
+        let client = self.db.client().await.expect("a connection");
+        let rows = notifications::dead_letters_of()
+            .bind(&client, &topic)
+            .all()
+            .await
+            .expect("dead letters read");
+        rows.into_iter()
+            .map(|row| (row.partition, row.offset, row.reason))
+            .collect()
+    }
+
+    fn twin(&self) -> Option<Self> {
+        Some(Self {
+            db: self.db.clone(),
+            holder: format!("notifier-{}", uuid::Uuid::new_v4().simple()),
+        })
+    }
+
+    async fn refuse_order(&self, order_id: i64) -> bool {
+        let client = self.db.client().await.expect("a connection");
+        let check = format!(
+            "ALTER TABLE notifications ADD CONSTRAINT refuses_{order_id} CHECK (order_id <> {order_id})"
+        );
+        client
+            .batch_execute(&check)
+            .await
+            .expect("constraint added");
+        true
     }
 }
