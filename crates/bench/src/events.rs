@@ -24,8 +24,13 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use route256_proto::events::{
+    CONTENT_TYPE, CONTENT_TYPE_HEADER, EVENT_ID_HEADER, REQUEST_ID_HEADER,
+};
 use route256_proto::loms::loms_service_client::LomsServiceClient;
-use route256_proto::loms::{Item, OrderCreateRequest, OrderPayRequest};
+use route256_proto::loms::{
+    Item, OrderCreateRequest, OrderPayRequest, OrderStatus, OrderStatusChanged,
+};
 
 /// The allocator loms uses: the baseline differs from the relay by the relay alone.
 #[global_allocator]
@@ -68,7 +73,9 @@ fn stamps(brokers: &str, topic: &str) -> anyhow::Result<()> {
         };
         let message = message?;
         let event_id = message.headers().and_then(|headers| {
-            let header = headers.iter().find(|header| header.key == "event-id")?;
+            let header = headers
+                .iter()
+                .find(|header| header.key == EVENT_ID_HEADER)?;
             std::str::from_utf8(header.value?).ok()
         });
         let stamp = message.timestamp().to_millis();
@@ -132,17 +139,27 @@ async fn bare(brokers: &str, topic: &str, count: u64) -> anyhow::Result<()> {
     let mut deliveries = Vec::with_capacity(usize::try_from(count)?);
     for n in 0..count {
         let key = (n / 3 + 1).to_string();
-        let value = format!(
-            r#"{{"order_id":{key},"status":"awaiting payment","moment":"2026-11-30T10:00:00.000000Z"}}"#
-        );
         let event_id = format!("00000000-0000-4000-8000-{n:012}");
+        // the relay's record: the contract's event, its framing
+        let value = OrderStatusChanged {
+            event_id: event_id.clone(),
+            order_id: i64::try_from(n / 3 + 1)?,
+            status: OrderStatus::AwaitingPayment.into(),
+            moment: Some(std::time::SystemTime::now().into()),
+            request_id: "bench".into(),
+        }
+        .to_value()?;
         let headers = OwnedHeaders::new()
             .insert(Header {
-                key: "event-id",
+                key: CONTENT_TYPE_HEADER,
+                value: Some(CONTENT_TYPE),
+            })
+            .insert(Header {
+                key: EVENT_ID_HEADER,
                 value: Some(event_id.as_str()),
             })
             .insert(Header {
-                key: "x-request-id",
+                key: REQUEST_ID_HEADER,
                 value: Some("bench"),
             });
         let mut record = FutureRecord::to(topic)

@@ -173,6 +173,7 @@ async fn start_notifier_on(
             topic: topic.to_owned(),
             group: group.to_owned(),
             start,
+            stall_after: std::time::Duration::from_secs(60),
         },
     };
     let server = notifier::app::build(config).await.expect("notifier starts");
