@@ -50,12 +50,14 @@ SELECT status FROM orders WHERE id = :id FOR UPDATE;
 SELECT sku, count FROM order_items WHERE order_id = :order_id ORDER BY sku;
 
 --! claim_stale_orders
---- Up to `batch` orders awaiting payment since `age_seconds` or longer, oldest first, their rows
---- locked until the transaction ends. Rows another transaction holds (a pay, a cancel, another loms
---- replica's canceller) are skipped, not waited for: no order is claimed twice.
+--- Up to `batch` orders awaiting payment since `age_seconds` or longer, oldest first, none of `skip`
+--- (orders this period could not settle), their rows locked until the transaction ends. Rows another
+--- transaction holds (a pay, a cancel, another loms replica's canceller) are skipped, not waited for:
+--- no order is claimed twice.
 SELECT id
 FROM orders
 WHERE status = 'awaiting payment' AND created_at <= now() - make_interval(secs => :age_seconds::float8)
+  AND id <> ALL (:skip::bigint[])
 ORDER BY created_at
 LIMIT :batch
 FOR UPDATE SKIP LOCKED;

@@ -37,7 +37,8 @@ pub enum AppError {
 pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     let (loms, outbox, readiness): (_, Arc<dyn Outbox>, _) = match &config.storage {
         Storage::Memory => {
-            let store = Arc::new(MemoryStore::seeded());
+            let limit = config.events.as_ref().map(|_| config.outbox_max_pending);
+            let store = Arc::new(MemoryStore::seeded().with_outbox_limit(limit));
             (Loms::new(store.clone(), store.clone()), store, None)
         }
         Storage::Postgres(settings) => {
@@ -65,6 +66,10 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         descriptors: route256_proto::FILE_DESCRIPTOR_SET,
     };
     let (ttl, period) = (config.unpaid_ttl, config.unpaid_check_period);
+    metrics::describe_counter!(
+        "loms_auto_cancel_unsettled_total",
+        "Unpaid orders the auto-cancel could not settle, left for a later period"
+    );
     let mut server = GrpcServer::bind(config.grpc_addr, served, config.limits)
         .await?
         .with_http(config.http_addr)

@@ -46,9 +46,13 @@ pub struct Config {
     /// How often loms looks for them (`LOMS_UNPAID_CHECK_PERIOD_MS`, default 10000, 10 to 3600000).
     pub unpaid_check_period: Duration,
     /// The relay of order events, or `None` when `LOMS_KAFKA_BROKERS` is `off`: the status changes
-    /// still write their events, which then wait in the outbox (in memory they pile up) until a relay
-    /// runs. [`Config::default`], which tests start from, has none; [`Config::from_env`] turns it on.
+    /// still write their events to PostgreSQL's outbox, where they wait until a relay runs; in memory,
+    /// where no relay ever could, none is kept. [`Config::default`], which tests start from, has none; [`Config::from_env`] turns it on.
     pub events: Option<Events>,
+    /// The most events the in-memory outbox holds before status changes are refused with
+    /// `UNAVAILABLE` (`LOMS_OUTBOX_MAX_PENDING`, default 100000, 1 to 100000000); PostgreSQL's is
+    /// bounded by its disk.
+    pub outbox_max_pending: usize,
 }
 
 impl Default for Config {
@@ -61,6 +65,7 @@ impl Default for Config {
             unpaid_ttl: Duration::from_secs(600),
             unpaid_check_period: Duration::from_secs(10),
             events: None,
+            outbox_max_pending: crate::adapters::memory::DEFAULT_OUTBOX_LIMIT,
         }
     }
 }
@@ -85,6 +90,11 @@ impl Config {
                 10..=3_600_000,
             )?),
             events: events_from_env()?,
+            outbox_max_pending: env_in_range(
+                "LOMS_OUTBOX_MAX_PENDING",
+                default.outbox_max_pending as u64,
+                1..=100_000_000,
+            )? as usize,
         })
     }
 }

@@ -6,6 +6,7 @@ use route256_proto::loms::loms_service_server::LomsService;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{IdempotencyKey, Item, Order, OrderId, RequestId, Sku, UserId};
+use crate::ports::{BacklogFull, RepoError};
 use crate::service::{Loms, LomsError};
 
 impl From<LomsError> for Status {
@@ -18,6 +19,10 @@ impl From<LomsError> for Status {
             LomsError::InsufficientStock { .. }
             | LomsError::KeyReused { .. }
             | LomsError::WrongStatus { .. } => Status::failed_precondition(error.to_string()),
+            LomsError::Storage(cause) if backlog_full(cause) => {
+                tracing::warn!(error = %telemetry::error_chain(cause), "status change refused");
+                Status::unavailable("order events backlog full; retry later")
+            }
             LomsError::Storage(cause) if cause.is_unavailable() => {
                 tracing::warn!(error = %telemetry::error_chain(cause), "loms storage unavailable");
                 Status::unavailable("storage unavailable; retry later")
@@ -29,6 +34,12 @@ impl From<LomsError> for Status {
             }
         }
     }
+}
+
+/// The memory store's outbox is full ([`BacklogFull`]): the change waits for the relay to catch up.
+fn backlog_full(cause: &RepoError) -> bool {
+    let source = std::error::Error::source(cause);
+    source.is_some_and(|source| source.is::<BacklogFull>())
 }
 
 fn order_to_pb(order: Order) -> pb::OrderInfoResponse {
@@ -184,6 +195,13 @@ mod tests {
         for (error, code) in cases {
             assert_eq!(Status::from(error).code(), code);
         }
+        let full = crate::ports::BacklogFull {
+            pending: 5,
+            limit: 5,
+        };
+        let status = Status::from(LomsError::Storage(RepoError::unavailable("write", full)));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), "order events backlog full; retry later");
     }
 
     /// loms over a memory store with `stock` (sku, total, reserved), and the store.

@@ -84,15 +84,18 @@ pub trait OrderRepo: Send + Sync {
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError>;
 
     /// Cancels, in one step, up to `batch` orders that have awaited payment for `age` or longer — the
-    /// oldest first — releasing their reservations, and returns their ids. An order that a concurrent
-    /// step holds (a pay, a cancel, another replica's canceller) is skipped, never waited for and never
-    /// cancelled twice; the caller calls again for the next batch.
-    async fn cancel_stale(
+    /// oldest first, none of `skip` — releasing their reservations. An order that a concurrent step
+    /// holds (a pay, a cancel, another replica's canceller) is skipped, never waited for and never
+    /// cancelled twice. An order that cannot be settled (its stock refuses the release) is left as it
+    /// is and reported, and the others are cancelled all the same; the caller calls again for the next
+    /// batch, skipping those.
+    async fn cancel_stale<'a>(
         &self,
         age: Duration,
         batch: usize,
+        skip: &'a [OrderId],
         request_id: RequestId,
-    ) -> Result<Vec<OrderId>, RepoError>;
+    ) -> Result<StaleBatch, RepoError>;
 
     /// If the order is in `transition.start_status()`, applies the transition's stock effect to its items and
     /// moves it to `transition.end_status()`, in one step; otherwise changes nothing.
@@ -102,6 +105,31 @@ pub trait OrderRepo: Send + Sync {
         transition: Transition,
         request_id: RequestId,
     ) -> Result<TransitionOutcome, RepoError>;
+}
+
+/// What one step of the auto-cancel came to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaleBatch {
+    /// The orders cancelled.
+    pub(crate) cancelled: Vec<OrderId>,
+    /// The orders claimed that could not be settled, each with why: left awaiting payment.
+    pub(crate) unsettled: Vec<(OrderId, String)>,
+}
+
+impl StaleBatch {
+    /// How many orders the step claimed.
+    pub(crate) fn claimed(&self) -> usize {
+        self.cancelled.len() + self.unsettled.len()
+    }
+}
+
+/// The memory store's outbox holds as many events as it may (`LOMS_OUTBOX_MAX_PENDING`): a status
+/// change is refused until the relay catches up, rather than an event dropped or memory exhausted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("order events backlog full: {pending} events wait to be published (at most {limit})")]
+pub struct BacklogFull {
+    pub(crate) pending: usize,
+    pub(crate) limit: usize,
 }
 
 /// Stock levels.

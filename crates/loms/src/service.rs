@@ -143,6 +143,9 @@ impl Loms {
     /// their stock; returns how many it cancelled. Safe with several replicas on one store: each batch
     /// claims orders no one else holds (see [`OrderRepo::cancel_stale`]). The cancellations' events
     /// carry one fresh `auto-cancel-…` request id per call.
+    ///
+    /// An order that cannot be settled is logged, counted (`loms_auto_cancel_unsettled_total`) and
+    /// left for a later period, and does not hold back the others: the batches after it skip it.
     pub(crate) async fn cancel_unpaid(
         &self,
         age: std::time::Duration,
@@ -150,16 +153,22 @@ impl Loms {
     ) -> Result<usize, LomsError> {
         let request_id = RequestId::fresh("auto-cancel");
         let mut total = 0;
+        let mut skip = Vec::new();
         loop {
-            let cancelled = self
+            let step = self
                 .orders
-                .cancel_stale(age, batch, request_id.clone())
+                .cancel_stale(age, batch, &skip, request_id.clone())
                 .await?;
-            for order_id in &cancelled {
+            for order_id in &step.cancelled {
                 tracing::info!(%order_id, status = %OrderStatus::Cancelled, ?age, %request_id, "order cancelled: unpaid too long");
             }
-            total += cancelled.len();
-            if cancelled.len() < batch {
+            for (order_id, why) in &step.unsettled {
+                metrics::counter!("loms_auto_cancel_unsettled_total").increment(1);
+                tracing::error!(%order_id, %why, %request_id, "order not cancelled: cannot settle it; left for a later period");
+                skip.push(*order_id);
+            }
+            total += step.cancelled.len();
+            if step.claimed() < batch {
                 return Ok(total);
             }
         }

@@ -33,9 +33,10 @@ pub struct SettleOrderParams<
     pub status: T4,
     pub request_id: T5,
 }
-#[derive(Clone, Copy, Debug)]
-pub struct ClaimStaleOrdersParams {
+#[derive(Debug)]
+pub struct ClaimStaleOrdersParams<T1: crate::ArraySql<Item = i64>> {
     pub age_seconds: f64,
+    pub skip: T1,
     pub batch: i64,
 }
 #[derive(Debug, Clone, PartialEq)]
@@ -644,12 +645,13 @@ impl OrderItemsStmt {
     }
 }
 pub struct ClaimStaleOrdersStmt(&'static str, Option<tokio_postgres::Statement>);
-/// Up to `batch` orders awaiting payment since `age_seconds` or longer, oldest first, their rows
-/// locked until the transaction ends. Rows another transaction holds (a pay, a cancel, another loms
-/// replica's canceller) are skipped, not waited for: no order is claimed twice.
+/// Up to `batch` orders awaiting payment since `age_seconds` or longer, oldest first, none of `skip`
+/// (orders this period could not settle), their rows locked until the transaction ends. Rows another
+/// transaction holds (a pay, a cancel, another loms replica's canceller) are skipped, not waited for:
+/// no order is claimed twice.
 pub fn claim_stale_orders() -> ClaimStaleOrdersStmt {
     ClaimStaleOrdersStmt(
-        "SELECT id FROM orders WHERE status = 'awaiting payment' AND created_at <= now() - make_interval(secs => $1::float8) ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        "SELECT id FROM orders WHERE status = 'awaiting payment' AND created_at <= now() - make_interval(secs => $1::float8) AND id <> ALL ($2::bigint[]) ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED",
         None,
     )
 }
@@ -661,15 +663,16 @@ impl ClaimStaleOrdersStmt {
         self.1 = Some(client.prepare(self.0).await?);
         Ok(self)
     }
-    pub fn bind<'c, 'a, 's, C: GenericClient>(
+    pub fn bind<'c, 'a, 's, C: GenericClient, T1: crate::ArraySql<Item = i64>>(
         &'s self,
         client: &'c C,
         age_seconds: &'a f64,
+        skip: &'a T1,
         batch: &'a i64,
-    ) -> I64Query<'c, 'a, 's, C, i64, 2> {
+    ) -> I64Query<'c, 'a, 's, C, i64, 3> {
         I64Query {
             client,
-            params: [age_seconds, batch],
+            params: [age_seconds, skip, batch],
             query: self.0,
             cached: self.1.as_ref(),
             extractor: |row| Ok(row.try_get(0)?),
@@ -677,21 +680,21 @@ impl ClaimStaleOrdersStmt {
         }
     }
 }
-impl<'c, 'a, 's, C: GenericClient>
+impl<'c, 'a, 's, C: GenericClient, T1: crate::ArraySql<Item = i64>>
     crate::client::async_::Params<
         'c,
         'a,
         's,
-        ClaimStaleOrdersParams,
-        I64Query<'c, 'a, 's, C, i64, 2>,
+        ClaimStaleOrdersParams<T1>,
+        I64Query<'c, 'a, 's, C, i64, 3>,
         C,
     > for ClaimStaleOrdersStmt
 {
     fn params(
         &'s self,
         client: &'c C,
-        params: &'a ClaimStaleOrdersParams,
-    ) -> I64Query<'c, 'a, 's, C, i64, 2> {
-        self.bind(client, &params.age_seconds, &params.batch)
+        params: &'a ClaimStaleOrdersParams<T1>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 3> {
+        self.bind(client, &params.age_seconds, &params.skip, &params.batch)
     }
 }

@@ -6,6 +6,11 @@
 //! lives under the same lock, so a change and its event appear together; sent events are dropped.
 //!
 //! One process owns the memory, so the relay's lease is always granted.
+//!
+//! Bounded: the outbox holds at most its limit of events (`LOMS_OUTBOX_MAX_PENDING`, default
+//! [`DEFAULT_OUTBOX_LIMIT`]); a status change that would exceed it is refused ([`BacklogFull`],
+//! `UNAVAILABLE` to the caller) before anything changes, so nothing accepted is ever dropped. Without a
+//! relay (`LOMS_KAFKA_BROKERS=off`) no event could ever leave, and none is kept.
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -18,8 +23,8 @@ use crate::domain::{
     RequestId, Sku, Stock, StockEffect, Transition, UserId,
 };
 use crate::ports::{
-    Backlog, NewOrder, OrderRepo, Outbox, Placement, RepoError, Reservation, StockRepo,
-    TransitionOutcome,
+    Backlog, BacklogFull, NewOrder, OrderRepo, Outbox, Placement, RepoError, Reservation,
+    StaleBatch, StockRepo, TransitionOutcome,
 };
 
 #[derive(Debug, Default)]
@@ -32,15 +37,48 @@ struct State {
     placed_at: HashMap<OrderId, tokio::time::Instant>,
     stocks: HashMap<Sku, Stock>,
     last_event: i64,
-    /// Unsent events by position, with when each was written (tokio's clock).
+    /// Unsent events by position, with when each was written (tokio's clock): positions rise with
+    /// time, so the first is the oldest.
     outbox: BTreeMap<i64, (OrderEvent, tokio::time::Instant)>,
+    /// How many events the outbox may hold; `None`: no relay runs, and no event is kept.
+    outbox_limit: OutboxLimit,
     /// Told of every event written ([`Outbox::written`]).
     written: Arc<Notify>,
 }
 
+/// How many events the outbox may hold; `None`: no relay runs, and no event is kept.
+#[derive(Clone, Copy, Debug)]
+struct OutboxLimit(Option<usize>);
+
+impl Default for OutboxLimit {
+    fn default() -> Self {
+        Self(Some(DEFAULT_OUTBOX_LIMIT))
+    }
+}
+
+/// The outbox's limit unless `LOMS_OUTBOX_MAX_PENDING` says otherwise.
+pub const DEFAULT_OUTBOX_LIMIT: usize = 100_000;
+
 impl State {
+    /// Fails, before anything changes, when `events` more would not fit in the outbox.
+    fn room_for(&self, events: usize) -> Result<(), RepoError> {
+        match self.outbox_limit.0 {
+            Some(limit) if self.outbox.len() + events > limit => Err(RepoError::unavailable(
+                "write order events",
+                BacklogFull {
+                    pending: self.outbox.len(),
+                    limit,
+                },
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the event of `order_id` entering `status`.
     fn record(&mut self, order_id: OrderId, status: OrderStatus, request_id: &RequestId) {
+        if self.outbox_limit.0.is_none() {
+            return;
+        }
         self.last_event += 1;
         let event = OrderEvent {
             position: self.last_event,
@@ -71,6 +109,12 @@ impl MemoryStore {
                 ..State::default()
             }),
         }
+    }
+
+    /// The outbox holds at most `limit` events; `None`: no relay runs, and no event is kept.
+    pub fn with_outbox_limit(self, limit: Option<usize>) -> Self {
+        self.lock().outbox_limit = OutboxLimit(limit);
+        self
     }
 
     /// A store with the stock of the whole built-in catalogue (the `catalogue` crate).
@@ -116,6 +160,7 @@ impl OrderRepo for MemoryStore {
                 return Ok(Placement::Existing(order.clone()));
             }
         }
+        state.room_for(2)?;
         let id = OrderId::try_from(state.last_order_id + 1)
             .map_err(|e| RepoError::failed("order id sequence", e))?;
         let (status, reservation) =
@@ -153,21 +198,23 @@ impl OrderRepo for MemoryStore {
         Ok(self.lock().orders.get(&id).cloned())
     }
 
-    async fn cancel_stale(
+    async fn cancel_stale<'a>(
         &self,
         age: Duration,
         batch: usize,
+        skip: &'a [OrderId],
         request_id: RequestId,
-    ) -> Result<Vec<OrderId>, RepoError> {
+    ) -> Result<StaleBatch, RepoError> {
         let mut guard = self.lock();
         let state = &mut *guard;
         let Some(cutoff) = tokio::time::Instant::now().checked_sub(age) else {
-            return Ok(Vec::new());
+            return Ok(StaleBatch::default());
         };
         let mut stale: Vec<(tokio::time::Instant, OrderId)> = state
             .orders
             .values()
             .filter(|order| order.status == OrderStatus::AwaitingPayment)
+            .filter(|order| !skip.contains(&order.id))
             .filter_map(|order| {
                 let at = *state.placed_at.get(&order.id)?;
                 (at <= cutoff).then_some((at, order.id))
@@ -175,22 +222,34 @@ impl OrderRepo for MemoryStore {
             .collect();
         stale.sort();
         stale.truncate(batch);
-        let mut cancelled = Vec::with_capacity(stale.len());
+        let mut step = StaleBatch::default();
         for (_, id) in stale {
+            // A full outbox ends the step: the rest is claimed again once the relay caught up.
+            if let Err(full) = state.room_for(1) {
+                if step.claimed() == 0 {
+                    return Err(full);
+                }
+                break;
+            }
             let order = state
                 .orders
                 .get_mut(&id)
                 .ok_or_else(|| RepoError::msg(format!("order {id} vanished")))?;
-            let changed = settle_items(&order.items, StockEffect::Release, |sku| {
+            let changed = match settle_items(&order.items, StockEffect::Release, |sku| {
                 state.stocks.get(&sku).copied()
-            })
-            .map_err(|e| RepoError::failed(format!("order {id}: auto-cancel"), e))?;
+            }) {
+                Ok(changed) => changed,
+                Err(why) => {
+                    step.unsettled.push((id, why.to_string()));
+                    continue;
+                }
+            };
             state.stocks.extend(changed);
             order.status = OrderStatus::Cancelled;
             state.record(id, OrderStatus::Cancelled, &request_id);
-            cancelled.push(id);
+            step.cancelled.push(id);
         }
-        Ok(cancelled)
+        Ok(step)
     }
 
     async fn transition(
@@ -209,6 +268,10 @@ impl OrderRepo for MemoryStore {
                 current: order.status,
             });
         }
+        state.room_for(1)?;
+        let Some(order) = state.orders.get_mut(&id) else {
+            return Ok(TransitionOutcome::NotFound);
+        };
         let changed = settle_items(&order.items, transition.stock_effect(), |sku| {
             state.stocks.get(&sku).copied()
         })
@@ -252,7 +315,10 @@ impl Outbox for MemoryStore {
 
     async fn backlog(&self) -> Result<Backlog, RepoError> {
         let state = self.lock();
-        let oldest = state.outbox.values().map(|(_, at)| at.elapsed()).max();
+        let oldest = state
+            .outbox
+            .first_key_value()
+            .map(|(_, (_, at))| at.elapsed());
         Ok(Backlog {
             pending: state.outbox.len() as u64,
             oldest: oldest.unwrap_or_default(),
@@ -355,5 +421,54 @@ mod tests {
         let ttl = std::time::Duration::from_secs(3);
         assert!(store.lease("a", ttl).await.expect("answered"));
         assert!(store.lease("b", ttl).await.expect("answered"));
+    }
+
+    /// Past its limit the outbox refuses a change before anything changes, and takes changes again
+    /// once the relay has taken events out; the backlog's gauges read the oldest without a scan.
+    #[tokio::test]
+    async fn a_full_outbox_refuses_changes_until_the_relay_catches_up() {
+        let store = store().with_outbox_limit(Some(3));
+        let (first, _) = created(&store, order(&[(1, 1)], "")).await;
+        let before = store.stock(sku(1));
+        let refused = store.place(order(&[(1, 1)], "")).await;
+        let error = refused.expect_err("two more events do not fit");
+        assert!(error.is_unavailable());
+        let full = std::error::Error::source(&error).and_then(|e| e.downcast_ref::<BacklogFull>());
+        assert_eq!(
+            full,
+            Some(&BacklogFull {
+                pending: 2,
+                limit: 3
+            })
+        );
+        assert_eq!(store.stock(sku(1)), before, "nothing changed");
+        let paid = store
+            .transition(
+                first,
+                Transition::Pay,
+                RequestId::parse("r").expect("valid"),
+            )
+            .await;
+        assert_eq!(paid.ok(), Some(TransitionOutcome::Applied), "one more fits");
+        assert_eq!(store.backlog().await.expect("read").pending, 3);
+        let sent: Vec<i64> = store
+            .pending(10, &[])
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.position)
+            .collect();
+        store.mark_sent(&sent).await.expect("taken out");
+        created(&store, order(&[(1, 1)], "")).await;
+    }
+
+    /// Without a relay no event could ever leave: none is kept, and nothing is refused.
+    #[tokio::test]
+    async fn without_a_relay_no_event_is_kept() {
+        let store = store().with_outbox_limit(None);
+        for _ in 0..5 {
+            created(&store, order(&[(1, 1)], "")).await;
+        }
+        assert_eq!(store.backlog().await.expect("read").pending, 0);
     }
 }

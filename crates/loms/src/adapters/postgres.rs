@@ -32,7 +32,8 @@ use crate::domain::{
     OrderStatus, RequestId, Sku, Stock, StockEffect, Transition, UserId,
 };
 use crate::ports::{
-    Backlog, NewOrder, OrderRepo, Outbox, Placement, Reservation, StockRepo, TransitionOutcome,
+    Backlog, NewOrder, OrderRepo, Outbox, Placement, Reservation, StaleBatch, StockRepo,
+    TransitionOutcome,
 };
 
 /// The migrations of `migrations/loms`, embedded in the binary.
@@ -325,23 +326,21 @@ impl OrderRepo for PgStore {
             .await
     }
 
-    async fn cancel_stale(
+    async fn cancel_stale<'a>(
         &self,
         age: Duration,
         batch: usize,
+        skip: &'a [OrderId],
         request_id: RequestId,
-    ) -> Result<Vec<OrderId>, RepoError> {
+    ) -> Result<StaleBatch, RepoError> {
         self.db
             .run(async {
                 let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+                let skip: Vec<i64> = skip.iter().map(|id| id.get()).collect();
                 let mut client = self.db.client().await?;
-                let tx = client.transaction().await.context("begin")?;
-                let claim = orders::claim_stale_orders()
-                    .prepare(&tx)
-                    .await
-                    .context("prepare claim stale orders")?;
-                let claimed = claim
-                    .bind(&tx, &age.as_secs_f64(), &batch)
+                let mut tx = client.transaction().await.context("begin")?;
+                let claimed = orders::claim_stale_orders()
+                    .bind(&tx, &age.as_secs_f64(), &skip, &batch)
                     .all()
                     .await
                     .context("claim stale orders")?;
@@ -358,21 +357,47 @@ impl OrderRepo for PgStore {
                 skus.sort_unstable();
                 skus.dedup();
                 let mut levels = lock_stocks(&tx, &skus).await?;
-                let mut cancelled = Vec::with_capacity(stale.len());
+                let mut step = StaleBatch::default();
                 for (id, items) in stale {
-                    let changed = settle_items(&items, StockEffect::Release, |sku| {
-                        levels.get(&sku).copied()
-                    })
-                    .map_err(|e| RepoError::failed(format!("order {id}: auto-cancel"), e))?;
-                    settle(&tx, id, &changed, OrderStatus::Cancelled, &request_id).await?;
+                    let lookup = |sku| levels.get(&sku).copied();
+                    let changed = match settle_items(&items, StockEffect::Release, lookup) {
+                        Ok(changed) => changed,
+                        Err(why) => {
+                            step.unsettled.push((id, why.to_string()));
+                            continue;
+                        }
+                    };
+                    // A savepoint per order: one the database refuses is left, the rest cancelled.
+                    let savepoint = tx.transaction().await.context("savepoint")?;
+                    match settle(
+                        &savepoint,
+                        id,
+                        &changed,
+                        OrderStatus::Cancelled,
+                        &request_id,
+                    )
+                    .await
+                    {
+                        Ok(()) => savepoint.commit().await.context("release savepoint")?,
+                        Err(error) if error.is_unavailable() => return Err(error),
+                        Err(error) => {
+                            savepoint
+                                .rollback()
+                                .await
+                                .context("roll back to savepoint")?;
+                            step.unsettled
+                                .push((id, telemetry::error_chain(&error).to_string()));
+                            continue;
+                        }
+                    }
                     levels.extend(changed);
-                    cancelled.push(id);
+                    step.cancelled.push(id);
                 }
                 tx.commit().await.context("commit auto-cancel")?;
-                if !cancelled.is_empty() {
+                if !step.cancelled.is_empty() {
                     self.written.notify_one();
                 }
-                Ok(cancelled)
+                Ok(step)
             })
             .await
     }

@@ -12,7 +12,7 @@ use crate::domain::{
     IdempotencyKey, Item, OrderItems, OrderStatus, RequestId, Sku, Stock, Transition, UserId,
 };
 use crate::ports::{
-    NewOrder, OrderRepo, Outbox, Placement, Reservation, StockRepo, TransitionOutcome,
+    NewOrder, OrderRepo, Outbox, Placement, Reservation, StaleBatch, StockRepo, TransitionOutcome,
 };
 
 /// A store under test: the ports, plus direct access to stock levels for setting up and checking.
@@ -42,6 +42,7 @@ macro_rules! storage_suite {
             one_key_sent_at_once_places_one_order,
             stale_orders_are_cancelled_once_by_racing_cancellers,
             young_orders_are_not_cancelled,
+            an_order_that_cannot_be_settled_holds_back_no_other,
             pay_racing_the_canceller_has_one_winner,
             every_status_change_writes_its_event,
             no_change_no_event,
@@ -416,11 +417,11 @@ async fn cancel_all_stale<S: TestStore>(
     let mut mine = Vec::new();
     loop {
         let cancelled = store
-            .cancel_stale(std::time::Duration::ZERO, batch, rid())
+            .cancel_stale(std::time::Duration::ZERO, batch, &[], rid())
             .await
             .expect("no storage error, no deadlock");
-        let done = cancelled.len() < batch;
-        mine.extend(cancelled);
+        let done = cancelled.claimed() < batch;
+        mine.extend(cancelled.cancelled);
         if done {
             return mine;
         }
@@ -464,10 +465,10 @@ pub async fn young_orders_are_not_cancelled<S: TestStore>(store: Arc<S>) {
     let (id, _) = created(&*store, order(1, &[(1, 2)], "")).await;
     let (failed, _) = created(&*store, order(1, &[(1, 20)], "")).await;
     let cancelled = store
-        .cancel_stale(std::time::Duration::from_secs(3600), 10, rid())
+        .cancel_stale(std::time::Duration::from_secs(3600), 10, &[], rid())
         .await
         .expect("no storage error");
-    assert!(cancelled.is_empty(), "{cancelled:?}");
+    assert_eq!(cancelled, StaleBatch::default());
     assert_eq!(status(&*store, id).await, OrderStatus::AwaitingPayment);
     // only orders awaiting payment are candidates, whatever their age
     assert_eq!(cancel_all_stale(store.clone(), 10).await, vec![id]);
@@ -487,9 +488,9 @@ pub async fn pay_racing_the_canceller_has_one_winner<S: TestStore>(store: Arc<S>
                     outcome.expect("no storage error") == TransitionOutcome::Applied
                 } else {
                     let cancelled = store
-                        .cancel_stale(std::time::Duration::ZERO, 10, rid())
+                        .cancel_stale(std::time::Duration::ZERO, 10, &[], rid())
                         .await;
-                    cancelled.expect("no storage error").contains(&id)
+                    cancelled.expect("no storage error").cancelled.contains(&id)
                 }
             }
         })
@@ -547,10 +548,10 @@ pub async fn every_status_change_writes_its_event<S: TestStore>(store: Arc<S>) {
         assert_eq!(outcome.ok(), Some(TransitionOutcome::Applied));
     }
     let swept = store
-        .cancel_stale(std::time::Duration::ZERO, 10, request("auto-1"))
+        .cancel_stale(std::time::Duration::ZERO, 10, &[], request("auto-1"))
         .await
         .expect("swept");
-    assert_eq!(swept, vec![stale]);
+    assert_eq!(swept.cancelled, vec![stale]);
 
     let (p, f, c, s) = (paid.get(), failed.get(), cancelled.get(), stale.get());
     let suite = "suite-request".to_owned();
@@ -607,10 +608,43 @@ pub async fn every_change_here_wakes_the_relay<S: TestStore>(store: Arc<S>) {
     created(&*store, order(1, &[(1, 1)], "")).await;
     assert!(woken().await, "create");
     let swept = store
-        .cancel_stale(std::time::Duration::ZERO, 10, rid())
+        .cancel_stale(std::time::Duration::ZERO, 10, &[], rid())
         .await;
-    assert_eq!(swept.map(|ids| ids.len()).ok(), Some(1));
+    assert_eq!(swept.map(|step| step.cancelled.len()).ok(), Some(1));
     assert!(woken().await, "auto-cancel");
+}
+
+/// One of 50 stale orders cannot be settled (its stock no longer holds its reservation): the other
+/// 49 are cancelled in the same step, and it is reported and left as it was; skipped, it is not
+/// claimed again.
+pub async fn an_order_that_cannot_be_settled_holds_back_no_other<S: TestStore>(store: Arc<S>) {
+    store.put_stock(sku(1), stock(100, 0)).await;
+    store.put_stock(sku(2), stock(10, 0)).await;
+    let (broken, _) = created(&*store, order(1, &[(2, 3)], "")).await;
+    let mut others = Vec::new();
+    for _ in 0..49 {
+        others.push(created(&*store, order(1, &[(1, 1)], "")).await.0);
+    }
+    // the reservation is gone from the stock behind the store's back
+    store.put_stock(sku(2), stock(10, 0)).await;
+    let step = store
+        .cancel_stale(std::time::Duration::ZERO, 100, &[], rid())
+        .await
+        .expect("no storage error");
+    let mut cancelled = step.cancelled.clone();
+    cancelled.sort();
+    assert_eq!(cancelled, others, "every other order cancelled");
+    assert_eq!(
+        step.unsettled.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        vec![broken]
+    );
+    assert_eq!(status(&*store, broken).await, OrderStatus::AwaitingPayment);
+    assert_eq!(store.stock_of(sku(1)).await, Some(stock(100, 0)));
+    let again = store
+        .cancel_stale(std::time::Duration::ZERO, 100, &[broken], rid())
+        .await
+        .expect("no storage error");
+    assert_eq!(again, StaleBatch::default());
 }
 
 pub async fn no_change_no_event<S: TestStore>(store: Arc<S>) {
@@ -629,9 +663,9 @@ pub async fn no_change_no_event<S: TestStore>(store: Arc<S>) {
     let missing = store.transition(unknown, Transition::Cancel, rid()).await;
     assert_eq!(missing.ok(), Some(TransitionOutcome::NotFound));
     let swept = store
-        .cancel_stale(std::time::Duration::ZERO, 10, rid())
+        .cancel_stale(std::time::Duration::ZERO, 10, &[], rid())
         .await;
-    assert_eq!(swept.ok(), Some(vec![]));
+    assert_eq!(swept.ok(), Some(StaleBatch::default()));
     assert_eq!(
         pending_changes(&*store).await.len(),
         before + 1,

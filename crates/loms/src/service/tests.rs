@@ -1,5 +1,5 @@
 use super::*;
-use crate::ports::{MockOrderRepo, MockStockRepo};
+use crate::ports::{MockOrderRepo, MockStockRepo, StaleBatch};
 use mockall::predicate::eq;
 
 fn id(n: i64) -> OrderId {
@@ -305,12 +305,17 @@ async fn cancel_unpaid_takes_batches_until_one_is_short_under_one_auto_cancel_id
         let ids = ids.clone();
         orders
             .expect_cancel_stale()
-            .withf(|age, batch, _| *age == std::time::Duration::from_secs(60) && *batch == 2)
+            .withf(|age, batch, skip, _| {
+                *age == std::time::Duration::from_secs(60) && *batch == 2 && skip.is_empty()
+            })
             .times(1)
             .in_sequence(&mut seq)
-            .returning(move |_, _, request_id| {
+            .returning(move |_, _, _, request_id| {
                 ids.lock().expect("not poisoned").push(request_id);
-                Ok(batch.clone())
+                Ok(StaleBatch {
+                    cancelled: batch.clone(),
+                    unsettled: vec![],
+                })
             });
     }
     let loms = with_orders(orders);
@@ -325,4 +330,39 @@ async fn cancel_unpaid_takes_batches_until_one_is_short_under_one_auto_cancel_id
         "one id per run: {ids:?}"
     );
     assert_ne!(RequestId::fresh("auto-cancel"), ids[0], "fresh per run");
+}
+
+/// An order the store cannot settle fills a place in its batch, so the next batch is asked for, and
+/// that one — and every later one of the period — skips it: it holds back no other order.
+#[tokio::test]
+async fn cancel_unpaid_goes_on_past_an_order_it_cannot_settle_and_skips_it_after() {
+    let mut orders = MockOrderRepo::new();
+    let mut seq = mockall::Sequence::new();
+    orders
+        .expect_cancel_stale()
+        .withf(|_, _, skip, _| skip.is_empty())
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _| {
+            Ok(StaleBatch {
+                cancelled: vec![id(2)],
+                unsettled: vec![(id(1), "stock refuses the release".into())],
+            })
+        });
+    orders
+        .expect_cancel_stale()
+        .withf(|_, _, skip, _| skip == [id(1)])
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _| {
+            Ok(StaleBatch {
+                cancelled: vec![id(3)],
+                unsettled: vec![],
+            })
+        });
+    let loms = with_orders(orders);
+    let cancelled = loms
+        .cancel_unpaid(std::time::Duration::from_secs(60), 2)
+        .await;
+    assert_eq!(cancelled.ok(), Some(2));
 }
