@@ -51,6 +51,10 @@ stack-up:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/stack.sh up
 
+[doc("Print the order events of loms.order-events as JSON lines, decoded by the contract, following new ones (--from-start: from the first).")]
+events *args:
+    cargo run --quiet --locked -p notifier --bin order-events -- {{args}}
+
 [doc("Stop what stack-up started in this checkout, and nothing else.")]
 stack-down:
     bash scripts/stack.sh down
