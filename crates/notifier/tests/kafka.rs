@@ -481,15 +481,16 @@ async fn a_failing_partition_holds_back_only_itself_and_is_named_once_stalled() 
     store.failing.store(1, Ordering::SeqCst);
     let mut settings = settings(&topic, &unique("notifier-test"), Start::Earliest);
     settings.stall_after = Duration::from_millis(500);
-    let consumer = EventConsumer::new(&settings, store.clone()).expect("a consumer");
-    let stalls = consumer.stalls();
-    let (stop, stopped_rx) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(consumer.run(stopped_rx));
+    // all published before the consumer starts: its first poll holds records of both partitions
     let mut on = HashMap::<i32, Vec<i64>>::new();
     for order in 1..=10 {
         let partition = publisher.send(order, Status::New, order as u64).await;
         on.entry(partition).or_default().push(order);
     }
+    let consumer = EventConsumer::new(&settings, store.clone()).expect("a consumer");
+    let stalls = consumer.stalls();
+    let (stop, stopped_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(consumer.run(stopped_rx));
     let (healthy, failing) = (on[&0].clone(), on[&1].clone());
     let notified = |orders: &[i64]| orders.iter().all(|o| !store.store.notified(*o).is_empty());
     eventually("the healthy partition's records", || notified(&healthy)).await;

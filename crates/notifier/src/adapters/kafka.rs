@@ -593,6 +593,72 @@ mod tests {
         assert!(partition.ready(now + Duration::from_secs(1)));
     }
 
+    /// `store_ready` over partitions 0 and 1, both with records, against a store that fails every
+    /// step holding partition 1: what becomes of each.
+    async fn store_ready_with_partition_1_failing() -> HashMap<i32, Partition> {
+        let mut store = crate::ports::MockNotificationStore::new();
+        store.expect_apply().returning(|runs| {
+            if runs.iter().any(|run| run.partition() == 1) {
+                return Err(crate::ports::RepoError::msg(
+                    "partition 1's rows are locked",
+                ));
+            }
+            let stored = runs.iter().map(|run| {
+                crate::ports::Applied::Stored(vec![crate::ports::Recorded::Notified; run.len()])
+            });
+            Ok(stored.collect())
+        });
+        let store: Arc<dyn NotificationStore> = Arc::new(store);
+        let settings = ConsumerSettings {
+            brokers: "127.0.0.1:1".into(), // nobody: pause and seek only log their failure
+            topic: "t".into(),
+            group: "g".into(),
+            start: Start::Earliest,
+            stall_after: Duration::from_secs(60),
+        };
+        let consumer = EventConsumer::new(&settings, store).expect("a consumer");
+        let runtime = Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let now = Instant::now();
+            let mut partitions = HashMap::new();
+            for n in [0, 1] {
+                let mut partition = Partition::assigned(Some(5));
+                let mut first = record(5, &message(1, Status::New));
+                first.at.partition = n;
+                partition.take(first, now);
+                partitions.insert(n, partition);
+            }
+            let member = Member {
+                consumer: &consumer.consumer,
+                notifier: &consumer.notifier,
+                runtime: &runtime,
+                stalls: &consumer.stalls,
+            };
+            member.store_ready(&mut partitions, now);
+            partitions
+        })
+        .await
+        .expect("no panic")
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn one_failing_partition_holds_back_only_itself() {
+        let partitions = store_ready_with_partition_1_failing().await;
+        let (healthy, failing) = (&partitions[&0], &partitions[&1]);
+        assert!(
+            healthy.records.is_empty(),
+            "stored though partition 1 failed"
+        );
+        assert_eq!(healthy.expected, Some(6));
+        assert_eq!(healthy.retry_at, None);
+        assert_eq!(failing.records.len(), 1, "kept for the retry");
+        assert_eq!(failing.expected, Some(5));
+        assert!(
+            failing.retry_at.is_some(),
+            "paused until its backoff passes"
+        );
+    }
+
     #[test]
     fn stalls_name_the_partitions_waiting_too_long() {
         let stalls = Stalls::default();

@@ -171,6 +171,13 @@ fn refusal(error: &tokio_postgres::Error) -> String {
     }
 }
 
+/// Text PostgreSQL stores whatever the bytes: UTF-8 read lossily, NUL (which neither `text` nor
+/// `jsonb` takes) replaced. A dead letter's words must never be refused themselves, or the record
+/// would block its partition after all.
+fn storable(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace('\0', "\u{fffd}")
+}
+
 /// Keeps `record` as a dead letter, for `poison`.
 async fn dead_letter(
     client: &impl GenericClient,
@@ -182,8 +189,8 @@ async fn dead_letter(
         .iter()
         .map(|header| {
             serde_json::json!({
-                "name": header.name,
-                "value": header.value.as_deref().map(String::from_utf8_lossy),
+                "name": storable(header.name.as_bytes()),
+                "value": header.value.as_deref().map(storable),
             })
         })
         .collect();
@@ -197,7 +204,7 @@ async fn dead_letter(
             &serde_json::Value::Array(headers).to_string(),
             &record.value.as_deref(),
             &poison.label(),
-            &poison.to_string(),
+            &storable(poison.to_string().as_bytes()),
         )
         .one()
         .await

@@ -55,9 +55,10 @@ fn record(partition: i32, offset: i64) -> Record {
         },
         key: Some(b"k".to_vec()),
         value: Some(b"v".to_vec()),
+        // what a hostile producer may send: a NUL and bytes that are no UTF-8
         headers: vec![Header {
-            name: "x-request-id".into(),
-            value: Some(b"r".to_vec()),
+            name: "x-request-id\0".into(),
+            value: Some(b"r\0\xff".to_vec()),
         }],
     }
 }
@@ -199,7 +200,7 @@ pub async fn poison_records_become_dead_letters_and_move_the_partition<S: TestSt
     store: Arc<S>,
 ) {
     let poisons = [
-        (0, Err(Poison::Undecodable("garbage".into()))),
+        (0, Err(Poison::Undecodable("garbage\0".into()))),
         (1, Ok(event(1, 4, Status::New))),
         (2, Err(Poison::Key(4))),
         (3, Err(Poison::ContentType)),
@@ -208,7 +209,7 @@ pub async fn poison_records_become_dead_letters_and_move_the_partition<S: TestSt
     assert_eq!(
         applied,
         Applied::Stored(vec![
-            Recorded::DeadLettered(Poison::Undecodable("garbage".into())),
+            Recorded::DeadLettered(Poison::Undecodable("garbage\0".into())),
             Recorded::Notified,
             Recorded::DeadLettered(Poison::Key(4)),
             Recorded::DeadLettered(Poison::ContentType),
