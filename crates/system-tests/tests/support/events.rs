@@ -145,8 +145,25 @@ pub(crate) async fn start_loms(db: &TestDatabase, topic: &str, unpaid_ttl: Durat
 /// A notifier of `group` on `db`, consuming `topic`.
 pub(crate) async fn start_notifier(db: &TestDatabase, topic: &str, group: &str) -> Running {
     let storage = notifier::config::Storage::Postgres(db.settings().clone());
-    start_notifier_on(storage, topic, group, Start::Earliest).await
+    start_notifier_on(storage, topic, group, Start::Earliest, STALL_AFTER).await
 }
+
+/// A notifier on `db` consuming `topic` (its own group) that reports a partition stalled after
+/// `stall_after`, and gives up on a database operation after `timeout`.
+pub(crate) async fn start_notifier_stalling(
+    db: &TestDatabase,
+    topic: &str,
+    stall_after: Duration,
+    timeout: Duration,
+) -> Running {
+    let mut settings = db.settings().clone();
+    settings.timeout = timeout;
+    let storage = notifier::config::Storage::Postgres(settings);
+    start_notifier_on(storage, topic, topic, Start::Earliest, stall_after).await
+}
+
+/// The notifier's default stall limit.
+const STALL_AFTER: Duration = Duration::from_secs(60);
 
 /// A notifier keeping its notifications in memory, consuming `topic` from its end.
 pub(crate) async fn start_notifier_in_memory(topic: &str) -> Running {
@@ -155,6 +172,7 @@ pub(crate) async fn start_notifier_in_memory(topic: &str) -> Running {
         topic,
         topic,
         Start::Latest,
+        STALL_AFTER,
     )
     .await
 }
@@ -164,6 +182,7 @@ async fn start_notifier_on(
     topic: &str,
     group: &str,
     start: Start,
+    stall_after: Duration,
 ) -> Running {
     let config = notifier::Config {
         http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -173,7 +192,7 @@ async fn start_notifier_on(
             topic: topic.to_owned(),
             group: group.to_owned(),
             start,
-            stall_after: std::time::Duration::from_secs(60),
+            stall_after,
         },
     };
     let server = notifier::app::build(config).await.expect("notifier starts");
