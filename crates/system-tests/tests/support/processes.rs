@@ -100,6 +100,16 @@ impl Process {
         self.name
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, …) to the running process.
+    pub(crate) fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("the process runs");
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIG{signal} sent to {}", self.name);
+    }
+
     /// SIGTERM, as an orchestrator stops a service; waits for the process to exit and returns how
     /// it did.
     pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
