@@ -541,3 +541,109 @@ async fn a_member_paused_past_its_session_or_coming_and_going_notifies_nothing_t
     drop(second);
     rig.finish();
 }
+
+/// loms in memory (the default storage) with the cluster down and a small outbox: the change past its
+/// limit is refused with `UNAVAILABLE` ("order events backlog full") and nothing of it is kept; once
+/// the cluster is back the backlog drains and changes are accepted again.
+///
+/// Caught with its mechanism removed: an outbox without a limit (the sixth order was accepted, its
+/// events piling up in memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "stops the shared cluster: run alone by `just test-faults`"]
+async fn a_memory_loms_refuses_changes_past_its_backlog_until_the_cluster_is_back() {
+    let topic = events::fresh_topic().await;
+    let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = loms::Config {
+        grpc_addr: any_port,
+        http_addr: any_port,
+        events: Some(loms::config::Events {
+            brokers: events::brokers(),
+            topic: topic.clone(),
+            relay: loms::relay::RelaySettings {
+                poll: Duration::from_millis(20),
+                batch: 500,
+                lease_ttl: Duration::from_secs(30),
+            },
+        }),
+        outbox_max_pending: 10,
+        ..loms::Config::default()
+    };
+    let server = loms::app::build(config).await.expect("loms starts");
+    let (grpc, http) = (
+        server.local_addr(),
+        server.http_addr().expect("an http port"),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.clone().wait_for(|stop| *stop).await;
+    }));
+    let mut loms = LomsServiceClient::new(support::channel(grpc).await);
+    let create = || OrderCreateRequest {
+        user: 1,
+        items: vec![Item {
+            sku: PLENTY,
+            count: 1,
+        }],
+        idempotency_key: String::new(),
+    };
+    let first = loms.order_create(create()).await.expect("created");
+    let first = first.into_inner().order_id;
+    let http = http.to_string();
+    // the gauge reads 0 before its first reading: the topic says when both events are out
+    support::eventually_async("the first order's events published", || async {
+        events::records_in(&topic) == 2
+    })
+    .await;
+
+    let _restart = RestartClusterIfFailed;
+    stack(&["kafka-down"]);
+    // two events per order: five fill the outbox's ten places
+    for n in 0..5 {
+        let created = loms.order_create(create()).await;
+        assert!(
+            created.is_ok(),
+            "order {n} with the cluster down: {created:?}"
+        );
+    }
+    let refused = loms
+        .order_create(create())
+        .await
+        .expect_err("past the limit");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert!(
+        refused.message().contains("order events backlog full"),
+        "{refused:?}"
+    );
+    let pay = loms.order_pay(OrderPayRequest { order_id: first }).await;
+    assert_eq!(pay.map(drop).map_err(|s| s.code()), Err(Code::Unavailable));
+    let info = loms.order_info(OrderInfoRequest { order_id: first }).await;
+    let status = info.expect("reads are not refused").into_inner().status();
+    assert_eq!(
+        status,
+        OrderStatus::AwaitingPayment,
+        "the refused pay changed nothing"
+    );
+    support::eventually_async("the gauge shows the ten events waiting", || async {
+        events::pending_events(&http).await == Some(10.0)
+    })
+    .await;
+
+    stack(&["kafka"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while events::pending_events(&http).await != Some(0.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the backlog never drained"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    loms.order_pay(OrderPayRequest { order_id: first })
+        .await
+        .expect("accepted again");
+    loms.order_create(create()).await.expect("accepted again");
+    stop.send_replace(true);
+    running
+        .await
+        .expect("no panic")
+        .expect("loms stops cleanly");
+}
