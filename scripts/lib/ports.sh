@@ -29,6 +29,7 @@ declare -gA port_base=(
   [bench-events]=18300
   [bench-gateway]=18400
   [bench-list]=18500
+  [bench-memory]=18600
   [api-test]=28000
   [browser-test]=28100
   [load]=28200

@@ -20,7 +20,9 @@ impl From<LomsError> for Status {
             | LomsError::KeyReused { .. }
             | LomsError::WrongStatus { .. } => Status::failed_precondition(error.to_string()),
             LomsError::Storage(cause) if backlog_full(cause) => {
-                tracing::warn!(error = %telemetry::error_chain(cause), "status change refused");
+                // Debug only: while the backlog is full every change is refused, and a line each would
+                // flood the log; `loms_outbox_pending_events` and the relay's lag warning say it.
+                tracing::debug!(error = %telemetry::error_chain(cause), "status change refused");
                 Status::unavailable("order events backlog full; retry later")
             }
             LomsError::Storage(cause) if cause.is_unavailable() => {

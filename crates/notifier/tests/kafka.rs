@@ -101,7 +101,8 @@ impl Publisher {
 }
 
 /// The memory store, counting the records handed to it; its first `unreadable` reads of the offsets
-/// fail, and so does storing any run of the partition `failing` names (none when negative).
+/// fail, and so does storing any run of the partition `failing` names (none when negative, every one
+/// at [`ALL`]).
 struct Counting {
     store: MemoryNotificationStore,
     entries: AtomicUsize,
@@ -136,7 +137,7 @@ impl Counting {
 impl NotificationStore for Counting {
     async fn apply(&self, runs: &[Run]) -> Result<Vec<Applied>, RepoError> {
         let failing = self.failing.load(Ordering::SeqCst);
-        if runs.iter().any(|run| run.partition() == failing) {
+        if failing == ALL || runs.iter().any(|run| run.partition() == failing) {
             return Err(RepoError::unavailable(
                 "apply",
                 "the partition's rows are locked",
@@ -156,6 +157,9 @@ impl NotificationStore for Counting {
         self.store.offsets(topic).await
     }
 }
+
+/// `failing` for a store that stores nothing.
+const ALL: i32 = i32::MAX;
 
 fn settings(topic: &str, group: &str, start: Start) -> ConsumerSettings {
     ConsumerSettings {
@@ -522,4 +526,44 @@ async fn a_failing_partition_holds_back_only_itself_and_is_named_once_stalled() 
         assert_eq!(store.store.notified(order), [Status::New], "order {order}");
     }
     assert_eq!(store.entries(), 10, "a record stored twice");
+}
+
+/// A member starting at the end of its partitions (memory: no stored offsets) loses one partition to a
+/// member that joins and never stores anything, and gets it back when that member leaves: it resumes
+/// where it first started on that partition, so the records that came meanwhile are notified — not at
+/// the partition's end again, which would skip them (as after a cluster outage, in `just bench-memory`).
+///
+/// Caught with its mechanism removed (a partition without a stored offset always sought to its end):
+/// the orders on the regained partition were never notified.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partition_regained_before_anything_was_stored_resumes_where_it_first_started() {
+    let topic = fresh_topic(2).await;
+    let group = unique("notifier-test");
+    let first = Arc::new(Counting::default());
+    let (stop_first, first_running) = start(&settings(&topic, &group, Start::Latest), &first);
+    eventually("the first member assigned", || first.offset_reads() >= 1).await;
+    let second = Arc::new(Counting::default());
+    second.failing.store(ALL, Ordering::SeqCst);
+    let (stop_second, second_running) = start(&settings(&topic, &group, Start::Latest), &second);
+    eventually("the second member assigned a partition", || {
+        second.offset_reads() >= 1
+    })
+    .await;
+    eventually("both members in the group", || members(&group) == 2).await;
+    let publisher = Publisher::new(&topic);
+    let mut on = HashMap::<i32, Vec<i64>>::new();
+    let mut order = 0;
+    while on.len() < 2 {
+        order += 1;
+        let partition = publisher.send(order, Status::New, order as u64).await;
+        on.entry(partition).or_default().push(order);
+    }
+    stop_second.send_replace(true);
+    stopped(second_running).await;
+    eventually("every order notified by the member left", || {
+        (1..=order).all(|o| first.store.notified(o) == [Status::New])
+    })
+    .await;
+    stop_first.send_replace(true);
+    stopped(first_running).await;
 }

@@ -166,6 +166,12 @@ struct SeekToStored {
     /// The partitions this member owns. Locked by the polling thread only, outside `poll` or inside
     /// it (the callback): never both at once.
     partitions: Mutex<HashMap<i32, Partition>>,
+    /// Where each partition without a stored offset started at its end ([`Start::Latest`]), kept for
+    /// the process's life: assigned again after a rebalance (an outage, a member leaving) before it
+    /// stored anything, it resumes there, not at its end again — which would skip what came between.
+    /// The end is the high watermark: under `read_committed` records of a transaction still open there
+    /// would be passed over (only a transactional producer leaves them; loms's relay is not one).
+    latest_starts: Mutex<HashMap<i32, i64>>,
 }
 
 impl ClientContext for SeekToStored {}
@@ -183,7 +189,7 @@ impl ConsumerContext for SeekToStored {
         );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.seek_to_stored(partitions);
+                self.seek_to_stored(consumer, partitions);
                 let assigned = if cooperative {
                     consumer.incremental_assign(partitions)
                 } else {
@@ -225,7 +231,7 @@ impl SeekToStored {
     /// Sets each partition's start to its stored offset, or to `start` when it has none. The store is
     /// asked until it answers (or the notifier stops): assigning without it would re-read the partition
     /// from `start`.
-    fn seek_to_stored(&self, partitions: &mut TopicPartitionList) {
+    fn seek_to_stored(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
         let mut backoff = FIRST_BACKOFF;
         let stored = loop {
             match self.runtime.block_on(self.store.offsets(&self.topic)) {
@@ -252,7 +258,7 @@ impl SeekToStored {
             let offset = match next {
                 Some(next) => Offset::Offset(next),
                 None if self.start == Start::Earliest => Offset::Beginning,
-                None => Offset::End,
+                None => self.latest_start(consumer, topic, *partition),
             };
             if let Err(error) = partitions.set_partition_offset(topic, *partition, offset) {
                 tracing::error!(%error, partition, "cannot set where the partition starts");
@@ -264,6 +270,28 @@ impl SeekToStored {
             .map(|(_, p)| (*p, stored.get(p).copied()))
             .collect();
         tracing::info!(partitions = ?starts, "partitions assigned (partition, stored offset)");
+    }
+}
+
+impl SeekToStored {
+    /// Where a partition without a stored offset starts under [`Start::Latest`]: where it started the
+    /// first time it was assigned to this process, else its end now (asked of the brokers, and
+    /// remembered); `End` when the brokers do not say.
+    fn latest_start(&self, consumer: &BaseConsumer<Self>, topic: &str, partition: i32) -> Offset {
+        let mut starts = self.latest_starts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&start) = starts.get(&partition) {
+            return Offset::Offset(start);
+        }
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+            Ok((_, end)) => {
+                starts.insert(partition, end);
+                Offset::Offset(end)
+            }
+            Err(error) => {
+                tracing::warn!(%error, partition, "cannot read where the partition ends; starting at its end");
+                Offset::End
+            }
+        }
     }
 }
 
@@ -323,6 +351,7 @@ impl EventConsumer {
             runtime: Handle::current(),
             stopping: stopping.clone(),
             partitions: Mutex::default(),
+            latest_starts: Mutex::default(),
         };
         let consumer = subscribe(settings, context)?;
         tracing::info!(brokers = %settings.brokers, topic = %settings.topic, group = %settings.group, "consuming order events");
