@@ -476,7 +476,9 @@ fn members(group: &str) -> usize {
 
 /// A partition whose store keeps failing (for a reason that may pass) holds back itself only: the
 /// other partition's records are stored meanwhile; the failing one is named by the stall check once
-/// past its limit, and its records are stored once the store takes them — each once.
+/// past its limit, and its records are stored once the store takes them — each once. (Its polls rarely
+/// bring both partitions at once, so the split of a failed poll per partition is held by the unit test
+/// `one_failing_partition_holds_back_only_itself`: without the split this test still passed.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_partition_holds_back_only_itself_and_is_named_once_stalled() {
     let topic = fresh_topic(2).await;
