@@ -19,7 +19,8 @@
 //!   letters (the store's doing) and never blocks. A failure that may pass is retried with backoff, for
 //!   the partitions that fail only: when a poll's transaction fails, each partition is tried alone,
 //!   and one still failing is paused (no more fetching) with its records kept, and tried again after
-//!   its backoff, then sought past them and resumed. A partition with records waiting and no progress
+//!   its backoff, then sought past them and resumed — only once the seek succeeded, so that no record
+//!   fetched meanwhile and dropped is skipped. A partition with records waiting and no progress
 //!   for `stall_after` makes `/readyz` answer 503, naming it ([`Stalls`]).
 //! - **A blocking thread.** librdkafka runs the rebalance callback inside `poll`, which must read the
 //!   store before it returns; so the loop runs on a blocking thread (`spawn_blocking`) and reaches the
@@ -86,9 +87,16 @@ struct Partition {
     records: Vec<Record>,
     /// Since when records have waited without progress.
     waiting_since: Option<Instant>,
-    /// Paused after a failure: not fetched, its records kept, tried again at this instant.
+    /// After a failure: its records kept, tried again at this instant.
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// Not fetched (after a failure): whatever still arrives of it is dropped, and fetched again from
+    /// `seek_to`.
+    paused: bool,
+    /// Where fetching must go on from, once a seek there has succeeded: after a pause (whose later
+    /// records were dropped), or after another member moved the partition. Until then the partition
+    /// stays paused, so that no record is skipped.
+    seek_to: Option<i64>,
 }
 
 impl Partition {
@@ -107,7 +115,7 @@ impl Partition {
             .records
             .last()
             .is_some_and(|last| record.at.offset <= last.at.offset);
-        if handled || held || self.retry_at.is_some() {
+        if handled || held || self.paused {
             return;
         }
         self.waiting_since.get_or_insert(now);
@@ -427,6 +435,7 @@ impl Member<'_> {
                 }
             }
             drop(messages);
+            self.reposition(&mut partitions);
             self.store_ready(&mut partitions, now);
             self.stalls.publish(&partitions);
         }
@@ -500,9 +509,9 @@ impl Member<'_> {
         }
     }
 
-    /// After a store's answer: the partition moves on to where it now stands.
+    /// After a store's answer: the partition moves on to where it now stands, and fetching goes on
+    /// from there after a pause or after another member moved it ([`Member::reposition`]).
     fn settle(&self, n: i32, partition: &mut Partition, outcome: Outcome) {
-        let was_paused = partition.retry_at.is_some();
         let (resume_at, moved) = match outcome {
             Outcome::Stored { next } => (Some(next), false),
             Outcome::Taken { stored } => (stored, true),
@@ -512,33 +521,56 @@ impl Member<'_> {
         partition.waiting_since = None;
         partition.retry_at = None;
         partition.backoff = FIRST_BACKOFF;
-        // Fetching goes on from where the partition stands: after a pause (its later records were
-        // dropped), or after another member moved it.
-        if was_paused || moved {
-            if let Some(next) = partition.expected {
-                self.seek(n, next);
+        if partition.paused || moved {
+            partition.seek_to = partition.expected;
+            self.reposition_one(n, partition);
+        }
+    }
+
+    /// Seeks every partition that must go on from elsewhere, resuming it once that succeeded; one whose
+    /// seek fails stays paused (or is paused) and is tried again at the next poll.
+    fn reposition(&self, partitions: &mut HashMap<i32, Partition>) {
+        for (n, partition) in partitions.iter_mut() {
+            if partition.seek_to.is_some() {
+                self.reposition_one(*n, partition);
             }
         }
-        if was_paused {
-            self.set_paused(n, false);
+    }
+
+    fn reposition_one(&self, n: i32, partition: &mut Partition) {
+        let Some(offset) = partition.seek_to else {
+            return;
+        };
+        let topic = &self.consumer.context().topic;
+        match self.consumer.seek(topic, n, Offset::Offset(offset), POLL) {
+            Ok(()) => {
+                partition.seek_to = None;
+                if partition.paused && partition.records.is_empty() {
+                    self.set_paused(n, false);
+                    partition.paused = false;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, partition = n, offset, "cannot seek the partition; holding it paused and trying again");
+                if !partition.paused {
+                    self.set_paused(n, true);
+                    partition.paused = true;
+                }
+            }
         }
     }
 
     /// Holds the partition's records back for its backoff, fetching nothing of it meanwhile.
     fn pause(&self, n: i32, partition: &mut Partition, now: Instant) {
         if partition.retry_at.is_none() {
-            self.set_paused(n, true);
+            if !partition.paused {
+                self.set_paused(n, true);
+                partition.paused = true;
+            }
         } else {
             partition.backoff = (partition.backoff * 2).min(MAX_BACKOFF);
         }
         partition.retry_at = Some(now + partition.backoff);
-    }
-
-    fn seek(&self, n: i32, offset: i64) {
-        let topic = &self.consumer.context().topic;
-        if let Err(error) = self.consumer.seek(topic, n, Offset::Offset(offset), POLL) {
-            tracing::error!(%error, partition = n, offset, "cannot seek the partition");
-        }
     }
 
     fn set_paused(&self, n: i32, paused: bool) {
@@ -616,6 +648,7 @@ mod tests {
         assert_eq!(offsets, vec![5, 7]);
         assert_eq!(partition.waiting_since, Some(now));
         partition.retry_at = Some(now + Duration::from_secs(1));
+        partition.paused = true;
         partition.take(record(8, &message(1, Status::New)), now);
         assert_eq!(partition.records.len(), 2, "fetched again after the seek");
         assert!(!partition.ready(now));
@@ -686,6 +719,41 @@ mod tests {
             failing.retry_at.is_some(),
             "paused until its backoff passes"
         );
+        assert!(failing.paused);
+    }
+
+    /// A partition whose seek fails (here: a consumer that owns nothing) stays paused, dropping what
+    /// arrives of it, and keeps where it must go on from: no record is skipped.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_partition_whose_seek_fails_stays_paused_until_one_succeeds() {
+        let store = crate::ports::MockNotificationStore::new();
+        let settings = ConsumerSettings {
+            brokers: "127.0.0.1:1".into(),
+            topic: "t".into(),
+            group: "g".into(),
+            start: Start::Earliest,
+            stall_after: Duration::from_secs(60),
+        };
+        let consumer = EventConsumer::new(&settings, Arc::new(store)).expect("a consumer");
+        let runtime = Handle::current();
+        let partition = tokio::task::spawn_blocking(move || {
+            let member = Member {
+                consumer: &consumer.consumer,
+                notifier: &consumer.notifier,
+                runtime: &runtime,
+                stalls: &consumer.stalls,
+            };
+            let mut partition = Partition::assigned(Some(5));
+            partition.paused = true;
+            member.settle(2, &mut partition, Outcome::Stored { next: 9 });
+            partition.take(record(9, &message(1, Status::New)), Instant::now());
+            partition
+        })
+        .await
+        .expect("no panic");
+        assert_eq!(partition.seek_to, Some(9), "tried again at the next poll");
+        assert!(partition.paused, "not resumed without the seek");
+        assert!(partition.records.is_empty(), "dropped until fetched from 9");
     }
 
     #[test]
