@@ -6,8 +6,8 @@
 //!   earlier runs and tests left — since each partition, idle or not, costs the brokers' replica
 //!   fetchers work, and on two cores that shows in the acknowledgement times.
 //! - `events-load bare BROKERS TOPIC COUNT`: the baseline — a bare idempotent `acks=all` rdkafka
-//!   producer sends COUNT records shaped like loms's events (key, JSON value, two headers), all handed
-//!   over at once, and waits for every acknowledgement. Prints `{"events", "seconds", "per_second"}`.
+//!   producer sends COUNT records shaped like loms's events (key, the contract's event, its headers),
+//!   all handed over at once, and waits for every acknowledgement. Prints `{"events", "seconds", "per_second"}`.
 //! - `events-load orders LOMS_ADDR RATE SECONDS`: OrderCreate at RATE calls per second (open loop), each
 //!   second order paid; prints how many changes that made.
 //! - `events-load paced BROKERS TOPIC COUNT LINGER`: what the cluster alone adds to a change's way —
@@ -127,6 +127,20 @@ async fn create_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Event `n` as the relay writes it — the contract's event, framed — three events an order: its key,
+/// event id and value.
+fn relay_record(n: u64) -> anyhow::Result<(String, String, Vec<u8>)> {
+    let event = OrderStatusChanged {
+        event_id: format!("00000000-0000-4000-8000-{n:012}"),
+        order_id: i64::try_from(n / 3 + 1)?,
+        status: OrderStatus::AwaitingPayment.into(),
+        moment: Some(std::time::SystemTime::now().into()),
+        request_id: "bench".into(),
+    };
+    let value = event.to_value()?;
+    Ok((event.key(), event.event_id, value))
+}
+
 async fn bare(brokers: &str, topic: &str, count: u64) -> anyhow::Result<()> {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -138,17 +152,7 @@ async fn bare(brokers: &str, topic: &str, count: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut deliveries = Vec::with_capacity(usize::try_from(count)?);
     for n in 0..count {
-        let key = (n / 3 + 1).to_string();
-        let event_id = format!("00000000-0000-4000-8000-{n:012}");
-        // the relay's record: the contract's event, its framing
-        let value = OrderStatusChanged {
-            event_id: event_id.clone(),
-            order_id: i64::try_from(n / 3 + 1)?,
-            status: OrderStatus::AwaitingPayment.into(),
-            moment: Some(std::time::SystemTime::now().into()),
-            request_id: "bench".into(),
-        }
-        .to_value()?;
+        let (key, event_id, value) = relay_record(n)?;
         let headers = OwnedHeaders::new()
             .insert(Header {
                 key: CONTENT_TYPE_HEADER,

@@ -11,15 +11,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use notifier::adapters::kafka::{ConsumerSettings, EventConsumer, Start};
 use notifier::adapters::memory::MemoryNotificationStore;
-use notifier::adapters::testing::{brokers, create_topic};
+use notifier::adapters::testing::{brokers, create_topic, RecordWriter};
 use notifier::domain::Status;
 use notifier::ports::{Applied, NotificationStore, RepoError, Run};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-use route256_proto::events::{CONTENT_TYPE, CONTENT_TYPE_HEADER};
+use route256_proto::events::CONTENT_TYPE;
 use route256_proto::loms::OrderStatusChanged;
 use tokio::task::JoinHandle;
 
@@ -49,20 +47,11 @@ async fn fresh_topic(partitions: i32) -> String {
 }
 
 /// Publishes records as loms's relay does (`route256_proto::events`).
-struct Publisher {
-    producer: FutureProducer,
-    topic: String,
-}
+struct Publisher(RecordWriter);
 
 impl Publisher {
     fn new(topic: &str) -> Self {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
-            .set("acks", "all")
-            .create()
-            .expect("a producer");
-        let topic = topic.to_owned();
-        Self { producer, topic }
+        Self(RecordWriter::new(topic))
     }
 
     /// Event number `event` (its id made of it): `order` is now `status`. Returns its partition.
@@ -75,28 +64,16 @@ impl Publisher {
             request_id: "req-test".into(),
         };
         let value = message.to_value().expect("an event of the contract");
-        self.publish(&message.key(), &value, Some(CONTENT_TYPE))
+        self.0
+            .send(&message.key(), &value, Some(CONTENT_TYPE))
             .await
     }
 
     /// A record that is no order event: it goes to the dead letters.
     async fn send_poison(&self, order: i64) {
-        self.publish(&order.to_string(), b"{}", Some("application/json"))
+        self.0
+            .send(&order.to_string(), b"{}", Some("application/json"))
             .await;
-    }
-
-    async fn publish(&self, key: &str, value: &[u8], content_type: Option<&str>) -> i32 {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: CONTENT_TYPE_HEADER,
-            value: content_type,
-        });
-        let record = FutureRecord::to(&self.topic)
-            .key(key)
-            .payload(value)
-            .headers(headers);
-        let sent = self.producer.send(record, Duration::from_secs(30)).await;
-        let delivered = sent.map_err(|(error, _)| error).expect("published");
-        delivered.partition
     }
 }
 

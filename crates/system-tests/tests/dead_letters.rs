@@ -8,58 +8,28 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use notifier::adapters::suite::TestStore;
+use notifier::adapters::testing::RecordWriter;
 use notifier::domain::Status;
-use rdkafka::config::ClientConfig;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use route256_proto::events::{CONTENT_TYPE, CONTENT_TYPE_HEADER};
+use route256_proto::events::CONTENT_TYPE;
 use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{Item, OrderCreateRequest, OrderPayRequest, OrderStatusChanged};
 use storage::testing::TestDatabase;
 use support::events::{self, Running};
 use support::SMITH;
 
-/// Writes records to a topic as a hostile (or broken) producer would.
-struct Producer {
-    producer: FutureProducer,
-    topic: String,
-}
+/// Writes records as a hostile (or broken) producer would.
+struct Producer(RecordWriter);
 
 impl Producer {
     fn new(topic: &str) -> Self {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", events::brokers())
-            .set("acks", "all")
-            .create()
-            .expect("a producer");
-        Self {
-            producer,
-            topic: topic.to_owned(),
-        }
-    }
-
-    /// Publishes `value` under `key`, with the contract's content type unless `content_type` says
-    /// otherwise; returns the record's partition.
-    async fn send(&self, key: &str, value: &[u8], content_type: Option<&str>) -> i32 {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: CONTENT_TYPE_HEADER,
-            value: content_type,
-        });
-        let record = FutureRecord::to(&self.topic)
-            .key(key)
-            .payload(value)
-            .headers(headers);
-        let sent = self.producer.send(record, Duration::from_secs(30)).await;
-        sent.map_err(|(error, _)| error)
-            .expect("published")
-            .partition
+        Self(RecordWriter::new(topic))
     }
 
     /// Publishes `event` as loms would (framed by the contract, but not validated: the point is to
     /// send what loms never would).
     async fn event(&self, key: &str, event: &OrderStatusChanged) -> i32 {
         let value = prost::Message::encode_to_vec(event);
-        self.send(key, &value, Some(CONTENT_TYPE)).await
+        self.0.send(key, &value, Some(CONTENT_TYPE)).await
     }
 }
 
@@ -142,6 +112,7 @@ async fn poison_records_go_to_the_dead_letters_and_hold_back_no_order() {
         let reason = match n % 6 {
             0 => {
                 poison
+                    .0
                     .send(&key, b"\xff\xfe not an event", Some(CONTENT_TYPE))
                     .await;
                 "undecodable"
@@ -169,7 +140,7 @@ async fn poison_records_go_to_the_dead_letters_and_hold_back_no_order() {
             }
             4 => {
                 let value = prost::Message::encode_to_vec(&event(n, order_id));
-                poison.send(&key, &value, Some("application/json")).await;
+                poison.0.send(&key, &value, Some("application/json")).await;
                 "content_type"
             }
             _ => {

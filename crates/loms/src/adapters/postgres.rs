@@ -243,6 +243,60 @@ async fn settle(
 }
 
 /// An order's positions.
+/// Claims up to `batch` orders awaiting payment for `age` or longer, none of `skip`, with their items.
+async fn claim_stale(
+    tx: &deadpool_postgres::Transaction<'_>,
+    age: Duration,
+    batch: usize,
+    skip: &[OrderId],
+) -> Result<Vec<(OrderId, OrderItems)>, RepoError> {
+    let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+    let skip: Vec<i64> = skip.iter().map(|id| id.get()).collect();
+    let claimed = orders::claim_stale_orders()
+        .bind(tx, &age.as_secs_f64(), &skip, &batch)
+        .all()
+        .await
+        .context("claim stale orders")?;
+    let mut stale = Vec::with_capacity(claimed.len());
+    for id in claimed {
+        let id = OrderId::try_from(id).stored("order id")?;
+        stale.push((id, read_items(tx, id).await?));
+    }
+    Ok(stale)
+}
+
+/// Cancels one claimed order against the stock `levels`, in a savepoint of its own: its changed stock
+/// levels, or — when its stock refuses the release, or the database refuses the change — why it is
+/// left as it was. Only the database being unavailable fails the whole step.
+async fn cancel_one(
+    tx: &mut deadpool_postgres::Transaction<'_>,
+    id: OrderId,
+    items: &OrderItems,
+    levels: &HashMap<Sku, Stock>,
+    request_id: &RequestId,
+) -> Result<Result<HashMap<Sku, Stock>, String>, RepoError> {
+    let lookup = |sku| levels.get(&sku).copied();
+    let changed = match settle_items(items, StockEffect::Release, lookup) {
+        Ok(changed) => changed,
+        Err(why) => return Ok(Err(why.to_string())),
+    };
+    let savepoint = tx.transaction().await.context("savepoint")?;
+    match settle(&savepoint, id, &changed, OrderStatus::Cancelled, request_id).await {
+        Ok(()) => {
+            savepoint.commit().await.context("release savepoint")?;
+            Ok(Ok(changed))
+        }
+        Err(error) if error.is_unavailable() => Err(error),
+        Err(error) => {
+            savepoint
+                .rollback()
+                .await
+                .context("roll back to savepoint")?;
+            Ok(Err(telemetry::error_chain(&error).to_string()))
+        }
+    }
+}
+
 async fn read_items<C: loms_db::client::GenericClient>(
     client: &C,
     id: OrderId,
@@ -335,20 +389,9 @@ impl OrderRepo for PgStore {
     ) -> Result<StaleBatch, RepoError> {
         self.db
             .run(async {
-                let batch = i64::try_from(batch).unwrap_or(i64::MAX);
-                let skip: Vec<i64> = skip.iter().map(|id| id.get()).collect();
                 let mut client = self.db.client().await?;
                 let mut tx = client.transaction().await.context("begin")?;
-                let claimed = orders::claim_stale_orders()
-                    .bind(&tx, &age.as_secs_f64(), &skip, &batch)
-                    .all()
-                    .await
-                    .context("claim stale orders")?;
-                let mut stale = Vec::with_capacity(claimed.len());
-                for id in claimed {
-                    let id = OrderId::try_from(id).stored("order id")?;
-                    stale.push((id, read_items(&tx, id).await?));
-                }
+                let stale = claim_stale(&tx, age, batch, skip).await?;
                 // The stock rows of every claimed order, locked once, in SKU order.
                 let mut skus: Vec<i64> = stale
                     .iter()
@@ -359,39 +402,13 @@ impl OrderRepo for PgStore {
                 let mut levels = lock_stocks(&tx, &skus).await?;
                 let mut step = StaleBatch::default();
                 for (id, items) in stale {
-                    let lookup = |sku| levels.get(&sku).copied();
-                    let changed = match settle_items(&items, StockEffect::Release, lookup) {
-                        Ok(changed) => changed,
-                        Err(why) => {
-                            step.unsettled.push((id, why.to_string()));
-                            continue;
+                    match cancel_one(&mut tx, id, &items, &levels, &request_id).await? {
+                        Ok(changed) => {
+                            levels.extend(changed);
+                            step.cancelled.push(id);
                         }
-                    };
-                    // A savepoint per order: one the database refuses is left, the rest cancelled.
-                    let savepoint = tx.transaction().await.context("savepoint")?;
-                    match settle(
-                        &savepoint,
-                        id,
-                        &changed,
-                        OrderStatus::Cancelled,
-                        &request_id,
-                    )
-                    .await
-                    {
-                        Ok(()) => savepoint.commit().await.context("release savepoint")?,
-                        Err(error) if error.is_unavailable() => return Err(error),
-                        Err(error) => {
-                            savepoint
-                                .rollback()
-                                .await
-                                .context("roll back to savepoint")?;
-                            step.unsettled
-                                .push((id, telemetry::error_chain(&error).to_string()));
-                            continue;
-                        }
+                        Err(why) => step.unsettled.push((id, why)),
                     }
-                    levels.extend(changed);
-                    step.cancelled.push(id);
                 }
                 tx.commit().await.context("commit auto-cancel")?;
                 if !step.cancelled.is_empty() {

@@ -53,3 +53,42 @@ pub async fn create_topic(name: &str, partitions: i32) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Writes records to one topic as any producer may — loms's relay, or a broken or hostile one.
+pub struct RecordWriter {
+    producer: rdkafka::producer::FutureProducer,
+    topic: String,
+}
+
+impl RecordWriter {
+    /// A writer to `topic`, waiting for every in-sync replica.
+    pub fn new(topic: &str) -> Self {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("acks", "all")
+            .create()
+            .expect("a producer");
+        Self {
+            producer,
+            topic: topic.to_owned(),
+        }
+    }
+
+    /// Publishes `value` under `key` with the header `content-type` (none without one); returns the
+    /// record's partition once the brokers have it.
+    pub async fn send(&self, key: &str, value: &[u8], content_type: Option<&str>) -> i32 {
+        use rdkafka::message::{Header, OwnedHeaders};
+        let headers = OwnedHeaders::new().insert(Header {
+            key: route256_proto::events::CONTENT_TYPE_HEADER,
+            value: content_type,
+        });
+        let record = rdkafka::producer::FutureRecord::to(&self.topic)
+            .key(key)
+            .payload(value)
+            .headers(headers);
+        let sent = self.producer.send(record, Duration::from_secs(30)).await;
+        sent.map_err(|(error, _)| error)
+            .expect("published")
+            .partition
+    }
+}
