@@ -42,14 +42,15 @@ fn consumer(group: &str) -> BaseConsumer {
 /// The topic's `min.insync.replicas`, as the brokers report it.
 pub(crate) async fn min_insync_replicas(topic: &str) -> String {
     use rdkafka::admin::ResourceSpecifier;
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("an admin client");
-    // Right after a broker was killed and started again, a request can go to a broker that is not
-    // back yet and time out: asked again until a minute has passed.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Right after brokers were killed and started again, a request can go to a broker that is not
+    // back yet and time out, and a client's connections can stay stuck on it: asked again, by a new
+    // client each time, until two minutes have passed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let described = loop {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .create()
+            .expect("an admin client");
         let options = AdminOptions::new().request_timeout(Some(std::time::Duration::from_secs(10)));
         match admin
             .describe_configs([&ResourceSpecifier::Topic(topic)], &options)
