@@ -88,10 +88,16 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
 
 /// The relay of `outbox` to the brokers of `events`.
 fn relay(events: &Events, outbox: Arc<dyn Outbox>) -> Result<Relay, AppError> {
-    let publisher = KafkaEventPublisher::new(&events.brokers, &events.topic)?;
+    let lease = outbox.lease_of(&events.topic);
+    let publisher = KafkaEventPublisher::new(
+        &events.brokers,
+        &events.topic,
+        &lease,
+        events.relay.lease_ttl,
+    )?;
     crate::relay::describe_metrics();
     tracing::info!(brokers = %events.brokers, topic = %events.topic, "order events go to kafka");
-    Ok(Relay::new(outbox, Arc::new(publisher), events.relay))
+    Ok(Relay::new(outbox, Box::new(publisher), lease, events.relay))
 }
 
 /// Orders cancelled by one storage step of the auto-cancel.

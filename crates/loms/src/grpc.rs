@@ -280,7 +280,9 @@ mod tests {
         }
         let creation = store.pending(100, &[]).await.expect("pending");
         let positions: Vec<i64> = creation.iter().map(|e| e.position).collect();
-        store.mark_sent(&positions).await.expect("marked");
+        let (lease, none) = (store.lease_of("t"), Default::default());
+        let marked = store.mark_sent(&positions, &lease, &none);
+        marked.await.expect("marked");
 
         let pay = with_id(pb::OrderPayRequest { order_id: 1 }, "req-pay");
         grpc.order_pay(pay).await.expect("payed");

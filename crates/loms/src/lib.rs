@@ -22,8 +22,9 @@
 //!    `queries/loms/stocks.sql`, over the tables of `migrations/loms/`.
 //!
 //! The event then leaves through the [`relay`]: [`ports::Outbox::pending`] →
-//! [`ports::EventPublisher::send`] ([`adapters::kafka::KafkaEventPublisher`]) →
-//! [`ports::Outbox::mark_sent`].
+//! [`ports::EventPublisher::publish`] ([`adapters::kafka::KafkaEventPublisher`], one Kafka
+//! transaction) → [`ports::Outbox::mark_sent`]; a new holder of the relay's lease first calls
+//! [`ports::EventPublisher::take_over`] and [`ports::Outbox::forget`].
 //!
 //! # Import rules
 //!

@@ -11,10 +11,11 @@
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::domain::{
     IdempotencyKey, Order, OrderEvent, OrderId, OrderItems, OrderStatus, RequestId, Sku,
@@ -153,13 +154,23 @@ pub struct Backlog {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Takes the relay's lease for `holder` until `ttl` from now, or renews it, on the store's one clock
-    /// (so replicas' clocks do not matter); `false` while another holder's lease runs. One holder at a
-    /// time publishes, which keeps each order's events in order across replicas.
-    async fn lease(&self, holder: &str, ttl: Duration) -> Result<bool, RepoError>;
+    /// The name of the lease that picks the one relay publishing this outbox to `topic`: the same for
+    /// every replica sharing the store, and no other store's.
+    fn lease_of(&self, topic: &str) -> String;
 
-    /// Gives the lease up if `holder` holds it: the next replica to ask takes it at once.
-    async fn release(&self, holder: &str) -> Result<(), RepoError>;
+    /// Takes the lease `name` for `holder` until `ttl` from now, or renews it, on the store's one clock
+    /// (so replicas' clocks do not matter); returns its [`Term`] while `holder` holds it, `None` while
+    /// another holder's lease runs. One holder at a time publishes, which keeps each order's events in
+    /// order across replicas.
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<Term>, RepoError>;
+
+    /// Gives the lease `name` up if `holder` holds it: the next replica to ask takes it at once.
+    async fn release(&self, name: &str, holder: &str) -> Result<(), RepoError>;
 
     /// Up to `limit` unsent events, in outbox order, other than those at the positions in `skip`: for
     /// each order, the unsent events it has, oldest first, possibly cut short at the end. Positions
@@ -168,8 +179,27 @@ pub trait Outbox: Send + Sync {
     /// order per order — which is why there is no "after position" to read from.
     async fn pending(&self, limit: usize, skip: &[i64]) -> Result<Vec<OrderEvent>, RepoError>;
 
-    /// Takes sent events (by position) out of the outbox: [`Outbox::pending`] never returns them again.
-    async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError>;
+    /// Where, per partition of the lease's topic, the records begin whose events may still be in the
+    /// outbox (empty before the lease's first tenure).
+    async fn published_offsets(&self, lease: &str) -> Result<Offsets, RepoError>;
+
+    /// Takes sent events (by position) out of the outbox — [`Outbox::pending`] never returns them
+    /// again — and moves the lease's offsets forward to `offsets` (never back), in one step.
+    async fn mark_sent(
+        &self,
+        positions: &[i64],
+        lease: &str,
+        offsets: &Offsets,
+    ) -> Result<(), RepoError>;
+
+    /// Takes the events `event_ids` out of the outbox — found in the topic, they were published — and
+    /// moves the lease's offsets forward to `offsets`, in one step; returns how many it took out.
+    async fn forget(
+        &self,
+        event_ids: &[String],
+        lease: &str,
+        offsets: &Offsets,
+    ) -> Result<u64, RepoError>;
 
     /// Notified (one stored permit) after this process committed events into the outbox, so that the
     /// relay reads at once instead of at its next poll. Other replicas' commits are not signalled:
@@ -180,24 +210,68 @@ pub trait Outbox: Send + Sync {
     async fn backlog(&self) -> Result<Backlog, RepoError>;
 }
 
-/// Why an event was not published.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct PublishError(pub String);
+/// A tenure of the relay's lease: it grows each time the lease is taken over, never goes back.
+pub type Term = i64;
 
-/// The brokers' answer to a batch handed over: one result per event, in the batch's order, once the
-/// brokers acknowledged each (written to the in-sync replicas) or it failed.
-pub(crate) type Acks = Pin<Box<dyn Future<Output = Vec<Result<(), PublishError>>> + Send>>;
+/// Per partition of a topic, an offset in it.
+pub type Offsets = BTreeMap<i32, i64>;
 
-/// The brokers the relay publishes to.
+/// Moves each partition of `to` forward to `from`'s offset where that is further.
+pub(crate) fn advance(to: &mut Offsets, from: &Offsets) {
+    for (&partition, &offset) in from {
+        let at = to.entry(partition).or_insert(offset);
+        *at = (*at).max(offset);
+    }
+}
+
+/// Why a transaction did not commit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PublishError {
+    /// It was aborted: none of its records is visible to a `read_committed` reader. The producer goes
+    /// on with the next transaction.
+    #[error("transaction aborted: {0}")]
+    Aborted(String),
+    /// Another producer of the lease took over (a successor's `init_transactions`): this one is gone.
+    #[error("fenced by a newer holder of the lease")]
+    Fenced,
+    /// The producer is gone, and whether its last transaction committed is not known: the next
+    /// [`EventPublisher::take_over`] finds out.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What the topic holds that a predecessor committed: the event ids of the records found past the
+/// lease's offsets, and where each partition's committed records end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Published {
+    pub(crate) event_ids: Vec<String>,
+    pub(crate) ends: Offsets,
+}
+
+/// The brokers the relay publishes to, in transactions of one producer per lease.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
-pub(crate) trait EventPublisher: Send + Sync {
-    /// Hands `events` over in the order given, returning once all are handed over — so the events of a
-    /// later call follow them — with the future of their acknowledgements.
-    ///
-    /// Events of one order land in one partition in the order they were handed over, across calls. A
-    /// failed event is never followed by a later event of its order that gets written, unless that
-    /// later event was handed over after the failure was reported.
-    async fn send(&self, events: &[OrderEvent]) -> Acks;
+pub(crate) trait EventPublisher: Send {
+    /// Starts a producer for a tenure of the lease: fences every earlier producer of the lease —
+    /// aborting its open transaction — then reads the topic's committed records from `from` (the
+    /// lease's offsets) to its end. Waits no later than `deadline`.
+    async fn take_over(
+        &mut self,
+        from: &Offsets,
+        deadline: Instant,
+    ) -> Result<Published, PublishError>;
+
+    /// Publishes `events`, in the order given, in one transaction, each record stamped with `term`;
+    /// returns, once committed, the offset after its last record in each partition it wrote. Waits no
+    /// later than `deadline`. Events of one order land in one partition.
+    async fn publish(
+        &mut self,
+        events: &[OrderEvent],
+        term: Term,
+        deadline: Instant,
+    ) -> Result<Offsets, PublishError>;
+
+    /// Drops the producer, and returns once it is gone (a call in flight on another thread ends by its
+    /// own deadline).
+    async fn retire(&mut self);
 }

@@ -1,37 +1,53 @@
 //! The outbox relay: a background task of every loms replica that publishes the events the status
-//! changes wrote into the [`Outbox`].
+//! changes wrote into the [`Outbox`], exactly once, in Kafka transactions.
 //!
-//! - **Never lost.** An event leaves the outbox only after the brokers acknowledged it. A crash, a stop
-//!   or a lost connection between the two leaves it there, and it is published again: consumers
-//!   de-duplicate by its `event-id`.
-//! - **Pipelined.** The relay hands batch after batch to the publisher without waiting for the
-//!   brokers to acknowledge the earlier ones (another batch while fewer than
-//!   [`MAX_BATCHES_IN_FLIGHT`](pipeline::MAX_BATCHES_IN_FLIGHT) batches' worth are in flight); behind a
-//!   full batch, the next read runs while the batch is handed over. Answers are taken oldest batch
-//!   first, and the acknowledged events leave the outbox in the background. A read
-//!   leaves out every event the relay holds (in flight, read ahead, on its way out) and starts at the
-//!   head of the outbox: positions follow the order in which changes took them, not the order of their
-//!   commits, so a cursor ("after the last position read") would skip an event that committed late —
-//!   and let its order's next event, committed in the same transaction, overtake it.
-//! - **Woken by commits.** The store signals each commit that wrote events in this process
-//!   ([`Outbox::written`]): the relay reads at once rather than at its next poll. The poll finds the
-//!   changes other replicas commit.
-//! - **In order per order.** One replica publishes at a time: the one holding the lease (a row in the
-//!   store, taken and renewed on the store's clock, expiring `lease_ttl` after its last renewal — no
-//!   session lock, so it works through pgbouncer); it hands over only while its last renewal is
-//!   younger than a third of that. An order's events are read in order, and its later events commit
-//!   after its earlier ones (the order's row lock), so each is handed over after the earlier ones or
-//!   in the same batch; the publisher keeps that order. After a failed event nothing more is handed
-//!   over until every batch in flight has answered; the failed order's later events stay in the
-//!   outbox even when acknowledged, and the next read, from the head again, sends all of them once
-//!   more, in order. After a handover, the old holder's late deliveries can only repeat events the new
-//!   holder sends again in the same order, so the first copy of every event still arrives in order.
-//! - **Through outages.** While the cluster is unreachable the publisher keeps retrying the batches in
-//!   flight (librdkafka backs off) and the relay keeps renewing its lease; store errors are retried
-//!   with exponential backoff. The outbox meanwhile grows, and drains when the cluster is back.
-//! - **Lag in sight.** `loms_outbox_pending_events` and `loms_outbox_oldest_event_age_seconds` on
-//!   `/metrics`, and a warning in the log while the oldest event waits longer than
-//!   [`LAG_WARNING`](lag::LAG_WARNING).
+//! **What is guaranteed.** Read with `read_committed`, the topic holds every event of the outbox once,
+//! and each order's events in the order of its changes:
+//! - **Never lost.** An event leaves the outbox only after the transaction that carried it committed
+//!   (or once it was found committed in the topic, below). A crash, a stop or a lost connection in
+//!   between leaves it there.
+//! - **One holder publishes, and its predecessors are fenced.** The lease (a row in the store, taken and
+//!   renewed on the store's clock, expiring `lease_ttl` after its last renewal, counted in terms) picks
+//!   the replica that publishes. Its producer's `transactional.id` is derived from the lease's name,
+//!   so each tenure starts with `init_transactions`, which fences the producer of every earlier one —
+//!   its open transaction aborted, its later writes refused — however long it was paused (GC, SIGSTOP,
+//!   a stalled database). Nothing a predecessor had not committed by then becomes visible.
+//! - **What went out is known without sending it again.** A transaction's records carry their events'
+//!   ids; the store keeps, per partition, where the records begin whose events may still be in the
+//!   outbox (the offsets move with each taking out). A new tenure, once it has fenced the last one,
+//!   reads the topic from there to its end and takes out of the outbox every event it finds, before
+//!   it reads the outbox: a kill -9 between a commit and the taking out sends nothing twice.
+//! - **In order per order.** One transaction at a time; each read starts at the head of the outbox and
+//!   leaves out only what this relay committed and is taking out — positions follow the order in which
+//!   changes took them, not the order of their commits, so a cursor would skip an event that committed
+//!   late. An order's later events commit after its earlier ones (the order's row lock), so each is
+//!   published after them or in the same transaction. An aborted transaction is read again from the
+//!   head, the batch read meanwhile dropped.
+//! - **A step never outlives its lease.** Every wait of a step — reading the outbox, room in the
+//!   producer's queue, a commit, taking over — ends by the time the lease was last renewed for; the
+//!   renewal runs beside the steps ([`keep_lease`]), and a stop or a lost lease drops the step at once.
+//!   The producer is dropped when the lease is lost, and the lease is given up on a stop only after it
+//!   is gone.
+//! - **The window left.** Kafka's transactions are the guarantee's only ground: the brokers keep each
+//!   producer's fencing epoch and a transaction's outcome. Another writer of the topic with a
+//!   transaction open would end a new tenure's read early (see [`crate::adapters::kafka`]); nothing of
+//!   ours does that.
+//!
+//! **Woken by commits.** The store signals each commit that wrote events in this process
+//! ([`Outbox::written`]): the relay reads at once rather than at its next poll. The poll finds the
+//! changes other replicas commit.
+//!
+//! **Overlapped.** While a transaction is committing, the next batch is read (behind a full one) and
+//! the last one's events are taken out of the outbox, in the background, one taking out at a time so
+//! that the offsets stored never pass an event that is still in the outbox.
+//!
+//! **Through outages.** While the cluster is unreachable each step fails at its lease's deadline and
+//! the next backs off (up to [`MAX_BACKOFF`]); the lease is still renewed, and a stop ends the relay at
+//! once, the unsent events staying in the outbox, which meanwhile grows and drains when the cluster is
+//! back. **Lag in sight**: `loms_outbox_pending_events` and `loms_outbox_oldest_event_age_seconds` on
+//! `/metrics`, and a warning in the log while the oldest event waits longer than
+//! [`LAG_WARNING`](lag::LAG_WARNING); `loms_relay_transactions_total{outcome}` and
+//! `loms_relay_fenced_total` count the transactions.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,8 +55,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::domain::OrderEvent;
-use crate::ports::{EventPublisher, Outbox, PublishError, RepoError};
+use crate::ports::{EventPublisher, Outbox, PublishError, RepoError, Term};
 
 mod lag;
 mod pace;
@@ -52,7 +67,7 @@ pub(crate) use lag::describe_metrics;
 use lag::report_lag;
 use pace::Pace;
 pub(crate) use pipeline::Pipeline;
-use pipeline::{acknowledged, take_out, InFlight};
+use pipeline::{take_out, Taken};
 
 /// The longest pause between attempts after failures, unless a third of the lease is shorter (the
 /// lease must be renewed within it).
@@ -61,11 +76,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How the relay paces itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RelaySettings {
-    /// The pause after a read that did not fill a batch.
+    /// The pause after a read that did not fill a batch; on standby, how often the lease is asked for.
     pub poll: Duration,
-    /// Events read and handed over at a time.
+    /// Events read and published at a time, in one transaction.
     pub batch: usize,
-    /// How long a lease lasts after its last renewal: a crashed holder's successor waits this long.
+    /// How long a lease lasts after its last renewal: a stalled holder's successor waits this long, and
+    /// no step of a holder lasts longer.
     pub lease_ttl: Duration,
 }
 
@@ -73,88 +89,86 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             poll: Duration::from_millis(100),
-            // Large batches amortise each read and each deletion (BENCHMARKS.md).
+            // Large batches amortise each read, each deletion and each commit (BENCHMARKS.md).
             batch: 10_000,
             lease_ttl: Duration::from_secs(5),
         }
     }
 }
 
+/// A tenure of the lease, as this replica holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tenure {
+    pub(crate) term: Term,
+    /// The lease runs at least until then: its last renewal was asked for a TTL before.
+    pub(crate) until: Instant,
+}
+
 /// What a step did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
-    /// Another replica holds the lease.
-    Standby,
+    /// The producer took the tenure over: `forgotten` events were found published and taken out.
+    TookOver { forgotten: u64 },
     /// Nothing was waiting.
     Idle,
-    /// A batch of `count` events was handed over; `more` when events wait behind it (read meanwhile).
-    HandedOver { count: usize, more: bool },
+    /// A transaction of `count` events committed; `more` when events wait behind it (read meanwhile).
+    Committed { count: usize, more: bool },
+}
+
+/// Why a step did not do its work.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepError {
+    #[error(transparent)]
+    Store(#[from] RepoError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("the lease ran out before the step ended")]
+    LeaseRanOut,
 }
 
 /// Publishes the outbox.
 pub(crate) struct Relay {
     outbox: Arc<dyn Outbox>,
-    publisher: Arc<dyn EventPublisher>,
+    publisher: Box<dyn EventPublisher>,
+    /// The lease's name ([`Outbox::lease_of`] the topic).
+    lease: String,
     /// This replica's name on the lease: unique per process, so a restarted replica does not take over
     /// a lease its previous life may still be acting on.
     holder: String,
     settings: RelaySettings,
-    /// When the lease was last renewed (taken before the request went out); `None` while not held.
-    renewed: Option<Instant>,
 }
 
 impl Relay {
     pub(crate) fn new(
         outbox: Arc<dyn Outbox>,
-        publisher: Arc<dyn EventPublisher>,
+        publisher: Box<dyn EventPublisher>,
+        lease: String,
         settings: RelaySettings,
     ) -> Self {
         Self {
             outbox,
             publisher,
+            lease,
             holder: format!("loms-{}", uuid::Uuid::new_v4().simple()),
             settings,
-            renewed: None,
         }
     }
 
-    /// The lease is renewed this often while held, and handing over waits for a renewal this recent.
-    fn renewal_period(&self) -> Duration {
-        self.settings.lease_ttl / 3
-    }
-
-    /// Takes or renews the lease; `Ok(false)` while another replica holds it.
-    async fn renew_lease(&mut self) -> Result<bool, RepoError> {
-        let asked = Instant::now();
-        let held = self
-            .outbox
-            .lease(&self.holder, self.settings.lease_ttl)
-            .await;
-        self.renewed = held.as_ref().is_ok_and(|held| *held).then_some(asked);
-        metrics::gauge!("loms_relay_lease_held").set(if self.renewed.is_some() {
-            1.0
-        } else {
-            0.0
-        });
-        held
-    }
-
-    /// With a recent lease (renewing it first if need be), hands the next batch over — the one read
-    /// ahead, or a fresh read — while reading the batch after it.
-    pub(crate) async fn step(&mut self, pipeline: &mut Pipeline) -> Result<Step, RepoError> {
-        let recent = self
-            .renewed
-            .is_some_and(|at| at.elapsed() < self.renewal_period());
-        if !recent && !self.renew_lease().await? {
-            pipeline.ahead.clear();
-            return Ok(Step::Standby);
+    /// One step of a tenure: takes it over if the producer has not yet, else publishes the next batch —
+    /// the one read ahead, or a fresh read — in one transaction, while reading the batch after it.
+    pub(crate) async fn step(
+        &mut self,
+        pipeline: &mut Pipeline,
+        tenure: Tenure,
+    ) -> Result<Step, StepError> {
+        if pipeline.ready != Some(tenure.term) {
+            return self.take_over(pipeline, tenure).await;
         }
         let batch = match std::mem::take(&mut pipeline.ahead) {
             ahead if !ahead.is_empty() => ahead,
             _ => {
-                self.outbox
-                    .pending(self.settings.batch, &pipeline.held(&[]))
-                    .await?
+                let skip = pipeline.held(&[]);
+                self.outbox.pending(self.settings.batch, &skip).await?
             }
         };
         if batch.is_empty() {
@@ -162,108 +176,257 @@ impl Relay {
         }
         let count = batch.len();
         let held = pipeline.held(&batch);
-        // Only behind a full batch can more be waiting: then the next read overlaps the hand-over.
+        // Only behind a full batch can more be waiting: then the next read overlaps the commit.
         let read_ahead = async {
             if count < self.settings.batch {
                 return Ok(Vec::new());
             }
             self.outbox.pending(self.settings.batch, &held).await
         };
-        let (acks, ahead) = tokio::join!(self.publisher.send(&batch), read_ahead);
-        pipeline.in_flight.push_back(InFlight {
-            events: batch,
-            acks,
-        });
-        pipeline.ahead = ahead?;
-        let more = !pipeline.ahead.is_empty();
-        Ok(Step::HandedOver { count, more })
+        // Until the transaction ends cleanly, the producer is in doubt: dropped with this step, it must
+        // take over again.
+        pipeline.ready = None;
+        let published = self.publisher.publish(&batch, tenure.term, tenure.until);
+        let (published, ahead) = tokio::join!(published, read_ahead);
+        let outcome = match &published {
+            Ok(_) => "committed",
+            Err(PublishError::Aborted(_)) => "aborted",
+            Err(PublishError::Fenced | PublishError::Failed(_)) => "failed",
+        };
+        metrics::counter!("loms_relay_transactions_total", "outcome" => outcome).increment(1);
+        match published {
+            Ok(ends) => {
+                pipeline.ready = Some(tenure.term);
+                pipeline.committed(&batch, &ends);
+                pipeline.ahead = ahead?;
+                let more = !pipeline.ahead.is_empty();
+                Ok(Step::Committed { count, more })
+            }
+            Err(error) => {
+                if let PublishError::Aborted(_) = error {
+                    pipeline.ready = Some(tenure.term);
+                }
+                if let PublishError::Fenced = error {
+                    metrics::counter!("loms_relay_fenced_total").increment(1);
+                }
+                Err(error.into())
+            }
+        }
     }
 
-    /// Takes in an answered batch: returns the positions to take out of the outbox — the acknowledged
-    /// events, except those of an order with a failed event in this batch or an earlier one still
-    /// blocking — and how many events failed. After a failure, the batch read ahead is dropped.
-    pub(crate) fn settle(
-        &self,
+    /// Starts the tenure's producer, fencing the one before, and takes out of the outbox what the
+    /// topic shows was published since the lease's offsets.
+    async fn take_over(
+        &mut self,
         pipeline: &mut Pipeline,
-        events: &[OrderEvent],
-        results: Vec<Result<(), PublishError>>,
-    ) -> (Vec<i64>, usize) {
-        let sent = acknowledged(events, &results, &mut pipeline.blocked);
-        let failed = events.len() - sent.len();
-        if let Some(error) = results.into_iter().find_map(Result::err) {
-            metrics::counter!("loms_relay_failed_events_total").increment(failed as u64);
-            tracing::warn!(failed, %error, "events not published; sending them again");
-            pipeline.ahead.clear();
-        }
-        if pipeline.is_empty() {
-            pipeline.blocked.clear();
-        }
-        pipeline.leaving.extend(&sent);
-        (sent, failed)
+        tenure: Tenure,
+    ) -> Result<Step, StepError> {
+        pipeline.ready = None;
+        pipeline.ahead.clear();
+        let from = self.outbox.published_offsets(&self.lease).await?;
+        let published = self.publisher.take_over(&from, tenure.until).await;
+        let published = match published {
+            Err(PublishError::Fenced) => {
+                metrics::counter!("loms_relay_fenced_total").increment(1);
+                return Err(PublishError::Fenced.into());
+            }
+            other => other?,
+        };
+        let forgotten = self
+            .outbox
+            .forget(&published.event_ids, &self.lease, &published.ends)
+            .await?;
+        tracing::info!(
+            term = tenure.term,
+            found = published.event_ids.len(),
+            forgotten,
+            "relay took over: the events a predecessor published are out of the outbox"
+        );
+        pipeline.ready = Some(tenure.term);
+        Ok(Step::TookOver { forgotten })
     }
 
-    /// Runs until `stop` turns true: hands batches over — at once while events wait, every `poll`
-    /// otherwise, backing off after failures up to [`MAX_BACKOFF`] or a third of the lease, whichever is
-    /// shorter — takes the acknowledged ones out of
-    /// the outbox, renews the lease, and, beside all that, reports the lag, which goes on while
-    /// batches wait out an outage. Stopping drops the batches in flight — the next holder sends their
-    /// events again — and gives the lease up.
+    /// Runs until `stop` turns true: renews the lease beside the publishing ([`keep_lease`]), reports
+    /// the lag, and while the lease is held, steps — at once while events wait, every `poll` otherwise,
+    /// backing off after failures up to [`MAX_BACKOFF`] or a third of the lease, whichever is shorter.
+    /// Stopping drops the step in flight, then the producer, and only then gives the lease up.
     pub(crate) async fn run(self, stop: watch::Receiver<bool>) {
-        tracing::info!(holder = %self.holder, settings = ?self.settings, "outbox relay running");
+        tracing::info!(holder = %self.holder, lease = %self.lease, settings = ?self.settings, "outbox relay running");
+        let (tenure, tenures) = watch::channel(None);
+        let keeper = Keeper {
+            outbox: self.outbox.clone(),
+            lease: self.lease.clone(),
+            holder: self.holder.clone(),
+            settings: self.settings,
+        };
         let outbox = self.outbox.clone();
-        tokio::join!(self.publish(stop.clone()), report_lag(outbox, stop));
+        tokio::join!(
+            keeper.keep(&tenure, stop.clone()),
+            self.publish(tenures, stop.clone()),
+            report_lag(outbox, stop)
+        );
+        if tenure.borrow().is_some() {
+            keeper.release().await;
+        }
         tracing::info!("outbox relay stopped");
     }
 
-    async fn publish(mut self, mut stop: watch::Receiver<bool>) {
+    /// The publishing side of [`Relay::run`].
+    async fn publish(
+        mut self,
+        mut tenures: watch::Receiver<Option<Tenure>>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         let mut pipeline = Pipeline::default();
-        let mut deletions = JoinSet::new();
+        let mut deletions: JoinSet<Taken> = JoinSet::new();
         let written = self.outbox.written();
-        let mut pace = Pace::new(self.settings.poll, MAX_BACKOFF.min(self.renewal_period()));
+        let renewal = self.settings.lease_ttl / 3;
+        let mut pace = Pace::new(self.settings.poll, MAX_BACKOFF.min(renewal));
         loop {
-            let renew_at = self.renewed.map(|at| at + self.renewal_period());
+            if deletions.is_empty() {
+                if let Some((positions, offsets)) = pipeline.next_taking_out() {
+                    let (outbox, lease) = (self.outbox.clone(), self.lease.clone());
+                    deletions.spawn(take_out(outbox, lease, positions, offsets));
+                }
+            }
+            let held = (*tenures.borrow_and_update()).filter(|t| t.until > Instant::now());
+            let Some(tenure) = held else {
+                // Not (or no longer) the holder: the producer goes, so it cannot publish late.
+                if pipeline.may_produce {
+                    self.publisher.retire().await;
+                    pipeline.retired();
+                }
+                tokio::select! {
+                    biased;
+                    () = stopped(&mut stop) => break,
+                    _ = tenures.changed() => {}
+                    Some(taken) = deletions.join_next(), if !deletions.is_empty() => pipeline.taken(taken),
+                }
+                continue;
+            };
             tokio::select! {
                 biased;
                 () = stopped(&mut stop) => break,
-                (events, results) = pipeline.next_answer(), if !pipeline.is_empty() => {
-                    let (sent, failed) = self.settle(&mut pipeline, &events, results);
-                    pace.settled(failed, pipeline.is_empty());
-                    if !sent.is_empty() {
-                        deletions.spawn(take_out(self.outbox.clone(), sent));
-                    }
-                }
-                Some(deleted) = deletions.join_next(), if !deletions.is_empty() => match deleted {
-                    Ok(positions) => positions.iter().for_each(|p| { pipeline.leaving.remove(p); }),
-                    // Not knowing which events it took out, read them all again: at worst some go
-                    // out twice.
-                    Err(_) => pipeline.leaving.clear(),
-                },
-                _ = sleep_until(renew_at), if renew_at.is_some() => {
-                    if let Err(error) = self.renew_lease().await {
-                        tracing::warn!(error = %telemetry::error_chain(&error), "cannot renew the relay lease");
-                    }
-                }
-                // On standby a wake-up would only ask for the lease again: the poll does that.
-                () = written.notified(), if self.renewed.is_some() => pace.woken(),
-                _ = tokio::time::sleep_until(pace.next_read), if pipeline.accepts(self.settings.batch) => {
-                    let step = self.step(&mut pipeline).await;
+                _ = tenures.changed() => {}
+                Some(taken) = deletions.join_next(), if !deletions.is_empty() => pipeline.taken(taken),
+                () = written.notified() => pace.woken(),
+                () = tokio::time::sleep_until(tenure.until) => {}
+                () = tokio::time::sleep_until(pace.next_read) => {
+                    pipeline.may_produce = true;
+                    let step = self.step(&mut pipeline, tenure);
+                    let Some(step) = until_lost(step, tenure, &mut tenures, &mut stop).await else {
+                        // dropped mid-step: whatever it was doing, the producer is in doubt
+                        pipeline.ready = None;
+                        continue;
+                    };
                     pace.stepped(&step, self.settings.batch);
                 }
             }
         }
-        self.release_lease().await;
+        // The step in flight is dropped; the producer goes before the lease is given up.
+        if pipeline.may_produce {
+            self.publisher.retire().await;
+        }
+    }
+}
+
+/// Runs `step` until it ends, the lease's deadline passes (an error), the tenure is lost, or `stop`
+/// turns true (`None` for the last two).
+async fn until_lost<T>(
+    step: impl std::future::Future<Output = Result<T, StepError>>,
+    tenure: Tenure,
+    tenures: &mut watch::Receiver<Option<Tenure>>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Result<T, StepError>> {
+    let step = tokio::time::timeout_at(tenure.until, step);
+    tokio::pin!(step);
+    loop {
+        tokio::select! {
+            biased;
+            () = stopped(stop) => return None,
+            changed = tenures.changed() => {
+                let lost = changed.is_err()
+                    || tenures.borrow_and_update().is_none_or(|t| t.term != tenure.term);
+                if lost {
+                    return None;
+                }
+            }
+            done = &mut step => return Some(done.unwrap_or(Err(StepError::LeaseRanOut))),
+        }
+    }
+}
+
+/// Takes and renews the relay's lease.
+struct Keeper {
+    outbox: Arc<dyn Outbox>,
+    lease: String,
+    holder: String,
+    settings: RelaySettings,
+}
+
+impl Keeper {
+    /// Until `stop`: renews the lease every third of its TTL while held, asks for it every `poll` while
+    /// another replica holds it, and publishes on `tenure` what is held. A failed renewal keeps the
+    /// tenure, which lapses at its deadline unless a later renewal succeeds.
+    async fn keep(&self, tenure: &watch::Sender<Option<Tenure>>, mut stop: watch::Receiver<bool>) {
+        keep_lease(self, tenure, &mut stop).await;
     }
 
-    /// Gives the lease up, if held, so that another replica takes over at once rather than after it
-    /// expires (a rolling restart). The batches dropped in flight may still land afterwards: they only
-    /// repeat events the next holder sends again, in the same order (see the module doc).
-    async fn release_lease(&mut self) {
-        if self.renewed.take().is_none() {
-            return;
-        }
+    /// Gives the lease up, so that another replica takes over at once rather than after it expires (a
+    /// rolling restart).
+    async fn release(&self) {
         metrics::gauge!("loms_relay_lease_held").set(0.0);
-        if let Err(error) = self.outbox.release(&self.holder).await {
+        if let Err(error) = self.outbox.release(&self.lease, &self.holder).await {
             tracing::warn!(error = %telemetry::error_chain(&error), "cannot give up the relay lease; it expires on its own");
+        }
+    }
+}
+
+/// The loop of [`Keeper::keep`].
+async fn keep_lease(
+    keeper: &Keeper,
+    tenure: &watch::Sender<Option<Tenure>>,
+    stop: &mut watch::Receiver<bool>,
+) {
+    let RelaySettings {
+        poll, lease_ttl, ..
+    } = keeper.settings;
+    let renewal = lease_ttl / 3;
+    let mut backoff = poll;
+    loop {
+        let asked = Instant::now();
+        let answer = tokio::select! {
+            biased;
+            () = stopped(stop) => return,
+            answer = keeper.outbox.lease(&keeper.lease, &keeper.holder, lease_ttl) => answer,
+        };
+        let next = match answer {
+            Ok(Some(term)) => {
+                backoff = poll;
+                tenure.send_replace(Some(Tenure {
+                    term,
+                    until: asked + lease_ttl,
+                }));
+                asked + renewal
+            }
+            Ok(None) => {
+                backoff = poll;
+                tenure.send_if_modified(|held| held.take().is_some());
+                Instant::now() + poll
+            }
+            Err(error) => {
+                tracing::warn!(error = %telemetry::error_chain(&error), "cannot renew the relay lease");
+                let pause = backoff.min(renewal);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                Instant::now() + pause
+            }
+        };
+        let held = tenure.borrow().is_some_and(|t| t.until > Instant::now());
+        metrics::gauge!("loms_relay_lease_held").set(if held { 1.0 } else { 0.0 });
+        tokio::select! {
+            biased;
+            () = stopped(stop) => return,
+            () = tokio::time::sleep_until(next) => {}
         }
     }
 }
@@ -271,12 +434,4 @@ impl Relay {
 /// Returns once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
-}
-
-/// Sleeps until `at`, or for ever.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }

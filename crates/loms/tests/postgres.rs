@@ -14,7 +14,8 @@ async fn fresh() -> (PgStore, TestDatabase) {
 
 loms::storage_suite!(fresh(), TestDatabase::drop_now);
 
-/// The relay's lease: one holder at a time, renewable by it, free for another once it expired.
+/// The relay's lease: one holder at a time, renewable by it, free for another once it expired; its
+/// term grows with every takeover and stays with a renewal.
 #[tokio::test]
 async fn the_relay_lease_has_one_holder_until_it_expires() {
     use loms::ports::Outbox;
@@ -24,40 +25,59 @@ async fn the_relay_lease_has_one_holder_until_it_expires() {
     let (long, short) = (Duration::from_secs(600), Duration::from_millis(300));
     let held = |holder: &'static str, ttl| {
         let store = store.clone();
-        async move { store.lease(holder, ttl).await.expect("lease query") }
+        async move { store.lease("t", holder, ttl).await.expect("lease query") }
     };
-    assert!(held("a", long).await, "a free lease is taken");
-    assert!(!held("b", long).await, "a running lease is not");
-    assert!(
+    assert_eq!(held("a", long).await, Some(1), "a free lease is taken");
+    assert_eq!(held("b", long).await, None, "a running lease is not");
+    assert_eq!(
         held("a", short).await,
-        "its holder renews it (now for a short while)"
+        Some(1),
+        "its holder renews it (now for a short while), in the same term"
     );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !held("b", long).await {
+    let taken = loop {
+        if let Some(term) = held("b", long).await {
+            break term;
+        }
         assert!(Instant::now() < deadline, "the lease never expired");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(!held("a", long).await, "the old holder lost it");
+    };
+    assert_eq!(taken, 2, "taken over: a new term");
+    assert_eq!(held("a", long).await, None, "the old holder lost it");
+    assert_eq!(
+        store.lease("u", "a", long).await.expect("lease query"),
+        Some(1),
+        "another lease is another row"
+    );
     database.drop_now();
 }
 
-/// A released lease is free at once for another holder; only its holder can release it.
+/// A released lease is free at once for another holder, in a new term; only its holder can release it.
 #[tokio::test]
 async fn a_released_relay_lease_is_free_at_once() {
     use loms::ports::Outbox;
     use std::time::Duration;
     let (store, database) = fresh().await;
     let long = Duration::from_secs(600);
-    assert!(store.lease("a", long).await.expect("lease query"));
-    store.release("b").await.expect("release query");
-    assert!(
-        !store.lease("b", long).await.expect("lease query"),
+    let lease = |holder| store.lease("t", holder, long);
+    assert_eq!(lease("a").await.expect("lease query"), Some(1));
+    store.release("t", "b").await.expect("release query");
+    assert_eq!(
+        lease("b").await.expect("lease query"),
+        None,
         "another holder cannot release it"
     );
-    store.release("a").await.expect("release query");
-    assert!(
-        store.lease("b", long).await.expect("lease query"),
-        "released: taken at once"
+    store.release("t", "a").await.expect("release query");
+    assert_eq!(
+        lease("b").await.expect("lease query"),
+        Some(2),
+        "released: taken at once, in a new term"
+    );
+    store.release("t", "b").await.expect("release query");
+    assert_eq!(
+        lease("b").await.expect("lease query"),
+        Some(3),
+        "taken again after giving it up: a new term, for whoever held it in between"
     );
     database.drop_now();
 }

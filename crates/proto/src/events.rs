@@ -15,6 +15,9 @@ pub const CONTENT_TYPE: &str = "application/x-protobuf; proto=route256.loms.v1.O
 pub const EVENT_ID_HEADER: &str = "event-id";
 /// The header that repeats the id of the request that caused the change.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The header naming the term of loms's relay lease whose transaction published the record: it grows
+/// with each handover, so a reader sees in the topic which tenure wrote what.
+pub const RELAY_TERM_HEADER: &str = "relay-term";
 
 /// Why a record's value is not an order event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -1,176 +1,229 @@
-//! The relay's brokers: Apache Kafka through librdkafka, with an idempotent producer.
+//! The relay's brokers: Apache Kafka through librdkafka, with one transactional producer per lease.
 //!
 //! What each setting is for:
-//! - `enable.idempotence`: the brokers drop a retried batch they already wrote and refuse one that
-//!   arrives out of sequence, so librdkafka's retries neither duplicate nor reorder a partition. It
-//!   implies at most 5 requests in flight per broker.
+//! - `transactional.id` = `loms-relay-<lease>`: every replica relaying one outbox to one topic uses the
+//!   same id, so the producer a new holder starts (`init_transactions`) fences the one before it — the
+//!   coordinator aborts its open transaction and the partitions refuse its epoch — however long that
+//!   one was paused. Transactions imply `enable.idempotence`: a retried request is neither written
+//!   twice nor out of order.
+//! - `transaction.timeout.ms` = the lease's TTL (at least 1 s, librdkafka's floor): a step never outlives
+//!   its lease, so a transaction open longer belongs to a holder that stalled; the coordinator aborts
+//!   it rather than let it hold back every `read_committed` reader of its partitions (their last stable
+//!   offset) until a successor fences it. librdkafka caps each record's delivery time by it too.
 //! - `acks=all`: a write counts once every in-sync replica has it; the topic's `min.insync.replicas=2`
 //!   makes the brokers refuse (and librdkafka retry) a write that fewer than two replicas would hold.
-//! - `message.timeout.ms=0` (no limit): while the cluster is unreachable librdkafka keeps retrying,
-//!   backing off, rather than failing an event — a timed-out event could leave a gap that a later
-//!   event of its order jumps over.
-//! - `enable.gapless.guarantee`: any other error that could leave such a gap stops the producer instead
-//!   (a fatal error); the next [`EventPublisher::send`] after the failure was reported builds a new one.
-//! - An event librdkafka refuses as it is enqueued (too large, say) holds every later send back —
-//!   they fail at once — until its batch's acknowledgements are read: batches go out before earlier
-//!   ones are answered, and a later event of its order must not be written first.
+//! - `queue.buffering.max.messages` = 20,000: what librdkafka may hold unsent, about 10 MB of
+//!   records; a larger transaction waits for room (within its deadline), it is not refused.
 //! - `partitioner=murmur2_random`: the Java client's partitioner, so every producer puts one order's
 //!   events on one partition.
-//! - `linger.ms=25`: a batch waits up to 25 ms for company. Fewer, larger requests cost the brokers
-//!   less: at 250 events/s on two cores, the `acks=all` wait had a p99 of 136 ms with 2 ms of linger
-//!   and 58 ms with 25 (`events-load paced`, BENCHMARKS.md).
+//! - `linger.ms=25`: records wait up to 25 ms for company within a transaction; its commit sends what
+//!   waits at once, so the linger never delays an event's publication.
 //!
-//! Dropping the publisher drops what is in flight (rdkafka purges it): those events are unmarked and the
-//! next relay sends them again.
+//! Reading back ([`EventPublisher::take_over`]): a `read_committed` consumer, assigned (no group), reads
+//! each partition from the lease's offset to its end and collects the `event-id` headers. A partition
+//! without an offset is read from its start when the lease has offsets for others (it was added since),
+//! and not at all before the lease's first tenure (nothing of the lease's can be there). It trusts that
+//! only the relay writes the topic transactionally: another writer's open transaction would end the
+//! read early (the last stable offset), and what the relay committed past it would be sent again.
 //!
 //! Each event is one record as the contract frames it (`OrderStatusChanged` in `proto/`,
 //! [`route256_proto::events`]): key = the order id in decimal, value = the message in binary protobuf,
-//! headers `content-type`, `event-id` and `x-request-id`.
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+//! headers `content-type`, `event-id`, `x-request-id` and `relay-term` (the lease's term that
+//! published it).
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::time::Instant;
 
 use route256_proto::events::{
-    CONTENT_TYPE, CONTENT_TYPE_HEADER, EVENT_ID_HEADER, REQUEST_ID_HEADER,
+    CONTENT_TYPE, CONTENT_TYPE_HEADER, EVENT_ID_HEADER, RELAY_TERM_HEADER, REQUEST_ID_HEADER,
 };
 use route256_proto::loms as pb;
 
-use crate::domain::{OrderEvent, OrderId};
-use crate::ports::{Acks, EventPublisher, PublishError};
+use crate::domain::OrderEvent;
+use crate::ports::{EventPublisher, Offsets, PublishError, Published, Term};
 
-/// Publishes order events to one topic.
+/// What librdkafka may hold unsent (see the module doc).
+const QUEUE_LIMIT: usize = 20_000;
+
+/// Publishes order events to one topic, in transactions.
 pub(crate) struct KafkaEventPublisher {
-    config: ClientConfig,
+    producer_config: ClientConfig,
+    reader_config: ClientConfig,
     topic: String,
-    /// The producer in use; `None` after a fatal error, until the next send builds another. Shared with
-    /// the acknowledgements in flight, which find out about fatal errors.
-    producer: Arc<Mutex<Option<FutureProducer>>>,
-    /// Set from an event's failure to enqueue until the acknowledgements of its batch, which report
-    /// it, are read: meanwhile every send fails at once, so no later event of its order — in a later
-    /// batch — is written before the relay knows. (A relay that drops those acknowledgements unread
-    /// is stopping, with this publisher.)
-    unreported_failure: Arc<AtomicBool>,
+    /// The producer of the current tenure, once it took over.
+    producer: Option<Arc<FutureProducer>>,
 }
 
 impl KafkaEventPublisher {
-    /// A publisher to `topic` on the cluster of `brokers` (`host:port,…`). Connecting happens in the
-    /// background: an unreachable cluster delays deliveries, it does not fail this.
-    pub(crate) fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
-        let mut config = ClientConfig::new();
-        config
+    /// A publisher to `topic` on the cluster of `brokers` (`host:port,…`) for the lease `lease`, whose
+    /// holder has `lease_ttl` to act. Nothing connects before [`EventPublisher::take_over`].
+    pub(crate) fn new(
+        brokers: &str,
+        topic: &str,
+        lease: &str,
+        lease_ttl: Duration,
+    ) -> Result<Self, KafkaError> {
+        let transaction_timeout = lease_ttl.max(Duration::from_secs(1)).as_millis();
+        let mut producer_config = ClientConfig::new();
+        producer_config
             .set("bootstrap.servers", brokers)
             .set("client.id", "loms-relay")
+            .set("transactional.id", format!("loms-relay-{lease}"))
+            .set("transaction.timeout.ms", transaction_timeout.to_string())
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", "0")
-            .set("enable.gapless.guarantee", "true")
+            .set("queue.buffering.max.messages", QUEUE_LIMIT.to_string())
             .set("partitioner", "murmur2_random")
             .set("linger.ms", "25")
             .set("retry.backoff.ms", "100")
             .set("retry.backoff.max.ms", "1000");
-        let producer = config.create()?;
+        let mut reader_config = ClientConfig::new();
+        reader_config
+            .set("bootstrap.servers", brokers)
+            .set("client.id", "loms-relay-reader")
+            .set("group.id", format!("loms-relay-{lease}"))
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest");
+        // Both are checked here, so that a bad setting fails at start rather than at the first tenure.
+        drop(producer_config.create::<FutureProducer>()?);
+        drop(reader_config.create::<BaseConsumer>()?);
         Ok(Self {
-            config,
+            producer_config,
+            reader_config,
             topic: topic.to_owned(),
-            producer: Arc::new(Mutex::new(Some(producer))),
-            unreported_failure: Arc::default(),
+            producer: None,
         })
     }
 
-    /// The producer in use, or a new one after a fatal error.
-    fn producer(&self) -> Result<FutureProducer, PublishError> {
-        let mut slot = self
-            .producer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(producer) = slot.as_ref() {
-            return Ok(producer.clone());
-        }
-        let producer: FutureProducer = self
-            .config
-            .create()
-            .map_err(|e| PublishError(format!("cannot create a producer: {e}")))?;
-        *slot = Some(producer.clone());
-        Ok(producer)
-    }
-
-    /// Hands `events` to librdkafka in order, all before any delivery is awaited, so that it can batch
-    /// them; after an order's event failed to enqueue, its later events are not enqueued at all.
-    async fn hand_over(
-        &self,
-        producer: &FutureProducer,
-        events: &[OrderEvent],
-    ) -> Vec<Result<DeliveryFuture, PublishError>> {
-        let mut failed_orders: HashSet<OrderId> = HashSet::new();
-        let mut deliveries = Vec::with_capacity(events.len());
-        for event in events {
-            let delivery = if failed_orders.contains(&event.order_id) {
-                Err(PublishError("an earlier event of the order failed".into()))
-            } else {
-                self.enqueue(producer, event).await
-            };
-            if delivery.is_err() {
-                failed_orders.insert(event.order_id);
-            }
-            deliveries.push(delivery);
-        }
-        deliveries
-    }
-
-    /// Hands one event to librdkafka, waiting while its queue is full.
+    /// Hands `events` to librdkafka in order, waiting while its queue is full, until `deadline`.
     async fn enqueue(
         &self,
         producer: &FutureProducer,
-        event: &OrderEvent,
-    ) -> Result<DeliveryFuture, PublishError> {
-        let message = message_of(event);
-        let key = message.key();
-        let value = message
-            .to_value()
-            .map_err(|error| PublishError(format!("not an event of the contract: {error}")))?;
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: CONTENT_TYPE_HEADER,
-                value: Some(CONTENT_TYPE),
-            })
-            .insert(Header {
-                key: EVENT_ID_HEADER,
-                value: Some(event.event_id.as_str()),
-            })
-            .insert(Header {
-                key: REQUEST_ID_HEADER,
-                value: Some(event.request_id.as_str()),
-            });
-        let mut record = FutureRecord::to(&self.topic)
-            .key(&key)
-            .payload(&value)
-            .headers(headers);
-        loop {
-            match producer.send_result(record) {
-                Ok(delivery) => return Ok(delivery),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                    record = returned;
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+        events: &[OrderEvent],
+        term: Term,
+        deadline: Instant,
+    ) -> Result<Vec<DeliveryFuture>, String> {
+        let term = term.to_string();
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
+            let message = message_of(event);
+            let key = message.key();
+            let value = message
+                .to_value()
+                .map_err(|error| format!("not an event of the contract: {error}"))?;
+            let headers = OwnedHeaders::new_with_capacity(4)
+                .insert(Header {
+                    key: CONTENT_TYPE_HEADER,
+                    value: Some(CONTENT_TYPE),
+                })
+                .insert(Header {
+                    key: EVENT_ID_HEADER,
+                    value: Some(event.event_id.as_str()),
+                })
+                .insert(Header {
+                    key: REQUEST_ID_HEADER,
+                    value: Some(event.request_id.as_str()),
+                })
+                .insert(Header {
+                    key: RELAY_TERM_HEADER,
+                    value: Some(term.as_str()),
+                });
+            let mut record = FutureRecord::to(&self.topic)
+                .key(&key)
+                .payload(&value)
+                .headers(headers);
+            let delivery = loop {
+                match producer.send_result(record) {
+                    Ok(delivery) => break delivery,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                        if Instant::now() >= deadline {
+                            return Err("the producer's queue stayed full".into());
+                        }
+                        record = returned;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((error, _)) => return Err(format!("cannot enqueue: {error}")),
                 }
-                Err((error, _)) => return Err(PublishError(format!("cannot enqueue: {error}"))),
-            }
+            };
+            deliveries.push(delivery);
         }
+        Ok(deliveries)
+    }
+
+    /// After a transaction failed before or at its commit: aborts it when librdkafka says it can be;
+    /// otherwise, or when the abort fails, the producer is dropped.
+    async fn fail(
+        &mut self,
+        producer: Arc<FutureProducer>,
+        error: KafkaError,
+        deadline: Instant,
+    ) -> PublishError {
+        let abortable = match &error {
+            KafkaError::Transaction(error) => error.txn_requires_abort(),
+            // enqueueing failed, or the queue stayed full: the transaction is open with what went in
+            other => matches!(other, KafkaError::MessageProduction(_)),
+        };
+        let outcome = if fenced(&error) {
+            drop(producer);
+            PublishError::Fenced
+        } else if abortable {
+            let aborted = blocking(deadline, move |timeout| producer.abort_transaction(timeout));
+            match aborted.await {
+                Ok(Ok(())) => return PublishError::Aborted(error.to_string()),
+                Ok(Err(abort)) if fenced(&abort) => PublishError::Fenced,
+                Ok(Err(abort)) => PublishError::Failed(format!("{error}; then the abort: {abort}")),
+                Err(abort) => PublishError::Failed(format!("{error}; then the abort: {abort}")),
+            }
+        } else {
+            drop(producer);
+            PublishError::Failed(error.to_string())
+        };
+        self.retire().await;
+        outcome
     }
 }
 
-/// Drops `producer` from `slot` if it stopped for good, so that the next send starts a new one.
-fn discard_if_fatal(slot: &Mutex<Option<FutureProducer>>, producer: &FutureProducer) {
-    if let Some((code, reason)) = producer.client().fatal_error() {
-        tracing::error!(?code, %reason, "kafka producer stopped; starting a new one");
-        *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+/// Whether `error` says a newer producer of the lease took over.
+fn fenced(error: &KafkaError) -> bool {
+    let code = match error {
+        KafkaError::Transaction(error) => error.code(),
+        other => match other.rdkafka_error_code() {
+            Some(code) => code,
+            None => return false,
+        },
+    };
+    matches!(
+        code,
+        RDKafkaErrorCode::Fenced
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
+    )
+}
+
+/// Runs `call` on a blocking thread with the time left until `deadline` (librdkafka's transactional
+/// calls block); fails at once when none is left.
+async fn blocking<T: Send + 'static>(
+    deadline: Instant,
+    call: impl FnOnce(Duration) -> T + Send + 'static,
+) -> Result<T, PublishError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(PublishError::Failed("the lease ran out".into()));
     }
+    tokio::task::spawn_blocking(move || call(left))
+        .await
+        .map_err(|error| PublishError::Failed(format!("a blocking call failed: {error}")))
 }
 
 /// An event as the contract's message.
@@ -184,117 +237,255 @@ pub(crate) fn message_of(event: &OrderEvent) -> pb::OrderStatusChanged {
     }
 }
 
-#[async_trait]
-impl EventPublisher for KafkaEventPublisher {
-    async fn send(&self, events: &[OrderEvent]) -> Acks {
-        if self.unreported_failure.load(Ordering::Acquire) {
-            let error =
-                PublishError("an earlier event failed; the relay has not seen it yet".into());
-            return failed_at_once(events, &error);
-        }
-        let producer = match self.producer() {
-            Ok(producer) => producer,
-            Err(error) => return failed_at_once(events, &error),
-        };
-        let deliveries = self.hand_over(&producer, events).await;
-        let enqueue_failed = deliveries.iter().any(Result::is_err);
-        if enqueue_failed {
-            self.unreported_failure.store(true, Ordering::Release);
-        }
-        let (slot, unreported) = (self.producer.clone(), self.unreported_failure.clone());
-        Box::pin(async move {
-            let mut results = Vec::with_capacity(deliveries.len());
-            for delivery in deliveries {
-                results.push(match delivery {
-                    Ok(delivery) => match delivery.await {
-                        Ok(Ok(_)) => Ok(()),
-                        Ok(Err((error, _))) => Err(PublishError(error.to_string())),
-                        Err(_) => Err(PublishError("the producer went away".into())),
-                    },
-                    Err(error) => Err(error),
-                });
-            }
-            // Replaced only here, where the failure is reported: the relay hands nothing more over
-            // until it has seen this batch's failure, so no later event overtakes a failed one.
-            if results.iter().any(Result::is_err) {
-                discard_if_fatal(&slot, &producer);
-            }
-            if enqueue_failed {
-                unreported.store(false, Ordering::Release);
-            }
-            results
-        })
+/// The committed records of `topic` from `from` to its end (see the module doc), within `timeout`.
+fn read_back(
+    config: &ClientConfig,
+    topic: &str,
+    from: &Offsets,
+    timeout: Duration,
+) -> Result<Published, KafkaError> {
+    let deadline = std::time::Instant::now() + timeout;
+    let left = || deadline.saturating_duration_since(std::time::Instant::now());
+    let reader: BaseConsumer = config.create()?;
+    let metadata = reader.fetch_metadata(Some(topic), left())?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    if partitions.is_empty() {
+        return Err(KafkaError::MetadataFetch(
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+        ));
     }
+    let mut ends = Offsets::new();
+    let mut assignment = TopicPartitionList::new();
+    for &partition in &partitions {
+        let (low, high) = reader.fetch_watermarks(topic, partition, left())?;
+        let start = match from.get(&partition) {
+            Some(&offset) => offset.clamp(low, high),
+            None if from.is_empty() => high,
+            None => low,
+        };
+        ends.insert(partition, start);
+        if start < high {
+            assignment.add_partition_offset(topic, partition, Offset::Offset(start))?;
+        }
+    }
+    let mut event_ids = Vec::new();
+    let mut reading: BTreeMap<i32, ()> = assignment
+        .elements()
+        .iter()
+        .map(|e| (e.partition(), ()))
+        .collect();
+    if !reading.is_empty() {
+        reader.assign(&assignment)?;
+    }
+    while !reading.is_empty() {
+        let wait = left();
+        if wait.is_zero() {
+            return Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::OperationTimedOut,
+            ));
+        }
+        match reader.poll(wait.min(Duration::from_millis(100))) {
+            None => {}
+            Some(Ok(record)) => {
+                let ids = record.headers().into_iter().flat_map(|h| h.iter());
+                let id = ids
+                    .filter(|h| h.key == EVENT_ID_HEADER)
+                    .find_map(|h| h.value.and_then(|v| std::str::from_utf8(v).ok()));
+                event_ids.extend(id.map(str::to_owned));
+                let end = ends.entry(record.partition()).or_default();
+                *end = (*end).max(record.offset() + 1);
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                // the reader's position: past the markers and aborted records too
+                let position = reader.position()?;
+                let at = position
+                    .find_partition(topic, partition)
+                    .and_then(|e| e.offset().to_raw());
+                if let (Some(at), Some(end)) = (at, ends.get_mut(&partition)) {
+                    *end = (*end).max(at);
+                }
+                reading.remove(&partition);
+            }
+            Some(Err(error)) => return Err(error),
+        }
+    }
+    Ok(Published { event_ids, ends })
 }
 
-/// Every event of `events` failed with `error`, answered at once.
-fn failed_at_once(events: &[OrderEvent], error: &PublishError) -> Acks {
-    let results = events.iter().map(|_| Err(error.clone())).collect();
-    Box::pin(std::future::ready(results))
+#[async_trait]
+impl EventPublisher for KafkaEventPublisher {
+    async fn take_over(
+        &mut self,
+        from: &Offsets,
+        deadline: Instant,
+    ) -> Result<Published, PublishError> {
+        self.retire().await;
+        let producer: FutureProducer = self
+            .producer_config
+            .create()
+            .map_err(|e| PublishError::Failed(format!("cannot create a producer: {e}")))?;
+        let producer = Arc::new(producer);
+        self.producer = Some(producer.clone());
+        let initialised = blocking(deadline, move |timeout| producer.init_transactions(timeout));
+        match initialised.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                self.retire().await;
+                return Err(PublishError::Failed(format!("cannot take over: {error}")));
+            }
+            Err(error) => {
+                self.retire().await;
+                return Err(error);
+            }
+        }
+        let (config, topic, from) = (self.reader_config.clone(), self.topic.clone(), from.clone());
+        let read = blocking(deadline, move |timeout| {
+            read_back(&config, &topic, &from, timeout)
+        });
+        match read.await {
+            Ok(Ok(published)) => Ok(published),
+            Ok(Err(error)) => Err(PublishError::Failed(format!(
+                "cannot read the topic back: {error}"
+            ))),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn publish(
+        &mut self,
+        events: &[OrderEvent],
+        term: Term,
+        deadline: Instant,
+    ) -> Result<Offsets, PublishError> {
+        let Some(producer) = self.producer.clone() else {
+            return Err(PublishError::Failed("no producer: not taken over".into()));
+        };
+        if let Err(error) = producer.begin_transaction() {
+            return Err(self.fail(producer, error, deadline).await);
+        }
+        let deliveries = match self.enqueue(&producer, events, term, deadline).await {
+            Ok(deliveries) => deliveries,
+            Err(reason) => {
+                let error = KafkaError::MessageProduction(RDKafkaErrorCode::Fail);
+                tracing::warn!(%reason, "a transaction's records could not all be handed over");
+                return Err(self.fail(producer, error, deadline).await);
+            }
+        };
+        let committing = producer.clone();
+        let committed = blocking(deadline, move |timeout| {
+            committing.commit_transaction(timeout)
+        });
+        match committed.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(self.fail(producer, error, deadline).await),
+            Err(error) => {
+                drop(producer);
+                self.retire().await;
+                return Err(error);
+            }
+        }
+        // Committed: every delivery report is in.
+        let mut ends = Offsets::new();
+        for delivery in deliveries {
+            if let Ok(Ok(delivery)) = delivery.await {
+                let end = ends.entry(delivery.partition).or_default();
+                *end = (*end).max(delivery.offset + 1);
+            }
+        }
+        Ok(ends)
+    }
+
+    async fn retire(&mut self) {
+        let Some(producer) = self.producer.take() else {
+            return;
+        };
+        let gone = Arc::downgrade(&producer);
+        // Destroying a producer can block (librdkafka's threads end).
+        let _ = tokio::task::spawn_blocking(move || drop(producer)).await;
+        // A transactional call in flight on another thread holds it until its own deadline.
+        while gone.strong_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{OrderStatus, RequestId};
+    use crate::domain::{OrderId, OrderStatus, RequestId};
 
-    /// What keeps an acknowledged event on at least two replicas (with the topic's
-    /// `min.insync.replicas=2`) and a retried one from being written twice or out of order.
+    /// What fences an earlier holder, keeps an acknowledged event on at least two replicas (with the
+    /// topic's `min.insync.replicas=2`) and a retried one from being written twice or out of order.
     #[test]
-    fn the_producer_is_idempotent_and_waits_for_every_in_sync_replica() {
-        let publisher = KafkaEventPublisher::new("127.0.0.1:1", "t").expect("a producer");
+    fn the_producer_is_transactional_per_lease_and_waits_for_every_in_sync_replica() {
+        let ttl = Duration::from_millis(2500);
+        let publisher =
+            KafkaEventPublisher::new("127.0.0.1:1", "t", "lease", ttl).expect("a producer");
         for (key, value) in [
+            ("transactional.id", "loms-relay-lease"),
+            ("transaction.timeout.ms", "2500"),
             ("enable.idempotence", "true"),
             ("acks", "all"),
-            ("message.timeout.ms", "0"),
-            ("enable.gapless.guarantee", "true"),
             ("partitioner", "murmur2_random"),
         ] {
-            assert_eq!(publisher.config.get(key), Some(value), "{key}");
+            assert_eq!(publisher.producer_config.get(key), Some(value), "{key}");
         }
-    }
-
-    /// An event of `order`.
-    fn event_of(order: i64) -> OrderEvent {
-        OrderEvent {
-            position: 1,
-            event_id: "0b7c6f1e-8a52-4c4f-9d0e-2f3a4b5c6d7e".into(),
-            order_id: OrderId::try_from(order).expect("positive"),
-            status: OrderStatus::New,
-            moment: std::time::UNIX_EPOCH,
-            request_id: RequestId::parse("r").expect("valid"),
-        }
+        assert_eq!(
+            publisher.reader_config.get("isolation.level"),
+            Some("read_committed")
+        );
+        let short = KafkaEventPublisher::new("127.0.0.1:1", "t", "l", Duration::from_millis(300));
+        let short = short.expect("a producer");
+        assert_eq!(
+            short.producer_config.get("transaction.timeout.ms"),
+            Some("1000"),
+            "librdkafka's floor"
+        );
     }
 
     #[tokio::test]
-    async fn after_an_event_fails_to_enqueue_nothing_goes_out_until_that_is_reported() {
-        // nobody listens there: whatever is enqueued waits for ever
-        let publisher = KafkaEventPublisher::new("127.0.0.1:1", "t").expect("a producer");
-        // no event of the contract: refused as it is enqueued
-        let first = publisher
-            .send(&[OrderEvent {
-                event_id: "not a uuid".into(),
-                ..event_of(7)
-            }])
-            .await;
-        // the order's next event, in the next batch, before the failure was read
-        let second = publisher.send(&[event_of(7)]).await;
-        let second = tokio::time::timeout(Duration::from_secs(10), second).await;
-        let second = second.expect("answered at once: not enqueued");
-        assert!(second[0].is_err(), "{second:?}");
-        assert!(first.await[0].is_err(), "the refusal, now reported");
-        let third = publisher.send(&[event_of(7)]).await;
-        let waiting = tokio::time::timeout(Duration::from_millis(300), third).await;
-        assert!(waiting.is_err(), "reported: sends are enqueued again");
+    async fn publishing_before_taking_over_fails_and_an_unreachable_cluster_ends_at_the_deadline() {
+        let mut publisher =
+            KafkaEventPublisher::new("127.0.0.1:1", "t", "lease", Duration::from_secs(5))
+                .expect("a producer");
+        let event = OrderEvent {
+            position: 1,
+            event_id: "0b7c6f1e-8a52-4c4f-9d0e-2f3a4b5c6d7e".into(),
+            order_id: OrderId::try_from(7).expect("positive"),
+            status: OrderStatus::New,
+            moment: std::time::UNIX_EPOCH,
+            request_id: RequestId::parse("r").expect("valid"),
+        };
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let published = publisher.publish(&[event], 1, deadline).await;
+        assert!(
+            matches!(published, Err(PublishError::Failed(_))),
+            "{published:?}"
+        );
+        let started = Instant::now();
+        let taken = publisher.take_over(&Offsets::new(), deadline).await;
+        assert!(matches!(taken, Err(PublishError::Failed(_))), "{taken:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "bounded by the deadline"
+        );
+        assert!(publisher.producer.is_none(), "the producer is gone");
     }
 
     #[test]
     fn the_value_is_the_contracts_message() {
         let moment = std::time::UNIX_EPOCH + Duration::from_micros(1_796_000_000_123_456);
         let event = OrderEvent {
+            position: 1,
+            event_id: "0b7c6f1e-8a52-4c4f-9d0e-2f3a4b5c6d7e".into(),
+            order_id: OrderId::try_from(42).expect("positive"),
             status: OrderStatus::AwaitingPayment,
             moment,
-            ..event_of(42)
+            request_id: RequestId::parse("r").expect("valid"),
         };
         let message = message_of(&event);
         let value = message.to_value().expect("valid");

@@ -5,7 +5,8 @@
 //! of it. The lock is a std mutex held only for map operations, never across an `.await`. The outbox
 //! lives under the same lock, so a change and its event appear together; sent events are dropped.
 //!
-//! One process owns the memory, so the relay's lease is always granted.
+//! One process owns the memory, so the relay's lease is always granted, and named for this store alone:
+//! two processes in memory relaying to one topic publish independently, neither fencing the other.
 //!
 //! Bounded: the outbox holds at most its limit of events (`LOMS_OUTBOX_MAX_PENDING`, default
 //! [`DEFAULT_OUTBOX_LIMIT`]); a status change that would exceed it is refused ([`BacklogFull`],
@@ -23,8 +24,8 @@ use crate::domain::{
     RequestId, Sku, Stock, StockEffect, Transition, UserId,
 };
 use crate::ports::{
-    Backlog, BacklogFull, NewOrder, OrderRepo, Outbox, Placement, RepoError, Reservation,
-    StaleBatch, StockRepo, TransitionOutcome,
+    advance, Backlog, BacklogFull, NewOrder, Offsets, OrderRepo, Outbox, Placement, RepoError,
+    Reservation, StaleBatch, StockRepo, Term, TransitionOutcome,
 };
 
 #[derive(Debug, Default)]
@@ -44,6 +45,8 @@ struct State {
     outbox_limit: OutboxLimit,
     /// Told of every event written ([`Outbox::written`]).
     written: Arc<Notify>,
+    /// The relay's offsets, by lease ([`Outbox::published_offsets`]).
+    offsets: HashMap<String, Offsets>,
 }
 
 /// How many events the outbox may hold; `None`: no relay runs, and no event is kept.
@@ -95,9 +98,20 @@ impl State {
 }
 
 /// Orders and stock in process memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// Names this store's relay lease: unique per store.
+    id: uuid::Uuid,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            id: uuid::Uuid::new_v4(),
+        }
+    }
 }
 
 impl MemoryStore {
@@ -108,6 +122,7 @@ impl MemoryStore {
                 stocks: stock.into_iter().collect(),
                 ..State::default()
             }),
+            ..Self::default()
         }
     }
 
@@ -285,11 +300,20 @@ impl OrderRepo for MemoryStore {
 
 #[async_trait]
 impl Outbox for MemoryStore {
-    async fn lease(&self, _holder: &str, _ttl: Duration) -> Result<bool, RepoError> {
-        Ok(true)
+    fn lease_of(&self, topic: &str) -> String {
+        format!("{topic}@memory-{}", self.id.simple())
     }
 
-    async fn release(&self, _holder: &str) -> Result<(), RepoError> {
+    async fn lease(
+        &self,
+        _name: &str,
+        _holder: &str,
+        _ttl: Duration,
+    ) -> Result<Option<Term>, RepoError> {
+        Ok(Some(1))
+    }
+
+    async fn release(&self, _name: &str, _holder: &str) -> Result<(), RepoError> {
         Ok(())
     }
 
@@ -301,12 +325,39 @@ impl Outbox for MemoryStore {
         Ok(unsent.take(limit).cloned().collect())
     }
 
-    async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError> {
+    async fn published_offsets(&self, lease: &str) -> Result<Offsets, RepoError> {
+        Ok(self.lock().offsets.get(lease).cloned().unwrap_or_default())
+    }
+
+    async fn mark_sent(
+        &self,
+        positions: &[i64],
+        lease: &str,
+        offsets: &Offsets,
+    ) -> Result<(), RepoError> {
         let mut state = self.lock();
         for position in positions {
             state.outbox.remove(position);
         }
+        advance(state.offsets.entry(lease.to_owned()).or_default(), offsets);
         Ok(())
+    }
+
+    async fn forget(
+        &self,
+        event_ids: &[String],
+        lease: &str,
+        offsets: &Offsets,
+    ) -> Result<u64, RepoError> {
+        let ids: HashSet<&str> = event_ids.iter().map(String::as_str).collect();
+        let mut state = self.lock();
+        let before = state.outbox.len();
+        state
+            .outbox
+            .retain(|_, (event, _)| !ids.contains(event.event_id.as_str()));
+        let taken = before - state.outbox.len();
+        advance(state.offsets.entry(lease.to_owned()).or_default(), offsets);
+        Ok(taken as u64)
     }
 
     fn written(&self) -> Arc<Notify> {
@@ -419,8 +470,14 @@ mod tests {
     async fn the_relay_of_the_one_process_always_has_the_lease() {
         let store = store();
         let ttl = std::time::Duration::from_secs(3);
-        assert!(store.lease("a", ttl).await.expect("answered"));
-        assert!(store.lease("b", ttl).await.expect("answered"));
+        assert_eq!(store.lease("t", "a", ttl).await.expect("answered"), Some(1));
+        assert_eq!(store.lease("t", "b", ttl).await.expect("answered"), Some(1));
+        let other = MemoryStore::default();
+        assert_ne!(
+            store.lease_of("t"),
+            other.lease_of("t"),
+            "two stores in memory never fence each other"
+        );
     }
 
     /// Past its limit the outbox refuses a change before anything changes, and takes changes again
@@ -458,7 +515,8 @@ mod tests {
             .iter()
             .map(|e| e.position)
             .collect();
-        store.mark_sent(&sent).await.expect("taken out");
+        let none = Offsets::new();
+        store.mark_sent(&sent, "t", &none).await.expect("taken out");
         created(&store, order(&[(1, 1)], "")).await;
     }
 

@@ -32,8 +32,8 @@ use crate::domain::{
     OrderStatus, RequestId, Sku, Stock, StockEffect, Transition, UserId,
 };
 use crate::ports::{
-    Backlog, NewOrder, OrderRepo, Outbox, Placement, Reservation, StaleBatch, StockRepo,
-    TransitionOutcome,
+    Backlog, NewOrder, Offsets, OrderRepo, Outbox, Placement, Reservation, StaleBatch, StockRepo,
+    Term, TransitionOutcome,
 };
 
 /// The migrations of `migrations/loms`, embedded in the binary.
@@ -461,31 +461,37 @@ impl OrderRepo for PgStore {
     }
 }
 
-/// The relay's lease row.
-const RELAY_LEASE: &str = "order-events relay";
-
 #[async_trait]
 impl Outbox for PgStore {
-    async fn lease(&self, holder: &str, ttl: Duration) -> Result<bool, RepoError> {
+    /// Every replica on this database relays to `topic` under one lease, named by the topic.
+    fn lease_of(&self, topic: &str) -> String {
+        topic.to_owned()
+    }
+
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<Term>, RepoError> {
         self.db
             .run(async {
                 let client = self.db.client().await?;
-                let held = outbox::take_relay_lease()
-                    .bind(&client, &RELAY_LEASE, &holder, &ttl.as_secs_f64())
+                outbox::take_relay_lease()
+                    .bind(&client, &name, &holder, &ttl.as_secs_f64())
                     .opt()
                     .await
-                    .context("take relay lease")?;
-                Ok(held.is_some())
+                    .context("take relay lease")
             })
             .await
     }
 
-    async fn release(&self, holder: &str) -> Result<(), RepoError> {
+    async fn release(&self, name: &str, holder: &str) -> Result<(), RepoError> {
         self.db
             .run(async {
                 let client = self.db.client().await?;
                 outbox::release_relay_lease()
-                    .bind(&client, &RELAY_LEASE, &holder)
+                    .bind(&client, &name, &holder)
                     .await
                     .context("release relay lease")?;
                 Ok(())
@@ -520,16 +526,65 @@ impl Outbox for PgStore {
             .await
     }
 
-    async fn mark_sent(&self, positions: &[i64]) -> Result<(), RepoError> {
+    async fn published_offsets(&self, lease: &str) -> Result<Offsets, RepoError> {
         self.db
             .run(async {
                 let client = self.db.client().await?;
+                let rows = outbox::relay_offsets()
+                    .bind(&client, &lease)
+                    .all()
+                    .await
+                    .context("read relay offsets")?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| (row.partition, row.next_offset))
+                    .collect())
+            })
+            .await
+    }
+
+    async fn mark_sent(
+        &self,
+        positions: &[i64],
+        lease: &str,
+        offsets: &Offsets,
+    ) -> Result<(), RepoError> {
+        self.db
+            .run(async {
+                let mut client = self.db.client().await?;
+                let tx = client.transaction().await.context("begin")?;
                 outbox::mark_events_sent()
-                    .bind(&client, &positions)
+                    .bind(&tx, &positions)
                     .all()
                     .await
                     .context("mark events sent")?;
-                Ok(())
+                advance_offsets(&tx, lease, offsets).await?;
+                tx.commit().await.context("commit sent events")
+            })
+            .await
+    }
+
+    async fn forget(
+        &self,
+        event_ids: &[String],
+        lease: &str,
+        offsets: &Offsets,
+    ) -> Result<u64, RepoError> {
+        self.db
+            .run(async {
+                let mut client = self.db.client().await?;
+                let tx = client.transaction().await.context("begin")?;
+                // A record not of ours may carry anything: what is no UUID names no event here.
+                let ids: Vec<uuid::Uuid> =
+                    event_ids.iter().filter_map(|id| id.parse().ok()).collect();
+                let taken = outbox::forget_published_events()
+                    .bind(&tx, &ids)
+                    .one()
+                    .await
+                    .context("forget published events")?;
+                advance_offsets(&tx, lease, offsets).await?;
+                tx.commit().await.context("commit forgotten events")?;
+                u64::try_from(taken).stored("events taken out")
             })
             .await
     }
@@ -555,6 +610,23 @@ impl Outbox for PgStore {
             })
             .await
     }
+}
+
+/// Moves the offsets of `lease` forward to `offsets`, inside `tx`.
+async fn advance_offsets(
+    tx: &tokio_postgres::Transaction<'_>,
+    lease: &str,
+    offsets: &Offsets,
+) -> Result<(), RepoError> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let (partitions, next): (Vec<i32>, Vec<i64>) = offsets.iter().unzip();
+    outbox::advance_relay_offsets()
+        .bind(tx, &lease, &partitions, &next)
+        .await
+        .context("advance relay offsets")?;
+    Ok(())
 }
 
 /// What the storage suite sets and reads directly, with the queries of `queries/loms/testing.sql`:

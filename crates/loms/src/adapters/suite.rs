@@ -12,7 +12,8 @@ use crate::domain::{
     IdempotencyKey, Item, OrderItems, OrderStatus, RequestId, Sku, Stock, Transition, UserId,
 };
 use crate::ports::{
-    NewOrder, OrderRepo, Outbox, Placement, Reservation, StaleBatch, StockRepo, TransitionOutcome,
+    NewOrder, Offsets, OrderRepo, Outbox, Placement, Reservation, StaleBatch, StockRepo,
+    TransitionOutcome,
 };
 
 /// A store under test: the ports, plus direct access to stock levels for setting up and checking.
@@ -693,11 +694,21 @@ pub async fn sent_events_leave_the_outbox<S: TestStore>(store: Arc<S>) {
         "what is in flight is left out"
     );
     let sent: Vec<i64> = [0, 1, 3].iter().map(|&i| events[i].position).collect();
-    store.mark_sent(&sent).await.expect("marked");
+    let lease = store.lease_of("topic");
+    let offsets = |pairs: &[(i32, i64)]| pairs.iter().copied().collect::<Offsets>();
     store
-        .mark_sent(&sent)
+        .mark_sent(&sent, &lease, &offsets(&[(0, 7), (2, 3)]))
+        .await
+        .expect("marked");
+    store
+        .mark_sent(&sent, &lease, &offsets(&[(0, 5), (1, 4)]))
         .await
         .expect("marking again changes nothing");
+    assert_eq!(
+        store.published_offsets(&lease).await.expect("offsets read"),
+        offsets(&[(0, 7), (1, 4), (2, 3)]),
+        "offsets move forward, never back"
+    );
     let left = store.pending(1000, &[]).await.expect("pending read");
     assert_eq!(
         left,
@@ -705,8 +716,27 @@ pub async fn sent_events_leave_the_outbox<S: TestStore>(store: Arc<S>) {
     );
     assert_eq!(store.backlog().await.expect("backlog read").pending, 3);
 
+    // found in the topic by a relay taking over: taken out by event id
+    let found = [events[4].event_id.clone(), "not-ours".to_owned()];
+    let taken = store.forget(&found, &lease, &offsets(&[(1, 9)])).await;
+    assert_eq!(taken.expect("forgotten"), 1);
+    assert_eq!(
+        store.published_offsets(&lease).await.expect("offsets read"),
+        offsets(&[(0, 7), (1, 9), (2, 3)])
+    );
+    let other = store.lease_of("another-topic");
+    assert_ne!(other, lease, "a lease per topic");
+    assert!(store
+        .published_offsets(&other)
+        .await
+        .expect("read")
+        .is_empty());
+
     let all: Vec<i64> = events.iter().map(|e| e.position).collect();
-    store.mark_sent(&all).await.expect("marked");
+    store
+        .mark_sent(&all, &lease, &Offsets::new())
+        .await
+        .expect("marked");
     assert!(store
         .pending(1000, &[])
         .await

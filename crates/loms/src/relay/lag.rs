@@ -66,10 +66,14 @@ pub(crate) fn describe_metrics() {
     );
     metrics::describe_counter!(
         "loms_relay_published_events_total",
-        "Order events acknowledged by the brokers and taken out of the outbox"
+        "Order events committed to the topic and taken out of the outbox"
     );
     metrics::describe_counter!(
-        "loms_relay_failed_events_total",
-        "Order events whose publication failed and will be sent again"
+        "loms_relay_transactions_total",
+        "The relay's Kafka transactions, by outcome: committed, aborted (nothing of it visible; sent again), failed (the producer dropped; a takeover finds out what committed)"
+    );
+    metrics::describe_counter!(
+        "loms_relay_fenced_total",
+        "Times the relay's producer found itself fenced by a newer holder of the lease"
     );
 }

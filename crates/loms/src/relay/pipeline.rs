@@ -1,99 +1,112 @@
-//! What lies between the outbox and the brokers: the batches handed over and awaiting their
-//! acknowledgements, the batch read ahead, the events on their way out of the outbox, and the orders a
-//! failed event holds back (see the module doc of [`super`] for why each exists).
-use std::collections::{HashSet, VecDeque};
+//! What lies between the outbox and the brokers: whether the producer took the tenure over, the batch
+//! read ahead, and the committed events on their way out of the outbox (see the module doc of
+//! [`super`] for why each exists).
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::domain::{OrderEvent, OrderId};
-use crate::ports::{Acks, Outbox, PublishError};
+use tokio::task::JoinError;
 
-/// Events handed over whose acknowledgements are outstanding, at most, in full batches: enough to keep
-/// the brokers busy during a batch's `acks=all` round trip; few enough that the positions a read
-/// leaves out stay cheap. (Counted in events, not batches: at a low rate every change makes a batch.)
-pub(crate) const MAX_BATCHES_IN_FLIGHT: usize = 4;
+use crate::domain::OrderEvent;
+use crate::ports::{advance, Offsets, Outbox, Term};
 
-/// A batch handed over, its acknowledgements outstanding.
-pub(super) struct InFlight {
-    pub(super) events: Vec<OrderEvent>,
-    pub(super) acks: Acks,
-}
+/// After a failed taking out, the pause before the next try.
+const TAKE_OUT_RETRY: Duration = Duration::from_millis(500);
 
-/// The events between the outbox and the brokers, and what a failure among them holds back.
+/// The relay's state between steps.
 #[derive(Default)]
 pub(crate) struct Pipeline {
-    /// Batches handed over, oldest first.
-    pub(super) in_flight: VecDeque<InFlight>,
-    /// The next batch, read while the previous one was handed over.
+    /// The term the producer took over for and is ready to publish in; `None` while it has not, or
+    /// after a transaction whose outcome is in doubt.
+    pub(super) ready: Option<Term>,
+    /// Whether the publisher may hold a producer (to be retired when the lease is lost).
+    pub(super) may_produce: bool,
+    /// The next batch, read while the previous one was committing.
     pub(super) ahead: Vec<OrderEvent>,
-    /// Acknowledged events on their way out of the outbox.
-    pub(super) leaving: HashSet<i64>,
-    /// Orders with an event that failed since the pipeline last ran empty: their later events, even
-    /// acknowledged, stay in the outbox to go out again after it. While any is blocked, nothing more
-    /// is handed over.
-    pub(super) blocked: HashSet<OrderId>,
+    /// Committed events not yet known to be out of the outbox: reads leave them out.
+    leaving: HashSet<i64>,
+    /// Committed events to take out next, and the offsets to store with them.
+    unmarked: Vec<i64>,
+    unmarked_offsets: Offsets,
+    /// What the taking out in progress carries, to try again if it failed.
+    taking: Option<(Vec<i64>, Offsets)>,
 }
 
+/// How a taking out ended: its positions, gone from the outbox or (`Err`) still there.
+pub(super) type Taken = Result<Vec<i64>, Vec<i64>>;
+
 impl Pipeline {
-    /// Whether another batch of up to `batch` events may be handed over.
-    pub(super) fn accepts(&self, batch: usize) -> bool {
-        let in_flight: usize = self.in_flight.iter().map(|b| b.events.len()).sum();
-        self.blocked.is_empty() && in_flight < MAX_BATCHES_IN_FLIGHT * batch
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.in_flight.is_empty()
-    }
-
-    /// The positions a read leaves out: every event the pipeline holds, and `also`.
+    /// The positions a read leaves out: the batch read ahead, the committed events on their way out,
+    /// and `also`.
     pub(super) fn held(&self, also: &[OrderEvent]) -> Vec<i64> {
-        let batches = self.in_flight.iter().map(|batch| batch.events.as_slice());
-        let events = batches.chain([self.ahead.as_slice(), also]).flatten();
+        let events = self.ahead.iter().chain(also);
         let positions = events.map(|event| event.position);
         positions.chain(self.leaving.iter().copied()).collect()
     }
 
-    /// The oldest batch and its answer, once in. Cancel-safe: until the answer is in, the batch stays.
-    pub(super) async fn next_answer(&mut self) -> (Vec<OrderEvent>, Vec<Result<(), PublishError>>) {
-        let results = match self.in_flight.front_mut() {
-            Some(oldest) => (&mut oldest.acks).await,
-            None => std::future::pending().await,
-        };
-        let events = self.in_flight.pop_front().map(|oldest| oldest.events);
-        (events.unwrap_or_default(), results)
+    /// `batch` committed, its records ending at `ends`: its events are to be taken out.
+    pub(super) fn committed(&mut self, batch: &[OrderEvent], ends: &Offsets) {
+        let positions = batch.iter().map(|event| event.position);
+        self.leaving.extend(positions.clone());
+        self.unmarked.extend(positions);
+        advance(&mut self.unmarked_offsets, ends);
+    }
+
+    /// What to take out of the outbox next, if anything: every committed event not taken out yet, and
+    /// the offsets past them.
+    pub(super) fn next_taking_out(&mut self) -> Option<(Vec<i64>, Offsets)> {
+        if self.unmarked.is_empty() {
+            return None;
+        }
+        let next = (
+            std::mem::take(&mut self.unmarked),
+            std::mem::take(&mut self.unmarked_offsets),
+        );
+        self.taking = Some(next.clone());
+        Some(next)
+    }
+
+    /// A taking out ended: what it took leaves the pipeline; what failed is taken out with the next.
+    pub(super) fn taken(&mut self, taken: Result<Taken, JoinError>) {
+        let (positions, offsets) = self.taking.take().unwrap_or_default();
+        match taken {
+            Ok(Ok(gone)) => gone.iter().for_each(|p| {
+                self.leaving.remove(p);
+            }),
+            Ok(Err(_)) | Err(_) => {
+                self.unmarked.extend(positions);
+                advance(&mut self.unmarked_offsets, &offsets);
+            }
+        }
+    }
+
+    /// The producer is gone.
+    pub(super) fn retired(&mut self) {
+        self.ready = None;
+        self.may_produce = false;
+        self.ahead.clear();
     }
 }
 
-/// Takes the acknowledged events at `positions` out of the outbox, and returns the positions. When that
-/// fails they stay, and go out again: consumers recognise the copies.
-pub(super) async fn take_out(outbox: Arc<dyn Outbox>, positions: Vec<i64>) -> Vec<i64> {
-    match outbox.mark_sent(&positions).await {
+/// Takes the committed events at `positions` out of the outbox and moves the lease's offsets to
+/// `offsets`, in one step. When that fails they stay (pausing a little before saying so): the next
+/// taking out carries them again, and a relay taking over finds them in the topic.
+pub(super) async fn take_out(
+    outbox: Arc<dyn Outbox>,
+    lease: String,
+    positions: Vec<i64>,
+    offsets: Offsets,
+) -> Taken {
+    match outbox.mark_sent(&positions, &lease, &offsets).await {
         Ok(()) => {
             metrics::counter!("loms_relay_published_events_total")
                 .increment(positions.len() as u64);
+            Ok(positions)
         }
         Err(error) => {
-            tracing::warn!(error = %telemetry::error_chain(&error), "cannot take sent events out of the outbox; they go out again");
+            tracing::warn!(error = %telemetry::error_chain(&error), "cannot take published events out of the outbox; trying again");
+            tokio::time::sleep(TAKE_OUT_RETRY).await;
+            Err(positions)
         }
     }
-    positions
-}
-
-/// The positions to take out of the outbox: the acknowledged events, except those of an order with a
-/// failed event in this batch or in an earlier one (`blocked`, which gains this batch's failed orders)
-/// — they would otherwise precede that event's next copy.
-pub(super) fn acknowledged(
-    events: &[OrderEvent],
-    results: &[Result<(), PublishError>],
-    blocked: &mut HashSet<OrderId>,
-) -> Vec<i64> {
-    events
-        .iter()
-        .zip(results)
-        .filter_map(|(event, result)| {
-            if result.is_err() {
-                blocked.insert(event.order_id);
-            }
-            (result.is_ok() && !blocked.contains(&event.order_id)).then_some(event.position)
-        })
-        .collect()
 }

@@ -1,9 +1,11 @@
-use super::lag::LAG_WARNING;
-use super::pipeline::MAX_BATCHES_IN_FLIGHT;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use super::lag::{LAG_REPORT, LAG_WARNING};
 use super::*;
-use crate::domain::{OrderId, OrderStatus, RequestId};
-use crate::ports::Backlog;
-use crate::ports::{MockEventPublisher, MockOutbox};
+use crate::domain::{OrderEvent, OrderId, OrderStatus, RequestId};
+use crate::ports::{Backlog, MockOutbox, Offsets, Published};
+use async_trait::async_trait;
 use mockall::predicate::eq;
 use tokio::sync::{mpsc, Notify};
 
@@ -19,8 +21,8 @@ fn event(position: i64, order: i64) -> OrderEvent {
     }
 }
 
-fn positions(events: &[OrderEvent]) -> Vec<i64> {
-    events.iter().map(|event| event.position).collect()
+fn offsets(pairs: &[(i32, i64)]) -> Offsets {
+    pairs.iter().copied().collect()
 }
 
 /// Batches of 2 (so that a test fills one easily), a lease of 3 s.
@@ -32,12 +34,119 @@ fn settings() -> RelaySettings {
     }
 }
 
-fn relay(outbox: MockOutbox, publisher: MockEventPublisher) -> Relay {
-    Relay::new(Arc::new(outbox), Arc::new(publisher), settings())
+const LEASE: &str = "topic";
+
+/// What the relay asked of its outbox's lease and of its publisher, in order.
+#[derive(Clone, Debug, PartialEq)]
+enum Call {
+    TakeOver(Offsets),
+    Publish(Vec<i64>, Term),
+    Retire,
+    Release,
 }
 
-fn leased(outbox: &mut MockOutbox) {
-    outbox.expect_lease().returning(|_, _| Ok(true));
+/// How the fake publisher answers a transaction.
+#[derive(Clone, Debug)]
+enum Answer {
+    Done(Result<Offsets, PublishError>),
+    /// Never: the brokers do not answer.
+    Hang,
+}
+
+/// The brokers, faked: they record every call and answer as told (by default: taken over with nothing
+/// found; every transaction committed, its records ending at offset `10 × first position` of
+/// partition 0).
+#[derive(Clone, Default)]
+struct Brokers {
+    calls: Arc<Mutex<Vec<Call>>>,
+    /// When each call was made (tokio's clock).
+    times: Arc<Mutex<Vec<Instant>>>,
+    found: Arc<Mutex<Published>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    deadlines: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Brokers {
+    fn record(&self, call: Call) {
+        self.calls.lock().expect("not poisoned").push(call);
+        self.times
+            .lock()
+            .expect("not poisoned")
+            .push(Instant::now());
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("not poisoned").clone()
+    }
+
+    fn answer(&self, answer: Answer) {
+        self.answers.lock().expect("not poisoned").push_back(answer);
+    }
+
+    fn publisher(&self) -> Box<dyn EventPublisher> {
+        Box::new(FakePublisher(self.clone()))
+    }
+}
+
+struct FakePublisher(Brokers);
+
+#[async_trait]
+impl EventPublisher for FakePublisher {
+    async fn take_over(
+        &mut self,
+        from: &Offsets,
+        deadline: Instant,
+    ) -> Result<Published, PublishError> {
+        self.0.record(Call::TakeOver(from.clone()));
+        self.0
+            .deadlines
+            .lock()
+            .expect("not poisoned")
+            .push(deadline);
+        Ok(self.0.found.lock().expect("not poisoned").clone())
+    }
+
+    async fn publish(
+        &mut self,
+        events: &[OrderEvent],
+        term: Term,
+        deadline: Instant,
+    ) -> Result<Offsets, PublishError> {
+        let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
+        self.0.record(Call::Publish(positions.clone(), term));
+        self.0
+            .deadlines
+            .lock()
+            .expect("not poisoned")
+            .push(deadline);
+        let answer = self.0.answers.lock().expect("not poisoned").pop_front();
+        match answer {
+            Some(Answer::Done(result)) => result,
+            Some(Answer::Hang) => std::future::pending().await,
+            None => Ok(offsets(&[(0, 10 * positions[0])])),
+        }
+    }
+
+    async fn retire(&mut self) {
+        self.0.record(Call::Retire);
+    }
+}
+
+fn relay(outbox: MockOutbox, brokers: &Brokers) -> Relay {
+    Relay::new(
+        Arc::new(outbox),
+        brokers.publisher(),
+        LEASE.into(),
+        settings(),
+    )
+}
+
+/// A tenure of term `term` whose lease runs another 3 s.
+fn tenure(term: Term) -> Tenure {
+    Tenure {
+        term,
+        until: Instant::now() + Duration::from_secs(3),
+    }
 }
 
 /// The outbox answers its reads with `batches`, one by one, then with nothing.
@@ -48,34 +157,261 @@ fn reading(outbox: &mut MockOutbox, batches: Vec<Vec<OrderEvent>>) {
         .returning(move |_, _| Ok(batches.next().unwrap_or_default()));
 }
 
-/// Answers that come at once: every event acknowledged but those at `failing`.
-fn answering(failing: &'static [i64]) -> MockEventPublisher {
-    let mut publisher = MockEventPublisher::new();
-    publisher.expect_send().returning(move |events| {
-        let result = |event: &OrderEvent| match failing.contains(&event.position) {
-            true => Err(PublishError("refused".into())),
-            false => Ok(()),
-        };
-        let results: Vec<_> = events.iter().map(result).collect();
-        Box::pin(std::future::ready(results))
-    });
-    publisher
+/// A pipeline whose producer took term `term` over.
+fn ready(term: Term) -> Pipeline {
+    let mut pipeline = Pipeline::default();
+    pipeline.ready = Some(term);
+    pipeline.may_produce = true;
+    pipeline
 }
 
-/// The outbox of a relay that runs: `written` for its wake-ups, no backlog, every position taken
-/// out reported on the returned channel.
-fn running_outbox(
-    outbox: &mut MockOutbox,
-    written: Arc<Notify>,
-) -> mpsc::UnboundedReceiver<Vec<i64>> {
-    outbox.expect_written().returning(move || written.clone());
-    outbox.expect_backlog().returning(|| Ok(Backlog::default()));
-    let (taken, taken_out) = mpsc::unbounded_channel();
-    outbox.expect_mark_sent().returning(move |positions| {
-        let _ = taken.send(positions.to_vec());
-        Ok(())
+#[tokio::test]
+async fn a_tenure_starts_by_fencing_and_taking_out_what_the_topic_already_holds() {
+    let mut outbox = MockOutbox::new();
+    outbox
+        .expect_published_offsets()
+        .with(eq(LEASE))
+        .returning(|_| Ok(offsets(&[(0, 5), (1, 7)])));
+    outbox
+        .expect_forget()
+        .withf(|ids, lease, ends| {
+            ids == ["e1".to_owned(), "e4".to_owned()]
+                && lease == LEASE
+                && *ends == offsets(&[(0, 9), (1, 7)])
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(2));
+    outbox.expect_pending().never();
+    let brokers = Brokers::default();
+    *brokers.found.lock().expect("not poisoned") = Published {
+        event_ids: vec!["e1".into(), "e4".into()],
+        ends: offsets(&[(0, 9), (1, 7)]),
+    };
+    let mut relay = relay(outbox, &brokers);
+    let mut pipeline = Pipeline::default();
+    pipeline.ahead = vec![event(1, 1)];
+    let tenure = tenure(4);
+    let step = relay.step(&mut pipeline, tenure).await.expect("taken over");
+    assert_eq!(step, Step::TookOver { forgotten: 2 });
+    assert_eq!(
+        brokers.calls(),
+        [Call::TakeOver(offsets(&[(0, 5), (1, 7)]))]
+    );
+    assert_eq!(
+        *brokers.deadlines.lock().expect("not poisoned"),
+        [tenure.until]
+    );
+    assert_eq!(pipeline.ready, Some(4));
+    assert!(
+        pipeline.ahead.is_empty(),
+        "what was read before the takeover is read again"
+    );
+}
+
+#[tokio::test]
+async fn a_takeover_whose_taking_out_fails_publishes_nothing_and_takes_over_again() {
+    let mut outbox = MockOutbox::new();
+    outbox
+        .expect_published_offsets()
+        .returning(|_| Ok(Offsets::new()));
+    let mut forgets = 0;
+    outbox.expect_forget().returning(move |_, _, _| {
+        forgets += 1;
+        match forgets {
+            1 => Err(RepoError::msg("down")),
+            _ => Ok(0),
+        }
     });
-    taken_out
+    outbox.expect_pending().never();
+    let brokers = Brokers::default();
+    let mut relay = relay(outbox, &brokers);
+    let mut pipeline = Pipeline::default();
+    let step = relay.step(&mut pipeline, tenure(1)).await;
+    assert!(matches!(step, Err(StepError::Store(_))), "{step:?}");
+    assert_eq!(pipeline.ready, None);
+    let step = relay
+        .step(&mut pipeline, tenure(1))
+        .await
+        .expect("taken over");
+    assert_eq!(step, Step::TookOver { forgotten: 0 });
+    assert_eq!(brokers.calls().len(), 2, "{:?}", brokers.calls());
+}
+
+#[tokio::test]
+async fn a_batch_is_one_transaction_of_the_tenures_term_ending_by_its_lease() {
+    let mut outbox = MockOutbox::new();
+    let skips = Arc::new(Mutex::new(Vec::new()));
+    let seen = skips.clone();
+    let mut reads = vec![vec![event(1, 7), event(2, 8)], vec![event(3, 7)]].into_iter();
+    outbox.expect_pending().returning(move |limit, skip| {
+        assert_eq!(limit, 2);
+        seen.lock().expect("not poisoned").push(skip.to_vec());
+        Ok(reads.next().unwrap_or_default())
+    });
+    let brokers = Brokers::default();
+    brokers.answer(Answer::Done(Ok(offsets(&[(1, 10), (2, 4)]))));
+    let mut relay = relay(outbox, &brokers);
+    let mut pipeline = ready(3);
+    let tenure = tenure(3);
+    let step = relay.step(&mut pipeline, tenure).await.expect("committed");
+    assert_eq!(
+        step,
+        Step::Committed {
+            count: 2,
+            more: true
+        }
+    );
+    assert_eq!(brokers.calls(), [Call::Publish(vec![1, 2], 3)]);
+    assert_eq!(
+        *brokers.deadlines.lock().expect("not poisoned"),
+        [tenure.until]
+    );
+    // behind a full batch, the next read ran beside the commit, leaving the batch out
+    let skips = skips.lock().expect("not poisoned").clone();
+    assert_eq!(skips.len(), 2);
+    let mut ahead_skip = skips[1].clone();
+    ahead_skip.sort_unstable();
+    assert_eq!(ahead_skip, [1, 2]);
+    assert_eq!(pipeline.ahead, [event(3, 7)]);
+    let mut held = pipeline.held(&[]);
+    held.sort_unstable();
+    assert_eq!(
+        held,
+        [1, 2, 3],
+        "committed and read ahead: later reads leave them out"
+    );
+    assert_eq!(
+        pipeline.next_taking_out(),
+        Some((vec![1, 2], offsets(&[(1, 10), (2, 4)])))
+    );
+}
+
+#[tokio::test]
+async fn an_aborted_transaction_is_read_again_from_the_head_by_the_same_producer() {
+    let mut outbox = MockOutbox::new();
+    reading(
+        &mut outbox,
+        vec![
+            vec![event(1, 7), event(2, 8)],
+            vec![event(3, 7)],
+            vec![event(1, 7), event(2, 8)],
+        ],
+    );
+    let brokers = Brokers::default();
+    brokers.answer(Answer::Done(Err(PublishError::Aborted("refused".into()))));
+    let mut relay = relay(outbox, &brokers);
+    let mut pipeline = ready(1);
+    let step = relay.step(&mut pipeline, tenure(1)).await;
+    assert!(
+        matches!(step, Err(StepError::Publish(PublishError::Aborted(_)))),
+        "{step:?}"
+    );
+    assert_eq!(
+        pipeline.ready,
+        Some(1),
+        "an abort leaves the producer usable"
+    );
+    assert!(
+        pipeline.ahead.is_empty(),
+        "the batch read behind it is dropped"
+    );
+    assert!(
+        pipeline.held(&[]).is_empty(),
+        "nothing of it is on its way out"
+    );
+    assert_eq!(pipeline.next_taking_out(), None);
+    relay
+        .step(&mut pipeline, tenure(1))
+        .await
+        .expect("committed");
+    assert_eq!(
+        brokers.calls(),
+        [Call::Publish(vec![1, 2], 1), Call::Publish(vec![1, 2], 1)],
+        "read again from the head, no takeover between"
+    );
+}
+
+#[tokio::test]
+async fn after_a_failed_or_fenced_transaction_the_next_step_takes_over_again() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let _recording = metrics::set_default_local_recorder(&recorder);
+    for (failure, fenced) in [
+        (PublishError::Failed("commit timed out".into()), 0),
+        (PublishError::Fenced, 1),
+    ] {
+        let mut outbox = MockOutbox::new();
+        reading(&mut outbox, vec![vec![event(1, 7)]]);
+        outbox
+            .expect_published_offsets()
+            .returning(|_| Ok(Offsets::new()));
+        outbox.expect_forget().returning(|_, _, _| Ok(0));
+        let brokers = Brokers::default();
+        brokers.answer(Answer::Done(Err(failure.clone())));
+        let mut relay = relay(outbox, &brokers);
+        let mut pipeline = ready(1);
+        let step = relay.step(&mut pipeline, tenure(1)).await;
+        assert!(
+            matches!(&step, Err(StepError::Publish(e)) if *e == failure),
+            "{step:?}"
+        );
+        assert_eq!(pipeline.ready, None, "the producer is in doubt");
+        assert!(
+            pipeline.held(&[]).is_empty(),
+            "a takeover finds out what committed"
+        );
+        let step = relay
+            .step(&mut pipeline, tenure(1))
+            .await
+            .expect("taken over");
+        assert_eq!(step, Step::TookOver { forgotten: 0 });
+        let rendered = metrics.render();
+        assert!(
+            rendered.contains(&format!("loms_relay_fenced_total {fenced}"))
+                || (fenced == 0 && !rendered.contains("loms_relay_fenced_total")),
+            "{rendered}"
+        );
+    }
+    let rendered = metrics.render();
+    assert!(
+        rendered.contains("loms_relay_transactions_total{outcome=\"failed\"} 2"),
+        "{rendered}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_outbox_publishes_nothing() {
+    let mut outbox = MockOutbox::new();
+    reading(&mut outbox, Vec::new());
+    let brokers = Brokers::default();
+    let mut relay = relay(outbox, &brokers);
+    let step = relay.step(&mut ready(1), tenure(1)).await.expect("idle");
+    assert_eq!(step, Step::Idle);
+    assert!(brokers.calls().is_empty());
+}
+
+#[test]
+fn takings_out_go_one_at_a_time_and_a_failed_one_goes_with_the_next() {
+    let mut pipeline = ready(1);
+    pipeline.committed(&[event(1, 1), event(2, 2)], &offsets(&[(0, 5)]));
+    let first = pipeline.next_taking_out().expect("something to take out");
+    assert_eq!(first, (vec![1, 2], offsets(&[(0, 5)])));
+    pipeline.committed(&[event(3, 1)], &offsets(&[(0, 9), (1, 2)]));
+    pipeline.taken(Ok(Err(vec![1, 2])));
+    let mut held = pipeline.held(&[]);
+    held.sort_unstable();
+    assert_eq!(
+        held,
+        [1, 2, 3],
+        "still committed and in the outbox: never read again"
+    );
+    let (mut positions, ends) = pipeline.next_taking_out().expect("both");
+    positions.sort_unstable();
+    assert_eq!(positions, [1, 2, 3]);
+    assert_eq!(ends, offsets(&[(0, 9), (1, 2)]));
+    pipeline.taken(Ok(Ok(vec![1, 2, 3])));
+    assert!(pipeline.held(&[]).is_empty());
+    assert_eq!(pipeline.next_taking_out(), None);
 }
 
 /// A running relay, and its stop.
@@ -97,13 +433,210 @@ impl Running {
     }
 }
 
-/// A relay that polls once a minute, so that whatever else makes it read shows.
-fn polling_every_minute(outbox: MockOutbox) -> Relay {
-    let settings = RelaySettings {
-        poll: Duration::from_secs(60),
-        ..settings()
-    };
-    Relay::new(Arc::new(outbox), Arc::new(answering(&[])), settings)
+/// The outbox of a relay that runs: `written` for its wake-ups, no backlog, nothing published before,
+/// every position taken out reported on the returned channel.
+fn running_outbox(
+    outbox: &mut MockOutbox,
+    written: Arc<Notify>,
+) -> mpsc::UnboundedReceiver<Vec<i64>> {
+    outbox.expect_written().returning(move || written.clone());
+    outbox.expect_backlog().returning(|| Ok(Backlog::default()));
+    outbox
+        .expect_published_offsets()
+        .returning(|_| Ok(Offsets::new()));
+    outbox.expect_forget().returning(|_, _, _| Ok(0));
+    let (taken, taken_out) = mpsc::unbounded_channel();
+    outbox.expect_mark_sent().returning(move |positions, _, _| {
+        let _ = taken.send(positions.to_vec());
+        Ok(())
+    });
+    taken_out
+}
+
+/// The lease answers: `Some(1)` while `held` says so, `None` otherwise; each answer counted.
+fn leasing(outbox: &mut MockOutbox, held: Arc<Mutex<Option<Term>>>) -> Arc<Mutex<Vec<Instant>>> {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let counting = asked.clone();
+    outbox.expect_lease().returning(move |name, _, _| {
+        assert_eq!(name, LEASE);
+        counting.lock().expect("not poisoned").push(Instant::now());
+        Ok(*held.lock().expect("not poisoned"))
+    });
+    asked
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_takes_over_publishes_and_retires_the_producer_before_giving_the_lease_up() {
+    let mut outbox = MockOutbox::new();
+    leasing(&mut outbox, Arc::new(Mutex::new(Some(1))));
+    reading(&mut outbox, vec![vec![event(1, 7)], vec![event(2, 7)]]);
+    let mut taken_out = running_outbox(&mut outbox, Arc::default());
+    let brokers = Brokers::default();
+    let log = brokers.clone();
+    outbox
+        .expect_release()
+        .times(1)
+        .returning(move |name, holder| {
+            assert_eq!(name, LEASE);
+            assert!(holder.starts_with("loms-"), "{holder}");
+            log.record(Call::Release);
+            Ok(())
+        });
+    let running = Running::start(relay(outbox, &brokers));
+    assert_eq!(taken_out.recv().await, Some(vec![1]));
+    assert_eq!(taken_out.recv().await, Some(vec![2]));
+    running.stop().await;
+    assert_eq!(
+        brokers.calls(),
+        [
+            Call::TakeOver(Offsets::new()),
+            Call::Publish(vec![1], 1),
+            Call::Publish(vec![2], 1),
+            Call::Retire,
+            Call::Release
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_the_lease_nothing_is_read_or_published_and_nothing_given_up() {
+    let mut outbox = MockOutbox::new();
+    let asked = leasing(&mut outbox, Arc::new(Mutex::new(None)));
+    outbox.expect_pending().never();
+    outbox.expect_release().never();
+    let _taken_out = running_outbox(&mut outbox, Arc::default());
+    let brokers = Brokers::default();
+    let running = Running::start(relay(outbox, &brokers));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    running.stop().await;
+    assert!(brokers.calls().is_empty(), "{:?}", brokers.calls());
+    let asked = asked.lock().expect("not poisoned").len();
+    assert!(asked >= 50, "on standby, asked every poll: {asked}");
+}
+
+/// The brokers never answer; the lease is renewed all along.
+#[tokio::test(start_paused = true)]
+async fn the_lease_is_renewed_while_a_step_waits_and_the_step_ends_by_its_deadline() {
+    let mut outbox = MockOutbox::new();
+    let asked = leasing(&mut outbox, Arc::new(Mutex::new(Some(1))));
+    reading(&mut outbox, vec![vec![event(1, 7)]]);
+    let _taken_out = running_outbox(&mut outbox, Arc::default());
+    outbox.expect_release().returning(|_, _| Ok(()));
+    let brokers = Brokers::default();
+    brokers.answer(Answer::Hang);
+    let started = Instant::now();
+    let running = Running::start(relay(outbox, &brokers));
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let renewals = asked.lock().expect("not poisoned").clone();
+    assert!(renewals.len() >= 4, "renewed every second: {renewals:?}");
+    // the step hung from the start; dropped at its lease's deadline (3 s), then a takeover again
+    let calls = brokers.calls();
+    let times = brokers.times.lock().expect("not poisoned").clone();
+    assert_eq!(
+        calls[..3],
+        [
+            Call::TakeOver(Offsets::new()),
+            Call::Publish(vec![1], 1),
+            Call::TakeOver(Offsets::new())
+        ]
+    );
+    let again = times[2].duration_since(started);
+    assert!(
+        again >= Duration::from_secs(3) && again < Duration::from_millis(3200),
+        "{again:?}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_lease_drops_the_step_and_the_producer_at_once() {
+    let mut outbox = MockOutbox::new();
+    let held = Arc::new(Mutex::new(Some(1)));
+    leasing(&mut outbox, held.clone());
+    reading(&mut outbox, vec![vec![event(1, 7)]]);
+    let _taken_out = running_outbox(&mut outbox, Arc::default());
+    outbox.expect_release().never();
+    let brokers = Brokers::default();
+    brokers.answer(Answer::Hang);
+    let running = Running::start(relay(outbox, &brokers));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    *held.lock().expect("not poisoned") = None; // another replica took it: the renewal at 1 s finds out
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let calls = brokers.calls();
+    assert_eq!(
+        calls,
+        [
+            Call::TakeOver(Offsets::new()),
+            Call::Publish(vec![1], 1),
+            Call::Retire
+        ]
+    );
+    let retired = brokers.times.lock().expect("not poisoned")[2];
+    let lost_at = retired.duration_since(brokers.times.lock().expect("not poisoned")[0]);
+    assert!(
+        lost_at < Duration::from_millis(1100),
+        "retired at the renewal: {lost_at:?}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_ends_a_step_waiting_on_the_brokers_at_once() {
+    let mut outbox = MockOutbox::new();
+    leasing(&mut outbox, Arc::new(Mutex::new(Some(1))));
+    reading(&mut outbox, vec![vec![event(1, 7)]]);
+    let _taken_out = running_outbox(&mut outbox, Arc::default());
+    let brokers = Brokers::default();
+    let log = brokers.clone();
+    outbox.expect_release().times(1).returning(move |_, _| {
+        log.record(Call::Release);
+        Ok(())
+    });
+    brokers.answer(Answer::Hang);
+    let running = Running::start(relay(outbox, &brokers));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopping = Instant::now();
+    running.stop().await;
+    assert_eq!(stopping.elapsed(), Duration::ZERO, "no wait on the clock");
+    let calls = brokers.calls();
+    assert_eq!(calls[calls.len() - 2..], [Call::Retire, Call::Release]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_here_wakes_the_relay_before_its_poll() {
+    let mut outbox = MockOutbox::new();
+    leasing(&mut outbox, Arc::new(Mutex::new(Some(1))));
+    let reads = Arc::new(Mutex::new(Vec::new()));
+    let counting = reads.clone();
+    outbox.expect_pending().returning(move |_, _| {
+        counting.lock().expect("not poisoned").push(Instant::now());
+        Ok(Vec::new())
+    });
+    let written = Arc::new(Notify::new());
+    let _taken_out = running_outbox(&mut outbox, written.clone());
+    outbox.expect_release().returning(|_, _| Ok(()));
+    let brokers = Brokers::default();
+    let relay = Relay::new(
+        Arc::new(outbox),
+        brokers.publisher(),
+        LEASE.into(),
+        RelaySettings {
+            poll: Duration::from_secs(60),
+            ..settings()
+        },
+    );
+    let running = Running::start(relay);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = reads.lock().expect("not poisoned").len();
+    written.notify_one();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let after = reads.lock().expect("not poisoned").len();
+    assert_eq!(
+        after,
+        before + 1,
+        "read at once, not after the minute's poll"
+    );
+    running.stop().await;
 }
 
 /// A pace polling every 100 ms, backing off up to 800 ms.
@@ -116,361 +649,60 @@ fn wait(pace: &Pace) -> u128 {
     pace.next_read.duration_since(Instant::now()).as_millis()
 }
 
-fn handed_over(count: usize, more: bool) -> Result<Step, RepoError> {
-    Ok(Step::HandedOver { count, more })
-}
-
 #[tokio::test(start_paused = true)]
-async fn the_pace_reads_at_once_behind_a_full_batch_and_after_the_poll_otherwise() {
+async fn the_pace_reads_at_once_behind_a_full_batch_or_a_takeover_and_after_the_poll_otherwise() {
     let mut pace = pace();
     assert_eq!(wait(&pace), 0, "the first read is at once");
     for (step, expected) in [
-        (handed_over(2, false), 0),
-        (handed_over(1, true), 0),
-        (handed_over(1, false), 100),
-        (Ok(Step::Idle), 100),
-        (Ok(Step::Standby), 100),
+        (
+            Step::Committed {
+                count: 2,
+                more: false,
+            },
+            0,
+        ),
+        (
+            Step::Committed {
+                count: 1,
+                more: true,
+            },
+            0,
+        ),
+        (
+            Step::Committed {
+                count: 1,
+                more: false,
+            },
+            100,
+        ),
+        (Step::TookOver { forgotten: 3 }, 0),
+        (Step::Idle, 100),
     ] {
-        pace.stepped(&step, 2);
+        pace.stepped(&Ok(step), 2);
         assert_eq!(wait(&pace), expected, "{step:?}");
     }
 }
 
 #[tokio::test(start_paused = true)]
-async fn failed_reads_back_off_doubling_to_the_limit_until_a_read_succeeds() {
+async fn failed_steps_back_off_doubling_to_the_limit_until_one_succeeds() {
     let mut pace = pace();
-    let failed = || Err(RepoError::msg("down"));
+    let failed = || Err(StepError::LeaseRanOut);
     for expected in [100, 200, 400, 800, 800] {
         pace.stepped(&failed(), 2);
         assert_eq!(wait(&pace), expected);
     }
-    pace.stepped(&Ok(Step::Idle), 2);
-    pace.stepped(&failed(), 2);
-    assert_eq!(wait(&pace), 100, "the backoff starts again");
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_write_here_brings_the_read_forward_unless_the_relay_backs_off() {
-    let mut pace = pace();
-    pace.stepped(&Ok(Step::Idle), 2);
     pace.woken();
-    assert_eq!(wait(&pace), 0, "woken while idle");
-
-    pace.stepped(&Err(RepoError::msg("down")), 2);
-    pace.stepped(&Err(RepoError::msg("down")), 2);
-    pace.woken();
-    assert_eq!(wait(&pace), 200, "woken while backing off");
-
-    let mut pace = self::pace();
+    assert_eq!(wait(&pace), 800, "a write does not cut a backoff short");
     pace.stepped(&Ok(Step::Idle), 2);
-    pace.settled(1, false);
-    pace.woken();
-    assert_eq!(wait(&pace), 100, "woken while a failed event waits");
-}
-
-#[tokio::test(start_paused = true)]
-async fn after_failed_events_the_first_read_once_the_pipeline_ran_empty_backs_off() {
-    let mut pace = pace();
-    pace.stepped(&Ok(Step::Idle), 2);
-    pace.settled(1, false);
-    assert_eq!(wait(&pace), 100, "not before the pipeline runs empty");
-    pace.settled(0, true);
-    assert_eq!(wait(&pace), 100, "the first backoff: one poll");
-    pace.settled(2, true);
-    assert_eq!(wait(&pace), 200, "failing again: twice as long");
-    pace.settled(1, false);
-    pace.settled(0, false);
-    pace.settled(0, true);
-    assert_eq!(
-        wait(&pace),
-        400,
-        "a batch acknowledged while a failure waits ends nothing"
-    );
-    // all acknowledged, with no failure waiting: the backoff starts again
-    pace.settled(0, true);
-    pace.stepped(&Err(RepoError::msg("down")), 2);
     assert_eq!(wait(&pace), 100);
-}
-
-#[tokio::test]
-async fn a_handed_over_batch_leaves_the_outbox_once_acknowledged() {
-    let mut outbox = MockOutbox::new();
-    leased(&mut outbox);
-    outbox
-        .expect_pending()
-        .with(eq(2), eq(Vec::<i64>::new()))
-        .times(1)
-        .returning(|_, _| Ok(vec![event(1, 7)]));
-    let mut relay = relay(outbox, answering(&[]));
-    let mut pipeline = Pipeline::default();
-    let step = relay.step(&mut pipeline).await;
-    assert_eq!(
-        step.ok(),
-        Some(Step::HandedOver {
-            count: 1,
-            more: false
-        })
-    );
-    let (events, results) = pipeline.next_answer().await;
-    let (sent, failed) = relay.settle(&mut pipeline, &events, results);
-    assert_eq!((sent, failed), (vec![1], 0));
-    assert!(
-        pipeline.leaving.contains(&1),
-        "a read leaves it out until it is gone"
-    );
-}
-
-#[tokio::test]
-async fn a_read_leaves_out_what_is_in_flight_and_overlaps_the_hand_over() {
-    let mut outbox = MockOutbox::new();
-    leased(&mut outbox);
-    let mut reads = vec![
-        vec![event(1, 7), event(2, 8)],
-        vec![event(3, 7), event(4, 9)],
-        vec![],
-    ]
-    .into_iter();
-    let (asked, mut skipped) = mpsc::unbounded_channel();
-    outbox.expect_pending().returning(move |_, skip| {
-        asked.send(skip.to_vec()).expect("test listening");
-        Ok(reads.next().unwrap_or_default())
-    });
-    let mut publisher = MockEventPublisher::new();
-    let (sent, mut handed) = mpsc::unbounded_channel();
-    publisher.expect_send().returning(move |events| {
-        sent.send(positions(events)).expect("test listening");
-        Box::pin(std::future::pending())
-    });
-    let mut relay = relay(outbox, publisher);
-    let mut pipeline = Pipeline::default();
-    let first = relay.step(&mut pipeline).await;
-    assert_eq!(
-        first.ok(),
-        Some(Step::HandedOver {
-            count: 2,
-            more: true
-        })
-    );
-    let second = relay.step(&mut pipeline).await;
-    assert_eq!(
-        second.ok(),
-        Some(Step::HandedOver {
-            count: 2,
-            more: false
-        })
-    );
-    // the first read, then one beside each full batch's hand-over, leaving out what is in flight
-    for expected in [vec![], vec![1, 2], vec![1, 2, 3, 4]] {
-        assert_eq!(skipped.recv().await, Some(expected));
-    }
-    // the second batch went out although the first was not acknowledged
-    assert_eq!(handed.recv().await, Some(vec![1, 2]));
-    assert_eq!(handed.recv().await, Some(vec![3, 4]));
-}
-
-#[tokio::test]
-async fn after_a_failed_event_its_orders_later_events_stay_even_from_later_batches() {
-    let mut outbox = MockOutbox::new();
-    leased(&mut outbox);
-    reading(
-        &mut outbox,
-        vec![
-            vec![event(1, 7), event(2, 8)],
-            vec![event(3, 7), event(4, 8)],
-        ],
-    );
-    let mut relay = relay(outbox, answering(&[1]));
-    let mut pipeline = Pipeline::default();
-    for _ in 0..2 {
-        relay.step(&mut pipeline).await.expect("handed over");
-    }
-    let (events, results) = pipeline.next_answer().await;
-    assert_eq!(relay.settle(&mut pipeline, &events, results), (vec![2], 1));
-    assert!(
-        !pipeline.accepts(2),
-        "nothing more goes out until every answer is in"
-    );
-    // order 7's second event was acknowledged, but must go out again after its first
-    let (events, results) = pipeline.next_answer().await;
-    assert_eq!(relay.settle(&mut pipeline, &events, results), (vec![4], 1));
-    assert!(
-        pipeline.accepts(2),
-        "the pipeline ran empty: reading starts again"
-    );
-}
-
-#[tokio::test]
-async fn without_the_lease_nothing_is_read_or_sent() {
-    let mut outbox = MockOutbox::new();
-    outbox
-        .expect_lease()
-        .with(mockall::predicate::always(), eq(Duration::from_secs(3)))
-        .returning(|_, _| Ok(false));
-    outbox.expect_pending().never();
-    let mut publisher = MockEventPublisher::new();
-    publisher.expect_send().never();
-    let step = relay(outbox, publisher)
-        .step(&mut Pipeline::default())
-        .await;
-    assert_eq!(step.ok(), Some(Step::Standby));
-}
-
-#[tokio::test]
-async fn an_empty_outbox_hands_nothing_over() {
-    let mut outbox = MockOutbox::new();
-    leased(&mut outbox);
-    outbox.expect_pending().returning(|_, _| Ok(Vec::new()));
-    let mut publisher = MockEventPublisher::new();
-    publisher.expect_send().never();
-    let step = relay(outbox, publisher)
-        .step(&mut Pipeline::default())
-        .await;
-    assert_eq!(step.ok(), Some(Step::Idle));
-}
-
-#[tokio::test]
-async fn a_store_failure_hands_nothing_over() {
-    let mut outbox = MockOutbox::new();
-    leased(&mut outbox);
-    outbox
-        .expect_pending()
-        .returning(|_, _| Err(RepoError::msg("down")));
-    let mut publisher = MockEventPublisher::new();
-    publisher.expect_send().never();
-    let mut pipeline = Pipeline::default();
-    assert!(relay(outbox, publisher).step(&mut pipeline).await.is_err());
-    assert!(pipeline.is_empty());
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_lease_is_renewed_while_a_batch_waits_for_the_brokers() {
-    let mut outbox = MockOutbox::new();
-    // one take before the batch, then one renewal per third of the lease's life (1 s) while the
-    // brokers take 10.5 s
-    outbox
-        .expect_lease()
-        .times(1 + 10)
-        .returning(|_, _| Ok(true));
-    outbox.expect_release().times(1).returning(|_| Ok(()));
-    reading(&mut outbox, vec![vec![event(1, 7)]]);
-    let mut taken_out = running_outbox(&mut outbox, Arc::default());
-    let mut publisher = MockEventPublisher::new();
-    publisher.expect_send().returning(|_| {
-        Box::pin(async {
-            tokio::time::sleep(Duration::from_millis(10_500)).await;
-            vec![Ok(())]
-        })
-    });
-    let running = Running::start(relay(outbox, publisher));
-    assert_eq!(taken_out.recv().await, Some(vec![1]));
-    running.stop().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_write_here_wakes_the_relay_before_its_poll() {
-    let mut outbox = MockOutbox::new();
-    leased(&mut outbox);
-    outbox.expect_release().times(1).returning(|_| Ok(()));
-    reading(&mut outbox, vec![vec![], vec![event(1, 7)]]);
-    let written = Arc::new(Notify::new());
-    let mut taken_out = running_outbox(&mut outbox, written.clone());
-    let running = Running::start(polling_every_minute(outbox));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let woken = Instant::now();
-    written.notify_one();
-    assert_eq!(taken_out.recv().await, Some(vec![1]));
-    assert!(
-        woken.elapsed() < Duration::from_secs(1),
-        "read at once, not after the poll"
-    );
-    running.stop().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn on_standby_writes_here_do_not_ask_for_the_lease_again() {
-    let mut outbox = MockOutbox::new();
-    // the first attempt only: the next is the poll's, a minute away
-    outbox.expect_lease().times(1).returning(|_, _| Ok(false));
-    outbox.expect_pending().never();
-    outbox.expect_release().never();
-    let written = Arc::new(Notify::new());
-    running_outbox(&mut outbox, written.clone());
-    let running = Running::start(polling_every_minute(outbox));
-    for _ in 0..5 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        written.notify_one();
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    running.stop().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn run_publishes_until_stopped_and_gives_the_lease_up() {
-    let mut outbox = MockOutbox::new();
-    let holders = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (taking, giving) = (holders.clone(), holders.clone());
-    outbox.expect_lease().returning(move |holder, _| {
-        taking.lock().expect("not poisoned").push(holder.to_owned());
-        Ok(true)
-    });
-    outbox.expect_release().times(1).returning(move |holder| {
-        let holders = giving.lock().expect("not poisoned");
-        assert_eq!(
-            holders.first().map(String::as_str),
-            Some(holder),
-            "its own lease"
-        );
-        Ok(())
-    });
-    reading(&mut outbox, vec![vec![event(1, 7)], vec![event(2, 7)]]);
-    let mut taken_out = running_outbox(&mut outbox, Arc::default());
-    let running = Running::start(relay(outbox, answering(&[])));
-    assert_eq!(taken_out.recv().await, Some(vec![1]));
-    assert_eq!(taken_out.recv().await, Some(vec![2]));
-    running.stop().await;
-}
-
-/// While the brokers answer nothing, the relay hands over at most MAX_BATCHES_IN_FLIGHT full
-/// batches, then waits.
-#[tokio::test(start_paused = true)]
-async fn at_most_four_batches_wait_for_their_answers() {
-    let mut outbox = MockOutbox::new();
-    leased(&mut outbox);
-    let next = std::sync::atomic::AtomicI64::new(1);
-    outbox.expect_pending().returning(move |limit, _| {
-        let first = next.fetch_add(limit as i64, std::sync::atomic::Ordering::SeqCst);
-        Ok((first..first + limit as i64).map(|p| event(p, p)).collect())
-    });
-    outbox.expect_release().returning(|_| Ok(()));
-    let _taken_out = running_outbox(&mut outbox, Arc::default());
-    let (sent, handed_over) = mpsc::unbounded_channel();
-    let mut publisher = MockEventPublisher::new();
-    publisher.expect_send().returning(move |events| {
-        let _ = sent.send(positions(events));
-        Box::pin(std::future::pending())
-    });
-    let relay = Relay::new(Arc::new(outbox), Arc::new(publisher), settings());
-    let running = Running::start(relay);
-    tokio::time::sleep(Duration::from_secs(60)).await;
-    running.stop().await;
-    let mut batches = Vec::new();
-    let mut handed_over = handed_over;
-    while let Ok(batch) = handed_over.try_recv() {
-        batches.push(batch);
-    }
-    let expected: Vec<Vec<i64>> = (0..MAX_BATCHES_IN_FLIGHT as i64)
-        .map(|b| vec![2 * b + 1, 2 * b + 2])
-        .collect();
-    assert_eq!(batches, expected);
+    pace.stepped(&failed(), 2);
+    assert_eq!(wait(&pace), 100, "the backoff starts over");
 }
 
 /// Everything logged while the guard lives, on this thread.
-fn captured_log() -> (
-    Arc<std::sync::Mutex<Vec<u8>>>,
-    tracing::subscriber::DefaultGuard,
-) {
+fn captured_log() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
     #[derive(Clone)]
-    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
     impl std::io::Write for Buffer {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
             self.0
@@ -517,7 +749,7 @@ async fn the_lag_is_on_metrics_and_a_long_one_in_the_log() {
     let (stop, stopped) = watch::channel(false);
     let reporting = tokio::spawn(report_lag(Arc::new(outbox), stopped));
 
-    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    tokio::time::sleep(LAG_REPORT * 6 + Duration::from_millis(500)).await;
     let rendered = metrics.render();
     assert!(
         rendered.contains("loms_outbox_pending_events 5"),
@@ -538,30 +770,4 @@ async fn the_lag_is_on_metrics_and_a_long_one_in_the_log() {
     let first = log.lines().find(|line| line.contains("outbox lagging"));
     let first = first.expect("warned");
     assert!(first.contains("pending=5 oldest_ms=6000"), "{log}");
-}
-
-/// A lease renewed a third of its time ago is renewed before the next hand-over; a younger one is
-/// not asked for again.
-#[tokio::test(start_paused = true)]
-async fn a_step_renews_a_lease_a_third_of_its_time_old() {
-    let mut outbox = MockOutbox::new();
-    let asked = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let counting = asked.clone();
-    outbox.expect_lease().returning(move |_, _| {
-        counting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(true)
-    });
-    reading(&mut outbox, Vec::new());
-    let mut relay = relay(outbox, MockEventPublisher::new());
-    let mut pipeline = Pipeline::default();
-    let leases = || asked.load(std::sync::atomic::Ordering::SeqCst);
-    relay.step(&mut pipeline).await.expect("idle");
-    assert_eq!(leases(), 1);
-    // the lease of the settings lasts 3 s
-    tokio::time::advance(Duration::from_millis(999)).await;
-    relay.step(&mut pipeline).await.expect("idle");
-    assert_eq!(leases(), 1, "renewed too early");
-    tokio::time::advance(Duration::from_millis(1)).await;
-    relay.step(&mut pipeline).await.expect("idle");
-    assert_eq!(leases(), 2, "not renewed after a third of its time");
 }

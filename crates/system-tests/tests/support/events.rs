@@ -75,17 +75,139 @@ pub(crate) async fn min_insync_replicas(topic: &str) -> String {
         .expect("min.insync.replicas is set")
 }
 
-/// How many records the topic holds: with nothing published twice, one per status change.
+/// A record of the topic as a `read_committed` consumer sees it: aborted transactions and their
+/// markers left out.
+#[derive(Clone, Debug)]
+pub(crate) struct Committed {
+    pub partition: i32,
+    pub offset: i64,
+    pub event_id: String,
+    pub order_id: i64,
+    pub status: OrderStatus,
+    /// The relay lease's term that published it (header `relay-term`).
+    pub term: i64,
+}
+
+/// Every committed record of `topic`, each partition's in order, read from the start to the end.
+pub(crate) fn committed_records(topic: &str) -> Vec<Committed> {
+    use rdkafka::message::{Headers, Message};
+    use route256_proto::events::{EVENT_ID_HEADER, RELAY_TERM_HEADER};
+    use route256_proto::loms::OrderStatusChanged;
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", "committed-records-reader")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("a reader");
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        assignment
+            .add_partition_offset(topic, partition, rdkafka::Offset::Beginning)
+            .expect("a partition");
+    }
+    reader.assign(&assignment).expect("assigned");
+    let (mut records, mut ended) = (Vec::new(), std::collections::HashSet::new());
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while ended.len() < PARTITIONS as usize {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{topic} read to its end"
+        );
+        match reader.poll(Duration::from_millis(500)) {
+            None => {}
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                ended.insert(partition);
+            }
+            Some(Err(error)) => eprintln!("reading {topic}: {error}"),
+            Some(Ok(record)) => {
+                let header = |name: &str| {
+                    let headers = record.headers().expect("headers");
+                    let found = headers.iter().find(|h| h.key == name);
+                    let value = found
+                        .and_then(|h| h.value)
+                        .unwrap_or_else(|| panic!("{name}"));
+                    String::from_utf8(value.to_vec()).expect("text")
+                };
+                let event = OrderStatusChanged::from_value(record.payload().expect("a value"))
+                    .expect("an order event");
+                records.push(Committed {
+                    partition: record.partition(),
+                    offset: record.offset(),
+                    event_id: header(EVENT_ID_HEADER),
+                    order_id: event.order_id,
+                    status: event.status(),
+                    term: header(RELAY_TERM_HEADER).parse().expect("a term"),
+                });
+            }
+        }
+    }
+    records
+}
+
+/// How many committed records the topic holds: with nothing published twice, one per status change.
 pub(crate) fn records_in(topic: &str) -> i64 {
-    let probe = consumer("watermarks-probe");
-    (0..PARTITIONS)
-        .map(|partition| {
-            let (low, high) = probe
-                .fetch_watermarks(topic, partition, Duration::from_secs(10))
-                .expect("watermarks");
-            high - low
-        })
-        .sum()
+    committed_records(topic).len() as i64
+}
+
+/// Checks what a `read_committed` reader of `topic` sees: no event id twice and, per partition, the
+/// relay's terms never going back (no record of a fenced holder after its successor's first); and per
+/// order, the statuses in topic order are its path. Returns the number of records.
+pub(crate) fn assert_published_once_in_order(topic: &str) -> usize {
+    let records = committed_records(topic);
+    let mut seen = std::collections::HashMap::new();
+    for record in &records {
+        if let Some(first) = seen.insert(record.event_id.clone(), record.clone()) {
+            panic!(
+                "event {} published twice: {first:?} and {record:?}",
+                record.event_id
+            );
+        }
+    }
+    let mut last_term = std::collections::HashMap::new();
+    let mut paths: std::collections::HashMap<i64, Vec<OrderStatus>> = Default::default();
+    for record in &records {
+        let term = last_term.entry(record.partition).or_insert(record.term);
+        assert!(
+            record.term >= *term,
+            "partition {} offset {}: term {} after term {}",
+            record.partition,
+            record.offset,
+            record.term,
+            term
+        );
+        *term = record.term;
+        paths
+            .entry(record.order_id)
+            .or_default()
+            .push(record.status);
+    }
+    for (order, path) in paths {
+        use OrderStatus::*;
+        let valid = [
+            vec![New],
+            vec![New, AwaitingPayment],
+            vec![New, Failed],
+            vec![New, AwaitingPayment, Payed],
+            vec![New, AwaitingPayment, Cancelled],
+        ];
+        assert!(
+            valid.contains(&path),
+            "order {order}: {path:?} in the topic"
+        );
+    }
+    records.len()
+}
+
+/// Per partition, the offset after the last committed record of `topic` (absent when it has none).
+pub(crate) fn committed_ends(topic: &str) -> std::collections::HashMap<i32, i64> {
+    let mut ends = std::collections::HashMap::new();
+    for record in committed_records(topic) {
+        let end = ends.entry(record.partition).or_insert(0);
+        *end = (*end).max(record.offset + 1);
+    }
+    ends
 }
 
 /// A service running in this process until [`Running::stop`].
