@@ -60,6 +60,15 @@ pub enum ServeError {
     /// cut off. The process should exit with a failure status, so whoever stopped it can tell.
     #[error("{open} connections still open {after:?} after shutdown began were closed by force")]
     DrainTimedOut { open: usize, after: Duration },
+    /// Background tasks (loms's relay, the notifier's consumer) had not ended when the drain's deadline
+    /// passed, counted from the start of the shutdown: they were aborted.
+    #[error(
+        "background tasks {tasks:?} still running {after:?} after shutdown began were aborted"
+    )]
+    BackgroundTimedOut {
+        tasks: Vec<&'static str>,
+        after: Duration,
+    },
 }
 
 /// The listener could not be bound.
@@ -324,10 +333,16 @@ async fn serve(
     draining.send_replace(true);
     health.set(ServingStatus::NotServing).await;
     tracing::info!(%addr, "grpc server draining");
+    // The tasks were told to stop with the drain: both share its deadline.
+    let deadline = tokio::time::Instant::now() + limits.drain_timeout;
     let drained = connections.drain(limits.drain_timeout).await;
-    background.join().await;
+    let joined = background.join_until(deadline).await;
     tracing::info!(%addr, "grpc server stopped");
-    drained
+    drained?;
+    joined.map_err(|tasks| ServeError::BackgroundTimedOut {
+        tasks,
+        after: limits.drain_timeout,
+    })
 }
 
 /// What the health service (`grpc.health.v1`) reports for a server's services.

@@ -116,6 +116,7 @@ impl KafkaEventPublisher {
     ) -> Result<Vec<DeliveryFuture>, String> {
         let term = term.to_string();
         let mut deliveries = Vec::with_capacity(events.len());
+        let mut waited = false;
         for event in events {
             let message = message_of(event);
             let key = message.key();
@@ -149,6 +150,11 @@ impl KafkaEventPublisher {
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                         if Instant::now() >= deadline {
                             return Err("the producer's queue stayed full".into());
+                        }
+                        if !waited {
+                            waited = true;
+                            let handed = deliveries.len();
+                            tracing::info!(handed, "the producer's queue is full; waiting for room");
                         }
                         record = returned;
                         tokio::time::sleep(Duration::from_millis(5)).await;
