@@ -96,9 +96,17 @@ mod tests {
         stop.send_replace(true);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         assert_eq!(running.join_until(deadline).await, Err(vec!["stubborn"]));
-        assert_eq!(tokio::time::Instant::now(), deadline, "waited until the deadline");
+        assert_eq!(
+            tokio::time::Instant::now(),
+            deadline,
+            "waited until the deadline"
+        );
         tokio::task::yield_now().await;
         let closed = tokio::sync::oneshot::error::TryRecvError::Closed;
-        assert_eq!(has_ended.try_recv(), Err(closed), "the stubborn task was aborted");
+        assert_eq!(
+            has_ended.try_recv(),
+            Err(closed),
+            "the stubborn task was aborted"
+        );
     }
 }

@@ -39,10 +39,17 @@ struct Rig {
     logs: PathBuf,
     /// The notifier's settings but its probe port: for more members of its group.
     notifier_env: Vec<(String, String)>,
+    /// loms's settings but its ports: for more replicas.
+    loms_env: Vec<(String, String)>,
 }
 
 impl Rig {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// The rig, loms with `settings` on top of its own.
+    async fn start_with(settings: &[(&str, &str)]) -> Self {
         let topic = events::fresh_topic().await;
         let logs = std::env::temp_dir().join(format!("route256-{topic}"));
         std::fs::create_dir_all(&logs).expect("a log folder");
@@ -58,23 +65,25 @@ impl Rig {
                 .collect()
         };
         let (grpc_addr, http_addr) = (format!("127.0.0.1:{grpc}"), format!("127.0.0.1:{http}"));
-        let loms = Process::start(
-            "loms",
-            vars(&[
-                ("STORAGE", "postgres"),
-                ("LOMS_DATABASE_URL", &loms_db.settings().url),
-                ("LOMS_GRPC_ADDR", &grpc_addr),
-                ("LOMS_HTTP_ADDR", &http_addr),
-                ("LOMS_KAFKA_BROKERS", &events::brokers()),
-                ("LOMS_KAFKA_TOPIC", &topic),
-                ("LOMS_RELAY_POLL_MS", "20"),
-                // a killed relay's successor takes over after 1 s
-                ("LOMS_RELAY_LEASE_TTL_MS", "1000"),
-                ("LOMS_UNPAID_CANCEL_AFTER_SECS", "2"),
-                ("LOMS_UNPAID_CHECK_PERIOD_MS", "200"),
-            ]),
-            &logs,
-        );
+        let mut loms_env = vars(&[
+            ("STORAGE", "postgres"),
+            ("LOMS_DATABASE_URL", &loms_db.settings().url),
+            ("LOMS_KAFKA_BROKERS", &events::brokers()),
+            ("LOMS_KAFKA_TOPIC", &topic),
+            ("LOMS_RELAY_POLL_MS", "20"),
+            // a killed relay's successor takes over after 1 s
+            ("LOMS_RELAY_LEASE_TTL_MS", "1000"),
+            ("LOMS_UNPAID_CANCEL_AFTER_SECS", "2"),
+            ("LOMS_UNPAID_CHECK_PERIOD_MS", "200"),
+        ]);
+        loms_env.retain(|(key, _)| settings.iter().all(|(k, _)| k != key));
+        loms_env.extend(vars(settings));
+        let mut env = loms_env.clone();
+        env.extend(vars(&[
+            ("LOMS_GRPC_ADDR", &grpc_addr),
+            ("LOMS_HTTP_ADDR", &http_addr),
+        ]));
+        let loms = Process::start("loms", env, &logs);
         let notifier_env = vars(&[
             ("STORAGE", "postgres"),
             ("NOTIFIER_DATABASE_URL", &notifier_db.settings().url),
@@ -104,7 +113,30 @@ impl Rig {
             loms_http: http_addr,
             logs,
             notifier_env,
+            loms_env,
         }
+    }
+
+    /// Another loms replica on the rig's database, logging to `<logs>/<name>/loms.log`, once ready;
+    /// with its gRPC and HTTP addresses.
+    async fn another_loms(&self, name: &str) -> (Process, String, String) {
+        let logs = self.logs.join(name);
+        std::fs::create_dir_all(&logs).expect("a log folder");
+        let (grpc, http) = (
+            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        let mut env = self.loms_env.clone();
+        env.push(("LOMS_GRPC_ADDR".into(), grpc.clone()));
+        env.push(("LOMS_HTTP_ADDR".into(), http.clone()));
+        let replica = Process::start("loms", env, &logs);
+        let url = format!("http://{http}/readyz");
+        support::eventually_async(&format!("{url} answers 200"), || async {
+            let answer = reqwest::get(&url).await;
+            answer.is_ok_and(|a| a.status() == reqwest::StatusCode::OK)
+        })
+        .await;
+        (replica, format!("http://{grpc}"), http)
     }
 
     /// Another member of the notifier's group, logging to `<logs>/<name>/notifier.log`, once ready.
@@ -185,18 +217,29 @@ impl Rig {
         orders
     }
 
-    /// Every order notified exactly of its changes, in order.
-    async fn assert_every_order_notified(&self, highest_seen: i64) {
+    /// Every order notified exactly of its changes, in order; and the topic, read with
+    /// `read_committed`, holds each change once, each order's in order, no fenced holder's record
+    /// after its successor's. Returns how many relay terms published.
+    async fn assert_every_order_notified(&self, highest_seen: i64) -> usize {
         let orders = self.final_statuses(highest_seen).await;
         let store = events::notifications(&self.notifier_db).await;
         events::assert_notified(&store, &orders).await;
+        let changes: usize = orders
+            .iter()
+            .map(|&(_, s)| events::changes_to(s).len())
+            .sum();
+        let records = events::assert_published_once_in_order(&self.topic);
+        assert_eq!(records, changes, "each change published once");
+        let mut terms = std::collections::BTreeMap::<i64, usize>::new();
+        for record in events::committed_records(&self.topic) {
+            *terms.entry(record.term).or_default() += 1;
+        }
         println!(
-            "{} orders notified change by change; {} records in the topic for {} changes; logs in {}",
+            "{} orders notified change by change; {records} records in the topic for {changes} changes, by term of the lease {terms:?}; logs in {}",
             orders.len(),
-            events::records_in(&self.topic),
-            orders.iter().map(|&(_, s)| events::changes_to(s).len()).sum::<usize>(),
             self.logs.display()
         );
+        terms.len()
     }
 
     fn finish(mut self) {
@@ -646,4 +689,176 @@ async fn a_memory_loms_refuses_changes_past_its_backlog_until_the_cluster_is_bac
         .await
         .expect("no panic")
         .expect("loms stops cleanly");
+}
+
+/// Whether the loms replica answering `/metrics` at `http` holds the relay's lease.
+async fn holds_lease(http: &str) -> bool {
+    let Ok(answer) = reqwest::get(format!("http://{http}/metrics")).await else {
+        return false;
+    };
+    let text = answer.text().await.unwrap_or_default();
+    text.lines().any(|line| line == "loms_relay_lease_held 1")
+}
+
+/// A metric's value (summed over its labels) on the `/metrics` of `http`.
+async fn metric(http: &str, name: &str) -> f64 {
+    let Ok(answer) = reqwest::get(format!("http://{http}/metrics")).await else {
+        return 0.0;
+    };
+    let text = answer.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|line| line.starts_with(name))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Two loms replicas on one database, each with a lease of 1 s, under orders placed through both: the
+/// replica holding the lease is stopped with SIGSTOP for 3 s — its successor takes over after 1 s — and
+/// continued, five times. Read with `read_committed`, the topic then holds every change once, in each
+/// partition no record of a paused holder's term after its successor's first record, and each order's
+/// statuses in topic order are its path; every order is notified exactly of its changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "runs processes for half a minute: run alone by `just test-faults`"]
+async fn a_holder_paused_past_its_lease_is_fenced_and_publishes_nothing_twice() {
+    let rig = Rig::start().await;
+    let (mut second, second_grpc, second_http) = rig.another_loms("second").await;
+    let second_client = LomsServiceClient::new(
+        Channel::from_shared(second_grpc)
+            .expect("a valid url")
+            .timeout(Duration::from_secs(10))
+            .connect_lazy(),
+    );
+    let finished = Arc::new(AtomicBool::new(false));
+    // half the callers on each replica: events keep coming while either is stopped
+    let load = |client: LomsServiceClient<Channel>, first: i64| {
+        let finished = finished.clone();
+        tokio::spawn(async move {
+            let (mut next, mut highest) = (first, 0);
+            while !finished.load(Ordering::Relaxed) {
+                let done = Arc::new(AtomicUsize::new(0));
+                let batch = next..next + 32;
+                highest =
+                    highest.max(run_orders(client.clone(), batch, OnError::Retry, done).await);
+                next += 64;
+            }
+            highest
+        })
+    };
+    let loads = [load(rig.client(), 0), load(second_client, 32)];
+    let https = [rig.loms_http.clone(), second_http.clone()];
+    for round in 0..5 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let holder = loop {
+            let held = [holds_lease(&https[0]).await, holds_lease(&https[1]).await];
+            if held[0] != held[1] {
+                break usize::from(held[1]);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no single holder");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let paused = if holder == 0 { &rig.loms } else { &second };
+        paused.signal("STOP");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        paused.signal("CONT");
+        println!("round {round}: replica {holder}, the holder, paused for 3 s");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    finished.store(true, Ordering::Relaxed);
+    let mut highest = 0;
+    for load in loads {
+        highest = highest.max(load.await.expect("no panic"));
+    }
+    let fenced = metric(&https[0], "loms_relay_fenced_total").await
+        + metric(&https[1], "loms_relay_fenced_total").await;
+    let fenced = fenced as u64;
+    let terms = rig.assert_every_order_notified(highest).await;
+    assert!(
+        terms > 5,
+        "every pause handed the lease over: {terms} terms published"
+    );
+    println!("producers fenced: {fenced}");
+    second.kill();
+    rig.finish();
+}
+
+/// loms with batches of 50,000 events and a lease of 60 s takes the lease while the cluster is up, is
+/// stopped (SIGSTOP) while a second replica places 12,000 orders, then all three brokers are killed with
+/// SIGKILL and loms is continued: its next transaction fills the producer's queue and waits for room.
+/// SIGTERM then ends it within its drain timeout (5 s), exit 0; once the cluster is back a new loms
+/// drains the outbox and every change is notified, and published, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "kills the shared cluster: run alone by `just test-faults`"]
+async fn sigterm_in_an_outage_with_a_full_producer_queue_ends_within_the_drain_timeout() {
+    let _restart = RestartClusterIfFailed;
+    let mut rig = Rig::start_with(&[
+        ("LOMS_RELAY_BATCH", "50000"),
+        ("LOMS_RELAY_LEASE_TTL_MS", "60000"),
+        ("SHUTDOWN_DRAIN_TIMEOUT_MS", "5000"),
+    ])
+    .await;
+    let done = Arc::new(AtomicUsize::new(0));
+    let first = run_orders(rig.client(), 0..8, OnError::Fail, done.clone()).await;
+    support::eventually_async("the first orders' events published", || async {
+        rig.pending_events().await == Some(0.0) && events::records_in(&rig.topic) > 0
+    })
+    .await;
+    // the events pile up in the outbox while the holder is stopped; the second replica, which cannot
+    // take the lease (60 s), places the orders
+    rig.loms.signal("STOP");
+    let (mut second, second_grpc, _) = rig.another_loms("second").await;
+    let second_client = LomsServiceClient::new(
+        Channel::from_shared(second_grpc)
+            .expect("a valid url")
+            .timeout(Duration::from_secs(10))
+            .connect_lazy(),
+    );
+    let mut placed = first;
+    for start in (8..12_008).step_by(2_000) {
+        let batch = start..start + 2_000;
+        placed =
+            placed.max(run_orders(second_client.clone(), batch, OnError::Fail, done.clone()).await);
+    }
+    second.terminate();
+    for node in 1..=3 {
+        let pid = stack(&["kafka-pid", &node.to_string()]);
+        let killed = Command::new("kill").args(["-9", &pid]).status();
+        assert!(killed.expect("kill runs").success(), "broker {node} killed");
+    }
+    for port in [9092, 9093, 9094] {
+        support::eventually("the broker's port closed", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        })
+        .await;
+    }
+    rig.loms.signal("CONT");
+    let log = rig.logs.join("loms.log");
+    support::eventually("loms waits for room in the producer's queue", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("the producer's queue is full; waiting for room")
+    })
+    .await;
+    let stopping = std::time::Instant::now();
+    let status = tokio::task::block_in_place(|| rig.loms.terminate());
+    let took = stopping.elapsed();
+    assert!(
+        status.success(),
+        "loms exited {status} after SIGTERM (logs in {})",
+        rig.logs.display()
+    );
+    assert!(took < Duration::from_secs(6), "loms took {took:?} to stop");
+    println!("loms stopped {took:?} after SIGTERM, the cluster down and the producer's queue full");
+
+    stack(&["kafka"]);
+    rig.loms.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    while rig.pending_events().await != Some(0.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox never drained"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    rig.assert_every_order_notified(placed).await;
+    rig.finish();
 }

@@ -94,6 +94,8 @@ impl KafkaEventPublisher {
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
+            // at the end of a partition, the brokers answer at once rather than wait for records
+            .set("fetch.wait.max.ms", "10")
             .set("auto.offset.reset", "earliest");
         // Both are checked here, so that a bad setting fails at start rather than at the first tenure.
         drop(producer_config.create::<FutureProducer>()?);
@@ -154,7 +156,10 @@ impl KafkaEventPublisher {
                         if !waited {
                             waited = true;
                             let handed = deliveries.len();
-                            tracing::info!(handed, "the producer's queue is full; waiting for room");
+                            tracing::info!(
+                                handed,
+                                "the producer's queue is full; waiting for room"
+                            );
                         }
                         record = returned;
                         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -336,6 +341,7 @@ impl EventPublisher for KafkaEventPublisher {
             .map_err(|e| PublishError::Failed(format!("cannot create a producer: {e}")))?;
         let producer = Arc::new(producer);
         self.producer = Some(producer.clone());
+        let started = Instant::now();
         let initialised = blocking(deadline, move |timeout| producer.init_transactions(timeout));
         match initialised.await {
             Ok(Ok(())) => {}
@@ -348,12 +354,16 @@ impl EventPublisher for KafkaEventPublisher {
                 return Err(error);
             }
         }
+        let fenced_in = started.elapsed();
         let (config, topic, from) = (self.reader_config.clone(), self.topic.clone(), from.clone());
         let read = blocking(deadline, move |timeout| {
             read_back(&config, &topic, &from, timeout)
         });
         match read.await {
-            Ok(Ok(published)) => Ok(published),
+            Ok(Ok(published)) => {
+                tracing::info!(?fenced_in, read_in = ?(started.elapsed() - fenced_in), records = published.event_ids.len(), "producer started; its predecessors fenced and the topic read back");
+                Ok(published)
+            }
             Ok(Err(error)) => Err(PublishError::Failed(format!(
                 "cannot read the topic back: {error}"
             ))),
