@@ -12,8 +12,8 @@
 //!   offset) until a successor fences it. librdkafka caps each record's delivery time by it too.
 //! - `acks=all`: a write counts once every in-sync replica has it; the topic's `min.insync.replicas=2`
 //!   makes the brokers refuse (and librdkafka retry) a write that fewer than two replicas would hold.
-//! - `queue.buffering.max.messages` = 20,000: what librdkafka may hold unsent, about 10 MB of
-//!   records; a larger transaction waits for room (within its deadline), it is not refused.
+//! - `queue.buffering.max.messages` = 10,000, a default batch: what librdkafka may hold unsent, about
+//!   5 MB of records; a larger transaction waits for room (within its deadline), it is not refused.
 //! - `partitioner=murmur2_random`: the Java client's partitioner, so every producer puts one order's
 //!   events on one partition.
 //! - `linger.ms=25`: records wait up to 25 ms for company within a transaction; its commit sends what
@@ -52,7 +52,7 @@ use crate::domain::OrderEvent;
 use crate::ports::{EventPublisher, Offsets, PublishError, Published, Term};
 
 /// What librdkafka may hold unsent (see the module doc).
-const QUEUE_LIMIT: usize = 20_000;
+const QUEUE_LIMIT: usize = 10_000;
 
 /// Publishes order events to one topic, in transactions.
 pub(crate) struct KafkaEventPublisher {
