@@ -9,7 +9,7 @@
 //! [`RequestId`] of the call that caused it: a change is never stored without its event, nor an event
 //! without its change. The relay reads the outbox and hands the events to an [`EventPublisher`].
 use async_trait::async_trait;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -213,6 +213,48 @@ pub trait Outbox: Send + Sync {
 /// A tenure of the relay's lease: it grows each time the lease is taken over, never goes back.
 pub type Term = i64;
 
+/// A tenure of the lease, as the replica holding it last renewed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tenure {
+    pub term: Term,
+    /// The lease runs at least until then: its last renewal was asked for a TTL before.
+    pub until: Instant,
+}
+
+/// One tenure of the lease as its renewals move its end: the publisher's waits end by
+/// [`LeaseWatch::deadline`], read afresh at each wait.
+#[derive(Clone, Debug)]
+pub struct LeaseWatch {
+    tenures: watch::Receiver<Option<Tenure>>,
+    term: Term,
+}
+
+impl LeaseWatch {
+    /// Tenure `term` of what `tenures` says is held.
+    pub fn new(tenures: watch::Receiver<Option<Tenure>>, term: Term) -> Self {
+        Self { tenures, term }
+    }
+
+    /// A tenure that ends at `until` whatever happens (for tests).
+    #[cfg(any(test, feature = "testsuite"))]
+    pub fn fixed(term: Term, until: Instant) -> Self {
+        let (_, tenures) = watch::channel(Some(Tenure { term, until }));
+        Self { tenures, term }
+    }
+
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// When the tenure ends, as last renewed; now, once another term holds the lease or none.
+    pub fn deadline(&self) -> Instant {
+        match *self.tenures.borrow() {
+            Some(tenure) if tenure.term == self.term => tenure.until,
+            _ => Instant::now(),
+        }
+    }
+}
+
 /// Per partition of a topic, an offset in it.
 pub type Offsets = BTreeMap<i32, i64>;
 
@@ -226,7 +268,7 @@ pub(crate) fn advance(to: &mut Offsets, from: &Offsets) {
 
 /// Why a transaction did not commit.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum PublishError {
+pub enum PublishError {
     /// It was aborted: none of its records is visible to a `read_committed` reader. The producer goes
     /// on with the next transaction.
     #[error("transaction aborted: {0}")]
@@ -243,32 +285,31 @@ pub(crate) enum PublishError {
 /// What the topic holds that a predecessor committed: the event ids of the records found past the
 /// lease's offsets, and where each partition's committed records end.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Published {
-    pub(crate) event_ids: Vec<String>,
-    pub(crate) ends: Offsets,
+pub struct Published {
+    pub event_ids: Vec<String>,
+    pub ends: Offsets,
 }
 
 /// The brokers the relay publishes to, in transactions of one producer per lease.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
-pub(crate) trait EventPublisher: Send {
+pub trait EventPublisher: Send {
     /// Starts a producer for a tenure of the lease: fences every earlier producer of the lease —
     /// aborting its open transaction — then reads the topic's committed records from `from` (the
-    /// lease's offsets) to its end. Waits no later than `deadline`.
+    /// lease's offsets) to its end. Waits no later than the lease's deadline.
     async fn take_over(
         &mut self,
         from: &Offsets,
-        deadline: Instant,
+        lease: &LeaseWatch,
     ) -> Result<Published, PublishError>;
 
-    /// Publishes `events`, in the order given, in one transaction, each record stamped with `term`;
-    /// returns, once committed, the offset after its last record in each partition it wrote. Waits no
-    /// later than `deadline`. Events of one order land in one partition.
+    /// Publishes `events`, in the order given, in one transaction, each record stamped with the
+    /// lease's term; returns, once committed, the offset after its last record in each partition it
+    /// wrote. Waits no later than the lease's deadline. Events of one order land in one partition.
     async fn publish(
         &mut self,
         events: &[OrderEvent],
-        term: Term,
-        deadline: Instant,
+        lease: &LeaseWatch,
     ) -> Result<Offsets, PublishError>;
 
     /// Drops the producer, and returns once it is gone (a call in flight on another thread ends by its

@@ -55,7 +55,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::ports::{EventPublisher, Outbox, PublishError, RepoError, Term};
+use crate::ports::{EventPublisher, LeaseWatch, Outbox, PublishError, RepoError, Tenure};
 
 mod lag;
 mod pace;
@@ -66,7 +66,7 @@ mod tests;
 pub(crate) use lag::describe_metrics;
 use lag::report_lag;
 use pace::Pace;
-pub(crate) use pipeline::Pipeline;
+pub use pipeline::Pipeline;
 use pipeline::{take_out, Taken};
 
 /// The longest pause between attempts after failures, unless a third of the lease is shorter (the
@@ -96,17 +96,9 @@ impl Default for RelaySettings {
     }
 }
 
-/// A tenure of the lease, as this replica holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Tenure {
-    pub(crate) term: Term,
-    /// The lease runs at least until then: its last renewal was asked for a TTL before.
-    pub(crate) until: Instant,
-}
-
 /// What a step did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
+pub enum Step {
     /// The producer took the tenure over: `forgotten` events were found published and taken out.
     TookOver { forgotten: u64 },
     /// Nothing was waiting.
@@ -117,7 +109,7 @@ pub(crate) enum Step {
 
 /// Why a step did not do its work.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum StepError {
+pub enum StepError {
     #[error(transparent)]
     Store(#[from] RepoError),
     #[error(transparent)]
@@ -127,7 +119,7 @@ pub(crate) enum StepError {
 }
 
 /// Publishes the outbox.
-pub(crate) struct Relay {
+pub struct Relay {
     outbox: Arc<dyn Outbox>,
     publisher: Box<dyn EventPublisher>,
     /// The lease's name ([`Outbox::lease_of`] the topic).
@@ -139,7 +131,7 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    pub(crate) fn new(
+    pub fn new(
         outbox: Arc<dyn Outbox>,
         publisher: Box<dyn EventPublisher>,
         lease: String,
@@ -156,13 +148,13 @@ impl Relay {
 
     /// One step of a tenure: takes it over if the producer has not yet, else publishes the next batch —
     /// the one read ahead, or a fresh read — in one transaction, while reading the batch after it.
-    pub(crate) async fn step(
+    pub async fn step(
         &mut self,
         pipeline: &mut Pipeline,
-        tenure: Tenure,
+        lease: &LeaseWatch,
     ) -> Result<Step, StepError> {
-        if pipeline.ready != Some(tenure.term) {
-            return self.take_over(pipeline, tenure).await;
+        if pipeline.ready != Some(lease.term()) {
+            return self.take_over(pipeline, lease).await;
         }
         let batch = match std::mem::take(&mut pipeline.ahead) {
             ahead if !ahead.is_empty() => ahead,
@@ -186,7 +178,7 @@ impl Relay {
         // Until the transaction ends cleanly, the producer is in doubt: dropped with this step, it must
         // take over again.
         pipeline.ready = None;
-        let published = self.publisher.publish(&batch, tenure.term, tenure.until);
+        let published = self.publisher.publish(&batch, lease);
         let (published, ahead) = tokio::join!(published, read_ahead);
         let outcome = match &published {
             Ok(_) => "committed",
@@ -196,7 +188,7 @@ impl Relay {
         metrics::counter!("loms_relay_transactions_total", "outcome" => outcome).increment(1);
         match published {
             Ok(ends) => {
-                pipeline.ready = Some(tenure.term);
+                pipeline.ready = Some(lease.term());
                 pipeline.committed(&batch, &ends);
                 pipeline.ahead = ahead?;
                 let more = !pipeline.ahead.is_empty();
@@ -204,7 +196,7 @@ impl Relay {
             }
             Err(error) => {
                 if let PublishError::Aborted(_) = error {
-                    pipeline.ready = Some(tenure.term);
+                    pipeline.ready = Some(lease.term());
                 }
                 if let PublishError::Fenced = error {
                     metrics::counter!("loms_relay_fenced_total").increment(1);
@@ -219,12 +211,12 @@ impl Relay {
     async fn take_over(
         &mut self,
         pipeline: &mut Pipeline,
-        tenure: Tenure,
+        lease: &LeaseWatch,
     ) -> Result<Step, StepError> {
         pipeline.ready = None;
         pipeline.ahead.clear();
         let from = self.outbox.published_offsets(&self.lease).await?;
-        let published = self.publisher.take_over(&from, tenure.until).await;
+        let published = self.publisher.take_over(&from, lease).await;
         let published = match published {
             Err(PublishError::Fenced) => {
                 metrics::counter!("loms_relay_fenced_total").increment(1);
@@ -237,12 +229,12 @@ impl Relay {
             .forget(&published.event_ids, &self.lease, &published.ends)
             .await?;
         tracing::info!(
-            term = tenure.term,
+            term = lease.term(),
             found = published.event_ids.len(),
             forgotten,
             "relay took over: the events a predecessor published are out of the outbox"
         );
-        pipeline.ready = Some(tenure.term);
+        pipeline.ready = Some(lease.term());
         Ok(Step::TookOver { forgotten })
     }
 
@@ -253,19 +245,27 @@ impl Relay {
     pub(crate) async fn run(self, stop: watch::Receiver<bool>) {
         tracing::info!(holder = %self.holder, lease = %self.lease, settings = ?self.settings, "outbox relay running");
         let (tenure, tenures) = watch::channel(None);
-        let keeper = Keeper {
+        let keeper = Arc::new(Keeper {
             outbox: self.outbox.clone(),
             lease: self.lease.clone(),
             holder: self.holder.clone(),
             settings: self.settings,
-        };
+        });
+        // A task of its own, on whichever thread is free: a step's work (encoding a large batch) never
+        // holds a renewal back.
+        let keeping = tokio::spawn({
+            let (keeper, mut stop) = (keeper.clone(), stop.clone());
+            async move {
+                keep_lease(&keeper, &tenure, &mut stop).await;
+                tenure.borrow().is_some()
+            }
+        });
         let outbox = self.outbox.clone();
         tokio::join!(
-            keeper.keep(&tenure, stop.clone()),
             self.publish(tenures, stop.clone()),
             report_lag(outbox, stop)
         );
-        if tenure.borrow().is_some() {
+        if keeping.await.unwrap_or(true) {
             keeper.release().await;
         }
         tracing::info!("outbox relay stopped");
@@ -313,8 +313,9 @@ impl Relay {
                 () = tokio::time::sleep_until(tenure.until) => {}
                 () = tokio::time::sleep_until(pace.next_read) => {
                     pipeline.may_produce = true;
-                    let step = self.step(&mut pipeline, tenure);
-                    let Some(step) = until_lost(step, tenure, &mut tenures, &mut stop).await else {
+                    let lease = LeaseWatch::new(tenures.clone(), tenure.term);
+                    let step = self.step(&mut pipeline, &lease);
+                    let Some(step) = until_lost(step, &lease, &mut tenures, &mut stop).await else {
                         // dropped mid-step: whatever it was doing, the producer is in doubt
                         pipeline.ready = None;
                         continue;
@@ -330,15 +331,14 @@ impl Relay {
     }
 }
 
-/// Runs `step` until it ends, the lease's deadline passes (an error), the tenure is lost, or `stop`
-/// turns true (`None` for the last two).
+/// Runs `step` until it ends, the lease's deadline passes unrenewed (an error), the tenure is lost, or
+/// `stop` turns true (`None` for the last two).
 async fn until_lost<T>(
     step: impl std::future::Future<Output = Result<T, StepError>>,
-    tenure: Tenure,
+    lease: &LeaseWatch,
     tenures: &mut watch::Receiver<Option<Tenure>>,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<Result<T, StepError>> {
-    let step = tokio::time::timeout_at(tenure.until, step);
     tokio::pin!(step);
     loop {
         tokio::select! {
@@ -346,12 +346,17 @@ async fn until_lost<T>(
             () = stopped(stop) => return None,
             changed = tenures.changed() => {
                 let lost = changed.is_err()
-                    || tenures.borrow_and_update().is_none_or(|t| t.term != tenure.term);
+                    || tenures.borrow_and_update().is_none_or(|t| t.term != lease.term());
                 if lost {
                     return None;
                 }
             }
-            done = &mut step => return Some(done.unwrap_or(Err(StepError::LeaseRanOut))),
+            done = &mut step => return Some(done),
+            () = tokio::time::sleep_until(lease.deadline()) => {
+                if lease.deadline() <= Instant::now() {
+                    return Some(Err(StepError::LeaseRanOut));
+                }
+            }
         }
     }
 }
@@ -365,13 +370,6 @@ struct Keeper {
 }
 
 impl Keeper {
-    /// Until `stop`: renews the lease every third of its TTL while held, asks for it every `poll` while
-    /// another replica holds it, and publishes on `tenure` what is held. A failed renewal keeps the
-    /// tenure, which lapses at its deadline unless a later renewal succeeds.
-    async fn keep(&self, tenure: &watch::Sender<Option<Tenure>>, mut stop: watch::Receiver<bool>) {
-        keep_lease(self, tenure, &mut stop).await;
-    }
-
     /// Gives the lease up, so that another replica takes over at once rather than after it expires (a
     /// rolling restart).
     async fn release(&self) {
@@ -382,7 +380,9 @@ impl Keeper {
     }
 }
 
-/// The loop of [`Keeper::keep`].
+/// Until `stop`: renews the lease every third of its TTL while held, asks for it every `poll` while
+/// another replica holds it, and publishes on `tenure` what is held. A failed renewal keeps the tenure,
+/// which lapses at its deadline unless a later renewal succeeds.
 async fn keep_lease(
     keeper: &Keeper,
     tenure: &watch::Sender<Option<Tenure>>,

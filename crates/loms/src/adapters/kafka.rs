@@ -37,7 +37,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -49,13 +49,17 @@ use route256_proto::events::{
 use route256_proto::loms as pb;
 
 use crate::domain::OrderEvent;
-use crate::ports::{EventPublisher, Offsets, PublishError, Published, Term};
+use crate::ports::{EventPublisher, LeaseWatch, Offsets, PublishError, Published};
 
 /// What librdkafka may hold unsent (see the module doc).
 const QUEUE_LIMIT: usize = 10_000;
 
+/// Records encoded and handed over between two yields to the runtime: encoding and validating one
+/// takes some microseconds, a batch tens of milliseconds.
+const YIELD_EVERY: usize = 256;
+
 /// Publishes order events to one topic, in transactions.
-pub(crate) struct KafkaEventPublisher {
+pub struct KafkaEventPublisher {
     producer_config: ClientConfig,
     reader_config: ClientConfig,
     topic: String,
@@ -66,7 +70,7 @@ pub(crate) struct KafkaEventPublisher {
 impl KafkaEventPublisher {
     /// A publisher to `topic` on the cluster of `brokers` (`host:port,…`) for the lease `lease`, whose
     /// holder has `lease_ttl` to act. Nothing connects before [`EventPublisher::take_over`].
-    pub(crate) fn new(
+    pub fn new(
         brokers: &str,
         topic: &str,
         lease: &str,
@@ -108,18 +112,21 @@ impl KafkaEventPublisher {
         })
     }
 
-    /// Hands `events` to librdkafka in order, waiting while its queue is full, until `deadline`.
+    /// Hands `events` to librdkafka in order, waiting while its queue is full, until the lease's
+    /// deadline; lets the relay's other work (a stop) in every [`YIELD_EVERY`] records.
     async fn enqueue(
         &self,
         producer: &FutureProducer,
         events: &[OrderEvent],
-        term: Term,
-        deadline: Instant,
+        lease: &LeaseWatch,
     ) -> Result<Vec<DeliveryFuture>, String> {
-        let term = term.to_string();
+        let term = lease.term().to_string();
         let mut deliveries = Vec::with_capacity(events.len());
         let mut waited = false;
-        for event in events {
+        for (n, event) in events.iter().enumerate() {
+            if n % YIELD_EVERY == YIELD_EVERY - 1 {
+                tokio::task::yield_now().await;
+            }
             let message = message_of(event);
             let key = message.key();
             let value = message
@@ -150,7 +157,7 @@ impl KafkaEventPublisher {
                 match producer.send_result(record) {
                     Ok(delivery) => break delivery,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                        if Instant::now() >= deadline {
+                        if Instant::now() >= lease.deadline() {
                             return Err("the producer's queue stayed full".into());
                         }
                         if !waited {
@@ -178,7 +185,7 @@ impl KafkaEventPublisher {
         &mut self,
         producer: Arc<FutureProducer>,
         error: KafkaError,
-        deadline: Instant,
+        lease: &LeaseWatch,
     ) -> PublishError {
         let abortable = match &error {
             KafkaError::Transaction(error) => error.txn_requires_abort(),
@@ -189,7 +196,8 @@ impl KafkaEventPublisher {
             drop(producer);
             PublishError::Fenced
         } else if abortable {
-            let aborted = blocking(deadline, move |timeout| producer.abort_transaction(timeout));
+            let aborted =
+                until_lease_ends(lease, move |timeout| producer.abort_transaction(timeout));
             match aborted.await {
                 Ok(Ok(())) => return PublishError::Aborted(error.to_string()),
                 Ok(Err(abort)) if fenced(&abort) => PublishError::Fenced,
@@ -222,19 +230,47 @@ fn fenced(error: &KafkaError) -> bool {
     )
 }
 
-/// Runs `call` on a blocking thread with the time left until `deadline` (librdkafka's transactional
-/// calls block); fails at once when none is left.
+/// Runs `call` on a blocking thread with the time left on the lease (librdkafka's transactional calls
+/// block); fails at once when none is left.
 async fn blocking<T: Send + 'static>(
-    deadline: Instant,
+    lease: &LeaseWatch,
     call: impl FnOnce(Duration) -> T + Send + 'static,
 ) -> Result<T, PublishError> {
-    let left = deadline.saturating_duration_since(Instant::now());
+    let left = lease.deadline().saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(PublishError::Failed("the lease ran out".into()));
     }
     tokio::task::spawn_blocking(move || call(left))
         .await
         .map_err(|error| PublishError::Failed(format!("a blocking call failed: {error}")))
+}
+
+/// Calls the transactional `call` with the time left on the lease, and again while it times out
+/// (librdkafka then goes on with what it was doing) and the lease's renewals leave time.
+async fn until_lease_ends(
+    lease: &LeaseWatch,
+    call: impl Fn(Duration) -> KafkaResult<()> + Send + Sync + 'static,
+) -> Result<KafkaResult<()>, PublishError> {
+    let call = Arc::new(call);
+    loop {
+        let attempt = call.clone();
+        let result = blocking(lease, move |timeout| attempt(timeout)).await?;
+        match result {
+            Err(error) if timed_out(&error) && lease.deadline() > Instant::now() => continue,
+            other => return Ok(other),
+        }
+    }
+}
+
+/// Whether `error` is a transactional call's timeout, which may be called again to go on.
+fn timed_out(error: &KafkaError) -> bool {
+    match error {
+        KafkaError::Transaction(error) => {
+            error.is_retriable() && error.code() == RDKafkaErrorCode::OperationTimedOut
+        }
+        KafkaError::Flush(code) => *code == RDKafkaErrorCode::OperationTimedOut,
+        _ => false,
+    }
 }
 
 /// An event as the contract's message.
@@ -332,7 +368,7 @@ impl EventPublisher for KafkaEventPublisher {
     async fn take_over(
         &mut self,
         from: &Offsets,
-        deadline: Instant,
+        lease: &LeaseWatch,
     ) -> Result<Published, PublishError> {
         self.retire().await;
         let producer: FutureProducer = self
@@ -342,7 +378,8 @@ impl EventPublisher for KafkaEventPublisher {
         let producer = Arc::new(producer);
         self.producer = Some(producer.clone());
         let started = Instant::now();
-        let initialised = blocking(deadline, move |timeout| producer.init_transactions(timeout));
+        let initialised =
+            until_lease_ends(lease, move |timeout| producer.init_transactions(timeout));
         match initialised.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
@@ -356,7 +393,7 @@ impl EventPublisher for KafkaEventPublisher {
         }
         let fenced_in = started.elapsed();
         let (config, topic, from) = (self.reader_config.clone(), self.topic.clone(), from.clone());
-        let read = blocking(deadline, move |timeout| {
+        let read = blocking(lease, move |timeout| {
             read_back(&config, &topic, &from, timeout)
         });
         match read.await {
@@ -374,30 +411,28 @@ impl EventPublisher for KafkaEventPublisher {
     async fn publish(
         &mut self,
         events: &[OrderEvent],
-        term: Term,
-        deadline: Instant,
+        lease: &LeaseWatch,
     ) -> Result<Offsets, PublishError> {
         let Some(producer) = self.producer.clone() else {
             return Err(PublishError::Failed("no producer: not taken over".into()));
         };
         if let Err(error) = producer.begin_transaction() {
-            return Err(self.fail(producer, error, deadline).await);
+            return Err(self.fail(producer, error, lease).await);
         }
-        let deliveries = match self.enqueue(&producer, events, term, deadline).await {
+        let deliveries = match self.enqueue(&producer, events, lease).await {
             Ok(deliveries) => deliveries,
             Err(reason) => {
                 let error = KafkaError::MessageProduction(RDKafkaErrorCode::Fail);
                 tracing::warn!(%reason, "a transaction's records could not all be handed over");
-                return Err(self.fail(producer, error, deadline).await);
+                return Err(self.fail(producer, error, lease).await);
             }
         };
         let committing = producer.clone();
-        let committed = blocking(deadline, move |timeout| {
-            committing.commit_transaction(timeout)
-        });
+        let committed =
+            until_lease_ends(lease, move |timeout| committing.commit_transaction(timeout));
         match committed.await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => return Err(self.fail(producer, error, deadline).await),
+            Ok(Err(error)) => return Err(self.fail(producer, error, lease).await),
             Err(error) => {
                 drop(producer);
                 self.retire().await;
@@ -476,14 +511,14 @@ mod tests {
             moment: std::time::UNIX_EPOCH,
             request_id: RequestId::parse("r").expect("valid"),
         };
-        let deadline = Instant::now() + Duration::from_millis(500);
-        let published = publisher.publish(&[event], 1, deadline).await;
+        let lease = LeaseWatch::fixed(1, Instant::now() + Duration::from_millis(500));
+        let published = publisher.publish(&[event], &lease).await;
         assert!(
             matches!(published, Err(PublishError::Failed(_))),
             "{published:?}"
         );
         let started = Instant::now();
-        let taken = publisher.take_over(&Offsets::new(), deadline).await;
+        let taken = publisher.take_over(&Offsets::new(), &lease).await;
         assert!(matches!(taken, Err(PublishError::Failed(_))), "{taken:?}");
         assert!(
             started.elapsed() < Duration::from_secs(5),

@@ -15,7 +15,7 @@ const TAKE_OUT_RETRY: Duration = Duration::from_millis(500);
 
 /// The relay's state between steps.
 #[derive(Default)]
-pub(crate) struct Pipeline {
+pub struct Pipeline {
     /// The term the producer took over for and is ready to publish in; `None` while it has not, or
     /// after a transaction whose outcome is in doubt.
     pub(super) ready: Option<Term>,

@@ -1,10 +1,11 @@
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use super::lag::{LAG_REPORT, LAG_WARNING};
 use super::*;
 use crate::domain::{OrderEvent, OrderId, OrderStatus, RequestId};
-use crate::ports::{Backlog, MockOutbox, Offsets, Published};
+use crate::ports::{Backlog, LeaseWatch, MockOutbox, Offsets, Published, Term};
 use async_trait::async_trait;
 use mockall::predicate::eq;
 use tokio::sync::{mpsc, Notify};
@@ -95,30 +96,30 @@ impl EventPublisher for FakePublisher {
     async fn take_over(
         &mut self,
         from: &Offsets,
-        deadline: Instant,
+        lease: &LeaseWatch,
     ) -> Result<Published, PublishError> {
         self.0.record(Call::TakeOver(from.clone()));
         self.0
             .deadlines
             .lock()
             .expect("not poisoned")
-            .push(deadline);
+            .push(lease.deadline());
         Ok(self.0.found.lock().expect("not poisoned").clone())
     }
 
     async fn publish(
         &mut self,
         events: &[OrderEvent],
-        term: Term,
-        deadline: Instant,
+        lease: &LeaseWatch,
     ) -> Result<Offsets, PublishError> {
         let positions: Vec<i64> = events.iter().map(|e| e.position).collect();
-        self.0.record(Call::Publish(positions.clone(), term));
+        self.0
+            .record(Call::Publish(positions.clone(), lease.term()));
         self.0
             .deadlines
             .lock()
             .expect("not poisoned")
-            .push(deadline);
+            .push(lease.deadline());
         let answer = self.0.answers.lock().expect("not poisoned").pop_front();
         match answer {
             Some(Answer::Done(result)) => result,
@@ -142,11 +143,8 @@ fn relay(outbox: MockOutbox, brokers: &Brokers) -> Relay {
 }
 
 /// A tenure of term `term` whose lease runs another 3 s.
-fn tenure(term: Term) -> Tenure {
-    Tenure {
-        term,
-        until: Instant::now() + Duration::from_secs(3),
-    }
+fn tenure(term: Term) -> LeaseWatch {
+    LeaseWatch::fixed(term, Instant::now() + Duration::from_secs(3))
 }
 
 /// The outbox answers its reads with `batches`, one by one, then with nothing.
@@ -191,7 +189,10 @@ async fn a_tenure_starts_by_fencing_and_taking_out_what_the_topic_already_holds(
     let mut pipeline = Pipeline::default();
     pipeline.ahead = vec![event(1, 1)];
     let tenure = tenure(4);
-    let step = relay.step(&mut pipeline, tenure).await.expect("taken over");
+    let step = relay
+        .step(&mut pipeline, &tenure)
+        .await
+        .expect("taken over");
     assert_eq!(step, Step::TookOver { forgotten: 2 });
     assert_eq!(
         brokers.calls(),
@@ -199,7 +200,7 @@ async fn a_tenure_starts_by_fencing_and_taking_out_what_the_topic_already_holds(
     );
     assert_eq!(
         *brokers.deadlines.lock().expect("not poisoned"),
-        [tenure.until]
+        [tenure.deadline()]
     );
     assert_eq!(pipeline.ready, Some(4));
     assert!(
@@ -226,11 +227,11 @@ async fn a_takeover_whose_taking_out_fails_publishes_nothing_and_takes_over_agai
     let brokers = Brokers::default();
     let mut relay = relay(outbox, &brokers);
     let mut pipeline = Pipeline::default();
-    let step = relay.step(&mut pipeline, tenure(1)).await;
+    let step = relay.step(&mut pipeline, &tenure(1)).await;
     assert!(matches!(step, Err(StepError::Store(_))), "{step:?}");
     assert_eq!(pipeline.ready, None);
     let step = relay
-        .step(&mut pipeline, tenure(1))
+        .step(&mut pipeline, &tenure(1))
         .await
         .expect("taken over");
     assert_eq!(step, Step::TookOver { forgotten: 0 });
@@ -253,7 +254,7 @@ async fn a_batch_is_one_transaction_of_the_tenures_term_ending_by_its_lease() {
     let mut relay = relay(outbox, &brokers);
     let mut pipeline = ready(3);
     let tenure = tenure(3);
-    let step = relay.step(&mut pipeline, tenure).await.expect("committed");
+    let step = relay.step(&mut pipeline, &tenure).await.expect("committed");
     assert_eq!(
         step,
         Step::Committed {
@@ -264,7 +265,7 @@ async fn a_batch_is_one_transaction_of_the_tenures_term_ending_by_its_lease() {
     assert_eq!(brokers.calls(), [Call::Publish(vec![1, 2], 3)]);
     assert_eq!(
         *brokers.deadlines.lock().expect("not poisoned"),
-        [tenure.until]
+        [tenure.deadline()]
     );
     // behind a full batch, the next read ran beside the commit, leaving the batch out
     let skips = skips.lock().expect("not poisoned").clone();
@@ -301,7 +302,7 @@ async fn an_aborted_transaction_is_read_again_from_the_head_by_the_same_producer
     brokers.answer(Answer::Done(Err(PublishError::Aborted("refused".into()))));
     let mut relay = relay(outbox, &brokers);
     let mut pipeline = ready(1);
-    let step = relay.step(&mut pipeline, tenure(1)).await;
+    let step = relay.step(&mut pipeline, &tenure(1)).await;
     assert!(
         matches!(step, Err(StepError::Publish(PublishError::Aborted(_)))),
         "{step:?}"
@@ -321,7 +322,7 @@ async fn an_aborted_transaction_is_read_again_from_the_head_by_the_same_producer
     );
     assert_eq!(pipeline.next_taking_out(), None);
     relay
-        .step(&mut pipeline, tenure(1))
+        .step(&mut pipeline, &tenure(1))
         .await
         .expect("committed");
     assert_eq!(
@@ -350,7 +351,7 @@ async fn after_a_failed_or_fenced_transaction_the_next_step_takes_over_again() {
         brokers.answer(Answer::Done(Err(failure.clone())));
         let mut relay = relay(outbox, &brokers);
         let mut pipeline = ready(1);
-        let step = relay.step(&mut pipeline, tenure(1)).await;
+        let step = relay.step(&mut pipeline, &tenure(1)).await;
         assert!(
             matches!(&step, Err(StepError::Publish(e)) if *e == failure),
             "{step:?}"
@@ -361,7 +362,7 @@ async fn after_a_failed_or_fenced_transaction_the_next_step_takes_over_again() {
             "a takeover finds out what committed"
         );
         let step = relay
-            .step(&mut pipeline, tenure(1))
+            .step(&mut pipeline, &tenure(1))
             .await
             .expect("taken over");
         assert_eq!(step, Step::TookOver { forgotten: 0 });
@@ -385,7 +386,7 @@ async fn an_empty_outbox_publishes_nothing() {
     reading(&mut outbox, Vec::new());
     let brokers = Brokers::default();
     let mut relay = relay(outbox, &brokers);
-    let step = relay.step(&mut ready(1), tenure(1)).await.expect("idle");
+    let step = relay.step(&mut ready(1), &tenure(1)).await.expect("idle");
     assert_eq!(step, Step::Idle);
     assert!(brokers.calls().is_empty());
 }
@@ -514,11 +515,23 @@ async fn without_the_lease_nothing_is_read_or_published_and_nothing_given_up() {
     assert!(asked >= 50, "on standby, asked every poll: {asked}");
 }
 
-/// The brokers never answer; the lease is renewed all along.
+/// The brokers never answer. While the lease is renewed (every second: a TTL of 3 s) the step goes on;
+/// once the renewals fail, it ends when the last one runs out, and the producer goes.
 #[tokio::test(start_paused = true)]
-async fn the_lease_is_renewed_while_a_step_waits_and_the_step_ends_by_its_deadline() {
+async fn a_step_goes_on_while_the_lease_is_renewed_and_ends_when_it_runs_out() {
     let mut outbox = MockOutbox::new();
-    let asked = leasing(&mut outbox, Arc::new(Mutex::new(Some(1))));
+    let (renewing, asked) = (
+        Arc::new(AtomicBool::new(true)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let (answering, counting) = (renewing.clone(), asked.clone());
+    outbox.expect_lease().returning(move |_, _, _| {
+        counting.lock().expect("not poisoned").push(Instant::now());
+        match answering.load(Ordering::SeqCst) {
+            true => Ok(Some(1)),
+            false => Err(RepoError::msg("the database is away")),
+        }
+    });
     reading(&mut outbox, vec![vec![event(1, 7)]]);
     let _taken_out = running_outbox(&mut outbox, Arc::default());
     outbox.expect_release().returning(|_, _| Ok(()));
@@ -527,23 +540,23 @@ async fn the_lease_is_renewed_while_a_step_waits_and_the_step_ends_by_its_deadli
     let started = Instant::now();
     let running = Running::start(relay(outbox, &brokers));
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    let renewals = asked.lock().expect("not poisoned").clone();
-    assert!(renewals.len() >= 4, "renewed every second: {renewals:?}");
-    // the step hung from the start; dropped at its lease's deadline (3 s), then a takeover again
+    let renewals = asked.lock().expect("not poisoned").len();
+    assert!(renewals >= 4, "renewed every second: {renewals}");
     let calls = brokers.calls();
-    let times = brokers.times.lock().expect("not poisoned").clone();
     assert_eq!(
-        calls[..3],
-        [
-            Call::TakeOver(Offsets::new()),
-            Call::Publish(vec![1], 1),
-            Call::TakeOver(Offsets::new())
-        ]
+        calls,
+        [Call::TakeOver(Offsets::new()), Call::Publish(vec![1], 1)],
+        "the step still waits: its lease was renewed"
     );
-    let again = times[2].duration_since(started);
+    // the renewal at 3 s holds it until 6 s; the next ones fail
+    renewing.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let calls = brokers.calls();
+    assert_eq!(calls[2], Call::Retire, "{calls:?}");
+    let retired = brokers.times.lock().expect("not poisoned")[2].duration_since(started);
     assert!(
-        again >= Duration::from_secs(3) && again < Duration::from_millis(3200),
-        "{again:?}"
+        retired >= Duration::from_secs(6) && retired < Duration::from_millis(6100),
+        "{retired:?}"
     );
     running.stop().await;
 }
