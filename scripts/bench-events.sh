@@ -5,7 +5,9 @@
 #    its outbox at one commit (SQL, so the writing costs nothing here); the clock runs from that commit
 #    until the outbox is empty. The baseline: a bare idempotent acks=all rdkafka producer sends as many
 #    records of the same shape (`events-load bare`), all handed over at once. Three rounds of each,
-#    alternating, to fresh topics replicated like loms.order-events; the median ratio counts.
+#    alternating, to fresh topics replicated like loms.order-events; the median ratio counts. With
+#    BENCH_BASELINE_LOMS=<a loms binary> (an earlier relay, built from an earlier commit), each round
+#    measures it too, on a database of its own.
 # 2. Latency: loms and the notifier on fresh databases; orders at each of $RATES per second for
 #    $SECONDS s after a warm-up (each second one paid), then p50 / p99 / max over every notification of
 #    the time from its change's commit to the notifier's insert (both on the one PostgreSQL clock),
@@ -37,48 +39,57 @@ sql() { psql -qtAX -h "$PGHOST" -p "$PGPORT" -d "$1" -c "$2"; }
 
 if [ -z "${BENCH_SKIP_RELAY:-}" ]; then
 # --- 1. relay throughput against a bare producer, in alternating rounds ---------------------------
-fresh_db loms_bench_relay
-relay_url=$(bouncer loms loms_bench_relay)
-relay_topic=bench-relay-$run
-target/release/events-load topic "$BROKERS" "$relay_topic"
-start_service loms "$base" STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$relay_url" \
-  LOMS_KAFKA_BROKERS="$BROKERS" LOMS_KAFKA_TOPIC="$relay_topic"
+# BENCH_BASELINE_LOMS names another loms binary (an earlier relay) measured in the same rounds.
+relays=(transactional)
+[ -n "${BENCH_BASELINE_LOMS:-}" ] && relays+=(baseline)
+for relay in "${relays[@]}"; do fresh_db "loms_bench_$relay"; done
 orders=$((EVENTS / 2))
 
-relay_round() { # prints the seconds the running relay takes to send $EVENTS events appearing at once
-  # The relay is running (and idle) when the events appear, all at one commit: the clock measures it
-  # alone, from that commit until the outbox is empty.
-  sql loms_bench_relay "
+relay_round() { # relay_round RELAY ROUND: prints the seconds RELAY's loms takes to send $EVENTS events appearing at once
+  local db=loms_bench_$1 topic=bench-relay-$run-$1-$2 started
+  target/release/events-load topic "$BROKERS" "$topic"
+  [ "$1" = baseline ] && service_bin[loms]=$BENCH_BASELINE_LOMS
+  start_service loms "$base" STORAGE=postgres RUST_LOG=warn LOMS_DATABASE_URL="$(bouncer loms "$db")" \
+    LOMS_KAFKA_BROKERS="$BROKERS" LOMS_KAFKA_TOPIC="$topic"
+  unset 'service_bin[loms]'
+  # The relay is running (and idle: it took its lease over) when the events appear, all at one commit:
+  # the clock measures it alone, from that commit until the outbox is empty.
+  sleep 2
+  sql "$db" "
     INSERT INTO orders (user_id, status) SELECT 1 + s % 1000, 'awaiting payment' FROM generate_series(1, $orders) AS s;
     INSERT INTO order_events (order_id, status, request_id)
       SELECT orders.id, change.status, 'bench'
       FROM orders, (VALUES (1, 'new'), (2, 'awaiting payment')) AS change (step, status)
       WHERE orders.id > (SELECT coalesce(max(id), 0) FROM orders) - $orders
       ORDER BY orders.id, change.step;" >/dev/null
-  local started
   started=$(date +%s.%N)
   # One session, one cheap probe every 20 ms: the watching costs the machine next to nothing.
-  sql loms_bench_relay "DO \$\$ BEGIN
+  sql "$db" "DO \$\$ BEGIN
     WHILE EXISTS (SELECT FROM order_events) LOOP PERFORM pg_sleep(0.02); END LOOP; END \$\$;"
   python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$started" "$(date +%s.%N)"
+  stop_service loms
 }
 
-printf '\n| round | relay s | relay events/s | bare s | bare events/s | ratio |\n|---:|---:|---:|---:|---:|---:|\n'
-ratios=()
+printf '\n| round | relay | relay s | relay events/s | bare s | bare events/s | relay / bare |\n|---:|---|---:|---:|---:|---:|---:|\n'
+declare -A ratios=()
 for round in 1 2 3; do
-  relay_seconds=$(relay_round)
   bare_topic=bench-bare-$run-$round
   target/release/events-load topic "$BROKERS" "$bare_topic"
   bare=$(target/release/events-load bare "$BROKERS" "$bare_topic" "$EVENTS")
   read -r bare_seconds bare_rate < <(python3 -c 'import json,sys; r = json.loads(sys.argv[1]); print(r["seconds"], r["per_second"])' "$bare")
-  relay_rate=$(python3 -c "print(round($EVENTS / $relay_seconds))")
-  ratio=$(python3 -c "print(f'{$relay_rate / $bare_rate:.2f}')")
-  ratios+=("$ratio")
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$round" "$relay_seconds" "$relay_rate" "$bare_seconds" "$bare_rate" "$ratio"
+  for relay in "${relays[@]}"; do
+    relay_seconds=$(relay_round "$relay" "$round")
+    relay_rate=$(python3 -c "print(round($EVENTS / $relay_seconds))")
+    ratio=$(python3 -c "print(f'{$relay_rate / $bare_rate:.2f}')")
+    ratios[$relay]+="$ratio "
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$round" "$relay" "$relay_seconds" "$relay_rate" "$bare_seconds" "$bare_rate" "$ratio"
+  done
 done
-stop_service loms
-printf '\nratio relay / bare, median of %s rounds of %s events: %s\n' "${#ratios[@]}" "$EVENTS" \
-  "$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)"
+for relay in "${relays[@]}"; do
+  # shellcheck disable=SC2086 # the ratios, one per word
+  printf '\nratio %s relay / bare, median of 3 rounds of %s events: %s\n' "$relay" "$EVENTS" \
+    "$(printf '%s\n' ${ratios[$relay]} | sort -n | sed -n 2p)"
+done
 
 fi
 

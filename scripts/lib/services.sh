@@ -29,6 +29,8 @@ services_profile=${services_profile:-debug}
 services_output=${services_output:-files}
 services_logs=$(mktemp -d)
 declare -gA services_pids=()
+# A binary to run instead of target/<profile>/NAME (the events benchmark's earlier relay), by name.
+declare -gA service_bin=()
 
 stop_service() {
   local pid=${services_pids[$1]:-} status=0
@@ -83,7 +85,7 @@ start_service() {
       settings=(NOTIFIER_HTTP_ADDR=127.0.0.1:$http)
       ;;
   esac
-  local command=(env "${settings[@]}" "$@" "target/$services_profile/$name")
+  local command=(env "${settings[@]}" "$@" "${service_bin[$name]:-target/$services_profile/$name}")
   # exec: $! is the service itself, so SIGTERM reaches it.
   if [ "$services_output" = terminal ]; then
     local prefix

@@ -58,6 +58,8 @@ fn stamps(brokers: &str, topic: &str) -> anyhow::Result<()> {
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("{topic}-stamps"))
         .set("enable.auto.commit", "false")
+        // what consumers see: no record of an aborted transaction
+        .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "earliest")
         .create()?;
     consumer.subscribe(&[topic])?;

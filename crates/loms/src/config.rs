@@ -113,7 +113,11 @@ fn events_from_env() -> Result<Option<Events>, ConfigError> {
         poll: millis("LOMS_RELAY_POLL_MS", defaults.poll, 10..=60_000)?,
         batch: env_in_range("LOMS_RELAY_BATCH", defaults.batch as u64, 1..=50_000)? as usize,
         // The lease is renewed on its own schedule (a third of it), whatever the poll.
-        lease_ttl: millis("LOMS_RELAY_LEASE_TTL_MS", defaults.lease_ttl, 1_000..=600_000)?,
+        lease_ttl: millis(
+            "LOMS_RELAY_LEASE_TTL_MS",
+            defaults.lease_ttl,
+            1_000..=600_000,
+        )?,
     };
     Ok(Some(Events {
         brokers,

@@ -31,6 +31,7 @@
 //! headers `content-type`, `event-id`, `x-request-id` and `relay-term` (the lease's term that
 //! published it).
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,10 @@ use crate::ports::{EventPublisher, LeaseWatch, Offsets, PublishError, Published}
 /// What librdkafka may hold unsent (see the module doc).
 const QUEUE_LIMIT: usize = 10_000;
 
+/// The longest a blocking librdkafka call is given at a time; one that times out is called again while
+/// the lease lasts. A stop retires the producer, which waits for the call in flight: at most this long.
+const CALL_SLICE: Duration = Duration::from_secs(1);
+
 /// Records encoded and handed over between two yields to the runtime: encoding and validating one
 /// takes some microseconds, a batch tens of milliseconds.
 const YIELD_EVERY: usize = 256;
@@ -65,6 +70,8 @@ pub struct KafkaEventPublisher {
     topic: String,
     /// The producer of the current tenure, once it took over.
     producer: Option<Arc<FutureProducer>>,
+    /// Set when the producer is retired: a reading back in flight gives up.
+    retired: Arc<AtomicBool>,
 }
 
 impl KafkaEventPublisher {
@@ -109,6 +116,7 @@ impl KafkaEventPublisher {
             reader_config,
             topic: topic.to_owned(),
             producer: None,
+            retired: Arc::default(),
         })
     }
 
@@ -230,13 +238,14 @@ fn fenced(error: &KafkaError) -> bool {
     )
 }
 
-/// Runs `call` on a blocking thread with the time left on the lease (librdkafka's transactional calls
-/// block); fails at once when none is left.
+/// Runs `call` on a blocking thread (librdkafka's transactional calls block) with the time left on the
+/// lease, at most [`CALL_SLICE`]; fails at once when none is left.
 async fn blocking<T: Send + 'static>(
     lease: &LeaseWatch,
     call: impl FnOnce(Duration) -> T + Send + 'static,
 ) -> Result<T, PublishError> {
     let left = lease.deadline().saturating_duration_since(Instant::now());
+    let left = left.min(CALL_SLICE);
     if left.is_zero() {
         return Err(PublishError::Failed("the lease ran out".into()));
     }
@@ -284,17 +293,34 @@ pub(crate) fn message_of(event: &OrderEvent) -> pb::OrderStatusChanged {
     }
 }
 
-/// The committed records of `topic` from `from` to its end (see the module doc), within `timeout`.
+/// The committed records of `topic` from `from` to its end (see the module doc), by `deadline` unless
+/// `retired` turns true first; each request is given at most [`CALL_SLICE`] at a time.
 fn read_back(
     config: &ClientConfig,
     topic: &str,
     from: &Offsets,
-    timeout: Duration,
+    deadline: std::time::Instant,
+    retired: &AtomicBool,
 ) -> Result<Published, KafkaError> {
-    let deadline = std::time::Instant::now() + timeout;
-    let left = || deadline.saturating_duration_since(std::time::Instant::now());
+    let timed_out = || KafkaError::MessageConsumption(RDKafkaErrorCode::OperationTimedOut);
+    let left = || {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match retired.load(Ordering::Acquire) || left.is_zero() {
+            true => Err(timed_out()),
+            false => Ok(left.min(CALL_SLICE)),
+        }
+    };
+    // A request that timed out is asked again while there is time.
+    let again = |error: &KafkaError| {
+        error.rdkafka_error_code() == Some(RDKafkaErrorCode::OperationTimedOut) && left().is_ok()
+    };
     let reader: BaseConsumer = config.create()?;
-    let metadata = reader.fetch_metadata(Some(topic), left())?;
+    let metadata = loop {
+        match reader.fetch_metadata(Some(topic), left()?) {
+            Err(error) if again(&error) => continue,
+            other => break other?,
+        }
+    };
     let partitions: Vec<i32> = metadata
         .topics()
         .iter()
@@ -308,7 +334,12 @@ fn read_back(
     let mut ends = Offsets::new();
     let mut assignment = TopicPartitionList::new();
     for &partition in &partitions {
-        let (low, high) = reader.fetch_watermarks(topic, partition, left())?;
+        let (low, high) = loop {
+            match reader.fetch_watermarks(topic, partition, left()?) {
+                Err(error) if again(&error) => continue,
+                other => break other?,
+            }
+        };
         let start = match from.get(&partition) {
             Some(&offset) => offset.clamp(low, high),
             None if from.is_empty() => high,
@@ -329,13 +360,7 @@ fn read_back(
         reader.assign(&assignment)?;
     }
     while !reading.is_empty() {
-        let wait = left();
-        if wait.is_zero() {
-            return Err(KafkaError::MessageConsumption(
-                RDKafkaErrorCode::OperationTimedOut,
-            ));
-        }
-        match reader.poll(wait.min(Duration::from_millis(100))) {
+        match reader.poll(left()?.min(Duration::from_millis(100))) {
             None => {}
             Some(Ok(record)) => {
                 let ids = record.headers().into_iter().flat_map(|h| h.iter());
@@ -371,6 +396,7 @@ impl EventPublisher for KafkaEventPublisher {
         lease: &LeaseWatch,
     ) -> Result<Published, PublishError> {
         self.retire().await;
+        self.retired = Arc::default();
         let producer: FutureProducer = self
             .producer_config
             .create()
@@ -393,10 +419,14 @@ impl EventPublisher for KafkaEventPublisher {
         }
         let fenced_in = started.elapsed();
         let (config, topic, from) = (self.reader_config.clone(), self.topic.clone(), from.clone());
-        let read = blocking(lease, move |timeout| {
-            read_back(&config, &topic, &from, timeout)
+        let (deadline, retired) = (lease.deadline().into_std(), self.retired.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            read_back(&config, &topic, &from, deadline, &retired)
         });
-        match read.await {
+        let read = read
+            .await
+            .map_err(|error| PublishError::Failed(format!("a blocking call failed: {error}")));
+        match read {
             Ok(Ok(published)) => {
                 tracing::info!(?fenced_in, read_in = ?(started.elapsed() - fenced_in), records = published.event_ids.len(), "producer started; its predecessors fenced and the topic read back");
                 Ok(published)
@@ -451,6 +481,7 @@ impl EventPublisher for KafkaEventPublisher {
     }
 
     async fn retire(&mut self) {
+        self.retired.store(true, Ordering::Release);
         let Some(producer) = self.producer.take() else {
             return;
         };
