@@ -177,8 +177,9 @@ struct SeekToStored {
     /// Where each partition without a stored offset started at its end ([`Start::Latest`]), kept for
     /// the process's life: assigned again after a rebalance (an outage, a member leaving) before it
     /// stored anything, it resumes there, not at its end again — which would skip what came between.
-    /// The end is the high watermark: under `read_committed` records of a transaction still open there
-    /// would be passed over (only a transactional producer leaves them; loms's relay is not one).
+    /// The end is the last stable offset: librdkafka asks the brokers for it with the consumer's
+    /// `read_committed`, so the records of a transaction of loms's relay still open there are read
+    /// once it commits, not passed over.
     latest_starts: Mutex<HashMap<i32, i64>>,
 }
 
