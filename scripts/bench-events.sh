@@ -11,7 +11,7 @@
 # 2. Latency: loms and the notifier on fresh databases; orders at each of $RATES per second for
 #    $SECONDS s after a warm-up (each second one paid), then p50 / p99 / max over every notification of
 #    the time from its change's commit to the notifier's insert (both on the one PostgreSQL clock),
-#    split at the hand-over to the producer.
+#    split at the hand-over to the producer. With BENCH_BASELINE_LOMS, the earlier relay as well.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -37,11 +37,12 @@ fresh_db() { # fresh_db NAME: an empty database of that name (dropped first if i
 }
 sql() { psql -qtAX -h "$PGHOST" -p "$PGPORT" -d "$1" -c "$2"; }
 
-if [ -z "${BENCH_SKIP_RELAY:-}" ]; then
-# --- 1. relay throughput against a bare producer, in alternating rounds ---------------------------
-# BENCH_BASELINE_LOMS names another loms binary (an earlier relay) measured in the same rounds.
+# BENCH_BASELINE_LOMS names another loms binary (an earlier relay) measured in the same run.
 relays=(transactional)
 [ -n "${BENCH_BASELINE_LOMS:-}" ] && relays+=(baseline)
+
+if [ -z "${BENCH_SKIP_RELAY:-}" ]; then
+# --- 1. relay throughput against a bare producer, in alternating rounds ---------------------------
 for relay in "${relays[@]}"; do fresh_db "loms_bench_$relay"; done
 orders=$((EVENTS / 2))
 
@@ -103,17 +104,19 @@ wait_notified() { # wait_notified N: until the notifier has stored N notificatio
   exit 1
 }
 
-latency_run() { # latency_run: the latency figures at $RATE orders/s, on fresh databases and topic
+latency_run() { # latency_run RELAY: the latency figures of RELAY's loms at $RATE orders/s, on fresh databases and topic
   fresh_db loms_bench_latency
   fresh_db notifier_bench_latency
-  latency_topic=bench-latency-$run-$RATE
+  latency_topic=bench-latency-$run-$RATE-$1
   target/release/events-load topic "$BROKERS" "$latency_topic"
   start_service notifier "$base" STORAGE=postgres RUST_LOG=warn \
     NOTIFIER_DATABASE_URL="$(bouncer notifier notifier_bench_latency)" \
     NOTIFIER_KAFKA_BROKERS="$BROKERS" NOTIFIER_KAFKA_TOPIC="$latency_topic" NOTIFIER_GROUP="$latency_topic"
+  [ "$1" = baseline ] && service_bin[loms]=$BENCH_BASELINE_LOMS
   start_service loms "$base" STORAGE=postgres RUST_LOG=warn \
     LOMS_DATABASE_URL="$(bouncer loms loms_bench_latency)" \
     LOMS_KAFKA_BROKERS="$BROKERS" LOMS_KAFKA_TOPIC="$latency_topic"
+  unset 'service_bin[loms]'
   # When each change commits: a deferred trigger (bench-only) stamps every event at its transaction's
   # COMMIT, just before the commit record is flushed — so the figures below err on the long side.
   sql loms_bench_latency "
@@ -139,8 +142,8 @@ latency_run() { # latency_run: the latency figures at $RATE orders/s, on fresh d
     psql -qX -h "$PGHOST" -p "$PGPORT" -d notifier_bench_latency -c '\copy bench_commits FROM STDIN'
   target/release/events-load stamps "$BROKERS" "$latency_topic" |
     psql -qX -h "$PGHOST" -p "$PGPORT" -d notifier_bench_latency -c '\copy bench_stamps FROM STDIN'
-  printf '\n| %s changes at %s orders/s, relay poll %s ms | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|\n' \
-    "$changes" "$RATE" "${LOMS_RELAY_POLL_MS:-100}"
+  printf '\n| %s relay: %s changes at %s orders/s, relay poll %s ms | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|\n' \
+    "$1" "$changes" "$RATE" "${LOMS_RELAY_POLL_MS:-100}"
   sql notifier_bench_latency "
     WITH span (what, ms, n) AS (
       SELECT span.what, extract(epoch FROM span.length) * 1000, span.n
@@ -164,5 +167,7 @@ latency_run() { # latency_run: the latency figures at $RATE orders/s, on fresh d
 
 # At 40 orders/s (100 changes/s) the two cores keep some room; at 100 orders/s they are saturated.
 for RATE in $RATES; do
-  latency_run
+  for relay in "${relays[@]}"; do
+    latency_run "$relay"
+  done
 done

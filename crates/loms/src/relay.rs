@@ -8,26 +8,29 @@
 //!   between leaves it there.
 //! - **One holder publishes, and its predecessors are fenced.** The lease (a row in the store, taken and
 //!   renewed on the store's clock, expiring `lease_ttl` after its last renewal, counted in terms) picks
-//!   the replica that publishes. Its producer's `transactional.id` is derived from the lease's name,
-//!   so each tenure starts with `init_transactions`, which fences the producer of every earlier one —
-//!   its open transaction aborted, its later writes refused — however long it was paused (GC, SIGSTOP,
-//!   a stalled database). Nothing a predecessor had not committed by then becomes visible.
+//!   the replica that publishes. Its producers' `transactional.id`s are derived from the lease's name
+//!   ([`crate::adapters::kafka`]), so each tenure starts with `init_transactions`, which fences the
+//!   producers of every earlier one — their open transaction aborted, their later writes refused —
+//!   however long they were paused (GC, SIGSTOP, a stalled database). Nothing a predecessor had not
+//!   committed by then becomes visible.
 //! - **What went out is known without sending it again.** A transaction's records carry their events'
 //!   ids; the store keeps, per partition, where the records begin whose events may still be in the
 //!   outbox (the offsets move with each taking out). A new tenure, once it has fenced the last one,
 //!   reads the topic from there to its end and takes out of the outbox every event it finds, before
 //!   it reads the outbox: a kill -9 between a commit and the taking out sends nothing twice.
-//! - **In order per order.** One transaction at a time; each read starts at the head of the outbox and
-//!   leaves out only what this relay committed and is taking out — positions follow the order in which
+//! - **In order per order.** One transaction at a time, each begun once the one before committed; each
+//!   read starts at the head of the outbox and leaves out only what this relay committed and is taking
+//!   out — positions follow the order in which
 //!   changes took them, not the order of their commits, so a cursor would skip an event that committed
 //!   late. An order's later events commit after its earlier ones (the order's row lock), so each is
 //!   published after them or in the same transaction. An aborted transaction is read again from the
 //!   head, the batch read meanwhile dropped.
 //! - **A step never outlives its lease.** Every wait of a step — reading the outbox, room in the
-//!   producer's queue, a commit, taking over — ends by the time the lease was last renewed for; the
-//!   renewal runs beside the steps ([`keep_lease`]), and a stop or a lost lease drops the step at once.
-//!   The producer is dropped when the lease is lost, and the lease is given up on a stop only after it
-//!   is gone.
+//!   producer's queue, the acknowledgements, a commit, taking over — ends when the lease runs out: at
+//!   the deadline of its last renewal, which moves with each one ([`LeaseWatch`]). The renewal runs in
+//!   a task of its own ([`keep_lease`]); a stop or a lost lease drops the step at once. The producers
+//!   are dropped when the lease is lost, and on a stop the lease is given up only after they are gone
+//!   (a blocking librdkafka call in flight ends within a second).
 //! - **The window left.** Kafka's transactions are the guarantee's only ground: the brokers keep each
 //!   producer's fencing epoch and a transaction's outcome. Another writer of the topic with a
 //!   transaction open would end a new tenure's read early (see [`crate::adapters::kafka`]); nothing of
@@ -41,10 +44,11 @@
 //! the last one's events are taken out of the outbox, in the background, one taking out at a time so
 //! that the offsets stored never pass an event that is still in the outbox.
 //!
-//! **Through outages.** While the cluster is unreachable each step fails at its lease's deadline and
-//! the next backs off (up to [`MAX_BACKOFF`]); the lease is still renewed, and a stop ends the relay at
-//! once, the unsent events staying in the outbox, which meanwhile grows and drains when the cluster is
-//! back. **Lag in sight**: `loms_outbox_pending_events` and `loms_outbox_oldest_event_age_seconds` on
+//! **Through outages.** While the cluster is unreachable a transaction's records time out (with the
+//! transaction, after the lease's TTL) and it fails; the next step takes over again, fencing while
+//! the lease lasts, and failed steps back off (up to [`MAX_BACKOFF`]). The lease is still renewed, and
+//! a stop ends the relay at once, the unsent events staying in the outbox, which meanwhile grows and
+//! drains when the cluster is back. **Lag in sight**: `loms_outbox_pending_events` and `loms_outbox_oldest_event_age_seconds` on
 //! `/metrics`, and a warning in the log while the oldest event waits longer than
 //! [`LAG_WARNING`](lag::LAG_WARNING); `loms_relay_transactions_total{outcome}` and
 //! `loms_relay_fenced_total` count the transactions.
