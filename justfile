@@ -174,7 +174,8 @@ lint:
 
 # Every crate's unit tests (--lib) and the binaries' own: in memory, no stack needed. The integration
 # tests are `just test`'s: crates/{cart,loms,notifier}/tests/postgres.rs, crates/storage/tests/
-# settings.rs (PostgreSQL), crates/cart/tests/redis.rs (Redis), crates/notifier/tests/kafka.rs and
+# settings.rs (PostgreSQL), crates/cart/tests/redis.rs (Redis), crates/notifier/tests/kafka.rs,
+# crates/loms/tests/relay.rs and
 # crates/system-tests (Kafka, PostgreSQL, Redis).
 [doc("Check the formatting, lint and run the unit tests in memory: the quick check of the edit-compile loop.")]
 check: lint

@@ -66,7 +66,7 @@ const PRODUCERS: usize = 4;
 const QUEUE_LIMIT: usize = 10_000;
 
 /// The longest a blocking librdkafka call is given at a time; one that times out is called again while
-/// the lease lasts. A stop retires the producer, which waits for the call in flight: at most this long.
+/// the lease lasts. A stop retires the producers, which waits for the call in flight: at most this long.
 const CALL_SLICE: Duration = Duration::from_secs(1);
 
 /// What a commit is given at a time. rust-rdkafka's commit flushes first, and while anything is
@@ -78,8 +78,8 @@ const COMMIT_SLICE: Duration = Duration::from_millis(5);
 /// Threads a batch is framed on at once.
 const ENCODERS: usize = 2;
 
-/// Records handed over between two yields to the runtime: encoding and validating one
-/// takes some microseconds, a batch tens of milliseconds.
+/// Records handed over between two yields to the runtime (a microsecond or two each): a batch takes
+/// milliseconds, and a stop or a renewal's news is seen meanwhile.
 const YIELD_EVERY: usize = 256;
 
 /// Publishes order events to one topic, in transactions.
@@ -92,7 +92,7 @@ pub struct KafkaEventPublisher {
     producers: Vec<Arc<FutureProducer>>,
     /// Whose turn the next transaction is.
     turn: usize,
-    /// Set when the producer is retired: a reading back in flight gives up.
+    /// Set when the producers are retired: a reading back in flight gives up.
     retired: Arc<AtomicBool>,
 }
 
@@ -200,7 +200,7 @@ impl KafkaEventPublisher {
     }
 
     /// After a transaction failed before or at its commit: aborts it when librdkafka says it can be;
-    /// otherwise, or when the abort fails, the producer is dropped.
+    /// otherwise, or when the abort fails, the producers are dropped.
     async fn fail(
         &mut self,
         producer: Arc<FutureProducer>,
