@@ -872,7 +872,13 @@ pub mod loms_service_server {
 /// A person reads the topic decoded with `just events` (README).
 ///
 /// Headers besides `content-type`: `event-id` (the same as `event_id`) and `x-request-id` (the same as
-/// `request_id`), for tools that do not decode the value. A consumer believes the value.
+/// `request_id`), for tools that do not decode the value — a consumer believes the value — and
+/// `relay-term`, the decimal term of loms's relay lease whose Kafka transaction published the record (it
+/// grows with each handover between loms replicas).
+///
+/// Delivery: loms publishes in Kafka transactions that fence the previous publisher; read with
+/// `isolation.level=read_committed`, the topic holds each event once, each order's in the order of its
+/// changes. A `read_uncommitted` reader may also see records of aborted transactions.
 ///
 /// Every field is validated by the generated validator on both sides: loms does not publish, and the
 /// notifier does not notify, an event that breaks a rule below.
