@@ -78,6 +78,9 @@ const COMMIT_SLICE: Duration = Duration::from_millis(5);
 /// Threads a batch is framed on at once.
 const ENCODERS: usize = 2;
 
+/// Batches up to this size are framed in the relay's task (well under a millisecond).
+const FRAMED_HERE: usize = 32;
+
 /// Records handed over between two yields to the runtime (a microsecond or two each): a batch takes
 /// milliseconds, and a stop or a renewal's news is seen meanwhile.
 const YIELD_EVERY: usize = 256;
@@ -322,6 +325,10 @@ struct Record {
 /// the relay's work (prost-validate compiles a `pattern` rule's regex on every call: ~10 µs an event),
 /// so batches are framed in [`ENCODERS`] slices at once, on blocking threads.
 async fn frame(events: &[OrderEvent], term: Term) -> Result<Vec<Record>, String> {
+    // A few are framed at once, here: a thread's hand-off would cost more.
+    if events.len() <= FRAMED_HERE {
+        return events.iter().map(|event| frame_one(event, term)).collect();
+    }
     let slice = events.len().div_ceil(ENCODERS).max(1);
     let framing: Vec<_> = events
         .chunks(slice)

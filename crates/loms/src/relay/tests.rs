@@ -697,6 +697,26 @@ async fn the_pace_reads_at_once_behind_a_full_batch_or_a_takeover_and_after_the_
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_write_here_brings_the_read_forward_but_not_within_the_linger_of_a_commit() {
+    let mut pace = pace();
+    pace.stepped(
+        &Ok(Step::Committed {
+            count: 1,
+            more: false,
+        }),
+        2,
+    );
+    assert_eq!(wait(&pace), 100, "the poll");
+    pace.woken();
+    assert_eq!(wait(&pace), pace::LINGER.as_millis(), "gathering changes");
+    tokio::time::advance(Duration::from_millis(30)).await;
+    pace.stepped(&Ok(Step::Idle), 2);
+    tokio::time::advance(Duration::from_millis(30)).await;
+    pace.woken();
+    assert_eq!(wait(&pace), 0, "the linger has passed: at once");
+}
+
+#[tokio::test(start_paused = true)]
 async fn failed_steps_back_off_doubling_to_the_limit_until_one_succeeds() {
     let mut pace = pace();
     let failed = || Err(StepError::LeaseRanOut);
