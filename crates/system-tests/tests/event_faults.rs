@@ -96,12 +96,7 @@ impl Rig {
         env.push(("NOTIFIER_HTTP_ADDR".into(), notifier_http.clone()));
         let notifier = Process::start("notifier", env, &logs);
         for http in [&http_addr, &notifier_http] {
-            let url = format!("http://{http}/readyz");
-            support::eventually_async(&format!("{url} answers 200"), || async {
-                let answer = reqwest::get(&url).await;
-                answer.is_ok_and(|a| a.status() == reqwest::StatusCode::OK)
-            })
-            .await;
+            ready(http).await;
         }
         Self {
             topic,
@@ -130,12 +125,7 @@ impl Rig {
         env.push(("LOMS_GRPC_ADDR".into(), grpc.clone()));
         env.push(("LOMS_HTTP_ADDR".into(), http.clone()));
         let replica = Process::start("loms", env, &logs);
-        let url = format!("http://{http}/readyz");
-        support::eventually_async(&format!("{url} answers 200"), || async {
-            let answer = reqwest::get(&url).await;
-            answer.is_ok_and(|a| a.status() == reqwest::StatusCode::OK)
-        })
-        .await;
+        ready(&http).await;
         (replica, format!("http://{grpc}"), http)
     }
 
@@ -147,12 +137,7 @@ impl Rig {
         let mut env = self.notifier_env.clone();
         env.push(("NOTIFIER_HTTP_ADDR".into(), http.clone()));
         let member = Process::start("notifier", env, &logs);
-        let url = format!("http://{http}/readyz");
-        support::eventually_async(&format!("{url} answers 200"), || async {
-            let answer = reqwest::get(&url).await;
-            answer.is_ok_and(|a| a.status() == reqwest::StatusCode::OK)
-        })
-        .await;
+        ready(&http).await;
         member
     }
 
@@ -248,6 +233,16 @@ impl Rig {
         self.loms_db.drop_now();
         self.notifier_db.drop_now();
     }
+}
+
+/// Waits until the service whose probes listen at `http` (`host:port`) answers `/readyz` with 200.
+async fn ready(http: &str) {
+    let url = format!("http://{http}/readyz");
+    support::eventually_async(&format!("{url} answers 200"), || async {
+        let answer = reqwest::get(&url).await;
+        answer.is_ok_and(|a| a.status() == reqwest::StatusCode::OK)
+    })
+    .await;
 }
 
 /// How an order call that did not succeed is taken.
