@@ -210,7 +210,8 @@ pub trait Outbox: Send + Sync {
     async fn backlog(&self) -> Result<Backlog, RepoError>;
 }
 
-/// The number of a tenure of the relay's lease: it grows each time the lease is taken over, never goes back.
+/// The number of a tenure of the relay's lease: it grows each time the lease is taken over, never
+/// goes back.
 pub type Term = i64;
 
 /// A tenure of the lease, as the replica holding it last renewed it.
