@@ -172,7 +172,8 @@ impl Rig {
     fn client(&self) -> LomsServiceClient<Channel> {
         let channel = Channel::from_shared(self.loms_grpc.clone())
             .expect("a valid url")
-            .timeout(Duration::from_secs(5))
+            // the machine is saturated by design in some of these tests: a call may queue for seconds
+            .timeout(Duration::from_secs(30))
             .connect_lazy();
         LomsServiceClient::new(channel)
     }
