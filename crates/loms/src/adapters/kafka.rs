@@ -40,7 +40,7 @@
 //! [`route256_proto::events`]): key = the order id in decimal, value = the message in binary protobuf,
 //! headers `content-type`, `event-id`, `x-request-id` and `relay-term` (the lease's term that
 //! published it).
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -291,6 +291,32 @@ async fn until_lease_ends(
     }
 }
 
+/// Where each partition's records end, once every delivery is acknowledged; the first failure else.
+/// Awaited here rather than by the commit: rust-rdkafka's commit flushes first, polling for 100 ms at a
+/// time a queue its producer's own thread serves, so every commit took 100 ms more (measured).
+async fn acknowledged(
+    deliveries: Vec<DeliveryFuture>,
+    lease: &LeaseWatch,
+) -> Result<Offsets, KafkaError> {
+    let mut ends = Offsets::new();
+    for delivery in deliveries {
+        match by_deadline(lease, delivery).await {
+            Some(Ok(Ok(delivery))) => {
+                let end = ends.entry(delivery.partition).or_default();
+                *end = (*end).max(delivery.offset + 1);
+            }
+            Some(Ok(Err((error, _)))) => return Err(error),
+            Some(Err(_)) => return Err(KafkaError::Canceled),
+            None => {
+                return Err(KafkaError::MessageProduction(
+                    RDKafkaErrorCode::MessageTimedOut,
+                ))
+            }
+        }
+    }
+    Ok(ends)
+}
+
 /// `future`'s output, unless the lease runs out first (`None`).
 async fn by_deadline<F: std::future::Future>(lease: &LeaseWatch, future: F) -> Option<F::Output> {
     tokio::pin!(future);
@@ -397,8 +423,45 @@ pub(crate) fn message_of(event: &OrderEvent) -> pb::OrderStatusChanged {
     }
 }
 
+/// The time a reading back has: until its deadline, unless its producers are retired first; each
+/// request is given at most [`CALL_SLICE`] of it.
+struct Budget<'a> {
+    deadline: std::time::Instant,
+    retired: &'a AtomicBool,
+}
+
+impl Budget<'_> {
+    /// The time the next request may take, or a timeout when none is left.
+    fn left(&self) -> Result<Duration, KafkaError> {
+        let left = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        match self.retired.load(Ordering::Acquire) || left.is_zero() {
+            true => Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::OperationTimedOut,
+            )),
+            false => Ok(left.min(CALL_SLICE)),
+        }
+    }
+
+    /// `request`'s answer, asked again while it times out and time is left.
+    fn ask<T>(
+        &self,
+        mut request: impl FnMut(Duration) -> Result<T, KafkaError>,
+    ) -> Result<T, KafkaError> {
+        loop {
+            match request(self.left()?) {
+                Err(error)
+                    if error.rdkafka_error_code() == Some(RDKafkaErrorCode::OperationTimedOut)
+                        && self.left().is_ok() => {}
+                other => return other,
+            }
+        }
+    }
+}
+
 /// The committed records of `topic` from `from` to its end (see the module doc), by `deadline` unless
-/// `retired` turns true first; each request is given at most [`CALL_SLICE`] at a time.
+/// `retired` turns true first.
 fn read_back(
     config: &ClientConfig,
     topic: &str,
@@ -406,25 +469,22 @@ fn read_back(
     deadline: std::time::Instant,
     retired: &AtomicBool,
 ) -> Result<Published, KafkaError> {
-    let timed_out = || KafkaError::MessageConsumption(RDKafkaErrorCode::OperationTimedOut);
-    let left = || {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match retired.load(Ordering::Acquire) || left.is_zero() {
-            true => Err(timed_out()),
-            false => Ok(left.min(CALL_SLICE)),
-        }
-    };
-    // A request that timed out is asked again while there is time.
-    let again = |error: &KafkaError| {
-        error.rdkafka_error_code() == Some(RDKafkaErrorCode::OperationTimedOut) && left().is_ok()
-    };
+    let budget = Budget { deadline, retired };
     let reader: BaseConsumer = config.create()?;
-    let metadata = loop {
-        match reader.fetch_metadata(Some(topic), left()?) {
-            Err(error) if again(&error) => continue,
-            other => break other?,
-        }
-    };
+    let (mut ends, assignment) = starts(&reader, topic, from, &budget)?;
+    let event_ids = read_to_end(&reader, topic, &assignment, &mut ends, &budget)?;
+    Ok(Published { event_ids, ends })
+}
+
+/// Where the reading starts in each partition of `topic` (in `ends`, which the reading moves
+/// forward), and the partitions with records past it to assign.
+fn starts(
+    reader: &BaseConsumer,
+    topic: &str,
+    from: &Offsets,
+    budget: &Budget<'_>,
+) -> Result<(Offsets, TopicPartitionList), KafkaError> {
+    let metadata = budget.ask(|timeout| reader.fetch_metadata(Some(topic), timeout))?;
     let partitions: Vec<i32> = metadata
         .topics()
         .iter()
@@ -437,13 +497,9 @@ fn read_back(
     }
     let mut ends = Offsets::new();
     let mut assignment = TopicPartitionList::new();
-    for &partition in &partitions {
-        let (low, high) = loop {
-            match reader.fetch_watermarks(topic, partition, left()?) {
-                Err(error) if again(&error) => continue,
-                other => break other?,
-            }
-        };
+    for partition in partitions {
+        let (low, high) =
+            budget.ask(|timeout| reader.fetch_watermarks(topic, partition, timeout))?;
         let start = match from.get(&partition) {
             Some(&offset) => offset.clamp(low, high),
             None if from.is_empty() => high,
@@ -454,17 +510,29 @@ fn read_back(
             assignment.add_partition_offset(topic, partition, Offset::Offset(start))?;
         }
     }
-    let mut event_ids = Vec::new();
-    let mut reading: BTreeMap<i32, ()> = assignment
+    Ok((ends, assignment))
+}
+
+/// Reads the partitions of `assignment` to their ends, moving `ends` past what it read; returns the
+/// records' event ids.
+fn read_to_end(
+    reader: &BaseConsumer,
+    topic: &str,
+    assignment: &TopicPartitionList,
+    ends: &mut Offsets,
+    budget: &Budget<'_>,
+) -> Result<Vec<String>, KafkaError> {
+    let mut reading: BTreeSet<i32> = assignment
         .elements()
         .iter()
-        .map(|e| (e.partition(), ()))
+        .map(|e| e.partition())
         .collect();
     if !reading.is_empty() {
-        reader.assign(&assignment)?;
+        reader.assign(assignment)?;
     }
+    let mut event_ids = Vec::new();
     while !reading.is_empty() {
-        match reader.poll(left()?.min(Duration::from_millis(100))) {
+        match reader.poll(budget.left()?.min(Duration::from_millis(100))) {
             None => {}
             Some(Ok(record)) => {
                 let ids = record.headers().into_iter().flat_map(|h| h.iter());
@@ -489,7 +557,7 @@ fn read_back(
             Some(Err(error)) => return Err(error),
         }
     }
-    Ok(Published { event_ids, ends })
+    Ok(event_ids)
 }
 
 #[async_trait]
@@ -577,23 +645,10 @@ impl EventPublisher for KafkaEventPublisher {
             }
         };
         let handed_over = Instant::now();
-        // The acknowledgements, awaited here rather than by the commit: rust-rdkafka's commit flushes
-        // first, polling for 100 ms at a time a queue its producer's own thread serves, so every
-        // commit took 100 ms more (measured).
-        let mut ends = Offsets::new();
-        for delivery in deliveries {
-            let error = match by_deadline(lease, delivery).await {
-                Some(Ok(Ok(delivery))) => {
-                    let end = ends.entry(delivery.partition).or_default();
-                    *end = (*end).max(delivery.offset + 1);
-                    continue;
-                }
-                Some(Ok(Err((error, _)))) => error,
-                Some(Err(_)) => KafkaError::Canceled,
-                None => KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut),
-            };
-            return Err(self.fail(producer, error, lease).await);
-        }
+        let ends = match acknowledged(deliveries, lease).await {
+            Ok(ends) => ends,
+            Err(error) => return Err(self.fail(producer, error, lease).await),
+        };
         let (committing, acknowledged) = (producer.clone(), Instant::now());
         let committed = until_lease_ends(lease, COMMIT_SLICE, move |timeout| {
             committing.commit_transaction(timeout)
