@@ -7,7 +7,8 @@ use tower::Layer;
 use route256_proto::cart::cart_service_server::{CartServiceServer, SERVICE_NAME};
 use route256_proto::loms::loms_service_server;
 use route256_proto::product::product_service_server;
-use server::grpc::{BindError, GrpcServer, Served};
+use identity::Authenticator;
+use server::grpc::{BindError, Callers, GrpcServer, Served};
 use server::web::ReadinessCheck;
 use storage::PgSettings;
 use tonic::service::Routes;
@@ -39,6 +40,8 @@ pub enum AppError {
     Bind(#[from] BindError),
     #[error("invalid CART_LIMITER_REDIS_URL")]
     Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Identity(#[from] identity::StartError),
 }
 
 /// The limit on cart's calls to product-service: shared through Redis, local, or none.
@@ -106,10 +109,15 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
     let cart = Cart::new(carts, Arc::new(products), Arc::new(loms), pricing);
     let server = CartServiceServer::new(CartGrpc::new(cart))
         .max_decoding_message_size(config.limits.max_request_bytes);
+    let callers = Callers {
+        authenticator: Authenticator::start(&config.authentication).await?,
+        open: Vec::new(),
+    };
     let served = Served {
         routes: Routes::new(server),
         services: vec![SERVICE_NAME],
         descriptors: route256_proto::FILE_DESCRIPTOR_SET,
+        callers: Some(callers),
     };
     Ok(GrpcServer::bind(config.grpc_addr, served, config.limits)
         .await?

@@ -4,6 +4,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use env_config::{env_in_range, env_or, ConfigError};
+use identity::Authentication;
 use server::grpc::ServerLimits;
 pub use storage::Storage;
 
@@ -45,6 +46,9 @@ pub struct Config {
     pub limits: ServerLimits,
     /// Where carts are kept (`STORAGE`, `CART_DATABASE_*`).
     pub storage: Storage,
+    /// How callers are authenticated (`AUTH_*`, see [`Authentication::from_env`]; `AUTH_JWKS` is
+    /// required). The default holds no key, so a test that starts cart gives it its own.
+    pub authentication: Authentication,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             limiter_key: "route256:cart:product-service:gcra".to_owned(),
             limits: ServerLimits::default(),
             storage: Storage::Memory,
+            authentication: Authentication::no_keys(),
         }
     }
 }
@@ -90,6 +95,7 @@ impl Config {
             limiter_key: env_or("CART_LIMITER_KEY", default.limiter_key)?,
             limits: ServerLimits::from_env()?,
             storage: Storage::from_env("CART", DEFAULT_DATABASE_URL)?,
+            authentication: Authentication::from_env()?,
         })
     }
 }

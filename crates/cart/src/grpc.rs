@@ -1,5 +1,7 @@
 //! `route256.cart.v1.CartService` over the use cases: proto ↔ domain, the request context, and the one
-//! mapping of [`CartError`] to a gRPC status. Requests arrive validated (see `route256_proto::codec`).
+//! mapping of [`CartError`] to a gRPC status. Requests arrive validated (see `route256_proto::codec`)
+//! and authenticated (the server's `authenticate` layer): each handler first checks that the
+//! request's `user` is the caller's own ([`owner`]), so a cart is only ever touched by its user.
 use route256_proto::cart as pb;
 use route256_proto::cart::cart_service_server::CartService;
 use server::context::RequestContext;
@@ -14,6 +16,7 @@ impl From<CartError> for Status {
         match &error {
             CartError::InvalidRequest(_) => Status::invalid_argument(message),
             CartError::EmptyCart(_) => Status::not_found(message),
+            CartError::NotYourCart(_) => Status::permission_denied(message),
             CartError::UnknownProduct(_)
             | CartError::InsufficientStock { .. }
             | CartError::TooManyUnits(_)
@@ -46,8 +49,15 @@ impl From<CartError> for Status {
     }
 }
 
-fn user(raw: i64) -> Result<UserId, CartError> {
-    UserId::try_from(raw).map_err(|e| CartError::InvalidRequest(e.into()))
+/// The request's `user`, when the caller's token names that user: a user touches their own cart
+/// only. (With authentication off for a benchmark, every `user` is believed.)
+fn owner(ctx: &RequestContext, raw: i64) -> Result<UserId, CartError> {
+    let user = UserId::try_from(raw).map_err(|e| CartError::InvalidRequest(e.into()))?;
+    if ctx.may_act_as(raw) {
+        Ok(user)
+    } else {
+        Err(CartError::NotYourCart(user))
+    }
 }
 
 fn sku(raw: u32) -> Result<Sku, CartError> {
@@ -79,7 +89,7 @@ impl CartService for CartGrpc {
             count,
         } = *request.get_ref();
         let count = item_count(count).map_err(CartError::from)?;
-        self.cart.add_item(&ctx, user(u)?, sku(s)?, count).await?;
+        self.cart.add_item(&ctx, owner(&ctx, u)?, sku(s)?, count).await?;
         Ok(Response::new(pb::AddItemResponse {}))
     }
 
@@ -87,8 +97,9 @@ impl CartService for CartGrpc {
         &self,
         request: Request<pb::DeleteItemRequest>,
     ) -> Result<Response<pb::DeleteItemResponse>, Status> {
+        let ctx = RequestContext::from_request(&request);
         let pb::DeleteItemRequest { user: u, sku: s } = *request.get_ref();
-        self.cart.delete_item(user(u)?, sku(s)?).await?;
+        self.cart.delete_item(owner(&ctx, u)?, sku(s)?).await?;
         Ok(Response::new(pb::DeleteItemResponse {}))
     }
 
@@ -97,7 +108,8 @@ impl CartService for CartGrpc {
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListResponse>, Status> {
         let ctx = RequestContext::from_request(&request);
-        let view = self.cart.list(&ctx, user(request.get_ref().user)?).await?;
+        let user = owner(&ctx, request.get_ref().user)?;
+        let view = self.cart.list(&ctx, user).await?;
         Ok(Response::new(pb::ListResponse {
             items: view
                 .lines
@@ -117,7 +129,8 @@ impl CartService for CartGrpc {
         &self,
         request: Request<pb::ClearRequest>,
     ) -> Result<Response<pb::ClearResponse>, Status> {
-        self.cart.clear(user(request.get_ref().user)?).await?;
+        let ctx = RequestContext::from_request(&request);
+        self.cart.clear(owner(&ctx, request.get_ref().user)?).await?;
         Ok(Response::new(pb::ClearResponse {}))
     }
 
@@ -126,10 +139,8 @@ impl CartService for CartGrpc {
         request: Request<pb::CheckoutRequest>,
     ) -> Result<Response<pb::CheckoutResponse>, Status> {
         let ctx = RequestContext::from_request(&request);
-        let order_id = self
-            .cart
-            .checkout(&ctx, user(request.get_ref().user)?)
-            .await?;
+        let user = owner(&ctx, request.get_ref().user)?;
+        let order_id = self.cart.checkout(&ctx, user).await?;
         Ok(Response::new(pb::CheckoutResponse {
             order_id: order_id.get(),
         }))
@@ -154,6 +165,7 @@ mod tests {
                 Code::InvalidArgument,
             ),
             (CartError::EmptyCart(u), Code::NotFound),
+            (CartError::NotYourCart(u), Code::PermissionDenied),
             (CartError::UnknownProduct(s), Code::FailedPrecondition),
             (
                 CartError::InsufficientStock {

@@ -30,6 +30,8 @@ pub(crate) enum CartError {
     InvalidRequest(#[from] crate::domain::InvalidRequest),
     #[error("cart of user {0} is empty")]
     EmptyCart(UserId),
+    #[error("the cart of user {0} is not yours: your token names another user")]
+    NotYourCart(UserId),
     #[error("sku {0} is not in the catalogue")]
     UnknownProduct(Sku),
     #[error("insufficient stock for sku {sku}: {requested} wanted in cart, {available} available")]

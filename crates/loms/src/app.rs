@@ -3,7 +3,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use route256_proto::loms::loms_service_server::{LomsServiceServer, SERVICE_NAME};
-use server::grpc::{BindError, GrpcServer, Served};
+use identity::Authenticator;
+use server::grpc::{BindError, Callers, GrpcServer, Served};
 use server::web::readiness_of;
 use storage::PgSettings;
 use tonic::service::Routes;
@@ -28,6 +29,8 @@ pub enum AppError {
     Bind(#[from] BindError),
     #[error("cannot set up the kafka producer")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Identity(#[from] identity::StartError),
 }
 
 /// Sets up the storage — the in-memory store stocking the built-in catalogue, or PostgreSQL with its
@@ -60,10 +63,16 @@ pub async fn build(config: Config) -> Result<GrpcServer, AppError> {
         .transpose()?;
     let server = LomsServiceServer::new(LomsGrpc::new(loms.clone()))
         .max_decoding_message_size(config.limits.max_request_bytes);
+    // Stock levels are public: cart asks them before a user has a cart worth guarding.
+    let callers = Callers {
+        authenticator: Authenticator::start(&config.authentication).await?,
+        open: vec![format!("/{SERVICE_NAME}/StocksInfo")],
+    };
     let served = Served {
         routes: Routes::new(server),
         services: vec![SERVICE_NAME],
         descriptors: route256_proto::FILE_DESCRIPTOR_SET,
+        callers: Some(callers),
     };
     let (ttl, period) = (config.unpaid_ttl, config.unpaid_check_period);
     metrics::describe_counter!(

@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use env_config::{env_in_range, env_or, ConfigError};
+use identity::Authentication;
 
 use crate::relay::RelaySettings;
 use server::grpc::ServerLimits;
@@ -54,6 +55,9 @@ pub struct Config {
     /// `UNAVAILABLE` (`LOMS_OUTBOX_MAX_PENDING`, default 100000, 1 to 100000000); PostgreSQL's is
     /// bounded by its disk.
     pub outbox_max_pending: usize,
+    /// How callers are authenticated (`AUTH_*`, see [`Authentication::from_env`]; `AUTH_JWKS` is
+    /// required). The default holds no key, so a test that starts loms gives it its own.
+    pub authentication: Authentication,
 }
 
 impl Default for Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             unpaid_check_period: Duration::from_secs(10),
             events: None,
             outbox_max_pending: crate::adapters::memory::DEFAULT_OUTBOX_LIMIT,
+            authentication: Authentication::no_keys(),
         }
     }
 }
@@ -96,6 +101,7 @@ impl Config {
                 default.outbox_max_pending as u64,
                 1..=100_000_000,
             )? as usize,
+            authentication: Authentication::from_env()?,
         })
     }
 }

@@ -249,6 +249,33 @@ impl Transition {
     }
 }
 
+/// Who acts on orders, from the caller's token (`grpc.rs`): whose orders a call may read and change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A user: reads and changes their own orders; with the support role, reads anyone's too.
+    User { id: UserId, support: bool },
+    /// Nobody was authenticated (a benchmark's baseline): every order is everyone's.
+    Anyone,
+}
+
+impl Actor {
+    /// Whether the actor may read an order of `owner`.
+    pub fn may_read(&self, owner: UserId) -> bool {
+        match *self {
+            Self::User { id, support } => support || id == owner,
+            Self::Anyone => true,
+        }
+    }
+
+    /// Whether the actor may pay or cancel an order of `owner`: its owner only, support staff too.
+    pub fn may_change(&self, owner: UserId) -> bool {
+        match *self {
+            Self::User { id, .. } => id == owner,
+            Self::Anyone => true,
+        }
+    }
+}
+
 /// An order as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Order {

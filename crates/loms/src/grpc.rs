@@ -1,11 +1,18 @@
 //! `route256.loms.v1.LomsService` over the use cases: proto ↔ domain, and the one mapping of
 //! [`LomsError`] to a gRPC status. Requests arrive validated (see `route256_proto::codec`); parsing into
 //! domain types still refuses what the rules cannot express (an order position over 65535 units).
+//!
+//! Every call but StocksInfo arrives authenticated (the server's `authenticate` layer); its token
+//! becomes the use cases' [`Actor`]: OrderCreate places orders for the caller's own user only, and the
+//! other order calls find only what the actor may see ([`SUPPORT_ROLE`] reads every order).
 use route256_proto::loms as pb;
 use route256_proto::loms::loms_service_server::LomsService;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{IdempotencyKey, Item, Order, OrderId, RequestId, Sku, UserId};
+use identity::Access;
+use server::context::RequestContext;
+
+use crate::domain::{Actor, IdempotencyKey, Item, Order, OrderId, RequestId, Sku, UserId};
 use crate::ports::{BacklogFull, RepoError};
 use crate::service::{Loms, LomsError};
 
@@ -16,6 +23,7 @@ impl From<LomsError> for Status {
             LomsError::OrderNotFound(_) | LomsError::SkuNotFound(_) => {
                 Status::not_found(error.to_string())
             }
+            LomsError::NotYourUser(_) => Status::permission_denied(error.to_string()),
             LomsError::InsufficientStock { .. }
             | LomsError::KeyReused { .. }
             | LomsError::WrongStatus { .. } => Status::failed_precondition(error.to_string()),
@@ -59,13 +67,30 @@ fn order_to_pb(order: Order) -> pb::OrderInfoResponse {
     }
 }
 
+/// The role (the token's `roles` claim) of support staff: they read any order, and change only their
+/// own.
+pub(crate) const SUPPORT_ROLE: &str = "support";
+
+/// The use cases' actor, from what the server's authentication found.
+fn actor<T>(request: &Request<T>) -> Result<Actor, Status> {
+    match RequestContext::from_request(request).access() {
+        Some(Access::Caller(caller)) => Ok(Actor::User {
+            id: UserId::try_from(caller.user()).map_err(LomsError::from)?,
+            support: caller.has_role(SUPPORT_ROLE),
+        }),
+        Some(Access::Unchecked) => Ok(Actor::Anyone),
+        // Only a server without authentication would get here: refuse rather than guess.
+        None => Err(Status::unauthenticated("no authenticated caller")),
+    }
+}
+
 fn order_id(raw: i64) -> Result<OrderId, LomsError> {
     Ok(OrderId::try_from(raw)?)
 }
 
 /// The id the server gave the call (it gives every call one), which the call's status events carry.
 fn request_id<T>(request: &Request<T>) -> RequestId {
-    server::context::RequestContext::from_request(request)
+    RequestContext::from_request(request)
         .request_id()
         .and_then(RequestId::parse)
         .unwrap_or_else(|| RequestId::fresh("loms"))
@@ -90,8 +115,12 @@ impl LomsService for LomsGrpc {
         request: Request<pb::OrderCreateRequest>,
     ) -> Result<Response<pb::OrderCreateResponse>, Status> {
         let request_id = request_id(&request);
+        let ctx = RequestContext::from_request(&request);
         let request = request.into_inner();
         let user = UserId::try_from(request.user).map_err(LomsError::from)?;
+        if !ctx.may_act_as(request.user) {
+            return Err(LomsError::NotYourUser(user).into());
+        }
         let items = request
             .items
             .iter()
@@ -109,9 +138,10 @@ impl LomsService for LomsGrpc {
         &self,
         request: Request<pb::OrderInfoRequest>,
     ) -> Result<Response<pb::OrderInfoResponse>, Status> {
+        let actor = actor(&request)?;
         let order = self
             .loms
-            .order_info(order_id(request.get_ref().order_id)?)
+            .order_info(order_id(request.get_ref().order_id)?, actor)
             .await?;
         Ok(Response::new(order_to_pb(order)))
     }
@@ -121,7 +151,10 @@ impl LomsService for LomsGrpc {
         request: Request<pb::OrderPayRequest>,
     ) -> Result<Response<pb::OrderPayResponse>, Status> {
         let order = order_id(request.get_ref().order_id)?;
-        self.loms.pay_order(order, request_id(&request)).await?;
+        let actor = actor(&request)?;
+        self.loms
+            .pay_order(order, actor, request_id(&request))
+            .await?;
         Ok(Response::new(pb::OrderPayResponse {}))
     }
 
@@ -130,7 +163,10 @@ impl LomsService for LomsGrpc {
         request: Request<pb::OrderCancelRequest>,
     ) -> Result<Response<pb::OrderCancelResponse>, Status> {
         let order = order_id(request.get_ref().order_id)?;
-        self.loms.cancel_order(order, request_id(&request)).await?;
+        let actor = actor(&request)?;
+        self.loms
+            .cancel_order(order, actor, request_id(&request))
+            .await?;
         Ok(Response::new(pb::OrderCancelResponse {}))
     }
 
@@ -165,6 +201,10 @@ mod tests {
                 Code::InvalidArgument,
             ),
             (LomsError::OrderNotFound(id), Code::NotFound),
+            (
+                LomsError::NotYourUser(UserId::try_from(2).expect("positive")),
+                Code::PermissionDenied,
+            ),
             (LomsError::SkuNotFound(sku), Code::NotFound),
             (
                 LomsError::InsufficientStock { order_id: id, sku },

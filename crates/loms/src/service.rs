@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    IdempotencyKey, InvalidOrder, Item, Order, OrderId, OrderItems, OrderStatus, RequestId, Sku,
+    Actor, IdempotencyKey, InvalidOrder, Item, Order, OrderId, OrderItems, OrderStatus, RequestId, Sku,
     Transition, UserId,
 };
 use crate::ports::{
@@ -16,6 +16,8 @@ pub enum LomsError {
     InvalidOrder(#[from] InvalidOrder),
     #[error("order {0} not found")]
     OrderNotFound(OrderId),
+    #[error("orders are placed for your own user only: your token names another user than {0}")]
+    NotYourUser(UserId),
     #[error("sku {0} is not stocked")]
     SkuNotFound(Sku),
     #[error("insufficient stock for sku {sku}: order {order_id} is failed")]
@@ -111,11 +113,14 @@ impl Loms {
         }
     }
 
-    /// An order's status, user and items.
-    pub async fn order_info(&self, order_id: OrderId) -> Result<Order, LomsError> {
+    /// An order's status, user and items, for an actor who may read it ([`Actor::may_read`]). Another
+    /// user's order is not found, exactly as one that does not exist: ids are sequential, and a
+    /// different answer would tell which exist.
+    pub async fn order_info(&self, order_id: OrderId, actor: Actor) -> Result<Order, LomsError> {
         self.orders
             .get(order_id)
             .await?
+            .filter(|order| actor.may_read(order.user))
             .ok_or(LomsError::OrderNotFound(order_id))
     }
 
@@ -123,9 +128,11 @@ impl Loms {
     pub(crate) async fn pay_order(
         &self,
         order_id: OrderId,
+        actor: Actor,
         request_id: RequestId,
     ) -> Result<(), LomsError> {
-        self.transition(order_id, Transition::Pay, request_id).await
+        self.transition(order_id, actor, Transition::Pay, request_id)
+            .await
     }
 
     /// Cancels an order awaiting payment; cancelling a cancelled order again succeeds (and writes no
@@ -133,9 +140,10 @@ impl Loms {
     pub(crate) async fn cancel_order(
         &self,
         order_id: OrderId,
+        actor: Actor,
         request_id: RequestId,
     ) -> Result<(), LomsError> {
-        self.transition(order_id, Transition::Cancel, request_id)
+        self.transition(order_id, actor, Transition::Cancel, request_id)
             .await
     }
 
@@ -182,12 +190,22 @@ impl Loms {
             .ok_or(LomsError::SkuNotFound(sku))
     }
 
+    /// Applies `transition` to an order the actor may change ([`Actor::may_change`]); another user's
+    /// order is not found. Reading the owner before the change is safe: an order's user is written
+    /// once, at its creation.
     async fn transition(
         &self,
         order_id: OrderId,
+        actor: Actor,
         transition: Transition,
         request_id: RequestId,
     ) -> Result<(), LomsError> {
+        if actor != Actor::Anyone {
+            let order = self.orders.get(order_id).await?;
+            if !order.is_some_and(|order| actor.may_change(order.user)) {
+                return Err(LomsError::OrderNotFound(order_id));
+            }
+        }
         match self
             .orders
             .transition(order_id, transition, request_id)

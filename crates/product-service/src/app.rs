@@ -2,6 +2,7 @@
 use std::sync::Arc;
 
 use route256_proto::product::product_service_server::{ProductServiceServer, SERVICE_NAME};
+use identity::Authenticator;
 use server::grpc::{BindError, GrpcServer, Served};
 use tonic::service::Routes;
 
@@ -18,6 +19,8 @@ pub enum AppError {
     Catalogue(#[from] CatalogueError),
     #[error(transparent)]
     Bind(#[from] BindError),
+    #[error(transparent)]
+    Identity(#[from] identity::StartError),
 }
 
 /// Loads the catalogue and binds the listener (port 0 picks a free port: see [`GrpcServer::local_addr`]).
@@ -38,9 +41,14 @@ pub async fn build_service(config: Config) -> Result<(GrpcServer, Arc<ProductSer
         latency_ms = config.latency.as_millis() as u64,
         "catalogue loaded"
     );
+    let users = match Authenticator::start(&config.authentication).await? {
+        Authenticator::Verify(verifier) => Some(verifier),
+        Authenticator::Unchecked => None,
+    };
     let service = Arc::new(ProductService::new(
         catalogue,
         config.tokens,
+        users,
         RateLimiter::new(config.rps, config.burst),
         config.latency,
     ));
@@ -50,6 +58,8 @@ pub async fn build_service(config: Config) -> Result<(GrpcServer, Arc<ProductSer
         routes: Routes::new(server),
         services: vec![SERVICE_NAME],
         descriptors: route256_proto::FILE_DESCRIPTOR_SET,
+        // Static tokens or user tokens: the service checks its own (`service.rs`).
+        callers: None,
     };
     // Ready whenever it serves: the catalogue is in memory.
     let server = GrpcServer::bind(config.grpc_addr, served, config.limits)

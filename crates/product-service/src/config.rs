@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use env_config::{env_in_range, env_or, env_set, ConfigError};
+use identity::Authentication;
 use server::context::AuthToken;
 use server::grpc::ServerLimits;
 
@@ -35,6 +36,9 @@ pub struct Config {
     pub catalogue_file: Option<PathBuf>,
     /// The gRPC server's limits (see [`ServerLimits::from_env`]).
     pub limits: ServerLimits,
+    /// How user tokens are verified (`AUTH_*`, see [`Authentication::from_env`]; `AUTH_JWKS` is
+    /// required): any user may read the catalogue. The default holds no key, so a test gives its own.
+    pub authentication: Authentication,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             latency: Duration::ZERO,
             catalogue_file: None,
             limits: ServerLimits::default(),
+            authentication: Authentication::no_keys(),
         }
     }
 }
@@ -75,6 +80,7 @@ impl Config {
             )?),
             catalogue_file: (!catalogue_file.is_empty()).then(|| catalogue_file.into()),
             limits: ServerLimits::from_env()?,
+            authentication: Authentication::from_env()?,
         })
     }
 }

@@ -27,7 +27,9 @@ impl ProductGrpc {
 impl From<ProductError> for Status {
     fn from(error: ProductError) -> Self {
         match error {
-            ProductError::Unauthenticated => Self::unauthenticated(error.to_string()),
+            ProductError::Unauthenticated | ProductError::UserTokenRefused(_) => {
+                Self::unauthenticated(error.to_string())
+            }
             ProductError::NotFound(_) => Self::not_found(error.to_string()),
             ProductError::RateLimited { .. } => Self::resource_exhausted(error.to_string()),
         }

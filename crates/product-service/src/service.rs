@@ -1,9 +1,13 @@
 //! The catalogue's use cases: check the caller's token, take a slot of the rate limit, answer from
 //! the catalogue. The token comes first, so callers without a valid one spend nobody's budget.
+//!
+//! A token is good when it is one of the static ones (`PRODUCT_TOKENS`: the course's direct calls) or
+//! a user token that verifies (cart passes its caller's on). Any user may read the catalogue.
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use identity::Verifier;
 use server::context::AuthToken;
 
 use crate::catalogue::{Catalogue, Product};
@@ -14,6 +18,8 @@ use crate::rate_limit::RateLimiter;
 pub(crate) enum ProductError {
     #[error("missing or unknown token")]
     Unauthenticated,
+    #[error("user token refused: {0}")]
+    UserTokenRefused(identity::Refusal),
     #[error("sku {0} is not in the catalogue")]
     NotFound(u32),
     #[error("rate limit of {rps} requests per second exceeded")]
@@ -25,6 +31,8 @@ pub(crate) enum ProductError {
 pub struct ProductService {
     catalogue: Catalogue,
     tokens: HashSet<AuthToken>,
+    /// Verifies user tokens; `None` when authentication is off (benchmarks): static tokens only.
+    users: Option<Verifier>,
     limiter: RateLimiter,
     latency: Duration,
     /// GetProduct calls that reached the catalogue (past the rate limit and the token check).
@@ -35,12 +43,14 @@ impl ProductService {
     pub(crate) fn new(
         catalogue: Catalogue,
         tokens: impl IntoIterator<Item = AuthToken>,
+        users: Option<Verifier>,
         limiter: RateLimiter,
         latency: Duration,
     ) -> Self {
         Self {
             catalogue,
             tokens: tokens.into_iter().collect(),
+            users,
             limiter,
             latency,
             served: AtomicU64::new(0),
@@ -53,7 +63,7 @@ impl ProductService {
         token: Option<&str>,
         sku: u32,
     ) -> Result<Product, ProductError> {
-        self.admit(token)?;
+        self.admit(token).await?;
         self.served.fetch_add(1, Ordering::Relaxed);
         self.delay().await;
         self.catalogue
@@ -74,16 +84,23 @@ impl ProductService {
         start_after: u32,
         count: usize,
     ) -> Result<Vec<u32>, ProductError> {
-        self.admit(token)?;
+        self.admit(token).await?;
         self.delay().await;
         Ok(self.catalogue.skus_after(start_after, count))
     }
 
-    /// A caller with a known token, within the rate limit, in that order.
-    fn admit(&self, token: Option<&str>) -> Result<(), ProductError> {
-        match token.and_then(AuthToken::new) {
-            Some(token) if self.tokens.contains(&token) => {}
-            _ => return Err(ProductError::Unauthenticated),
+    /// A caller with a static token or a user token that verifies, within the rate limit, in that
+    /// order.
+    async fn admit(&self, token: Option<&str>) -> Result<(), ProductError> {
+        let Some(token) = token.and_then(AuthToken::new) else {
+            return Err(ProductError::Unauthenticated);
+        };
+        if !self.tokens.contains(&token) {
+            let users = self.users.as_ref().ok_or(ProductError::Unauthenticated)?;
+            users
+                .verify(token.expose())
+                .await
+                .map_err(ProductError::UserTokenRefused)?;
         }
         if self.limiter.try_acquire() {
             Ok(())
@@ -113,6 +130,7 @@ mod tests {
         ProductService::new(
             catalogue,
             AuthToken::new("good"),
+            None,
             RateLimiter::new(0, 1),
             Duration::ZERO,
         )
@@ -123,6 +141,7 @@ mod tests {
         let service = ProductService::new(
             Catalogue::builtin(),
             AuthToken::new("hidden-token"),
+            None,
             RateLimiter::new(0, 1),
             Duration::ZERO,
         );
@@ -172,6 +191,7 @@ mod tests {
         let service = ProductService::new(
             catalogue,
             AuthToken::new("good"),
+            None,
             RateLimiter::new(1, 1),
             Duration::ZERO,
         );

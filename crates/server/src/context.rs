@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use identity::Access;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 
 /// Metadata key of the standard credential header: `authorization: Bearer <token>`.
@@ -36,8 +37,13 @@ impl AuthToken {
 
     /// Reads `authorization: Bearer <token>` (the scheme is case-insensitive), else `x-api-key: <token>`.
     pub fn from_metadata(metadata: &MetadataMap) -> Option<Self> {
+        Self::from_headers(metadata.as_ref())
+    }
+
+    /// [`AuthToken::from_metadata`] of a request's HTTP headers.
+    pub fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
         let header = |key| {
-            metadata
+            headers
                 .get(key)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
@@ -74,6 +80,8 @@ impl fmt::Debug for AuthToken {
 #[derive(Clone, Debug, Default)]
 pub struct RequestContext {
     token: Option<AuthToken>,
+    /// What the server's authentication found (`grpc/authenticate.rs`); `None` when it checked nothing.
+    access: Option<Access>,
     deadline: Option<Instant>,
     request_id: Option<AsciiMetadataValue>,
 }
@@ -88,6 +96,7 @@ impl RequestContext {
             .and_then(parse_grpc_timeout);
         Self {
             token: AuthToken::from_metadata(metadata),
+            access: request.extensions().get::<Access>().cloned(),
             deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
             request_id: metadata.get(REQUEST_ID).cloned(),
         }
@@ -97,6 +106,7 @@ impl RequestContext {
     pub fn with_token(token: AuthToken) -> Self {
         Self {
             token: Some(token),
+            access: None,
             deadline: None,
             request_id: None,
         }
@@ -105,6 +115,28 @@ impl RequestContext {
     /// The caller's token, if the request had one.
     pub fn token(&self) -> Option<&AuthToken> {
         self.token.as_ref()
+    }
+
+    /// What the caller may do, when the server authenticated it.
+    pub fn access(&self) -> Option<&Access> {
+        self.access.as_ref()
+    }
+
+    /// Whether the call may act on `user`'s data: its token names that user. Never when the server
+    /// authenticated nobody — a handler that asks needs an authenticated call.
+    pub fn may_act_as(&self, user: i64) -> bool {
+        self.access.as_ref().is_some_and(|a| a.may_act_as(user))
+    }
+
+    /// Whether the caller's token grants `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.access.as_ref().is_some_and(|a| a.has_role(role))
+    }
+
+    /// This context with `access`, as the server's authentication would have found it (tests).
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = Some(access);
+        self
     }
 
     /// The time left before the caller gives up, if it said.

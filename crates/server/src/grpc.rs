@@ -6,8 +6,8 @@
 //! runs before our layers (its server answers a passed `grpc-timeout` with `CANCELLED`). A connection
 //! comes from the accept loop (`incoming.rs`: backoff on resource errors, idle timeout); each call then
 //! passes the layers [`call_stack`] lists, outermost first: the request id, metrics, the call log,
-//! message receipt (`receive.rs`), admission (`limits.rs`), the caller's deadline, then the services'
-//! routes. On shutdown health turns NOT_SERVING, the listeners close, every connection is sent GOAWAY,
+//! message receipt (`receive.rs`), admission (`limits.rs`), the caller's token (`authenticate.rs`),
+//! the caller's deadline, then the services' routes. On shutdown health turns NOT_SERVING, the listeners close, every connection is sent GOAWAY,
 //! and calls in flight finish (the steps of [`serve`]).
 //!
 //! With [`GrpcServer::with_http`] the same server also listens for HTTP/1.1 and HTTP/2 on a second
@@ -18,6 +18,7 @@
 //!
 //! Request validation is not here: a service's generated code decodes and validates its requests, so
 //! a handler never runs on an invalid request.
+mod authenticate;
 mod context_layer;
 mod incoming;
 mod limits;
@@ -43,6 +44,8 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use gateway::{CallService, Docs, Gateway};
+
+pub use authenticate::Callers;
 
 use crate::background::Background;
 use crate::web::{HttpFront, Probes, ReadinessCheck};
@@ -189,6 +192,10 @@ pub struct Served {
     pub routes: Routes,
     pub services: Vec<&'static str>,
     pub descriptors: &'static [u8],
+    /// Who may call the services' methods: a service that serves users names its authenticator and
+    /// its open methods; `None` lets every call through to the handlers (product-service checks its
+    /// own tokens).
+    pub callers: Option<Callers>,
 }
 
 /// A service's gRPC server, bound and ready to run.
@@ -305,11 +312,12 @@ async fn serve(
         routes,
         services,
         descriptors,
+        callers,
     } = served;
     // `true` from the moment shutdown begins: background tasks stop, readiness turns 503.
     let (draining, stopped) = watch::channel(false);
     let (health, routes) = Health::serve(routes, &services, limits.max_request_bytes).await;
-    let calls = call_stack(routes, &services, descriptors, &limits)?;
+    let calls = call_stack(routes, &services, descriptors, callers, &limits)?;
     let http_addr = http.as_ref().map(|(addr, _)| *addr);
     let http = match http {
         Some((_, listener)) => {
@@ -383,11 +391,13 @@ const BUILT_IN: [&str; 3] = [
 ];
 
 /// What every call passes, outermost first: the request id, metrics, the call log, receiving the
-/// message, admission, the deadline, then the services (`routes` with reflection added).
+/// message, admission, authentication, the deadline, then the services (`routes` with reflection
+/// added).
 fn call_stack(
     routes: Routes,
     services: &[&'static str],
     descriptors: &'static [u8],
+    callers: Option<Callers>,
     limits: &ServerLimits,
 ) -> Result<CallService, ServeError> {
     let reflection = || {
@@ -418,6 +428,7 @@ fn call_stack(
             limits.max_in_flight,
             limits.max_in_flight_per_connection,
         ))
+        .layer(authenticate::AuthenticateLayer::new(callers, services))
         .layer(context_layer::DeadlineLayer)
         .service(routes)
         .map_response(|response| response.map(tonic::body::Body::new));
@@ -453,6 +464,7 @@ fn call_log() -> CallLog {
         .with_success(GrpcCode::NotFound)
         .with_success(GrpcCode::FailedPrecondition)
         .with_success(GrpcCode::Unauthenticated)
+        .with_success(GrpcCode::PermissionDenied)
         .with_success(GrpcCode::ResourceExhausted)
         .with_success(GrpcCode::OutOfRange)
         .with_success(GrpcCode::Cancelled)

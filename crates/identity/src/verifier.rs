@@ -1,0 +1,262 @@
+//! Verifying a token against the key set, and keeping the key set fresh.
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::caller::{Access, Caller, Refusal};
+use crate::config::{Authentication, JwksLocation, VerifySettings};
+use crate::keys::{Key, KeySet};
+use crate::source::{fetch, FetchError, FETCH_TIMEOUT};
+use crate::MAX_TOKEN_BYTES;
+
+/// The key set could not be read at start: the service must not serve.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the identity provider's keys (AUTH_JWKS)")]
+pub struct StartError(#[from] FetchError);
+
+/// What a service that serves users checks each call with.
+#[derive(Clone, Debug)]
+pub enum Authenticator {
+    Verify(Verifier),
+    Unchecked,
+}
+
+impl Authenticator {
+    /// Reads the key set (when verifying); fails when it holds no usable key.
+    pub async fn start(authentication: &Authentication) -> Result<Self, StartError> {
+        match authentication {
+            Authentication::Verify(settings) => Ok(Self::Verify(Verifier::start(settings).await?)),
+            Authentication::Unchecked => {
+                tracing::warn!("AUTH_UNCHECKED_FOR_BENCHMARKS=yes: no caller is authenticated, every request's user is believed");
+                Ok(Self::Unchecked)
+            }
+        }
+    }
+
+    /// What a call with `token` may do.
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Access, Refusal> {
+        match self {
+            Self::Verify(verifier) => {
+                let token = token.ok_or(Refusal::Missing)?;
+                verifier.verify(token).await.map(Access::Caller)
+            }
+            Self::Unchecked => Ok(Access::Unchecked),
+        }
+    }
+}
+
+/// Verifies user tokens (see the crate's doc for what passes). Cheap to clone: clones share the key
+/// set, which a task of their own refreshes as long as one of them lives.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("jwks", &self.inner.location)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    location: JwksLocation,
+    client: reqwest::Client,
+    /// The claims' rules, one per algorithm (jsonwebtoken wants a key's own algorithm alone).
+    rules: Rules,
+    keys: RwLock<Arc<KeySet>>,
+    /// When the set was last read; held while reading, so reads never overlap.
+    last_read: Mutex<Instant>,
+    min_refresh: Duration,
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    /// Optional here so that a token without one is refused as such by the required claims.
+    sub: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+impl Verifier {
+    /// Reads the key set and starts keeping it fresh (see [`crate::source`]).
+    pub async fn start(settings: &VerifySettings) -> Result<Self, StartError> {
+        let client = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .build()
+            .map_err(|source| FetchError::Http {
+                url: format!("{:?}", settings.jwks),
+                source,
+            })?;
+        let fetched = fetch(&settings.jwks, &client).await?;
+        tracing::info!(jwks = ?settings.jwks, keys = fetched.keys.len(), "identity provider's keys read");
+        let inner = Arc::new(Inner {
+            location: settings.jwks.clone(),
+            client,
+            rules: Rules::new(settings),
+            keys: RwLock::new(Arc::new(fetched.keys)),
+            last_read: Mutex::new(Instant::now()),
+            min_refresh: settings.min_refresh,
+        });
+        if !matches!(settings.jwks, JwksLocation::Inline(_)) {
+            tokio::spawn(keep_fresh(Arc::downgrade(&inner), fetched.keep_for));
+        }
+        Ok(Self { inner })
+    }
+
+    /// The caller `token` names, if it passes every check.
+    pub async fn verify(&self, token: &str) -> Result<Caller, Refusal> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Refusal::TooLong {
+                max: MAX_TOKEN_BYTES,
+            });
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
+        match header.alg {
+            Algorithm::HS256 => return Err(Refusal::SymmetricAlgorithm("HS256")),
+            Algorithm::HS384 => return Err(Refusal::SymmetricAlgorithm("HS384")),
+            Algorithm::HS512 => return Err(Refusal::SymmetricAlgorithm("HS512")),
+            _ => {}
+        }
+        let kid = header.kid.ok_or(Refusal::NoKeyId)?;
+        let key = self.key(&kid).await.ok_or(Refusal::UnknownKey)?;
+        if key.algorithm != header.alg {
+            return Err(Refusal::WrongAlgorithm);
+        }
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, self.inner.rules.of(key.algorithm))
+                .map_err(|e| refusal(e.kind()))?
+                .claims;
+        let sub = claims
+            .sub
+            .ok_or_else(|| Refusal::MissingClaim("sub".into()))?;
+        let user = sub
+            .parse::<i64>()
+            .ok()
+            .filter(|&user| user > 0 && user.to_string() == sub)
+            .ok_or(Refusal::NotAUser)?;
+        Ok(Caller::new(user, claims.roles))
+    }
+
+    /// The key `kid` names; a key the set lacks makes it read again, at most once per `min_refresh`.
+    async fn key(&self, kid: &str) -> Option<Key> {
+        if let Some(key) = self.inner.current().get(kid) {
+            return Some(key.clone());
+        }
+        let mut last_read = self.inner.last_read.lock().await;
+        // Another call may have read it while this one waited.
+        if let Some(key) = self.inner.current().get(kid) {
+            return Some(key.clone());
+        }
+        if last_read.elapsed() < self.inner.min_refresh {
+            return None;
+        }
+        *last_read = Instant::now();
+        self.inner.read_again().await;
+        self.inner.current().get(kid).cloned()
+    }
+}
+
+impl Inner {
+    fn current(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the set again; keeps the one it has when that fails, and says how long to keep what
+    /// it now has.
+    async fn read_again(&self) -> Duration {
+        match fetch(&self.location, &self.client).await {
+            Ok(fetched) => {
+                tracing::info!(jwks = ?self.location, keys = fetched.keys.len(), "identity provider's keys read again");
+                *self
+                    .keys
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fetched.keys);
+                fetched.keep_for
+            }
+            Err(error) => {
+                // The keys it had stay: a provider that is briefly down must not lock every user out.
+                tracing::warn!(error = %telemetry::error_chain(&error), "cannot read the identity provider's keys again; keeping the ones read before");
+                Duration::ZERO
+            }
+        }
+    }
+}
+
+/// Reads the set again whenever what was read last expires (not sooner than `min_refresh` apart),
+/// until the last [`Verifier`] is gone.
+async fn keep_fresh(inner: Weak<Inner>, mut keep_for: Duration) {
+    loop {
+        let Some(min_refresh) = inner.upgrade().map(|inner| inner.min_refresh) else {
+            return;
+        };
+        tokio::time::sleep(keep_for.max(min_refresh)).await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let mut last_read = inner.last_read.lock().await;
+        *last_read = Instant::now();
+        keep_for = inner.read_again().await;
+    }
+}
+
+/// The claims' rules for each algorithm a key may have.
+struct Rules {
+    eddsa: Validation,
+    es256: Validation,
+    rs256: Validation,
+}
+
+impl Rules {
+    fn new(settings: &VerifySettings) -> Self {
+        let rules = |algorithm| {
+            let mut validation = Validation::new(algorithm);
+            validation.leeway = settings.leeway.as_secs();
+            validation.validate_nbf = true;
+            validation.set_issuer(&[&settings.issuer]);
+            validation.set_audience(&[&settings.audience]);
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            validation
+        };
+        Self {
+            eddsa: rules(Algorithm::EdDSA),
+            es256: rules(Algorithm::ES256),
+            rs256: rules(Algorithm::RS256),
+        }
+    }
+
+    /// A key set holds only these three algorithms (`keys.rs`).
+    fn of(&self, algorithm: Algorithm) -> &Validation {
+        match algorithm {
+            Algorithm::ES256 => &self.es256,
+            Algorithm::RS256 => &self.rs256,
+            _ => &self.eddsa,
+        }
+    }
+}
+
+/// The refusal for what jsonwebtoken found wrong.
+fn refusal(kind: &ErrorKind) -> Refusal {
+    match kind {
+        ErrorKind::InvalidSignature => Refusal::BadSignature,
+        ErrorKind::ExpiredSignature => Refusal::Expired,
+        ErrorKind::ImmatureSignature => Refusal::NotYetValid,
+        ErrorKind::InvalidIssuer => Refusal::WrongIssuer,
+        ErrorKind::InvalidAudience => Refusal::WrongAudience,
+        ErrorKind::MissingRequiredClaim(claim) => Refusal::MissingClaim(claim.clone()),
+        ErrorKind::InvalidAlgorithm => Refusal::WrongAlgorithm,
+        ErrorKind::Json(_) => Refusal::BadClaims,
+        _ => Refusal::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests;
