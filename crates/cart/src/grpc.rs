@@ -245,8 +245,23 @@ mod tests {
         CartGrpc::new(cart)
     }
 
+    /// A request as the server's authentication leaves it for a caller whose token names `user`.
+    fn by<T>(user: i64, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        let caller = identity::Caller::new(user, Vec::new());
+        request.extensions_mut().insert(identity::Access::Caller(caller));
+        request
+    }
+
+    /// A request of a server that authenticates nobody (a benchmark's baseline).
+    fn unchecked<T>(message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.extensions_mut().insert(identity::Access::Unchecked);
+        request
+    }
+
     async fn listed(grpc: &CartGrpc, user: i64) -> Vec<(u32, u32, String, u32)> {
-        let list = grpc.list(Request::new(pb::ListRequest { user })).await;
+        let list = grpc.list(by(user, pb::ListRequest { user })).await;
         let list = list.expect("listed").into_inner();
         let lines = list.items.into_iter();
         lines.map(|i| (i.sku, i.count, i.name, i.price)).collect()
@@ -261,26 +276,24 @@ mod tests {
                 sku,
                 count,
             };
-            grpc.add_item(Request::new(add)).await.expect("added");
+            grpc.add_item(by(add.user, add)).await.expect("added");
         }
         let lines = listed(&grpc, 5).await;
         let expected = [(1, 1, "book 1", 100), (2, 4, "book 2", 100)];
         let expected: Vec<_> = expected.map(|(s, c, n, p)| (s, c, n.to_owned(), p)).into();
         assert_eq!(lines, expected);
-        let list = grpc.list(Request::new(pb::ListRequest { user: 5 })).await;
+        let list = grpc.list(by(5, pb::ListRequest { user: 5 })).await;
         assert_eq!(list.expect("listed").into_inner().total_price, 500);
 
         let delete = pb::DeleteItemRequest { user: 5, sku: 1 };
-        grpc.delete_item(Request::new(delete))
-            .await
-            .expect("deleted");
+        grpc.delete_item(by(5, delete)).await.expect("deleted");
         assert_eq!(listed(&grpc, 5).await.len(), 1);
 
         let checkout = grpc
-            .checkout(Request::new(pb::CheckoutRequest { user: 5 }))
+            .checkout(by(5, pb::CheckoutRequest { user: 5 }))
             .await;
         assert_eq!(checkout.expect("ordered").into_inner().order_id, 7);
-        let empty = grpc.list(Request::new(pb::ListRequest { user: 5 })).await;
+        let empty = grpc.list(by(5, pb::ListRequest { user: 5 })).await;
         assert_eq!(empty.expect_err("checked out").code(), Code::NotFound);
 
         let add = pb::AddItemRequest {
@@ -288,33 +301,63 @@ mod tests {
             sku: 1,
             count: 1,
         };
-        grpc.add_item(Request::new(add)).await.expect("added");
-        grpc.clear(Request::new(pb::ClearRequest { user: 6 }))
+        grpc.add_item(by(add.user, add)).await.expect("added");
+        grpc.clear(by(6, pb::ClearRequest { user: 6 }))
             .await
             .expect("cleared");
-        let empty = grpc.list(Request::new(pb::ListRequest { user: 6 })).await;
+        let empty = grpc.list(by(6, pb::ListRequest { user: 6 })).await;
         assert_eq!(empty.expect_err("cleared").code(), Code::NotFound);
     }
 
     #[tokio::test]
     async fn bad_ids_and_counts_are_invalid_arguments() {
         let grpc = grpc();
-        let add = |user, sku, count| Request::new(pb::AddItemRequest { user, sku, count });
+        let add = |user, sku, count| unchecked(pb::AddItemRequest { user, sku, count });
         for request in [add(0, 1, 1), add(1, 0, 1), add(1, 1, 0), add(1, 1, 65_536)] {
             let refused = grpc.add_item(request).await.expect_err("refused");
             assert_eq!(refused.code(), Code::InvalidArgument);
         }
         let delete = pb::DeleteItemRequest { user: 1, sku: 0 };
-        let refused = grpc.delete_item(Request::new(delete)).await;
+        let refused = grpc.delete_item(unchecked(delete)).await;
         assert_eq!(refused.expect_err("refused").code(), Code::InvalidArgument);
         let clear = grpc
-            .clear(Request::new(pb::ClearRequest { user: -1 }))
+            .clear(unchecked(pb::ClearRequest { user: -1 }))
             .await;
         assert_eq!(clear.expect_err("refused").code(), Code::InvalidArgument);
         let checkout = grpc
-            .checkout(Request::new(pb::CheckoutRequest { user: 0 }))
+            .checkout(unchecked(pb::CheckoutRequest { user: 0 }))
             .await;
         assert_eq!(checkout.expect_err("refused").code(), Code::InvalidArgument);
+    }
+
+    #[tokio::test]
+    async fn another_users_cart_is_refused_by_every_call_and_left_as_it_was() {
+        let grpc = grpc();
+        let own = pb::AddItemRequest {
+            user: 6,
+            sku: 1,
+            count: 2,
+        };
+        grpc.add_item(by(6, own)).await.expect("added");
+        let denied = |result: Result<(), Status>| {
+            assert_eq!(result.expect_err("not theirs").code(), Code::PermissionDenied);
+        };
+        let add = pb::AddItemRequest {
+            user: 6,
+            sku: 2,
+            count: 1,
+        };
+        denied(grpc.add_item(by(5, add)).await.map(drop));
+        let delete = pb::DeleteItemRequest { user: 6, sku: 1 };
+        denied(grpc.delete_item(by(5, delete)).await.map(drop));
+        denied(grpc.list(by(5, pb::ListRequest { user: 6 })).await.map(drop));
+        denied(grpc.clear(by(5, pb::ClearRequest { user: 6 })).await.map(drop));
+        let checkout = pb::CheckoutRequest { user: 6 };
+        denied(grpc.checkout(by(5, checkout)).await.map(drop));
+        // A call no authentication passed is nobody's.
+        let anonymous = Request::new(pb::ListRequest { user: 6 });
+        denied(grpc.list(anonymous).await.map(drop));
+        assert_eq!(listed(&grpc, 6).await, [(1, 2, "book 1".to_owned(), 100)]);
     }
 
     #[test]

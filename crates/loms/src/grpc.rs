@@ -258,9 +258,26 @@ mod tests {
         (LomsGrpc::new(loms), store)
     }
 
+    /// A request of a server that authenticates nobody (a benchmark's baseline): these tests are
+    /// about everything but who calls.
+    fn unchecked<T>(message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.extensions_mut().insert(Access::Unchecked);
+        request
+    }
+
+    /// A request as the server's authentication leaves it for a token of `user` with `roles`.
+    fn by<T>(user: i64, roles: &[&str], message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        let roles = roles.iter().map(|r| r.to_string()).collect();
+        let caller = identity::Caller::new(user, roles);
+        request.extensions_mut().insert(Access::Caller(caller));
+        request
+    }
+
     /// A request carrying `x-request-id: id`, as the server's layer leaves it.
     fn with_id<T>(message: T, id: &str) -> Request<T> {
-        let mut request = Request::new(message);
+        let mut request = unchecked(message);
         let id = id.parse().expect("ascii");
         request
             .metadata_mut()
@@ -286,7 +303,7 @@ mod tests {
     }
 
     async fn info(grpc: &LomsGrpc, order_id: i64) -> pb::OrderInfoResponse {
-        let request = Request::new(pb::OrderInfoRequest { order_id });
+        let request = unchecked(pb::OrderInfoRequest { order_id });
         grpc.order_info(request).await.expect("found").into_inner()
     }
 
@@ -307,7 +324,7 @@ mod tests {
         assert_eq!(event_request_ids(&store).await, ["req-7", "req-7"]);
 
         // the key answers the same order again
-        let again = grpc.order_create(Request::new(create(42, &[(1, 2), (2, 3)], "k")));
+        let again = grpc.order_create(unchecked(create(42, &[(1, 2), (2, 3)], "k")));
         assert_eq!(again.await.expect("answered").into_inner().order_id, 1);
     }
 
@@ -315,7 +332,7 @@ mod tests {
     async fn pay_and_cancel_change_the_status_and_carry_the_callers_request_id() {
         let (grpc, store) = grpc(&[(1, 10, 0)]);
         for _ in 0..2 {
-            let request = Request::new(create(1, &[(1, 1)], ""));
+            let request = unchecked(create(1, &[(1, 1)], ""));
             grpc.order_create(request).await.expect("created");
         }
         let creation = store.pending(100, &[]).await.expect("pending");
@@ -336,7 +353,7 @@ mod tests {
         let cancelled = info(&grpc, 2).await.status;
         assert_eq!(cancelled, i32::from(pb::OrderStatus::Cancelled));
         assert_eq!(event_request_ids(&store).await, ["req-pay", "req-cancel"]);
-        let stock = grpc.stocks_info(Request::new(pb::StocksInfoRequest { sku: 1 }));
+        let stock = grpc.stocks_info(unchecked(pb::StocksInfoRequest { sku: 1 }));
         // one unit sold, the cancelled one back: 9 of 10 left
         assert_eq!(stock.await.expect("stocked").into_inner().count, 9);
     }
@@ -344,7 +361,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_without_a_request_id_gets_a_fresh_one() {
         let (grpc, store) = grpc(&[(1, 10, 0)]);
-        let request = Request::new(create(1, &[(1, 1)], ""));
+        let request = unchecked(create(1, &[(1, 1)], ""));
         grpc.order_create(request).await.expect("created");
         let ids = event_request_ids(&store).await;
         assert_eq!(ids.len(), 2);
@@ -389,21 +406,50 @@ mod tests {
             (create(1, &[(3, 1)], ""), Code::FailedPrecondition),
         ];
         for (request, expected) in refused {
-            let answer = grpc.order_create(Request::new(request.clone())).await;
+            let answer = grpc.order_create(unchecked(request.clone())).await;
             assert_eq!(code(answer), expected, "{request:?}");
         }
-        let info = grpc.order_info(Request::new(pb::OrderInfoRequest { order_id: 0 }));
+        let info = grpc.order_info(unchecked(pb::OrderInfoRequest { order_id: 0 }));
         assert_eq!(code(info.await), Code::InvalidArgument);
-        let info = grpc.order_info(Request::new(pb::OrderInfoRequest { order_id: 99 }));
+        let info = grpc.order_info(unchecked(pb::OrderInfoRequest { order_id: 99 }));
         assert_eq!(code(info.await), Code::NotFound);
-        let pay = grpc.order_pay(Request::new(pb::OrderPayRequest { order_id: -1 }));
+        let pay = grpc.order_pay(unchecked(pb::OrderPayRequest { order_id: -1 }));
         assert_eq!(code(pay.await), Code::InvalidArgument);
-        let cancel = grpc.order_cancel(Request::new(pb::OrderCancelRequest { order_id: 99 }));
+        let cancel = grpc.order_cancel(unchecked(pb::OrderCancelRequest { order_id: 99 }));
         assert_eq!(code(cancel.await), Code::NotFound);
-        let stock = grpc.stocks_info(Request::new(pb::StocksInfoRequest { sku: 0 }));
+        let stock = grpc.stocks_info(unchecked(pb::StocksInfoRequest { sku: 0 }));
         assert_eq!(code(stock.await), Code::InvalidArgument);
-        let stock = grpc.stocks_info(Request::new(pb::StocksInfoRequest { sku: 3 }));
+        let stock = grpc.stocks_info(unchecked(pb::StocksInfoRequest { sku: 3 }));
         assert_eq!(code(stock.await), Code::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_user_orders_for_themselves_and_finds_only_their_own_orders() {
+        let (grpc, store) = grpc(&[(1, 10, 0)]);
+        let code = |result: Result<(), Status>| result.expect_err("refused").code();
+        let theirs = by(2, &[], create(1, &[(1, 1)], ""));
+        assert_eq!(code(grpc.order_create(theirs).await.map(drop)), Code::PermissionDenied);
+        let own = by(1, &[], create(1, &[(1, 1)], ""));
+        let order_id = grpc.order_create(own).await.expect("created").into_inner().order_id;
+        let info = |user, roles: &'static [&'static str]| {
+            grpc.order_info(by(user, roles, pb::OrderInfoRequest { order_id }))
+        };
+        assert_eq!(info(1, &[]).await.expect("own").into_inner().user, 1);
+        assert_eq!(code(info(2, &[]).await.map(drop)), Code::NotFound);
+        assert_eq!(info(2, &[SUPPORT_ROLE]).await.expect("support").into_inner().user, 1);
+        for roles in [&[][..], &[SUPPORT_ROLE][..]] {
+            let pay = grpc.order_pay(by(2, roles, pb::OrderPayRequest { order_id }));
+            assert_eq!(code(pay.await.map(drop)), Code::NotFound);
+            let cancel = grpc.order_cancel(by(2, roles, pb::OrderCancelRequest { order_id }));
+            assert_eq!(code(cancel.await.map(drop)), Code::NotFound);
+        }
+        let status = info(1, &[]).await.expect("own").into_inner().status;
+        assert_eq!(status, i32::from(pb::OrderStatus::AwaitingPayment));
+        // No other event than the creation's two: nothing changed.
+        assert_eq!(event_request_ids(&store).await.len(), 2);
+        // A call no authentication passed finds nothing of anyone's.
+        let anonymous = grpc.order_info(Request::new(pb::OrderInfoRequest { order_id }));
+        assert_eq!(code(anonymous.await.map(drop)), Code::Unauthenticated);
     }
 
     #[test]

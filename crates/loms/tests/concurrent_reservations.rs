@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use loms::adapters::memory::MemoryStore;
-use loms::domain::{Item, OrderStatus, RequestId, Sku, Stock, UserId};
+use loms::domain::{Actor, Item, OrderStatus, RequestId, Sku, Stock, UserId};
 use loms::service::{Loms, LomsError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -66,11 +66,11 @@ async fn two_hundred_orders_for_one_hundred_units() {
 
     assert_eq!((created.len(), failed.len()), (100, 100));
     for id in &created {
-        let order = loms.order_info(*id).await.expect("stored");
+        let order = loms.order_info(*id, Actor::Anyone).await.expect("stored");
         assert_eq!(order.status, OrderStatus::AwaitingPayment);
     }
     for id in &failed {
-        let order = loms.order_info(*id).await.expect("failed orders are kept");
+        let order = loms.order_info(*id, Actor::Anyone).await.expect("failed orders are kept");
         assert_eq!(order.status, OrderStatus::Failed);
     }
     assert_eq!(store.stock(sku), Stock::new(100, 100).ok());

@@ -193,9 +193,9 @@ async fn order_info_reads_the_order_or_not_found() {
         .returning(move |_| Ok(Some(stored.clone())));
     orders.expect_get().with(eq(id(4))).returning(|_| Ok(None));
     let loms = with_orders(orders);
-    assert_eq!(loms.order_info(id(3)).await.ok(), Some(order));
+    assert_eq!(loms.order_info(id(3), Actor::Anyone).await.ok(), Some(order));
     assert!(matches!(
-        loms.order_info(id(4)).await,
+        loms.order_info(id(4), Actor::Anyone).await,
         Err(LomsError::OrderNotFound(n)) if n == id(4)
     ));
 }
@@ -212,8 +212,70 @@ async fn transition_with(
         .returning(move |_, _, _| Ok(outcome));
     let loms = with_orders(orders);
     match transition {
-        Transition::Pay => loms.pay_order(id(1), rid()).await,
-        Transition::Cancel => loms.cancel_order(id(1), rid()).await,
+        Transition::Pay => loms.pay_order(id(1), Actor::Anyone, rid()).await,
+        Transition::Cancel => loms.cancel_order(id(1), Actor::Anyone, rid()).await,
+    }
+}
+
+fn as_user(n: i64, support: bool) -> Actor {
+    Actor::User {
+        id: UserId::try_from(n).expect("positive"),
+        support,
+    }
+}
+
+/// Orders of `user()` (7): order 3 exists, order 4 does not.
+fn one_order(orders: &mut MockOrderRepo) {
+    let order = stored(3, &[(1, 1)], OrderStatus::AwaitingPayment, "");
+    orders
+        .expect_get()
+        .with(eq(id(3)))
+        .returning(move |_| Ok(Some(order.clone())));
+    orders.expect_get().with(eq(id(4))).returning(|_| Ok(None));
+}
+
+#[tokio::test]
+async fn another_users_order_is_not_found_unless_support_reads_it() {
+    let mut orders = MockOrderRepo::new();
+    one_order(&mut orders);
+    let loms = with_orders(orders);
+    let not_found = |result: Result<Order, LomsError>| {
+        matches!(result, Err(LomsError::OrderNotFound(n)) if n == id(3))
+    };
+    assert!(loms.order_info(id(3), as_user(7, false)).await.is_ok());
+    assert!(not_found(loms.order_info(id(3), as_user(8, false)).await));
+    assert!(loms.order_info(id(3), as_user(8, true)).await.is_ok());
+}
+
+#[tokio::test]
+async fn only_its_owner_pays_or_cancels_an_order_and_the_others_find_nothing() {
+    for transition in [Transition::Pay, Transition::Cancel] {
+        let mut orders = MockOrderRepo::new();
+        one_order(&mut orders);
+        // Only the owner's call reaches the transition.
+        orders
+            .expect_transition()
+            .with(eq(id(3)), eq(transition), eq(rid()))
+            .times(1)
+            .returning(|_, _, _| Ok(TransitionOutcome::Applied));
+        let loms = with_orders(orders);
+        let apply = |order: i64, actor| {
+            let loms = loms.clone();
+            async move {
+                match transition {
+                    Transition::Pay => loms.pay_order(id(order), actor, rid()).await,
+                    Transition::Cancel => loms.cancel_order(id(order), actor, rid()).await,
+                }
+            }
+        };
+        for (order, actor) in [(3, as_user(8, false)), (3, as_user(8, true)), (4, as_user(7, false))] {
+            let refused = apply(order, actor).await;
+            assert!(
+                matches!(refused, Err(LomsError::OrderNotFound(n)) if n == id(order)),
+                "{transition:?} of order {order} by {actor:?}: {refused:?}"
+            );
+        }
+        assert!(apply(3, as_user(7, false)).await.is_ok());
     }
 }
 
