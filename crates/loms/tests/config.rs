@@ -9,6 +9,10 @@ use loms::relay::RelaySettings;
 
 #[test]
 fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
+    // Fail closed: a service that serves users does not start without its identity provider's keys.
+    let error = Config::from_env().expect_err("no keys");
+    assert!(error.to_string().contains("AUTH_JWKS"), "{error}");
+    std::env::set_var("AUTH_JWKS", "/etc/route256/jwks.json");
     let default = Config::from_env().expect("the defaults are valid");
     assert_eq!(default.grpc_addr.to_string(), "127.0.0.1:8083");
     assert_eq!(default.http_addr.to_string(), "127.0.0.1:8084");

@@ -4,6 +4,10 @@ use product_service::Config;
 
 #[test]
 fn unusable_settings_are_refused() {
+    // Fail closed: a service that serves users does not start without its identity provider's keys.
+    let error = Config::from_env().expect_err("no keys");
+    assert!(error.to_string().contains("AUTH_JWKS"), "{error}");
+    std::env::set_var("AUTH_JWKS", "/etc/route256/jwks.json");
     let refused = |key: &str, value: &str| {
         std::env::set_var(key, value);
         let error = Config::from_env().expect_err("refused");
