@@ -60,6 +60,12 @@ bench-memory: stack-up
 events *args:
     cargo run --quiet --locked -p notifier --bin order-events -- {{args}}
 
+# The key pair lives outside the checkout, in the stack's folder (scripts/lib/common.sh, dev_identity);
+# `just run-all` makes the services trust it. DURATION as 30s, 15m, 1h, 7d.
+[doc("Print a user token signed by the development identity provider: `just token 1 [--role support] [--ttl 1h]`.")]
+token user *args:
+    @source scripts/lib/common.sh && cargo run --quiet --locked -p identity --bin dev-idp -- token "$(dev_identity)" {{user}} {{args}}
+
 [doc("Stop what stack-up started in this checkout, and nothing else.")]
 stack-down:
     bash scripts/stack.sh down

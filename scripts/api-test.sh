@@ -18,6 +18,9 @@ source scripts/lib/services.sh
 use_test_settings
 base=${port_base[api-test]}
 start_services "$base"
+# User 1's token: cart and loms answer 403 / 404 for the other users schemathesis makes up, which the
+# document lists; product-service takes it as it takes its static tokens.
+token=$(dev_token 1)
 
 failed=0
 for name in product-service loms cart; do
@@ -31,7 +34,7 @@ for name in product-service loms cart; do
     PYTHONPATH=$root/tests/api SCHEMATHESIS_HOOKS=hooks \
       "$venv/bin/schemathesis" --config-file schemathesis.toml run \
       "http://127.0.0.1:$port/openapi.json" \
-      --header "authorization: Bearer testtoken" \
+      --header "authorization: Bearer $token" \
       --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-40}" \
       --seed "${SCHEMATHESIS_SEED:-20261126}" \
       --generation-database none \

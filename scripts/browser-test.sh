@@ -3,9 +3,9 @@
 #
 # Installs what it needs when missing (Debian's chromium; npm's playwright-core, pinned by
 # tests/browser/package-lock.json), starts the three services (scripts/lib/services.sh), puts two
-# items in user 42's cart over HTTP, and runs tests/browser/swagger.mjs: it authorizes in cart's
-# Swagger UI, tries GET /user/{user}/cart and expects the items' names. Screenshot:
-# target/browser/swagger-cart.png.
+# items in user 42's cart over HTTP with a token of theirs, and runs tests/browser/swagger.mjs: it
+# authorizes in cart's Swagger UI with that token, tries GET /user/{user}/cart and expects the items'
+# names. Screenshot: target/browser/swagger-cart.png.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,10 +20,11 @@ use_test_settings
 base=${port_base[browser-test]}
 start_services "$base"
 cart=http://$(service_addr cart http "$base")
+token=$(dev_token 42)
 for item in 1076963:2 1148162:1; do
-  curl -sf -X POST "$cart/user/42/cart/${item%%:*}" -H 'authorization: Bearer testtoken' \
+  curl -sf -X POST "$cart/user/42/cart/${item%%:*}" -H "authorization: Bearer $token" \
     --json "{\"count\": ${item##*:}}" >/dev/null
 done
 
-node tests/browser/swagger.mjs "$cart" 42 testtoken target/browser/swagger-cart.png \
+node tests/browser/swagger.mjs "$cart" 42 "$token" target/browser/swagger-cart.png \
   "Теория нравственных чувств | Смит Адам" "Кулинар Гуров"

@@ -12,7 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TOKEN=e2e-token
 
-# The three services, product-service taking our token.
+# The three services, trusting the development identity provider (start_services), product-service
+# also taking our static token.
 source scripts/lib/services.sh
 use_test_settings
 export PRODUCT_TOKENS=$TOKEN
@@ -34,7 +35,9 @@ pass() { # pass WHAT: records one passed check
   echo "e2e: ok  $1"
 }
 
-auth="authorization: Bearer $TOKEN"
+# Users 42 and 44, each with a token of their own.
+auth="authorization: Bearer $(dev_token 42)"
+auth44="authorization: Bearer $(dev_token 44)"
 call() { # call ADDR METHOD JSON [HEADER]: prints the response, fails on an error status
   local out
   out=$(grpcurl -plaintext ${4:+-H "$4"} -d "$3" "$1" "$2" 2>&1) || fail "$2 $3: $out"
@@ -46,14 +49,14 @@ call "$CART" $C/AddItem '{"user": 42, "sku": 1076963, "count": 2}' "$auth" >/dev
 call "$CART" $C/AddItem '{"user": 42, "sku": 1148162, "count": 1}' "$auth" >/dev/null
 call "$CART" $C/List '{"user": 42}' "$auth" >/dev/null
 order=$(call "$CART" $C/Checkout '{"user": 42}' "$auth" | jq -r .orderId)
-call "$LOMS" $L/OrderInfo "{\"orderId\": $order}" >/dev/null
-call "$LOMS" $L/OrderPay "{\"orderId\": $order}" >/dev/null
+call "$LOMS" $L/OrderInfo "{\"orderId\": $order}" "$auth" >/dev/null
+call "$LOMS" $L/OrderPay "{\"orderId\": $order}" "$auth" >/dev/null
 call "$LOMS" $L/StocksInfo '{"sku": 1076963}' >/dev/null
 pass "grpcurl through reflection: AddItem, List, Checkout (order $order), OrderInfo, OrderPay, StocksInfo"
 
-http() { # http METHOD URL [BODY]: prints the answer's body, fails on a status of 400 or more
+http() { # http METHOD URL [BODY]: as user 44, prints the answer's body, fails on a status of 400 or more
   local out
-  out=$(curl -sS -X "$1" -H "$auth" ${3:+--json "$3"} -w '\n%{http_code}' "$2" 2>&1) || fail "$1 $2: $out"
+  out=$(curl -sS -X "$1" -H "$auth44" ${3:+--json "$3"} -w '\n%{http_code}' "$2" 2>&1) || fail "$1 $2: $out"
   [ "$(tail -n 1 <<<"$out")" -lt 400 ] || fail "$1 $2: $out"
   sed '$d' <<<"$out"
 }
@@ -63,7 +66,16 @@ order=$(http POST "http://$CART_HTTP/user/44/cart/checkout" | jq -r .orderId)
 http GET "http://$LOMS_HTTP/order/info?orderId=$order" >/dev/null
 http POST "http://$LOMS_HTTP/order/pay" "{\"orderId\": \"$order\"}" >/dev/null
 http POST "http://$PRODUCT_HTTP/get_product" '{"sku": 773297411}' >/dev/null
-pass "curl through the gateways: add, list, checkout (order $order), order info, pay, get_product"
+http POST "http://$PRODUCT_HTTP/get_product" "{\"sku\": 773297411, \"token\": \"$TOKEN\"}" >/dev/null
+pass "curl through the gateways: add, list, checkout (order $order), order info, pay, get_product (user and static token)"
+
+# Someone else's cart and order: refused, and the order is not even found.
+status() { curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "$auth" "$2"; }
+[ "$(status GET "http://$CART_HTTP/user/44/cart")" = 403 ] || fail "user 42 read user 44's cart"
+[ "$(status GET "http://$LOMS_HTTP/order/info?orderId=$order")" = 404 ] || fail "user 42 read user 44's order"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$CART_HTTP/user/44/cart")" = 401 ] ||
+  fail "a call without a token was not refused"
+pass "user 42 gets 403 on user 44's cart and 404 on their order; no token gets 401"
 
 # Fail closed: an unusable setting stops a binary at start with a message naming the variable (which
 # values are unusable, each crate's tests/config.rs checks).
@@ -75,6 +87,8 @@ refuses() { # refuses VAR=VALUE BINARY: the binary exits non-zero at once, namin
 }
 refuses PRODUCT_RPS=4294967295 product-service
 refuses CART_UPSTREAM_TIMEOUT_MS=0 cart
+# Fail closed: a service that serves users does not start without its identity provider's keys.
+for bin in cart loms product-service; do refuses AUTH_JWKS= $bin; done
 
 stop_services
 # At the open-file limit loms used to spin on accept at 100 % CPU. With 48 descriptors and 64

@@ -51,7 +51,8 @@ waits_for "services ready" 1800 "^gRPC: cart :${cart##*:}"
 # The notifier starts at the end of each partition once assigned: a newcomer's order comes later.
 waits_for "the notifier's partitions" 60 'partitions assigned'
 
-H='authorization: Bearer testtoken'
+# README's token: user 1's, signed by the development identity provider run-all made the services trust.
+H="authorization: Bearer $(cargo run --quiet --locked -p identity --bin dev-idp -- token "$(dev_identity)" 1)"
 call() { # call ADDR METHOD JSON [HEADER]
   grpcurl -plaintext ${4:+-H "$4"} -d "$3" "$1" "$2" 2>&1 || fail "$2 $3"
 }
@@ -60,7 +61,7 @@ call "$cart" $C/AddItem '{"user": 1, "sku": 1076963, "count": 2}' "$H" >/dev/nul
 call "$cart" $C/AddItem '{"user": 1, "sku": 1148162, "count": 1}' "$H" >/dev/null
 checkout=$(call "$cart" $C/Checkout '{"user": 1}' "$H")
 [ "$(jq -r .orderId <<<"$checkout")" = 1 ] || fail "checkout answered $checkout, README shows order 1"
-call "$loms" route256.loms.v1.LomsService/OrderPay '{"orderId": 1}' >/dev/null
+call "$loms" route256.loms.v1.LomsService/OrderPay '{"orderId": 1}' "$H" >/dev/null
 
 waits_for "order 1 paid, notified" 60 'order 1 status payed'
 statuses=$(plain | grep -oE 'order 1 status (new|awaiting payment|failed|payed|cancelled)' |

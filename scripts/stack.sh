@@ -37,12 +37,7 @@ root=$PWD
 source scripts/lib/common.sh
 
 REDIS_PORT=${REDIS_PORT:-${stack_port[redis]}}
-checkout_key=$(basename "$root" | tr -c 'A-Za-z0-9_.\n-' '_' | cut -c1-24)-$(printf '%s' "$root" | sha256sum | cut -c1-10)
-if [ "$(id -u)" -eq 0 ]; then
-  state=${ROUTE256_STATE:-/var/lib/route256/$checkout_key}
-else
-  state=${ROUTE256_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/route256/$checkout_key}
-fi
+state=$(state_dir "$root")
 bouncers=("cart:${CART_PGBOUNCER_PORT:-${stack_port[pgbouncer-cart]}}"
   "loms:${LOMS_PGBOUNCER_PORT:-${stack_port[pgbouncer-loms]}}"
   "notifier:${NOTIFIER_PGBOUNCER_PORT:-${stack_port[pgbouncer-notifier]}}")

@@ -5,6 +5,10 @@
 #                           reads: pgbouncer.sh prints its binary's path, kafka.sh's helpers a folder)
 #   apt_install PACKAGE...  installs the Debian packages that are missing (through sudo when not root)
 #   answers PORT            something accepts connections on 127.0.0.1:PORT
+#   state_dir ROOT          where the stack keeps the runtime files of the checkout at ROOT (stack.sh)
+#   dev_identity            the development identity provider's folder under it, made with its key pair
+#                           if missing (crates/identity's dev-idp): the key set the services trust
+#                           (AUTH_JWKS) and the key `just token` signs with
 #
 # the ports (scripts/lib/ports.sh, sourced here), and the PostgreSQL server the stack and the tests use:
 # libpq's variables, with the stack's defaults.
@@ -28,3 +32,22 @@ apt_install() {
 }
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+state_dir() { # by default /var/lib/route256/<checkout> as root, ~/.local/state/route256/<checkout> otherwise
+  local root=$1 key
+  key=$(basename "$root" | tr -c 'A-Za-z0-9_.\n-' '_' | cut -c1-24)-$(printf '%s' "$root" | sha256sum | cut -c1-10)
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "${ROUTE256_STATE:-/var/lib/route256/$key}"
+  else
+    echo "${ROUTE256_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/route256/$key}"
+  fi
+}
+
+# Run from the project root. Outside the checkout, so that no key pair is ever committed.
+dev_identity() {
+  local dir
+  dir=$(state_dir "$PWD")/identity
+  [ -s "$dir/jwks.json" ] && [ -s "$dir/signing-key.pem" ] ||
+    cargo run --quiet --locked -p identity --bin dev-idp -- keys "$dir" >/dev/null
+  echo "$dir"
+}

@@ -12,6 +12,9 @@
 #   stop_services          all of them (also run on exit)
 #   build_services NAME... cargo build of their binaries
 #   use_test_settings      memory storage and the rate limits off, for the tests
+#   dev_token USER [--role ROLE] [--ttl DURATION]
+#                          a token of USER signed by the development identity provider, which
+#                          start_services makes the services trust (AUTH_JWKS) unless told otherwise
 #
 # Ports from BASE, the same shape as the defaults (BASE 8000): each script's BASE is its port_base entry
 # in scripts/lib/ports.sh, which also gives the services' addresses (service_addr); cart calls the two
@@ -131,8 +134,16 @@ log_errors() {
     follow || /ERROR|[Ee]rror|panicked|^Caused by:/ { print; if (/panicked|^Caused by:/) follow = 1 }' "$1"
 }
 
+dev_token() { cargo run --quiet --locked -p identity --bin dev-idp -- token "$(dev_identity)" "$@"; }
+
 start_services() {
   local base=$1
+  # The services serve users: they trust the development provider unless the caller named another
+  # (or switched checking off for a benchmark's baseline).
+  if [ -z "${AUTH_JWKS:-}" ] && [ "${AUTH_UNCHECKED_FOR_BENCHMARKS:-}" != yes ]; then
+    AUTH_JWKS=$(dev_identity)/jwks.json
+    export AUTH_JWKS
+  fi
   # The notifier too, though only run-all starts it: the same package set as stack-up's build, so that
   # cargo resolves the same features and builds once.
   build_services product-service loms cart notifier

@@ -21,12 +21,12 @@
 //! with it, and drops the old one later; tokens of a dropped key are refused once the set is read
 //! again.
 //!
-//! Verification only: nothing here signs, except [`mint`] (feature `mint`), the development identity
-//! provider of `just token`, the tests and the load generator.
+//! Services only verify. [`mint`] signs: it is the development identity provider of `just token`
+//! (the `dev-idp` binary), the tests and the load generator, and signs only with a private key it is
+//! given, which no service has.
 mod caller;
 mod config;
 mod keys;
-#[cfg(feature = "mint")]
 pub mod mint;
 mod source;
 mod verifier;

@@ -93,7 +93,7 @@ async fn one_key_sent_fifty_times_at_once_is_one_order() {
         .map(|_| {
             let (system_loms, request) = (system.loms_addr, request.clone());
             tokio::spawn(async move {
-                let mut loms = route256_proto::loms::loms_service_client::LomsServiceClient::new(
+                let mut loms = support::clients::Loms::new(
                     support::channel(system_loms).await,
                 );
                 loms.order_create(request).await

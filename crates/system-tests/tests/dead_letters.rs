@@ -11,7 +11,6 @@ use notifier::adapters::suite::TestStore;
 use notifier::adapters::testing::RecordWriter;
 use notifier::domain::Status;
 use route256_proto::events::CONTENT_TYPE;
-use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{Item, OrderCreateRequest, OrderPayRequest, OrderStatusChanged};
 use storage::testing::TestDatabase;
 use support::events::{self, Running};
@@ -81,7 +80,7 @@ async fn poison_records_go_to_the_dead_letters_and_hold_back_no_order() {
     let store = events::notifications(&notifier_db).await;
     assert!(store.refuse_order(REFUSED_ORDER).await);
     let poison = Producer::new(&topic);
-    let mut loms_client = LomsServiceClient::new(support::channel(loms.addr).await);
+    let mut loms_client = support::clients::Loms::new(support::channel(loms.addr).await);
 
     let mut expected = Vec::new();
     let mut reasons = Vec::new();

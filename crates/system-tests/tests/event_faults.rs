@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{
     Item, OrderCancelRequest, OrderCreateRequest, OrderInfoRequest, OrderPayRequest, OrderStatus,
 };
@@ -169,13 +168,13 @@ impl Rig {
     }
 
     /// A client that reconnects by itself after loms restarts.
-    fn client(&self) -> LomsServiceClient<Channel> {
+    fn client(&self) -> support::clients::Loms {
         let channel = Channel::from_shared(self.loms_grpc.clone())
             .expect("a valid url")
             // the machine is saturated by design in some of these tests: a call may queue for seconds
             .timeout(Duration::from_secs(30))
             .connect_lazy();
-        LomsServiceClient::new(channel)
+        support::clients::Loms::new(channel)
     }
 
     /// loms's gauge of unsent events, when loms answers.
@@ -257,7 +256,7 @@ enum OnError {
 
 /// Places order `n` and gives it its fate — pay, cancel, leave unpaid (auto-cancel), or fail; returns
 /// the order id when loms said it.
-async fn order(mut loms: LomsServiceClient<Channel>, n: i64, on_error: OnError) -> Option<i64> {
+async fn order(mut loms: support::clients::Loms, n: i64, on_error: OnError) -> Option<i64> {
     let fail = n % 4 == 3;
     let request = OrderCreateRequest {
         user: 5000 + n,
@@ -301,7 +300,7 @@ async fn order(mut loms: LomsServiceClient<Channel>, n: i64, on_error: OnError) 
 
 /// Runs orders `range`, 8 at a time; returns the highest order id loms answered with.
 async fn run_orders(
-    loms: LomsServiceClient<Channel>,
+    loms: support::clients::Loms,
     range: std::ops::Range<i64>,
     on_error: OnError,
     done: Arc<AtomicUsize>,
@@ -605,6 +604,7 @@ async fn a_memory_loms_refuses_changes_past_its_backlog_until_the_cluster_is_bac
             },
         }),
         outbox_max_pending: 10,
+        authentication: support::auth::authentication(),
         ..loms::Config::default()
     };
     let server = loms::app::build(config).await.expect("loms starts");
@@ -616,7 +616,7 @@ async fn a_memory_loms_refuses_changes_past_its_backlog_until_the_cluster_is_bac
     let running = tokio::spawn(server.run_until(async move {
         let _ = stopped.clone().wait_for(|stop| *stop).await;
     }));
-    let mut loms = LomsServiceClient::new(support::channel(grpc).await);
+    let mut loms = support::clients::Loms::new(support::channel(grpc).await);
     let create = || OrderCreateRequest {
         user: 1,
         items: vec![Item {
@@ -718,7 +718,7 @@ async fn metric(http: &str, name: &str) -> f64 {
 async fn a_holder_paused_past_its_lease_is_fenced_and_publishes_nothing_twice() {
     let rig = Rig::start().await;
     let (mut second, second_grpc, second_http) = rig.another_loms("second").await;
-    let second_client = LomsServiceClient::new(
+    let second_client = support::clients::Loms::new(
         Channel::from_shared(second_grpc)
             .expect("a valid url")
             .timeout(Duration::from_secs(10))
@@ -726,7 +726,7 @@ async fn a_holder_paused_past_its_lease_is_fenced_and_publishes_nothing_twice() 
     );
     let finished = Arc::new(AtomicBool::new(false));
     // half the callers on each replica: events keep coming while either is stopped
-    let load = |client: LomsServiceClient<Channel>, first: i64| {
+    let load = |client: support::clients::Loms, first: i64| {
         let finished = finished.clone();
         tokio::spawn(async move {
             let (mut next, mut highest) = (first, 0);
@@ -804,7 +804,7 @@ async fn sigterm_in_an_outage_with_a_full_producer_queue_ends_within_the_drain_t
     // take the lease (60 s), places the orders
     rig.loms.signal("STOP");
     let (mut second, second_grpc, _) = rig.another_loms("second").await;
-    let second_client = LomsServiceClient::new(
+    let second_client = support::clients::Loms::new(
         Channel::from_shared(second_grpc)
             .expect("a valid url")
             .timeout(Duration::from_secs(10))

@@ -4,14 +4,12 @@ mod support;
 
 use std::time::Duration;
 
-use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{
     Item, OrderCancelRequest, OrderCreateRequest, OrderInfoRequest, OrderPayRequest, OrderStatus,
 };
 use storage::testing::TestDatabase;
 use support::events::{self, Running};
 use support::{SMITH, SOLD_OUT};
-use tonic::transport::Channel;
 
 /// Orders left unpaid are cancelled by loms after this: long enough for a loaded machine to pay the
 /// others first (a payment that loses to it anyway is fine: the final status decides what is expected).
@@ -37,8 +35,8 @@ impl Fate {
 /// Creates order `n` through `via` and gives it its fate through `then`; returns its id.
 async fn order(
     n: i64,
-    via: &mut LomsServiceClient<Channel>,
-    then: &mut LomsServiceClient<Channel>,
+    via: &mut support::clients::Loms,
+    then: &mut support::clients::Loms,
 ) -> i64 {
     let fate = Fate::of(n);
     let sku = if matches!(fate, Fate::Fail) {
@@ -80,7 +78,7 @@ async fn order(
 /// Every order loms holds with an id up to `count` — ids may have gaps (a rolled-back transaction
 /// uses one) — with its final status, once none awaits payment any more.
 async fn final_statuses(
-    loms: &mut LomsServiceClient<Channel>,
+    loms: &mut support::clients::Loms,
     count: i64,
 ) -> Vec<(i64, OrderStatus)> {
     let mut orders = Vec::new();
@@ -100,14 +98,14 @@ async fn final_statuses(
     orders
 }
 
-async fn client(loms: &Running) -> LomsServiceClient<Channel> {
-    LomsServiceClient::new(support::channel(loms.addr).await)
+async fn client(loms: &Running) -> support::clients::Loms {
+    support::clients::Loms::new(support::channel(loms.addr).await)
 }
 
 /// A few connections to `loms`, which the test's callers share as a real client's would: one
 /// connection per call made the test hold over a thousand sockets at once, and near the open-file
 /// limit calls failed with reset connections.
-async fn clients(loms: &Running) -> Vec<LomsServiceClient<Channel>> {
+async fn clients(loms: &Running) -> Vec<support::clients::Loms> {
     let mut clients = Vec::new();
     for _ in 0..8 {
         clients.push(client(loms).await);

@@ -44,14 +44,45 @@ async fn call(
     )
 }
 
-const AUTH: (&str, &str) = ("authorization", "Bearer svc-test-token-7f3a9c");
+/// The user these tests act as, unless a path (`/user/N/…`) or a body (`"user": N`) names another.
+const ACTOR: i64 = 7;
+
+/// `authorization: Bearer <token>` of the user a call acts for: the one its path or body names, else
+/// [`ACTOR`].
+fn auth(path: &str, body: Option<&str>) -> (&'static str, String) {
+    let from_path = path
+        .strip_prefix("/user/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|user| user.parse().ok());
+    let from_body = body
+        .and_then(|body| serde_json::from_str::<Value>(body).ok())
+        .and_then(|body| body["user"].as_i64());
+    let user = from_path.or(from_body).unwrap_or(ACTOR);
+    ("authorization", format!("Bearer {}", support::auth::token_acting_for(user)))
+}
+
+/// [`call`] with the token of the user it acts for ([`auth`]) and `headers`.
+async fn call_as(
+    method: Method,
+    addr: SocketAddr,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let (key, value) = auth(path, body.and_then(|b| std::str::from_utf8(b).ok()));
+    let mut all = vec![(key, value.as_str())];
+    all.extend_from_slice(headers);
+    call(method, addr, path, body, &all).await
+}
 
 async fn get(addr: SocketAddr, path: &str) -> (StatusCode, Value) {
-    call(Method::GET, addr, path, None, &[AUTH]).await
+    let (key, value) = auth(path, None);
+    call(Method::GET, addr, path, None, &[(key, &value)]).await
 }
 
 async fn post(addr: SocketAddr, path: &str, body: &str) -> (StatusCode, Value) {
-    call(Method::POST, addr, path, Some(body.as_bytes()), &[AUTH]).await
+    let (key, value) = auth(path, Some(body));
+    call(Method::POST, addr, path, Some(body.as_bytes()), &[(key, &value)]).await
 }
 
 /// An error answer: the status and the gRPC code in the body, which has exactly the three fields.
@@ -70,7 +101,6 @@ fn assert_error(answer: &(StatusCode, Value), status: u16, code: i64) {
 
 #[tokio::test]
 async fn the_purchase_flow_over_http() {
-    assert_eq!(TOKEN, AUTH.1.trim_start_matches("Bearer "));
     let system = System::start().await;
     let (cart, loms, product) = (system.cart_http, system.loms_http, system.product_http);
 
@@ -140,7 +170,7 @@ async fn the_purchase_flow_over_http() {
         400,
         9,
     );
-    let (status, _) = call(
+    let (status, _) = call_as(
         Method::DELETE,
         cart,
         &format!("/user/7/cart/{NIKE}"),
@@ -198,7 +228,7 @@ async fn the_purchase_flow_over_http() {
     assert_error(&get(loms, "/stock/info?sku=4000000000").await, 404, 5);
 
     // A created order is cancelled over HTTP too, and loms refuses what cannot be reserved.
-    let create = format!(r#"{{"user": 8, "items": [{{"sku": {GUROV}, "count": 2}}]}}"#);
+    let create = format!(r#"{{"user": {ACTOR}, "items": [{{"sku": {GUROV}, "count": 2}}]}}"#);
     let (status, created) = post(loms, "/order/create", &create).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let cancel = json!({"orderId": created["orderId"]}).to_string();
@@ -233,12 +263,12 @@ async fn rate_limit_deadline_and_unavailable_statuses() {
     let mut settings = Settings::default();
     settings.product.latency = Duration::from_secs(5);
     let system = System::start_with(settings).await;
-    let late = call(
+    let late = call_as(
         Method::POST,
         system.cart_http,
         &format!("/user/1/cart/{SMITH}"),
         Some(br#"{"count": 1}"#),
-        &[AUTH, ("x-timeout-ms", "100")],
+        &[("x-timeout-ms", "100")],
     )
     .await;
     assert_error(&late, 504, 4);
@@ -273,7 +303,7 @@ async fn a_broken_database_is_a_500_whose_cause_stays_in_the_log() {
     let mut settings = Settings::default();
     settings.loms.storage = loms::config::Storage::Postgres(database.settings().clone());
     let system = System::start_with(settings).await;
-    let create = format!(r#"{{"user": 9, "items": [{{"sku": {GUROV}, "count": 1}}]}}"#);
+    let create = format!(r#"{{"user": {ACTOR}, "items": [{{"sku": {GUROV}, "count": 1}}]}}"#);
     let (status, created) = post(system.loms_http, "/order/create", &create).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let renamed = std::process::Command::new("psql")
@@ -372,7 +402,7 @@ async fn hostile_input_gets_a_clear_4xx_never_a_5xx() {
             other => panic!("{what}: no service {other}"),
         };
         let path = path.replace("{sku}", &SMITH.to_string());
-        let answer = call(method, addr, &path, body, &[AUTH]).await;
+        let answer = call_as(method, addr, &path, body, &[]).await;
         assert_eq!(answer.0.as_u16(), status, "{what}: {}", answer.1);
         assert!(
             answer.1["code"].as_i64().is_some(),
@@ -592,7 +622,7 @@ async fn the_most_specific_route_wins() {
     assert_eq!(added.0, StatusCode::OK, "{}", added.1);
     let added = post(cart, &format!("/user/1/cart/{SMITH}"), r#"{"count": 1}"#).await;
     assert_eq!(added.0, StatusCode::OK, "{}", added.1);
-    let deleted = call(
+    let deleted = call_as(
         Method::DELETE,
         cart,
         &format!("/user/1/cart/{SMITH}"),
@@ -601,12 +631,12 @@ async fn the_most_specific_route_wins() {
     )
     .await;
     assert_eq!(deleted.0, StatusCode::OK, "{}", deleted.1);
-    let (status, list) = call(Method::GET, cart, "/user/1/cart", None, &[AUTH]).await;
+    let (status, list) = get(cart, "/user/1/cart").await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
-    let cleared = call(Method::DELETE, cart, "/user/1/cart", None, &[]).await;
+    let cleared = call_as(Method::DELETE, cart, "/user/1/cart", None, &[]).await;
     assert_eq!(cleared.0, StatusCode::OK, "{}", cleared.1);
-    let (status, list) = call(Method::GET, cart, "/user/1/cart", None, &[AUTH]).await;
+    let (status, list) = get(cart, "/user/1/cart").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{list}");
     system.stop().await;
 }

@@ -23,8 +23,7 @@ fn slow_upstream() -> Settings {
     settings
 }
 
-type CartClient =
-    route256_proto::cart::cart_service_client::CartServiceClient<tonic::transport::Channel>;
+type CartClient = support::clients::Cart;
 
 /// An AddItem that holds its slot for a minute (see [`slow_upstream`]).
 fn block(mut client: CartClient) -> tokio::task::JoinHandle<Result<(), tonic::Status>> {

@@ -54,7 +54,7 @@ async fn two_cart_replicas_check_one_cart_out_once() {
             second.cart_addr
         };
         calls.push(tokio::spawn(async move {
-            let mut client = route256_proto::cart::cart_service_client::CartServiceClient::new(
+            let mut client = support::clients::Cart::new(
                 support::channel(addr).await,
             );
             client.checkout(authed(CheckoutRequest { user: 5 })).await

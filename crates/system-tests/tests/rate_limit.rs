@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use route256_proto::cart::cart_service_client::CartServiceClient;
 use route256_proto::cart::ListRequest;
 use support::{add, authed, eventually, Settings, System};
 use tokio::time::Instant;
@@ -105,7 +104,7 @@ async fn hammer(
     for i in 0..clients {
         let addr = addrs[i % addrs.len()];
         tasks.push(tokio::spawn(async move {
-            let mut cart = CartServiceClient::new(support::channel(addr).await);
+            let mut cart = support::clients::Cart::new(support::channel(addr).await);
             let mut lists = 0u64;
             while Instant::now() < until {
                 cart.list(authed(ListRequest { user }))

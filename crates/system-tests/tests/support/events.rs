@@ -254,6 +254,7 @@ pub(crate) async fn start_loms(db: &TestDatabase, topic: &str, unpaid_ttl: Durat
                 lease_ttl: Duration::from_secs(30),
             },
         }),
+        authentication: super::auth::authentication(),
         ..loms::Config::default()
     };
     let server = loms::app::build(config).await.expect("loms starts");

@@ -4,6 +4,8 @@
 //! can check what was logged, e.g. that no token ever was.
 #![allow(dead_code)] // each test binary uses part of the kit
 
+pub(crate) mod auth;
+pub(crate) mod clients;
 pub(crate) mod events;
 pub(crate) mod processes;
 
@@ -33,7 +35,7 @@ pub(crate) const NIKE: u32 = 773297411; // 150 total, 10 reserved: 140 available
 pub(crate) const SOLD_OUT: u32 = 139819069; // 100 total, 100 reserved
 pub(crate) const PLENTY: u32 = 1625903; // 10000 available
 
-/// An AddItem request with the test token.
+/// An AddItem request with a token of its user.
 pub(crate) fn add(user: i64, sku: u32, count: u32) -> tonic::Request<AddItemRequest> {
     authed(AddItemRequest { user, sku, count })
 }
@@ -174,11 +176,13 @@ impl Default for Settings {
                 http_addr: any_port,
                 tokens: AuthToken::new(TOKEN).into_iter().collect(),
                 rps: 0,
+                authentication: auth::authentication(),
                 ..product_service::Config::default()
             },
             loms: loms::Config {
                 grpc_addr: any_port,
                 http_addr: any_port,
+                authentication: auth::authentication(),
                 ..loms::Config::default()
             },
             cart: cart::Config {
@@ -187,6 +191,7 @@ impl Default for Settings {
                 product_service_url: String::new(),
                 loms_url: String::new(),
                 upstream_timeout: Duration::from_secs(10),
+                authentication: auth::authentication(),
                 ..cart::Config::default()
             },
             databases: Vec::new(),
@@ -245,11 +250,23 @@ impl System {
         }
     }
 
-    pub(crate) async fn cart(&self) -> CartServiceClient<Channel> {
+    /// A cart client that calls as each request's user ([`clients::Cart`]).
+    pub(crate) async fn cart(&self) -> clients::Cart {
+        clients::Cart::new(channel(self.cart_addr).await)
+    }
+
+    /// A loms client that calls as each request's user or the order's ([`clients::Loms`]).
+    pub(crate) async fn loms(&self) -> clients::Loms {
+        clients::Loms::new(channel(self.loms_addr).await)
+    }
+
+    /// cart's generated client: calls carry only what the test gives them.
+    pub(crate) async fn cart_raw(&self) -> CartServiceClient<Channel> {
         CartServiceClient::new(channel(self.cart_addr).await)
     }
 
-    pub(crate) async fn loms(&self) -> LomsServiceClient<Channel> {
+    /// loms's generated client: calls carry only what the test gives them.
+    pub(crate) async fn loms_raw(&self) -> LomsServiceClient<Channel> {
         LomsServiceClient::new(channel(self.loms_addr).await)
     }
 
@@ -318,9 +335,41 @@ pub(crate) async fn channel(addr: SocketAddr) -> Channel {
         .expect("server accepts connections")
 }
 
-/// A request carrying the test token as `authorization: Bearer`.
-pub(crate) fn authed<T>(message: T) -> tonic::Request<T> {
-    with_header(message, "authorization", &format!("Bearer {TOKEN}"))
+/// A request carrying, as `authorization: Bearer`, a token of the user it acts for (cart's requests),
+/// or product-service's static test token.
+pub(crate) fn authed<T: Credential>(message: T) -> tonic::Request<T> {
+    let token = message.credential();
+    with_header(message, "authorization", &format!("Bearer {token}"))
+}
+
+/// The token a request is sent with by [`authed`].
+pub(crate) trait Credential {
+    fn credential(&self) -> String;
+}
+
+macro_rules! acts_for_its_user {
+    ($($message:ty),*) => {$(
+        impl Credential for $message {
+            fn credential(&self) -> String {
+                auth::token_acting_for(self.user)
+            }
+        }
+    )*};
+}
+
+acts_for_its_user!(
+    AddItemRequest,
+    route256_proto::cart::DeleteItemRequest,
+    route256_proto::cart::ListRequest,
+    route256_proto::cart::ClearRequest,
+    CheckoutRequest,
+    route256_proto::loms::OrderCreateRequest
+);
+
+impl Credential for route256_proto::product::GetProductRequest {
+    fn credential(&self) -> String {
+        TOKEN.to_owned()
+    }
 }
 
 /// A request carrying one header.
@@ -333,7 +382,8 @@ pub(crate) fn with_header<T>(message: T, key: &'static str, value: &str) -> toni
 }
 
 /// Sends `body` as the encoded request message of `path` (e.g. `/route256.loms.v1.LomsService/OrderCreate`),
-/// bytes as they are, so a test can send what no generated client would.
+/// bytes as they are, so a test can send what no generated client would; as user 1, whose token
+/// every service takes.
 pub(crate) async fn raw_call(
     addr: SocketAddr,
     path: &str,
@@ -344,7 +394,8 @@ pub(crate) async fn raw_call(
         .await
         .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
     let path = http::uri::PathAndQuery::try_from(path).expect("a valid path");
-    grpc.unary(tonic::Request::new(body), path, RawCodec)
+    let request = auth::bearer(tonic::Request::new(body), || auth::token_for(1));
+    grpc.unary(request, path, RawCodec)
         .await
         .map(tonic::Response::into_inner)
 }

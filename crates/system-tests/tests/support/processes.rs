@@ -77,6 +77,8 @@ impl Process {
             .open(&self.log)
             .expect("a log file");
         let child = Command::new(&bin)
+            // The tests' identity provider, unless the test names another.
+            .env("AUTH_JWKS", super::auth::jwks_file())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().expect("log handle"))
