@@ -14,7 +14,8 @@
 #   use_test_settings      memory storage and the rate limits off, for the tests
 #   dev_token USER [--role ROLE] [--ttl DURATION]
 #                          a token of USER signed by the development identity provider, which
-#                          start_services makes the services trust (AUTH_JWKS) unless told otherwise
+#                          start_service makes the services trust (AUTH_JWKS) unless told otherwise,
+#                          exporting its key for the load generators (ROUTE256_SIGNING_KEY)
 #
 # Ports from BASE, the same shape as the defaults (BASE 8000): each script's BASE is its port_base entry
 # in scripts/lib/ports.sh, which also gives the services' addresses (service_addr); cart calls the two
@@ -70,6 +71,7 @@ use_test_settings() { # memory storage, the rate limits and the relay off, whate
 start_service() {
   local name=$1 base=$2 nofile="" http settings
   shift 2
+  trust_dev_identity
   if [ "${1:-}" = --nofile ]; then nofile=$2; shift 2; fi
   http=$(service_port "$name" http "$base")
   case $name in
@@ -136,14 +138,18 @@ log_errors() {
 
 dev_token() { cargo run --quiet --locked -p identity --bin dev-idp -- token "$(dev_identity)" "$@"; }
 
+# The services serve users: they trust the development provider unless the caller named another
+# (or switched checking off for a benchmark's baseline), and the load generators sign their users'
+# tokens with its key (bench::credentials).
+trust_dev_identity() {
+  [ -z "${AUTH_JWKS:-}" ] && [ "${AUTH_UNCHECKED_FOR_BENCHMARKS:-}" != yes ] || return 0
+  local dir
+  dir=$(dev_identity)
+  export AUTH_JWKS=$dir/jwks.json ROUTE256_SIGNING_KEY=$dir/signing-key.pem
+}
+
 start_services() {
   local base=$1
-  # The services serve users: they trust the development provider unless the caller named another
-  # (or switched checking off for a benchmark's baseline).
-  if [ -z "${AUTH_JWKS:-}" ] && [ "${AUTH_UNCHECKED_FOR_BENCHMARKS:-}" != yes ]; then
-    AUTH_JWKS=$(dev_identity)/jwks.json
-    export AUTH_JWKS
-  fi
   # The notifier too, though only run-all starts it: the same package set as stack-up's build, so that
   # cargo resolves the same features and builds once.
   build_services product-service loms cart notifier

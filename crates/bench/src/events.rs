@@ -17,6 +17,7 @@
 //!   once no record came for 3 s.
 use std::time::{Duration, Instant};
 
+use bench::credentials::{with_bearer, Credentials};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -197,14 +198,21 @@ async fn bare(brokers: &str, topic: &str, count: u64) -> anyhow::Result<()> {
 
 async fn orders(addr: &str, rate: u64, seconds: u64) -> anyhow::Result<()> {
     let client = LomsServiceClient::connect(format!("http://{addr}")).await?;
+    let credentials = Credentials::from_env()?;
+    // Users 1 to 1000, each with a token of their own.
+    let bearers = (1..=1000)
+        .map(|user| credentials.bearer(user))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
     let mut calls = Vec::new();
     for n in 0..rate * seconds {
         ticks.tick().await;
         let mut client = client.clone();
+        let index = usize::try_from(n % 1000).unwrap_or(0);
+        let bearer = bearers[index].clone();
         calls.push(tokio::spawn(async move {
             let request = OrderCreateRequest {
-                user: i64::try_from(n % 1000 + 1).unwrap_or(1),
+                user: i64::try_from(index + 1).unwrap_or(1),
                 items: vec![Item {
                     sku: 1_625_903,
                     count: 1,
@@ -212,13 +220,14 @@ async fn orders(addr: &str, rate: u64, seconds: u64) -> anyhow::Result<()> {
                 idempotency_key: String::new(),
             };
             let order_id = client
-                .order_create(request)
+                .order_create(with_bearer(request, &bearer))
                 .await
                 .ok()?
                 .into_inner()
                 .order_id;
             if n % 2 == 0 {
-                client.order_pay(OrderPayRequest { order_id }).await.ok()?;
+                let pay = with_bearer(OrderPayRequest { order_id }, &bearer);
+                client.order_pay(pay).await.ok()?;
                 return Some(3);
             }
             Some(2)

@@ -1,5 +1,7 @@
 //! What the load generators share: gathering closed-loop clients' results, and their summary as one
-//! line of JSON.
+//! line of JSON; the tokens they call with ([`credentials`]).
+pub mod credentials;
+
 use std::time::{Duration, Instant};
 
 /// What one client measured: the latencies of the calls that succeeded, and how many failed.

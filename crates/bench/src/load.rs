@@ -2,6 +2,7 @@
 //! the `bench::shopping` module for how calls are paced and measured.
 use std::time::Duration;
 
+use bench::credentials::Credentials;
 use bench::shopping::{self, Pace, Settings};
 
 const HELP: &str = "\
@@ -17,7 +18,9 @@ usage: load [--rate CALLS_PER_S | --concurrency N] [options]
   --cart URL        cart's gRPC address (default http://127.0.0.1:8082)
   --loms URL        loms's gRPC address (default http://127.0.0.1:8083)
   --connections N   HTTP/2 connections to each service (default 4)
-  --token T         the bearer token cart passes to product-service (default testtoken)
+  --token T         one bearer token for every call (services with authentication off); by default
+                    each shopper's own, signed with ROUTE256_SIGNING_KEY's key when it is set, else
+                    testtoken
   --timeout-ms MS   each call's deadline (default 5000)
   --seed N          the shoppers' random choices (default 1)
   --json            print the report as JSON instead of a table
@@ -26,7 +29,10 @@ usage: load [--rate CALLS_PER_S | --concurrency N] [options]
 
 /// The settings `args` ask for, and whether the report is JSON; `Ok(None)` for `--help`.
 fn parse(args: &[String]) -> anyhow::Result<Option<(Settings, bool)>> {
-    let mut settings = Settings::default();
+    let mut settings = Settings {
+        credentials: Credentials::from_env()?,
+        ..Settings::default()
+    };
     let mut json = false;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -54,7 +60,7 @@ fn parse(args: &[String]) -> anyhow::Result<Option<(Settings, bool)>> {
             "--cart" => settings.cart.clone_from(value()?),
             "--loms" => settings.loms.clone_from(value()?),
             "--connections" => settings.connections = value()?.parse()?,
-            "--token" => settings.token.clone_from(value()?),
+            "--token" => settings.credentials = Credentials::Static(value()?.clone()),
             "--timeout-ms" => settings.timeout = Duration::from_millis(value()?.parse()?),
             "--seed" => settings.seed = value()?.parse()?,
             other => anyhow::bail!("unknown flag {other}\n\n{HELP}"),

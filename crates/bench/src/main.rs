@@ -4,6 +4,7 @@
 //!
 //! Closed loop (a client sends its next call when the previous answered), the same shape as pgbench's
 //! clients, so the two measure the same thing: transactions per second at a given concurrency.
+use bench::credentials::{with_bearer, Credentials};
 use std::time::{Duration, Instant};
 
 use route256_proto::loms::loms_service_client::LomsServiceClient;
@@ -20,10 +21,13 @@ async fn main() -> anyhow::Result<()> {
     let first_sku: u32 = first_sku.parse()?;
     let skus: u32 = skus.parse()?;
 
+    let credentials = Credentials::from_env()?;
     let mut tasks = Vec::with_capacity(clients);
     let started = Instant::now();
     for client_no in 0..clients {
         let mut client = LomsServiceClient::connect(format!("http://{addr}")).await?;
+        let user = 1 + i64::try_from(client_no).unwrap_or(0);
+        let bearer = credentials.bearer(user)?;
         tasks.push(tokio::spawn(async move {
             // A cheap deterministic spread over the SKUs, different per client.
             let mut state = 0x9e37_79b9_u32.wrapping_mul(u32::try_from(client_no + 1).unwrap_or(1));
@@ -33,14 +37,17 @@ async fn main() -> anyhow::Result<()> {
                 state ^= state << 13;
                 state ^= state >> 17;
                 state ^= state << 5;
-                let request = OrderCreateRequest {
-                    user: 1 + i64::try_from(client_no).unwrap_or(0),
-                    items: vec![Item {
-                        sku: first_sku + state % skus,
-                        count: 1,
-                    }],
-                    idempotency_key: String::new(),
-                };
+                let request = with_bearer(
+                    OrderCreateRequest {
+                        user,
+                        items: vec![Item {
+                            sku: first_sku + state % skus,
+                            count: 1,
+                        }],
+                        idempotency_key: String::new(),
+                    },
+                    &bearer,
+                );
                 let call = Instant::now();
                 match client.order_create(request).await {
                     Ok(_) => latencies.push(call.elapsed()),

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use tower::Layer;
 
+use identity::Authenticator;
 use route256_proto::cart::cart_service_server::{CartServiceServer, SERVICE_NAME};
 use route256_proto::loms::loms_service_server;
 use route256_proto::product::product_service_server;
-use identity::Authenticator;
 use server::grpc::{BindError, Callers, GrpcServer, Served};
 use server::web::ReadinessCheck;
 use storage::PgSettings;

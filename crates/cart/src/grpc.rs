@@ -89,7 +89,9 @@ impl CartService for CartGrpc {
             count,
         } = *request.get_ref();
         let count = item_count(count).map_err(CartError::from)?;
-        self.cart.add_item(&ctx, owner(&ctx, u)?, sku(s)?, count).await?;
+        self.cart
+            .add_item(&ctx, owner(&ctx, u)?, sku(s)?, count)
+            .await?;
         Ok(Response::new(pb::AddItemResponse {}))
     }
 
@@ -130,7 +132,9 @@ impl CartService for CartGrpc {
         request: Request<pb::ClearRequest>,
     ) -> Result<Response<pb::ClearResponse>, Status> {
         let ctx = RequestContext::from_request(&request);
-        self.cart.clear(owner(&ctx, request.get_ref().user)?).await?;
+        self.cart
+            .clear(owner(&ctx, request.get_ref().user)?)
+            .await?;
         Ok(Response::new(pb::ClearResponse {}))
     }
 
@@ -249,7 +253,9 @@ mod tests {
     fn by<T>(user: i64, message: T) -> Request<T> {
         let mut request = Request::new(message);
         let caller = identity::Caller::new(user, Vec::new());
-        request.extensions_mut().insert(identity::Access::Caller(caller));
+        request
+            .extensions_mut()
+            .insert(identity::Access::Caller(caller));
         request
     }
 
@@ -289,9 +295,7 @@ mod tests {
         grpc.delete_item(by(5, delete)).await.expect("deleted");
         assert_eq!(listed(&grpc, 5).await.len(), 1);
 
-        let checkout = grpc
-            .checkout(by(5, pb::CheckoutRequest { user: 5 }))
-            .await;
+        let checkout = grpc.checkout(by(5, pb::CheckoutRequest { user: 5 })).await;
         assert_eq!(checkout.expect("ordered").into_inner().order_id, 7);
         let empty = grpc.list(by(5, pb::ListRequest { user: 5 })).await;
         assert_eq!(empty.expect_err("checked out").code(), Code::NotFound);
@@ -320,9 +324,7 @@ mod tests {
         let delete = pb::DeleteItemRequest { user: 1, sku: 0 };
         let refused = grpc.delete_item(unchecked(delete)).await;
         assert_eq!(refused.expect_err("refused").code(), Code::InvalidArgument);
-        let clear = grpc
-            .clear(unchecked(pb::ClearRequest { user: -1 }))
-            .await;
+        let clear = grpc.clear(unchecked(pb::ClearRequest { user: -1 })).await;
         assert_eq!(clear.expect_err("refused").code(), Code::InvalidArgument);
         let checkout = grpc
             .checkout(unchecked(pb::CheckoutRequest { user: 0 }))
@@ -340,7 +342,10 @@ mod tests {
         };
         grpc.add_item(by(6, own)).await.expect("added");
         let denied = |result: Result<(), Status>| {
-            assert_eq!(result.expect_err("not theirs").code(), Code::PermissionDenied);
+            assert_eq!(
+                result.expect_err("not theirs").code(),
+                Code::PermissionDenied
+            );
         };
         let add = pb::AddItemRequest {
             user: 6,
@@ -350,8 +355,16 @@ mod tests {
         denied(grpc.add_item(by(5, add)).await.map(drop));
         let delete = pb::DeleteItemRequest { user: 6, sku: 1 };
         denied(grpc.delete_item(by(5, delete)).await.map(drop));
-        denied(grpc.list(by(5, pb::ListRequest { user: 6 })).await.map(drop));
-        denied(grpc.clear(by(5, pb::ClearRequest { user: 6 })).await.map(drop));
+        denied(
+            grpc.list(by(5, pb::ListRequest { user: 6 }))
+                .await
+                .map(drop),
+        );
+        denied(
+            grpc.clear(by(5, pb::ClearRequest { user: 6 }))
+                .await
+                .map(drop),
+        );
         let checkout = pb::CheckoutRequest { user: 6 };
         denied(grpc.checkout(by(5, checkout)).await.map(drop));
         // A call no authentication passed is nobody's.

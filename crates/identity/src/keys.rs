@@ -127,7 +127,9 @@ fn algorithm_of(parameters: &AlgorithmParameters) -> Result<Algorithm, String> {
         AlgorithmParameters::RSA(p) => {
             let bits = bytes("n", &p.n)?.len() * 8;
             if bits < 2048 {
-                return Err(format!("an RSA key of {bits} bits is too weak (2048 at least)"));
+                return Err(format!(
+                    "an RSA key of {bits} bits is too weak (2048 at least)"
+                ));
             }
             Ok(Algorithm::RS256)
         }
@@ -150,8 +152,10 @@ mod tests {
 
     #[test]
     fn an_ed25519_key_is_kept_by_its_kid_for_eddsa_only() {
-        let keys = set(&format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED_X}","kid":"a"}}"#))
-            .expect("usable");
+        let keys = set(&format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED_X}","kid":"a"}}"#
+        ))
+        .expect("usable");
         assert_eq!(keys.len(), 1);
         assert_eq!(keys.get("a").expect("kid a").algorithm, Algorithm::EdDSA);
     }
@@ -163,10 +167,14 @@ mod tests {
         let no_kid = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED_X}"}}"#);
         let encryption =
             format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED_X}","kid":"e","use":"enc"}}"#);
-        let lying = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED_X}","kid":"l","alg":"RS256"}}"#);
+        let lying =
+            format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED_X}","kid":"l","alg":"RS256"}}"#);
         for key in [short, secret, &no_kid, &encryption, &lying] {
             let error = set(key).err().expect("no usable key");
-            assert!(matches!(error, KeySetError::NoUsableKey(_)), "{key}: {error}");
+            assert!(
+                matches!(error, KeySetError::NoUsableKey(_)),
+                "{key}: {error}"
+            );
         }
         let good = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED_X}","kid":"good"}}"#);
         let keys = set(&format!("{short},{secret},{good}")).expect("one usable");

@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, KeyAlgorithm, OctetKeyPairParameters,
-    OctetKeyPairType, PublicKeyUse, ThumbprintHash,
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, KeyAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse, ThumbprintHash,
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 

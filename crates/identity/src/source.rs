@@ -54,10 +54,12 @@ pub(crate) async fn fetch(
 ) -> Result<Fetched, FetchError> {
     let (document, keep_for, at) = match location {
         JwksLocation::File(path) => {
-            let document = tokio::fs::read(path).await.map_err(|source| FetchError::File {
-                path: path.display().to_string(),
-                source,
-            })?;
+            let document = tokio::fs::read(path)
+                .await
+                .map_err(|source| FetchError::File {
+                    path: path.display().to_string(),
+                    source,
+                })?;
             (document, DEFAULT_REFRESH, path.display().to_string())
         }
         JwksLocation::Url(url) => {
@@ -79,7 +81,10 @@ pub(crate) async fn fetch(
 }
 
 /// The document at `url`, read up to the size limit, and its `max-age`.
-async fn get(client: &reqwest::Client, url: &str) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
     let http = |source| FetchError::Http {
         url: url.to_owned(),
         source,
@@ -115,7 +120,11 @@ fn max_age(cache_control: &str) -> Option<Duration> {
             return Some(Duration::ZERO);
         }
         let seconds = directive.strip_prefix("max-age=")?;
-        seconds.trim_matches('"').parse().ok().map(Duration::from_secs)
+        seconds
+            .trim_matches('"')
+            .parse()
+            .ok()
+            .map(Duration::from_secs)
     })
 }
 

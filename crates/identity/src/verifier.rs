@@ -128,10 +128,13 @@ impl Verifier {
         if key.algorithm != header.alg {
             return Err(Refusal::WrongAlgorithm);
         }
-        let claims =
-            jsonwebtoken::decode::<Claims>(token, &key.decoding, self.inner.rules.of(key.algorithm))
-                .map_err(|e| refusal(e.kind()))?
-                .claims;
+        let claims = jsonwebtoken::decode::<Claims>(
+            token,
+            &key.decoding,
+            self.inner.rules.of(key.algorithm),
+        )
+        .map_err(|e| refusal(e.kind()))?
+        .claims;
         let sub = claims
             .sub
             .ok_or_else(|| Refusal::MissingClaim("sub".into()))?;

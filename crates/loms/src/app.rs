@@ -2,8 +2,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use route256_proto::loms::loms_service_server::{LomsServiceServer, SERVICE_NAME};
 use identity::Authenticator;
+use route256_proto::loms::loms_service_server::{LomsServiceServer, SERVICE_NAME};
 use server::grpc::{BindError, Callers, GrpcServer, Served};
 use server::web::readiness_of;
 use storage::PgSettings;

@@ -428,15 +428,30 @@ mod tests {
         let (grpc, store) = grpc(&[(1, 10, 0)]);
         let code = |result: Result<(), Status>| result.expect_err("refused").code();
         let theirs = by(2, &[], create(1, &[(1, 1)], ""));
-        assert_eq!(code(grpc.order_create(theirs).await.map(drop)), Code::PermissionDenied);
+        assert_eq!(
+            code(grpc.order_create(theirs).await.map(drop)),
+            Code::PermissionDenied
+        );
         let own = by(1, &[], create(1, &[(1, 1)], ""));
-        let order_id = grpc.order_create(own).await.expect("created").into_inner().order_id;
+        let order_id = grpc
+            .order_create(own)
+            .await
+            .expect("created")
+            .into_inner()
+            .order_id;
         let info = |user, roles: &'static [&'static str]| {
             grpc.order_info(by(user, roles, pb::OrderInfoRequest { order_id }))
         };
         assert_eq!(info(1, &[]).await.expect("own").into_inner().user, 1);
         assert_eq!(code(info(2, &[]).await.map(drop)), Code::NotFound);
-        assert_eq!(info(2, &[SUPPORT_ROLE]).await.expect("support").into_inner().user, 1);
+        assert_eq!(
+            info(2, &[SUPPORT_ROLE])
+                .await
+                .expect("support")
+                .into_inner()
+                .user,
+            1
+        );
         for roles in [&[][..], &[SUPPORT_ROLE][..]] {
             let pay = grpc.order_pay(by(2, roles, pb::OrderPayRequest { order_id }));
             assert_eq!(code(pay.await.map(drop)), Code::NotFound);

@@ -2,8 +2,8 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    Actor, IdempotencyKey, InvalidOrder, Item, Order, OrderId, OrderItems, OrderStatus, RequestId, Sku,
-    Transition, UserId,
+    Actor, IdempotencyKey, InvalidOrder, Item, Order, OrderId, OrderItems, OrderStatus, RequestId,
+    Sku, Transition, UserId,
 };
 use crate::ports::{
     NewOrder, OrderRepo, Placement, RepoError, Reservation, StockRepo, TransitionOutcome,

@@ -70,7 +70,10 @@ async fn two_hundred_orders_for_one_hundred_units() {
         assert_eq!(order.status, OrderStatus::AwaitingPayment);
     }
     for id in &failed {
-        let order = loms.order_info(*id, Actor::Anyone).await.expect("failed orders are kept");
+        let order = loms
+            .order_info(*id, Actor::Anyone)
+            .await
+            .expect("failed orders are kept");
         assert_eq!(order.status, OrderStatus::Failed);
     }
     assert_eq!(store.stock(sku), Stock::new(100, 100).ok());

@@ -1,8 +1,8 @@
 //! Building product-service: load the catalogue, bind. `main` runs the server until a signal.
 use std::sync::Arc;
 
-use route256_proto::product::product_service_server::{ProductServiceServer, SERVICE_NAME};
 use identity::Authenticator;
+use route256_proto::product::product_service_server::{ProductServiceServer, SERVICE_NAME};
 use server::grpc::{BindError, GrpcServer, Served};
 use tonic::service::Routes;
 

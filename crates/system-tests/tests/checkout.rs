@@ -93,9 +93,7 @@ async fn one_key_sent_fifty_times_at_once_is_one_order() {
         .map(|_| {
             let (system_loms, request) = (system.loms_addr, request.clone());
             tokio::spawn(async move {
-                let mut loms = support::clients::Loms::new(
-                    support::channel(system_loms).await,
-                );
+                let mut loms = support::clients::Loms::new(support::channel(system_loms).await);
                 loms.order_create(request).await
             })
         })

@@ -33,11 +33,7 @@ impl Fate {
 }
 
 /// Creates order `n` through `via` and gives it its fate through `then`; returns its id.
-async fn order(
-    n: i64,
-    via: &mut support::clients::Loms,
-    then: &mut support::clients::Loms,
-) -> i64 {
+async fn order(n: i64, via: &mut support::clients::Loms, then: &mut support::clients::Loms) -> i64 {
     let fate = Fate::of(n);
     let sku = if matches!(fate, Fate::Fail) {
         SOLD_OUT
@@ -77,10 +73,7 @@ async fn order(
 
 /// Every order loms holds with an id up to `count` — ids may have gaps (a rolled-back transaction
 /// uses one) — with its final status, once none awaits payment any more.
-async fn final_statuses(
-    loms: &mut support::clients::Loms,
-    count: i64,
-) -> Vec<(i64, OrderStatus)> {
+async fn final_statuses(loms: &mut support::clients::Loms, count: i64) -> Vec<(i64, OrderStatus)> {
     let mut orders = Vec::new();
     for id in 1..=count {
         let status = loop {

@@ -58,7 +58,10 @@ fn auth(path: &str, body: Option<&str>) -> (&'static str, String) {
         .and_then(|body| serde_json::from_str::<Value>(body).ok())
         .and_then(|body| body["user"].as_i64());
     let user = from_path.or(from_body).unwrap_or(ACTOR);
-    ("authorization", format!("Bearer {}", support::auth::token_acting_for(user)))
+    (
+        "authorization",
+        format!("Bearer {}", support::auth::token_acting_for(user)),
+    )
 }
 
 /// [`call`] with the token of the user it acts for ([`auth`]) and `headers`.
@@ -82,7 +85,14 @@ async fn get(addr: SocketAddr, path: &str) -> (StatusCode, Value) {
 
 async fn post(addr: SocketAddr, path: &str, body: &str) -> (StatusCode, Value) {
     let (key, value) = auth(path, Some(body));
-    call(Method::POST, addr, path, Some(body.as_bytes()), &[(key, &value)]).await
+    call(
+        Method::POST,
+        addr,
+        path,
+        Some(body.as_bytes()),
+        &[(key, &value)],
+    )
+    .await
 }
 
 /// An error answer: the status and the gRPC code in the body, which has exactly the three fields.

@@ -54,9 +54,7 @@ async fn two_cart_replicas_check_one_cart_out_once() {
             second.cart_addr
         };
         calls.push(tokio::spawn(async move {
-            let mut client = support::clients::Cart::new(
-                support::channel(addr).await,
-            );
+            let mut client = support::clients::Cart::new(support::channel(addr).await);
             client.checkout(authed(CheckoutRequest { user: 5 })).await
         }));
     }

@@ -286,15 +286,22 @@ async fn the_callers_token_is_forwarded_to_product_service() {
     let garbage = cart.add_item(garbage).await.expect_err("not a token");
     assert_eq!(garbage.code(), Code::Unauthenticated);
 
-    let unknown_there = cart_only.token_for(5, std::time::Duration::from_secs(60)).expect("token");
+    let unknown_there = cart_only
+        .token_for(5, std::time::Duration::from_secs(60))
+        .expect("token");
     let refused = with_header(add(), "x-api-key", &unknown_there);
-    let refused = cart.add_item(refused).await.expect_err("product-service refuses it");
+    let refused = cart
+        .add_item(refused)
+        .await
+        .expect_err("product-service refuses it");
     assert_eq!(refused.code(), Code::Unauthenticated);
     assert!(refused.message().contains("product-service"), "{refused:?}");
 
     let token = support::auth::token_for(5);
     let known = with_header(add(), "x-api-key", &token);
-    cart.add_item(known).await.expect("x-api-key is accepted too");
+    cart.add_item(known)
+        .await
+        .expect("x-api-key is accepted too");
     cart.list(authed(ListRequest { user: 5 }))
         .await
         .expect("listed with the token");

@@ -16,6 +16,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bench::credentials::Credentials;
 use bench::shopping::{self, Pace, Settings};
 use notifier::ports::NotificationStore as _;
 use route256_proto::loms::loms_service_client::LomsServiceClient;
@@ -195,6 +196,7 @@ async fn sigterm_under_load_fails_no_call_in_flight_and_loses_no_event() {
         duration: Duration::from_secs(30),
         shoppers: 200,
         progress: false,
+        credentials: Credentials::Signed(support::auth::provider().clone()),
         ..Settings::default()
     };
     let load = tokio::spawn(async move { shopping::run(&settings).await });

@@ -87,7 +87,8 @@ const MAX_ITEMS: usize = 5;
 pub struct Clients {
     pub cart: CartServiceClient<Channel>,
     pub loms: LomsServiceClient<Channel>,
-    /// Sent as `authorization: Bearer <token>` on cart's calls, which pass it to product-service.
+    /// `Bearer <token>` of the shopper's user, on every call (cart passes it on to product-service
+    /// and loms).
     pub token: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
     /// Every call's deadline (`grpc-timeout`).
     pub timeout: Duration,

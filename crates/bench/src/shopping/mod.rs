@@ -14,6 +14,7 @@
 pub mod flow;
 pub mod stats;
 
+use crate::credentials::Credentials;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -51,7 +52,8 @@ pub struct Settings {
     pub first_user: i64,
     /// HTTP/2 connections to each service, shared by the shoppers.
     pub connections: usize,
-    pub token: String,
+    /// Each shopper calls with its own user's token, or with one static token (auth off).
+    pub credentials: Credentials,
     pub timeout: Duration,
     pub seed: u64,
     /// Write the progress line (to standard error).
@@ -68,7 +70,7 @@ impl Default for Settings {
             shoppers: 1000,
             first_user: 1_000_000,
             connections: 4,
-            token: "testtoken".into(),
+            credentials: Credentials::default(),
             timeout: Duration::from_secs(5),
             seed: 1,
             progress: true,
@@ -123,9 +125,6 @@ async fn step(shopper: &mut Shopper, clients: &mut Clients, shared: &Shared, sch
 
 /// Runs the load for `settings.duration`, then waits for the calls in flight, and reports.
 pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
-    let token: tonic::metadata::MetadataValue<_> = format!("Bearer {}", settings.token)
-        .parse()
-        .context("the token must be printable ASCII")?;
     let (carts, lomses) = (
         connect(&settings.cart, settings.connections).await?,
         connect(&settings.loms, settings.connections).await?,
@@ -138,12 +137,12 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Report> {
             let clients = Clients {
                 cart: CartServiceClient::new(carts[n % carts.len()].clone()),
                 loms: LomsServiceClient::new(lomses[n % lomses.len()].clone()),
-                token: token.clone(),
+                token: settings.credentials.bearer(user)?,
                 timeout: settings.timeout,
             };
-            (Shopper::new(user, seed), clients)
+            Ok((Shopper::new(user, seed), clients))
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     let shared = Arc::new(Shared {
         recorder: Mutex::new(Recorder::default()),
         skus: stocked_skus(),

@@ -18,15 +18,16 @@ fn main() -> anyhow::Result<()> {
             println!("{}", provider.jwks_path().display());
         }
         [command, dir, user, rest @ ..] if command == "token" => {
-            let user: i64 = user
-                .parse()
-                .ok()
-                .filter(|u| *u > 0)
-                .with_context(|| format!("user {user:?} is not a user id (a positive integer)"))?;
+            let user: i64 =
+                user.parse().ok().filter(|u| *u > 0).with_context(|| {
+                    format!("user {user:?} is not a user id (a positive integer)")
+                })?;
             let mut claims = TokenClaims::for_user(user, Duration::from_secs(3600));
             let mut rest = rest.iter();
             while let Some(flag) = rest.next() {
-                let value = rest.next().with_context(|| format!("{flag} needs a value"))?;
+                let value = rest
+                    .next()
+                    .with_context(|| format!("{flag} needs a value"))?;
                 match flag.as_str() {
                     "--role" => claims = claims.with_role(value),
                     "--ttl" => {
@@ -37,10 +38,14 @@ fn main() -> anyhow::Result<()> {
                     _ => bail!("unknown flag {flag}: want --role ROLE or --ttl DURATION"),
                 }
             }
-            let key = DevProvider::new(dir).key().context("the development key pair")?;
+            let key = DevProvider::new(dir)
+                .key()
+                .context("the development key pair")?;
             println!("{}", key.sign(&claims)?);
         }
-        _ => bail!("usage: dev-idp keys DIR | dev-idp token DIR USER [--role ROLE]... [--ttl DURATION]"),
+        _ => bail!(
+            "usage: dev-idp keys DIR | dev-idp token DIR USER [--role ROLE]... [--ttl DURATION]"
+        ),
     }
     Ok(())
 }

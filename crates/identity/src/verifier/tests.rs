@@ -80,7 +80,11 @@ async fn each_forgery_and_mistake_is_refused_with_its_reason() {
             format!("{}.", header(&format!(r#"{{"alg":"none","kid":"{kid}"}}"#))),
             Refusal::Malformed,
         ),
-        ("hmac with the public key", hmac, Refusal::SymmetricAlgorithm("HS256")),
+        (
+            "hmac with the public key",
+            hmac,
+            Refusal::SymmetricAlgorithm("HS256"),
+        ),
         (
             "no kid",
             format!("{}.x", header(r#"{"alg":"EdDSA"}"#)),
@@ -93,7 +97,10 @@ async fn each_forgery_and_mistake_is_refused_with_its_reason() {
         ),
         (
             "another algorithm than its key's",
-            format!("{}.x", header(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#))),
+            format!(
+                "{}.x",
+                header(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#))
+            ),
             Refusal::WrongAlgorithm,
         ),
         (
@@ -121,10 +128,22 @@ async fn each_forgery_and_mistake_is_refused_with_its_reason() {
             claims(|c, _| c.aud = "another-app".into()),
             Refusal::WrongAudience,
         ),
-        ("a name", claims(|c, _| c.sub = "alice".into()), Refusal::NotAUser),
+        (
+            "a name",
+            claims(|c, _| c.sub = "alice".into()),
+            Refusal::NotAUser,
+        ),
         ("zero", claims(|c, _| c.sub = "0".into()), Refusal::NotAUser),
-        ("negative", claims(|c, _| c.sub = "-7".into()), Refusal::NotAUser),
-        ("padded", claims(|c, _| c.sub = "07".into()), Refusal::NotAUser),
+        (
+            "negative",
+            claims(|c, _| c.sub = "-7".into()),
+            Refusal::NotAUser,
+        ),
+        (
+            "padded",
+            claims(|c, _| c.sub = "07".into()),
+            Refusal::NotAUser,
+        ),
         (
             "too long",
             format!("{good}{}", "A".repeat(crate::MAX_TOKEN_BYTES)),
@@ -173,7 +192,10 @@ async fn clocks_may_disagree_by_the_leeway() {
     let mut claims = TokenClaims::for_user(7, HOUR);
     claims.exp = now() - 10;
     claims.nbf = Some(now() + 10);
-    assert!(verifier.verify(&key.sign(&claims).expect("token")).await.is_ok());
+    assert!(verifier
+        .verify(&key.sign(&claims).expect("token"))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]

@@ -193,7 +193,10 @@ async fn order_info_reads_the_order_or_not_found() {
         .returning(move |_| Ok(Some(stored.clone())));
     orders.expect_get().with(eq(id(4))).returning(|_| Ok(None));
     let loms = with_orders(orders);
-    assert_eq!(loms.order_info(id(3), Actor::Anyone).await.ok(), Some(order));
+    assert_eq!(
+        loms.order_info(id(3), Actor::Anyone).await.ok(),
+        Some(order)
+    );
     assert!(matches!(
         loms.order_info(id(4), Actor::Anyone).await,
         Err(LomsError::OrderNotFound(n)) if n == id(4)
@@ -239,9 +242,7 @@ async fn another_users_order_is_not_found_unless_support_reads_it() {
     let mut orders = MockOrderRepo::new();
     one_order(&mut orders);
     let loms = with_orders(orders);
-    let not_found = |result: Result<Order, LomsError>| {
-        matches!(result, Err(LomsError::OrderNotFound(n)) if n == id(3))
-    };
+    let not_found = |result: Result<Order, LomsError>| matches!(result, Err(LomsError::OrderNotFound(n)) if n == id(3));
     assert!(loms.order_info(id(3), as_user(7, false)).await.is_ok());
     assert!(not_found(loms.order_info(id(3), as_user(8, false)).await));
     assert!(loms.order_info(id(3), as_user(8, true)).await.is_ok());
@@ -268,7 +269,11 @@ async fn only_its_owner_pays_or_cancels_an_order_and_the_others_find_nothing() {
                 }
             }
         };
-        for (order, actor) in [(3, as_user(8, false)), (3, as_user(8, true)), (4, as_user(7, false))] {
+        for (order, actor) in [
+            (3, as_user(8, false)),
+            (3, as_user(8, true)),
+            (4, as_user(7, false)),
+        ] {
             let refused = apply(order, actor).await;
             assert!(
                 matches!(refused, Err(LomsError::OrderNotFound(n)) if n == id(order)),

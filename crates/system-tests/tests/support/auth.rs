@@ -51,12 +51,16 @@ pub(crate) fn token_acting_for(user: i64) -> String {
 
 /// A token of support staff ([`SUPPORT_USER`]).
 pub(crate) fn support_token() -> String {
-    let claims = TokenClaims::for_user(SUPPORT_USER, Duration::from_secs(3600)).with_role("support");
+    let claims =
+        TokenClaims::for_user(SUPPORT_USER, Duration::from_secs(3600)).with_role("support");
     provider().sign(&claims).expect("a token")
 }
 
 /// `request` with `authorization: Bearer <token>`, unless it carries a credential already.
-pub(crate) fn bearer<T>(mut request: tonic::Request<T>, token: impl FnOnce() -> String) -> tonic::Request<T> {
+pub(crate) fn bearer<T>(
+    mut request: tonic::Request<T>,
+    token: impl FnOnce() -> String,
+) -> tonic::Request<T> {
     let metadata = request.metadata_mut();
     if !metadata.contains_key("authorization") && !metadata.contains_key("x-api-key") {
         let value = format!("Bearer {}", token()).parse().expect("ascii");

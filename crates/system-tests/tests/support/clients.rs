@@ -25,7 +25,9 @@ impl Cart {
     ) -> Result<Response<AddItemResponse>, Status> {
         let request = request.into_request();
         let user = request.get_ref().user;
-        self.0.add_item(bearer(request, || token_acting_for(user))).await
+        self.0
+            .add_item(bearer(request, || token_acting_for(user)))
+            .await
     }
 
     pub(crate) async fn delete_item(
@@ -34,7 +36,9 @@ impl Cart {
     ) -> Result<Response<DeleteItemResponse>, Status> {
         let request = request.into_request();
         let user = request.get_ref().user;
-        self.0.delete_item(bearer(request, || token_acting_for(user))).await
+        self.0
+            .delete_item(bearer(request, || token_acting_for(user)))
+            .await
     }
 
     pub(crate) async fn list(
@@ -43,7 +47,9 @@ impl Cart {
     ) -> Result<Response<ListResponse>, Status> {
         let request = request.into_request();
         let user = request.get_ref().user;
-        self.0.list(bearer(request, || token_acting_for(user))).await
+        self.0
+            .list(bearer(request, || token_acting_for(user)))
+            .await
     }
 
     pub(crate) async fn clear(
@@ -52,7 +58,9 @@ impl Cart {
     ) -> Result<Response<ClearResponse>, Status> {
         let request = request.into_request();
         let user = request.get_ref().user;
-        self.0.clear(bearer(request, || token_acting_for(user))).await
+        self.0
+            .clear(bearer(request, || token_acting_for(user)))
+            .await
     }
 
     pub(crate) async fn checkout(
@@ -61,7 +69,9 @@ impl Cart {
     ) -> Result<Response<CheckoutResponse>, Status> {
         let request = request.into_request();
         let user = request.get_ref().user;
-        self.0.checkout(bearer(request, || token_acting_for(user))).await
+        self.0
+            .checkout(bearer(request, || token_acting_for(user)))
+            .await
     }
 }
 
@@ -81,7 +91,9 @@ impl Loms {
     ) -> Result<Response<OrderCreateResponse>, Status> {
         let request = request.into_request();
         let user = request.get_ref().user;
-        self.0.order_create(bearer(request, || token_acting_for(user))).await
+        self.0
+            .order_create(bearer(request, || token_acting_for(user)))
+            .await
     }
 
     pub(crate) async fn order_info(
@@ -108,7 +120,9 @@ impl Loms {
     ) -> Result<Response<OrderCancelResponse>, Status> {
         let request = request.into_request();
         let owner = self.owner(request.get_ref().order_id).await;
-        self.0.order_cancel(bearer(request, || token_for(owner))).await
+        self.0
+            .order_cancel(bearer(request, || token_for(owner)))
+            .await
     }
 
     pub(crate) async fn stocks_info(
