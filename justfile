@@ -148,14 +148,21 @@ mutants *CRATES: stack-up
     bash scripts/mutants.sh {{CRATES}}
 
 # OrderCreate throughput through gRPC → loms → pgbouncer → PostgreSQL beside pgbench, cart.List
-# with the worker pool and the rate limiter, the HTTP gateway against gRPC, and order events: the relay
-# against a bare producer, the latency from a change to its notification (see BENCHMARKS.md).
-[doc("Benchmark OrderCreate against pgbench, cart.List, the HTTP gateway and the order events.")]
+# with the worker pool and the rate limiter, the HTTP gateway against gRPC, order events (the relay
+# against a bare producer, the latency from a change to its notification) and what verifying user
+# tokens costs the shopping flow (see BENCHMARKS.md).
+[doc("Benchmark OrderCreate against pgbench, cart.List, the HTTP gateway, the order events and token verification.")]
 bench: stack-up
     bash scripts/bench.sh
     bash scripts/bench-list.sh
     bash scripts/bench-gateway.sh
     bash scripts/bench-events.sh
+    bash scripts/bench-auth.sh
+
+# Part of `just bench`: the same load with every call's token verified, and with authentication off.
+[doc("Measure the shopping flow's throughput with user tokens verified against the same run without.")]
+bench-auth:
+    bash scripts/bench-auth.sh
 
 # `just load --rate 500`, `just load --concurrency 64 --duration 60` (`just load --help`); memory
 # storage, or STORAGE=postgres on the stack. Release builds on spare ports (scripts/lib/ports.sh), rate

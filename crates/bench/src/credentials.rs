@@ -16,7 +16,7 @@ pub enum Credentials {
     /// One token for every call, e.g. product-service's `testtoken`.
     Static(String),
     /// A token of each user, signed with this key.
-    Signed(SigningKey),
+    Signed(Box<SigningKey>),
 }
 
 impl Default for Credentials {
@@ -26,15 +26,14 @@ impl Default for Credentials {
 }
 
 impl Credentials {
-    /// `ROUTE256_SIGNING_KEY`'s key when it is set, else `testtoken`.
+    /// `ROUTE256_SIGNING_KEY`'s key when it is set (and not empty), else `testtoken`.
     pub fn from_env() -> anyhow::Result<Self> {
-        match std::env::var_os("ROUTE256_SIGNING_KEY") {
+        match std::env::var_os("ROUTE256_SIGNING_KEY").filter(|path| !path.is_empty()) {
             Some(path) => {
                 let pem = std::fs::read_to_string(&path)
                     .with_context(|| format!("ROUTE256_SIGNING_KEY={}", path.to_string_lossy()))?;
-                Ok(Self::Signed(
-                    SigningKey::from_pem(&pem).context("ROUTE256_SIGNING_KEY")?,
-                ))
+                let key = SigningKey::from_pem(&pem).context("ROUTE256_SIGNING_KEY")?;
+                Ok(Self::Signed(Box::new(key)))
             }
             None => Ok(Self::default()),
         }

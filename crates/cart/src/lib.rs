@@ -8,9 +8,11 @@
 //!
 //! # Follow one call: AddItem
 //!
+//! 0. the server's authentication (`server::grpc`, `crates/identity`) has verified the caller's token
+//!    before the request is even decoded;
 //! 1. [`grpc::CartGrpc`]'s `add_item` — the handler: the request, validated while it was decoded,
-//!    becomes a [`UserId`](domain::UserId), a [`Sku`](domain::Sku) and an
-//!    [`ItemCount`](domain::ItemCount), beside the call's context;
+//!    becomes a [`UserId`](domain::UserId) — the caller's own, or `PERMISSION_DENIED` — a
+//!    [`Sku`](domain::Sku) and an [`ItemCount`](domain::ItemCount), beside the call's context;
 //! 2. [`service::Cart::add_item`] — the use case: the product must be in the catalogue
 //!    ([`ports::ProductCatalog::get_product`]), loms must have the units
 //!    ([`ports::Loms::available_stock`]), and the cart's count of the SKU must stay within one order

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 use tokio::time::Instant;
 
 use crate::caller::{Access, Caller, Refusal};
@@ -72,6 +72,9 @@ struct Inner {
     keys: RwLock<Arc<KeySet>>,
     /// When the set was last read; held while reading, so reads never overlap.
     last_read: Mutex<Instant>,
+    /// When the set is due again: each read sets it, and the refreshing task sleeps until it, woken
+    /// when a read for an unknown key moves it. Dropped with the verifier, which ends that task.
+    next_read: watch::Sender<Instant>,
     min_refresh: Duration,
 }
 
@@ -95,16 +98,19 @@ impl Verifier {
             })?;
         let fetched = fetch(&settings.jwks, &client).await?;
         tracing::info!(jwks = ?settings.jwks, keys = fetched.keys.len(), "identity provider's keys read");
+        let now = Instant::now();
+        let (next_read, due) = watch::channel(now + fetched.keep_for.max(settings.min_refresh));
         let inner = Arc::new(Inner {
             location: settings.jwks.clone(),
             client,
             rules: Rules::new(settings),
             keys: RwLock::new(Arc::new(fetched.keys)),
-            last_read: Mutex::new(Instant::now()),
+            last_read: Mutex::new(now),
+            next_read,
             min_refresh: settings.min_refresh,
         });
         if !matches!(settings.jwks, JwksLocation::Inline(_)) {
-            tokio::spawn(keep_fresh(Arc::downgrade(&inner), fetched.keep_for));
+            tokio::spawn(keep_fresh(Arc::downgrade(&inner), due));
         }
         Ok(Self { inner })
     }
@@ -159,8 +165,7 @@ impl Verifier {
         if last_read.elapsed() < self.inner.min_refresh {
             return None;
         }
-        *last_read = Instant::now();
-        self.inner.read_again().await;
+        self.inner.read_again(&mut last_read).await;
         self.inner.current().get(kid).cloned()
     }
 }
@@ -173,10 +178,11 @@ impl Inner {
             .clone()
     }
 
-    /// Reads the set again; keeps the one it has when that fails, and says how long to keep what
-    /// it now has.
-    async fn read_again(&self) -> Duration {
-        match fetch(&self.location, &self.client).await {
+    /// Reads the set again, and sets when to read it next: when what it read expires, or, when the
+    /// read failed, as soon as allowed — keeping the keys it had, so that a provider that is briefly
+    /// down locks no user out.
+    async fn read_again(&self, last_read: &mut Instant) {
+        let keep_for = match fetch(&self.location, &self.client).await {
             Ok(fetched) => {
                 tracing::info!(jwks = ?self.location, keys = fetched.keys.len(), "identity provider's keys read again");
                 *self
@@ -186,28 +192,38 @@ impl Inner {
                 fetched.keep_for
             }
             Err(error) => {
-                // The keys it had stay: a provider that is briefly down must not lock every user out.
                 tracing::warn!(error = %telemetry::error_chain(&error), "cannot read the identity provider's keys again; keeping the ones read before");
                 Duration::ZERO
             }
-        }
+        };
+        let now = Instant::now();
+        *last_read = now;
+        self.next_read
+            .send_replace(now + keep_for.max(self.min_refresh));
     }
 }
 
-/// Reads the set again whenever what was read last expires (not sooner than `min_refresh` apart),
-/// until the last [`Verifier`] is gone.
-async fn keep_fresh(inner: Weak<Inner>, mut keep_for: Duration) {
+/// Reads the set again whenever what was read last expires — a read for an unknown key moves that
+/// moment too — until the last [`Verifier`] is gone.
+async fn keep_fresh(inner: Weak<Inner>, mut due: watch::Receiver<Instant>) {
     loop {
-        let Some(min_refresh) = inner.upgrade().map(|inner| inner.min_refresh) else {
-            return;
-        };
-        tokio::time::sleep(keep_for.max(min_refresh)).await;
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
-        let mut last_read = inner.last_read.lock().await;
-        *last_read = Instant::now();
-        keep_for = inner.read_again().await;
+        let next = *due.borrow_and_update();
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {
+                let Some(inner) = inner.upgrade() else {
+                    return;
+                };
+                let mut last_read = inner.last_read.lock().await;
+                if Instant::now() >= *inner.next_read.borrow() {
+                    inner.read_again(&mut last_read).await;
+                }
+            }
+            moved = due.changed() => {
+                if moved.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -8,10 +8,14 @@
 //!
 //! # Follow one call: OrderPay
 //!
+//! 0. the server's authentication (`server::grpc`, `crates/identity`) has verified the caller's token
+//!    before the request is even decoded (every RPC but StocksInfo);
 //! 1. [`grpc::LomsGrpc`]'s `order_pay` — the handler: the request, validated while it was decoded,
-//!    becomes an [`OrderId`](domain::OrderId) and the call's [`RequestId`](domain::RequestId);
-//! 2. [`service::Loms::pay_order`] — the use case: asks for the [`Pay`](domain::Transition::Pay)
-//!    transition and says what its outcome means (paying a paid order again is no error);
+//!    becomes an [`OrderId`](domain::OrderId), the call's [`RequestId`](domain::RequestId) and, from
+//!    the token, its [`Actor`](domain::Actor);
+//! 2. [`service::Loms::pay_order`] — the use case: finds the order only if the actor may change it
+//!    (another user's is not found), asks for the [`Pay`](domain::Transition::Pay) transition and
+//!    says what its outcome means (paying a paid order again is no error);
 //! 3. [`ports::OrderRepo::transition`] — the port: one transaction changes the status, moves the
 //!    stock and writes the status change's outbox event, or changes nothing;
 //! 4. [`adapters::postgres::PgStore`] (or [`adapters::memory::MemoryStore`]) — the adapter: locks the

@@ -258,6 +258,30 @@ fn frame(g: &mut Gen, message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// User 1's token, signed by the tests' identity provider.
+fn user_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| support::auth::token_for(1))
+}
+
+/// A token that looks like a JWT and is none that verifies: user 1's with its header swapped for
+/// `alg: none` or HMAC, its signature or claims cut or garbled.
+fn forged(g: &mut Gen) -> String {
+    let token = user_token();
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    match g.below(4) {
+        // {"alg":"none"} and {"alg":"HS256","kid":"x"}, base64url without padding
+        0 => parts[0] = "eyJhbGciOiJub25lIn0".into(),
+        1 => parts[0] = "eyJhbGciOiJIUzI1NiIsImtpZCI6IngifQ".into(),
+        2 => parts[2] = parts[2].chars().rev().collect(),
+        _ => {
+            let cut = g.below(parts[1].len());
+            parts[1].truncate(cut);
+        }
+    }
+    parts.join(".")
+}
+
 /// Request headers, sometimes missing, malformed or hostile.
 fn grpc_headers(g: &mut Gen) -> Vec<(&'static str, Vec<u8>)> {
     let mut headers = Vec::new();
@@ -270,9 +294,18 @@ fn grpc_headers(g: &mut Gen) -> Vec<(&'static str, Vec<u8>)> {
         "text/plain",
     ]);
     headers.push(("content-type", content_type.as_bytes().to_vec()));
-    match g.below(6) {
+    match g.below(9) {
         0 => {}
-        1 => headers.push(("authorization", format!("Bearer {TOKEN}").into_bytes())),
+        // User 1's token: the calls that pass validation act for them (another user is refused).
+        1 | 6 => headers.push((
+            "authorization",
+            format!("Bearer {}", user_token()).into_bytes(),
+        )),
+        7 => headers.push((
+            "authorization",
+            format!("Bearer {}", forged(g)).into_bytes(),
+        )),
+        8 => headers.push(("authorization", format!("Bearer {TOKEN}").into_bytes())),
         2 => headers.push(("authorization", b"Bearer".to_vec())),
         3 => headers.push((
             "authorization",
@@ -517,11 +550,13 @@ fn http_request(g: &mut Gen, method: &str, path: &str, body: &[u8]) -> (Vec<u8>,
         2 => head.push_str("content-type: application/json; charset=latin1\r\n"),
         _ => head.push_str("content-type: application/json\r\n"),
     }
-    match g.below(5) {
+    match g.below(7) {
         0 => {}
         1 => head.push_str("authorization: Bearer\r\n"),
         2 => head.push_str(&format!("authorization: Bearer {}\r\n", "t".repeat(10_000))),
-        _ => head.push_str(&format!("authorization: Bearer {TOKEN}\r\n")),
+        3 => head.push_str(&format!("authorization: Bearer {}\r\n", forged(g))),
+        4 => head.push_str(&format!("authorization: Bearer {TOKEN}\r\n")),
+        _ => head.push_str(&format!("authorization: Bearer {}\r\n", user_token())),
     }
     let malformed = g.chance(5);
     if malformed {

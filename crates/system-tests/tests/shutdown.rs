@@ -196,7 +196,7 @@ async fn sigterm_under_load_fails_no_call_in_flight_and_loses_no_event() {
         duration: Duration::from_secs(30),
         shoppers: 200,
         progress: false,
-        credentials: Credentials::Signed(support::auth::provider().clone()),
+        credentials: Credentials::Signed(Box::new(support::auth::provider().clone())),
         ..Settings::default()
     };
     let load = tokio::spawn(async move { shopping::run(&settings).await });

@@ -132,9 +132,17 @@ pub mod cart_service_client {
     use tonic::codegen::http::Uri;
     /// CartService keeps each user's cart and turns it into an order.
     ///
-    /// The caller's token (`authorization: Bearer <token>` or `x-api-key: <token>` metadata/header) is not
-    /// checked here: cart forwards it to product-service, so a missing or unknown token comes back as
-    /// UNAUTHENTICATED from the RPCs that read the catalogue (AddItem, List). It is never logged.
+    /// Every RPC acts for the caller: a user token (a JWT signed by the identity provider, as
+    /// `authorization: Bearer <token>` or `x-api-key: <token>` metadata/header) whose subject is the user id.
+    /// It is verified before the request reaches cart (signature by a key of the provider's set, with an
+    /// asymmetric algorithm only; `exp`, `nbf`, `iss`, `aud`), and the request's `user` must be its subject:
+    /// a user acts on their own cart only. cart passes the token on to product-service and loms. It is never
+    /// logged.
+    ///
+    /// Errors of authentication, before anything else happens: UNAUTHENTICATED when the token is missing,
+    /// malformed, forged, expired, not yet valid, of another issuer or audience, or names no user (the
+    /// message says which, never repeating the token); PERMISSION_DENIED when the request's `user` is not
+    /// the token's.
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
     /// a well-formed protobuf message at all, or its `grpc-timeout` is malformed; OUT_OF_RANGE when the request
@@ -230,7 +238,7 @@ pub mod cart_service_client {
         /// the new count must not exceed the available stock, nor 65535 (the most one order position takes).
         ///
         /// Errors: FAILED_PRECONDITION when the SKU is not in the catalogue or the stock is insufficient;
-        /// UNAUTHENTICATED when product-service rejects the token.
+        /// UNAUTHENTICATED when product-service rejects the token too.
         pub async fn add_item(
             &mut self,
             request: impl tonic::IntoRequest<super::AddItemRequest>,
@@ -283,7 +291,7 @@ pub mod cart_service_client {
         /// List returns the cart's items, sorted by SKU, with names and prices read live from product-service,
         /// and the total price.
         ///
-        /// Errors: NOT_FOUND when the cart is empty; UNAUTHENTICATED when product-service rejects the token;
+        /// Errors: NOT_FOUND when the cart is empty; UNAUTHENTICATED when product-service rejects the token too;
         /// FAILED_PRECONDITION when an item has left the catalogue; OUT_OF_RANGE when the total does not fit
         /// `total_price`.
         pub async fn list(
@@ -389,7 +397,7 @@ pub mod cart_service_server {
         /// the new count must not exceed the available stock, nor 65535 (the most one order position takes).
         ///
         /// Errors: FAILED_PRECONDITION when the SKU is not in the catalogue or the stock is insufficient;
-        /// UNAUTHENTICATED when product-service rejects the token.
+        /// UNAUTHENTICATED when product-service rejects the token too.
         async fn add_item(
             &self,
             request: tonic::Request<super::AddItemRequest>,
@@ -405,7 +413,7 @@ pub mod cart_service_server {
         /// List returns the cart's items, sorted by SKU, with names and prices read live from product-service,
         /// and the total price.
         ///
-        /// Errors: NOT_FOUND when the cart is empty; UNAUTHENTICATED when product-service rejects the token;
+        /// Errors: NOT_FOUND when the cart is empty; UNAUTHENTICATED when product-service rejects the token too;
         /// FAILED_PRECONDITION when an item has left the catalogue; OUT_OF_RANGE when the total does not fit
         /// `total_price`.
         async fn list(
@@ -442,9 +450,17 @@ pub mod cart_service_server {
     }
     /// CartService keeps each user's cart and turns it into an order.
     ///
-    /// The caller's token (`authorization: Bearer <token>` or `x-api-key: <token>` metadata/header) is not
-    /// checked here: cart forwards it to product-service, so a missing or unknown token comes back as
-    /// UNAUTHENTICATED from the RPCs that read the catalogue (AddItem, List). It is never logged.
+    /// Every RPC acts for the caller: a user token (a JWT signed by the identity provider, as
+    /// `authorization: Bearer <token>` or `x-api-key: <token>` metadata/header) whose subject is the user id.
+    /// It is verified before the request reaches cart (signature by a key of the provider's set, with an
+    /// asymmetric algorithm only; `exp`, `nbf`, `iss`, `aud`), and the request's `user` must be its subject:
+    /// a user acts on their own cart only. cart passes the token on to product-service and loms. It is never
+    /// logged.
+    ///
+    /// Errors of authentication, before anything else happens: UNAUTHENTICATED when the token is missing,
+    /// malformed, forged, expired, not yet valid, of another issuer or audience, or names no user (the
+    /// message says which, never repeating the token); PERMISSION_DENIED when the request's `user` is not
+    /// the token's.
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
     /// a well-formed protobuf message at all, or its `grpc-timeout` is malformed; OUT_OF_RANGE when the request

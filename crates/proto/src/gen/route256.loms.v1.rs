@@ -181,6 +181,14 @@ pub mod loms_service_client {
     /// (OrderCreate) -> NEW -> AWAITING_PAYMENT -> PAYED
     /// -> FAILED            -> CANCELLED (OrderCancel, or unpaid for 10 minutes)
     ///
+    /// Every RPC but StocksInfo acts for the caller: a user token (a JWT signed by the identity provider, as
+    /// `authorization: Bearer <token>` or `x-api-key: <token>`) whose subject is the user id, verified before
+    /// the request reaches loms; a missing or bad one is UNAUTHENTICATED with the reason. A user places
+    /// orders for themselves and reads, pays and cancels their own orders only: another user's order is
+    /// NOT_FOUND, exactly as one that does not exist, so ids tell nothing. A token with the role `support`
+    /// (claim `roles`) reads any order with OrderInfo, and pays or cancels none but its own. StocksInfo,
+    /// health and reflection need no token.
+    ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
     /// a well-formed protobuf message at all, or its `grpc-timeout` is malformed; OUT_OF_RANGE when the request
     /// message is larger than the server accepts (1 MiB by default); RESOURCE_EXHAUSTED when the server sheds
@@ -280,9 +288,9 @@ pub mod loms_service_client {
         /// same key with other items (compared after merging) is refused. Concurrent requests with one key
         /// create one order.
         ///
-        /// Errors: FAILED_PRECONDITION when an item's SKU is unknown or its available stock is short, or when
-        /// the `idempotency_key` was used for other items; INVALID_ARGUMENT when the merged count of a SKU
-        /// exceeds 65535.
+        /// Errors: PERMISSION_DENIED when `user` is not the token's; FAILED_PRECONDITION when an item's SKU is
+        /// unknown or its available stock is short, or when the `idempotency_key` was used for other items;
+        /// INVALID_ARGUMENT when the merged count of a SKU exceeds 65535.
         pub async fn order_create(
             &mut self,
             request: impl tonic::IntoRequest<super::OrderCreateRequest>,
@@ -309,7 +317,8 @@ pub mod loms_service_client {
         }
         /// OrderInfo returns an order's status, user and items (sorted by SKU).
         ///
-        /// Errors: NOT_FOUND when there is no such order.
+        /// Errors: NOT_FOUND when there is no such order, or it is another user's (unless the token has the
+        /// `support` role).
         pub async fn order_info(
             &mut self,
             request: impl tonic::IntoRequest<super::OrderInfoRequest>,
@@ -337,8 +346,8 @@ pub mod loms_service_client {
         /// OrderPay marks an order AWAITING_PAYMENT as PAYED; its reserved stock leaves the warehouse
         /// (total and reserved both drop by the item counts). Paying a PAYED order again is a no-op.
         ///
-        /// Errors: NOT_FOUND when there is no such order; FAILED_PRECONDITION when the order is NEW, FAILED or
-        /// CANCELLED.
+        /// Errors: NOT_FOUND when there is no such order, or it is another user's; FAILED_PRECONDITION when the
+        /// order is NEW, FAILED or CANCELLED.
         pub async fn order_pay(
             &mut self,
             request: impl tonic::IntoRequest<super::OrderPayRequest>,
@@ -366,8 +375,8 @@ pub mod loms_service_client {
         /// OrderCancel cancels an order AWAITING_PAYMENT and releases its reservation. Cancelling a CANCELLED
         /// order again is a no-op.
         ///
-        /// Errors: NOT_FOUND when there is no such order; FAILED_PRECONDITION when the order is NEW, FAILED or
-        /// PAYED.
+        /// Errors: NOT_FOUND when there is no such order, or it is another user's; FAILED_PRECONDITION when the
+        /// order is NEW, FAILED or PAYED.
         pub async fn order_cancel(
             &mut self,
             request: impl tonic::IntoRequest<super::OrderCancelRequest>,
@@ -448,9 +457,9 @@ pub mod loms_service_server {
         /// same key with other items (compared after merging) is refused. Concurrent requests with one key
         /// create one order.
         ///
-        /// Errors: FAILED_PRECONDITION when an item's SKU is unknown or its available stock is short, or when
-        /// the `idempotency_key` was used for other items; INVALID_ARGUMENT when the merged count of a SKU
-        /// exceeds 65535.
+        /// Errors: PERMISSION_DENIED when `user` is not the token's; FAILED_PRECONDITION when an item's SKU is
+        /// unknown or its available stock is short, or when the `idempotency_key` was used for other items;
+        /// INVALID_ARGUMENT when the merged count of a SKU exceeds 65535.
         async fn order_create(
             &self,
             request: tonic::Request<super::OrderCreateRequest>,
@@ -460,7 +469,8 @@ pub mod loms_service_server {
         >;
         /// OrderInfo returns an order's status, user and items (sorted by SKU).
         ///
-        /// Errors: NOT_FOUND when there is no such order.
+        /// Errors: NOT_FOUND when there is no such order, or it is another user's (unless the token has the
+        /// `support` role).
         async fn order_info(
             &self,
             request: tonic::Request<super::OrderInfoRequest>,
@@ -471,8 +481,8 @@ pub mod loms_service_server {
         /// OrderPay marks an order AWAITING_PAYMENT as PAYED; its reserved stock leaves the warehouse
         /// (total and reserved both drop by the item counts). Paying a PAYED order again is a no-op.
         ///
-        /// Errors: NOT_FOUND when there is no such order; FAILED_PRECONDITION when the order is NEW, FAILED or
-        /// CANCELLED.
+        /// Errors: NOT_FOUND when there is no such order, or it is another user's; FAILED_PRECONDITION when the
+        /// order is NEW, FAILED or CANCELLED.
         async fn order_pay(
             &self,
             request: tonic::Request<super::OrderPayRequest>,
@@ -483,8 +493,8 @@ pub mod loms_service_server {
         /// OrderCancel cancels an order AWAITING_PAYMENT and releases its reservation. Cancelling a CANCELLED
         /// order again is a no-op.
         ///
-        /// Errors: NOT_FOUND when there is no such order; FAILED_PRECONDITION when the order is NEW, FAILED or
-        /// PAYED.
+        /// Errors: NOT_FOUND when there is no such order, or it is another user's; FAILED_PRECONDITION when the
+        /// order is NEW, FAILED or PAYED.
         async fn order_cancel(
             &self,
             request: tonic::Request<super::OrderCancelRequest>,
@@ -507,6 +517,14 @@ pub mod loms_service_server {
     ///
     /// (OrderCreate) -> NEW -> AWAITING_PAYMENT -> PAYED
     /// -> FAILED            -> CANCELLED (OrderCancel, or unpaid for 10 minutes)
+    ///
+    /// Every RPC but StocksInfo acts for the caller: a user token (a JWT signed by the identity provider, as
+    /// `authorization: Bearer <token>` or `x-api-key: <token>`) whose subject is the user id, verified before
+    /// the request reaches loms; a missing or bad one is UNAUTHENTICATED with the reason. A user places
+    /// orders for themselves and reads, pays and cancels their own orders only: another user's order is
+    /// NOT_FOUND, exactly as one that does not exist, so ids tell nothing. A token with the role `support`
+    /// (claim `roles`) reads any order with OrderInfo, and pays or cancels none but its own. StocksInfo,
+    /// health and reflection need no token.
     ///
     /// Errors common to every RPC: INVALID_ARGUMENT when the request breaks a validation rule below, or is not
     /// a well-formed protobuf message at all, or its `grpc-timeout` is malformed; OUT_OF_RANGE when the request

@@ -66,9 +66,11 @@ pub mod product_service_client {
     use tonic::codegen::http::Uri;
     /// ProductService answers what a SKU is called and what it costs.
     ///
-    /// Every RPC checks the caller's token against the configured set (default `testtoken`). The token is read
-    /// from the request's `token` field, or, when that is empty, from the `authorization: Bearer <token>` or
-    /// `x-api-key: <token>` metadata. The service limits its own request rate (default 10 RPS) so that a
+    /// Every RPC checks the caller's token: one of the configured static tokens (default `testtoken`, the
+    /// course's direct calls), or a user token (a JWT of the identity provider, as cart and loms verify it:
+    /// any user may read the catalogue; cart passes its caller's on). The token is read from the request's
+    /// `token` field, or, when that is empty, from the `authorization: Bearer <token>` or `x-api-key: <token>`
+    /// metadata. The service limits its own request rate (default 10 RPS) so that a
     /// client that does not limit itself is caught: one budget, shared by every caller whose token it knows.
     /// The token is checked first, so a call without a valid token is refused with UNAUTHENTICATED and spends
     /// none of that budget.
@@ -78,7 +80,8 @@ pub mod product_service_client {
     /// * INVALID_ARGUMENT: the request breaks a validation rule below, or is not a well-formed protobuf
     ///  message at all, or its `grpc-timeout` is malformed;
     /// * OUT_OF_RANGE: the request message is larger than the server accepts (1 MiB by default);
-    /// * UNAUTHENTICATED: the token is missing or unknown;
+    /// * UNAUTHENTICATED: the token is missing or unknown, or a user token that does not verify (the
+    ///  message says why);
     /// * RESOURCE_EXHAUSTED: the rate limit is exceeded, or the server sheds load; retry later;
     /// * DEADLINE_EXCEEDED: the caller's deadline passed first.
     #[derive(Debug, Clone)]
@@ -257,9 +260,11 @@ pub mod product_service_server {
     }
     /// ProductService answers what a SKU is called and what it costs.
     ///
-    /// Every RPC checks the caller's token against the configured set (default `testtoken`). The token is read
-    /// from the request's `token` field, or, when that is empty, from the `authorization: Bearer <token>` or
-    /// `x-api-key: <token>` metadata. The service limits its own request rate (default 10 RPS) so that a
+    /// Every RPC checks the caller's token: one of the configured static tokens (default `testtoken`, the
+    /// course's direct calls), or a user token (a JWT of the identity provider, as cart and loms verify it:
+    /// any user may read the catalogue; cart passes its caller's on). The token is read from the request's
+    /// `token` field, or, when that is empty, from the `authorization: Bearer <token>` or `x-api-key: <token>`
+    /// metadata. The service limits its own request rate (default 10 RPS) so that a
     /// client that does not limit itself is caught: one budget, shared by every caller whose token it knows.
     /// The token is checked first, so a call without a valid token is refused with UNAUTHENTICATED and spends
     /// none of that budget.
@@ -269,7 +274,8 @@ pub mod product_service_server {
     /// * INVALID_ARGUMENT: the request breaks a validation rule below, or is not a well-formed protobuf
     ///  message at all, or its `grpc-timeout` is malformed;
     /// * OUT_OF_RANGE: the request message is larger than the server accepts (1 MiB by default);
-    /// * UNAUTHENTICATED: the token is missing or unknown;
+    /// * UNAUTHENTICATED: the token is missing or unknown, or a user token that does not verify (the
+    ///  message says why);
     /// * RESOURCE_EXHAUSTED: the rate limit is exceeded, or the server sheds load; retry later;
     /// * DEADLINE_EXCEEDED: the caller's deadline passed first.
     #[derive(Debug)]

@@ -1,7 +1,8 @@
 //! The tests' identity provider: one Ed25519 key per test process, the key set the services trust
 //! (in their settings, or in a file for the binaries), and tokens signed by it.
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use identity::mint::{key_set, SigningKey, TokenClaims};
@@ -36,11 +37,19 @@ pub(crate) fn jwks_file() -> PathBuf {
     .clone()
 }
 
-/// A token of `user`, valid for an hour.
+/// A token of `user`, valid for an hour (made once per user and process).
 pub(crate) fn token_for(user: i64) -> String {
-    provider()
-        .token_for(user, Duration::from_secs(3600))
-        .expect("a token")
+    static TOKENS: OnceLock<Mutex<HashMap<i64, String>>> = OnceLock::new();
+    let tokens = TOKENS.get_or_init(Mutex::default);
+    let mut tokens = tokens.lock().unwrap_or_else(PoisonError::into_inner);
+    tokens
+        .entry(user)
+        .or_insert_with(|| {
+            provider()
+                .token_for(user, Duration::from_secs(3600))
+                .expect("a token")
+        })
+        .clone()
 }
 
 /// The token a request acting for `user` is sent with: `user`'s, or, when `user` is no user id (a
