@@ -222,3 +222,56 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(content.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::{JwksLocation, Verifier, VerifySettings};
+
+    #[tokio::test]
+    async fn the_development_provider_keeps_one_key_whose_set_verifies_its_tokens() {
+        let dir = std::env::temp_dir().join(format!("dev-idp-test-{}", uuid_like()));
+        let provider = DevProvider::new(&dir);
+        let key = provider.key().expect("made");
+        let again = DevProvider::new(&dir).key().expect("read back");
+        assert_eq!(key.kid(), again.kid(), "the same key, not a new one");
+        let mode = std::fs::metadata(dir.join("signing-key.pem"))
+            .expect("written")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+        let settings = VerifySettings::new(JwksLocation::File(provider.jwks_path()));
+        let verifier = Verifier::start(&settings)
+            .await
+            .expect("the set file reads");
+        let token = again.token_for(4, Duration::from_secs(60)).expect("token");
+        assert_eq!(verifier.verify(&token).await.map(|c| c.user()), Ok(4));
+        std::fs::remove_dir_all(&dir).expect("cleaned up");
+    }
+
+    #[test]
+    fn a_key_survives_its_pem_form_and_garbage_is_no_key() {
+        let key = SigningKey::generate().expect("key");
+        let pem = key.to_pem().expect("pem");
+        assert_eq!(SigningKey::from_pem(&pem).expect("a key").kid(), key.kid());
+        assert!(matches!(
+            SigningKey::from_pem("not a key"),
+            Err(MintError::NotAKey)
+        ));
+        assert!(
+            !format!("{key:?}").contains(&pem[30..60]),
+            "no secret in Debug"
+        );
+    }
+
+    fn uuid_like() -> String {
+        let key = SigningKey::generate().expect("key");
+        key.kid()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(16)
+            .collect()
+    }
+}

@@ -19,7 +19,6 @@ use std::time::Duration;
 use bench::credentials::Credentials;
 use bench::shopping::{self, Pace, Settings};
 use notifier::ports::NotificationStore as _;
-use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{OrderInfoRequest, OrderStatus};
 use storage::testing::TestDatabase;
 use support::events;
@@ -159,9 +158,13 @@ async fn ready(ports: &Ports) {
 /// Every order loms holds, with its final status once none awaits payment: ids from 1 until 50 in a
 /// row are unknown (a rolled-back create leaves its id unused).
 async fn final_statuses(loms: &str) -> Vec<(i64, OrderStatus)> {
-    let mut client = LomsServiceClient::connect(loms.to_owned())
+    let channel = tonic::transport::Channel::from_shared(loms.to_owned())
+        .expect("a valid url")
+        .connect()
         .await
         .expect("loms answers");
+    // Reads as support staff: every user's order.
+    let mut client = support::clients::Loms::new(channel);
     let (mut orders, mut unknown_in_a_row) = (Vec::new(), 0);
     for id in 1.. {
         let status = loop {
@@ -170,6 +173,9 @@ async fn final_statuses(loms: &str) -> Vec<(i64, OrderStatus)> {
                     break Some(info.into_inner().status());
                 }
                 Err(status) if status.code() == Code::NotFound => break None,
+                Err(status) if status.code() != Code::Unavailable => {
+                    panic!("order {id}: {status:?}")
+                }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
