@@ -59,9 +59,11 @@ probes=(
   "$LOMS route256.loms.v1.LomsService/StocksInfo {\"sku\":1076963}"
   "$CART route256.cart.v1.CartService/Clear {\"user\":1}"
 )
+# User 1's token: the probes and the stalled calls act for them.
+auth="authorization: Bearer $(dev_token 1)"
 code_of() { # code_of ADDR METHOD JSON: OK, or the error code name; within 30 s
   local out
-  if out=$(grpcurl -plaintext -max-time 30 -d "$3" "$1" "$2" 2>&1); then echo OK; return; fi
+  if out=$(grpcurl -plaintext -max-time 30 -H "$auth" -d "$3" "$1" "$2" 2>&1); then echo OK; return; fi
   printf '%s' "$out" | sed -n 's/^ *Code: //p' | head -n 1
 }
 
@@ -117,11 +119,11 @@ bash scripts/stack.sh pause outage
 started=$(date +%s%N)
 calls=()
 for id in $(seq 20); do
-  curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 "http://$LOMS_HTTP/order/pay" \
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -H "$auth" "http://$LOMS_HTTP/order/pay" \
     --json "{\"orderId\": \"$id\"}" >"$logs/stall-pay-$id" &
   calls+=("$!")
 done
-curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -X DELETE "http://$CART_HTTP/user/1/cart" \
+curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -H "$auth" -X DELETE "http://$CART_HTTP/user/1/cart" \
   >"$logs/stall-clear" &
 calls+=("$!")
 wait "${calls[@]}" || true # a call cut off by --max-time shows as status 000 below
