@@ -227,17 +227,20 @@ async fn a_partition_the_database_holds_up_is_named_by_readyz_until_it_passes() 
             },
         )
         .await;
+    // Until the stall limit passes, /readyz may also be 503 for the database: a store that timed out
+    // gives its connection back still waiting behind the lock, and the readiness ping may draw it
+    // (more likely with other tests' load beside this one). Once the limit has passed, the stall is
+    // checked first and named.
     let named = format!("{topic}/{partition} ");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let (status, why) = readyz(&notifier).await;
-        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-            assert!(why.contains(&named), "names {named}: {why}");
+        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE && why.contains(&named) {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "still ready with the partition held: {why}"
+            "the held partition never named by /readyz; last: {status} {why}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
