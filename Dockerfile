@@ -11,16 +11,18 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p cart -p loms -p product-service -p notifier \
+    cargo build --release --locked -p cart -p loms -p product-service -p notifier -p identity \
     && mkdir -p /out \
     && cp target/release/cart target/release/loms target/release/product-service \
-        target/release/notifier /out/
+        target/release/notifier target/release/dev-idp /out/
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --no-create-home route256
+    && useradd --system --no-create-home route256 \
+    && mkdir /identity && chown route256 /identity
+# /identity: the development identity provider's key pair (compose.yaml's volume takes its owner).
 COPY --from=build /out/ /usr/local/bin/
 USER route256
 ENV RUST_LOG=info LOG_FORMAT=json

@@ -18,7 +18,7 @@ run() { # run verified|unchecked: one load run's JSON report
   local unchecked=""
   [ "$1" = unchecked ] && unchecked=yes
   AUTH_UNCHECKED_FOR_BENCHMARKS=$unchecked AUTH_JWKS= ROUTE256_SIGNING_KEY= bash scripts/load.sh \
-    --concurrency "$CONCURRENCY" --duration "$SECONDS_PER_RUN" --json --quiet | tail -n 1
+    --concurrency "$CONCURRENCY" --duration "$SECONDS_PER_RUN" --json --quiet | grep '^{'
 }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 

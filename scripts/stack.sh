@@ -3,7 +3,8 @@
 # (transaction pooling), migrations applied, Redis for cart's shared rate limit, and a 3-node Apache
 # Kafka cluster for order-status events (scripts/lib/kafka.sh).
 #
-#   scripts/stack.sh up       start what is not running (a second `up` changes nothing), apply migrations
+#   scripts/stack.sh up       start what is not running (a second `up` changes nothing), apply migrations,
+#                             make the development identity provider's key pair (scripts/lib/common.sh)
 #   scripts/stack.sh down     stop what `up` started here, and nothing else
 #   scripts/stack.sh postgres only PostgreSQL (what `just gen` needs for cornucopia's throw-away databases)
 #   scripts/stack.sh kafka    only the 3-node Kafka cluster and its topic (scripts/lib/kafka.sh); it also
@@ -175,6 +176,7 @@ case "${1:-}" in
     NOTIFIER_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[2]##*:}/notifier target/debug/notifier migrate
     start_redis
     kafka_up
+    log "development identity provider (just token): $(dev_identity)"
     log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, notifier via 127.0.0.1:${bouncers[2]##*:}, Redis on $REDIS_PORT, Kafka on $(kafka_bootstrap) (files in $state)"
     ;;
   postgres)

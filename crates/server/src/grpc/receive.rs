@@ -141,7 +141,15 @@ async fn first_message(
             whole = Some(PREFIX + message_length(&received, max_message, compressed_allowed)?);
         }
         if let Some(whole) = whole {
-            if received.len() >= whole {
+            // A unary request is read to its end, which a client may send in a frame of its own: a
+            // body dropped before it makes HTTP/2 reset the stream, and past 1024 such resets hyper
+            // closes the whole connection (GOAWAY `too_many_internal_resets`) under load.
+            if received.len() > whole && !streaming {
+                return Err(Status::invalid_argument(
+                    "bytes after the request message of a unary call",
+                ));
+            }
+            if received.len() >= whole && (streaming || body.is_end_stream()) {
                 break;
             }
         }
@@ -156,6 +164,7 @@ async fn first_message(
                     "request stream failed: {status}"
                 )))
             }
+            None if whole.is_some_and(|whole| received.len() >= whole) => break,
             None if received.is_empty() && streaming => break,
             None if received.is_empty() => {
                 return Err(Status::invalid_argument("missing request message"))
@@ -175,11 +184,6 @@ async fn first_message(
             prefix: Some(received),
             rest: body,
         }));
-    }
-    if whole.is_some_and(|whole| received.len() > whole) {
-        return Err(Status::invalid_argument(
-            "bytes after the request message of a unary call",
-        ));
     }
     Ok(tonic::body::Body::new(http_body_util::Full::new(received)))
 }
@@ -384,6 +388,42 @@ mod tests {
             send("/test.S/Other", &[], vec![9, 9]).await,
             (None, Some(Bytes::from_static(&[9, 9])))
         );
+    }
+
+    /// The message, then what the client sends after it in frames of their own: bytes after a unary
+    /// message are refused even when they come later, and the end of the stream is waited for.
+    #[tokio::test]
+    async fn a_unary_request_is_read_to_its_end() {
+        let message = framed(0, b"hello");
+        for (later, expected) in [
+            (Some(Bytes::from_static(&[7])), (Some(3), None)),
+            (None, (None, Some(Bytes::from(message.clone())))),
+        ] {
+            let (sender, frames) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Status>>(2);
+            let body = http_body_util::StreamBody::new(
+                tokio_stream::wrappers::ReceiverStream::new(frames),
+            );
+            let request = http::Request::post(UNARY)
+                .body(tonic::body::Body::new(body))
+                .expect("request");
+            let seen = Arc::new(Mutex::new(None));
+            let call = tokio::spawn(layer().layer(recorder(seen.clone())).oneshot(request));
+            let frame = Bytes::from(message.clone());
+            sender.send(Ok(Frame::data(frame))).await.expect("sent");
+            tokio::task::yield_now().await;
+            assert!(!call.is_finished(), "answered before the request ended");
+            if let Some(later) = later {
+                sender.send(Ok(Frame::data(later))).await.expect("sent");
+            }
+            drop(sender);
+            let response = call.await.expect("no panic").expect("answered");
+            let code = response
+                .headers()
+                .get("grpc-status")
+                .map(|v| v.to_str().expect("ascii").parse().expect("a code"));
+            let seen = seen.lock().expect("lock").clone();
+            assert_eq!((code, seen), expected);
+        }
     }
 
     #[tokio::test(start_paused = true)]
