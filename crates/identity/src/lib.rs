@@ -14,6 +14,10 @@
 //!
 //! The optional `roles` claim (an array of strings) grants roles, such as loms's `support`.
 //!
+//! A token that passed is kept, by its exact bytes, until its `exp` (and the leeway) or until the key
+//! set is read anew, whichever comes first: the next call with it costs a lookup, not a signature
+//! check (`verifier.rs`, `Verified`).
+//!
 //! The key set comes from a file or an HTTP(S) URL ([`JwksLocation`]). It is read at start — a service
 //! that cannot read a usable key there does not start — and again when its cache headers say (a
 //! file: every [`DEFAULT_REFRESH`]), and at once when a token names a key the set lacks, at most once
