@@ -12,7 +12,7 @@ const MAX_REFRESH: Duration = Duration::from_secs(86_400);
 /// The largest key set document read: a set of a few dozen RSA keys is tens of KiB.
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// How long one fetch of the key set may take.
-pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A key set, and how long it may be kept.
 pub(crate) struct Fetched {
@@ -35,6 +35,8 @@ pub enum FetchError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("no HTTP client to fetch the key set at {0}")]
+    NoClient(String),
     #[error("the key set at {url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error("the key set document is larger than {MAX_DOCUMENT_BYTES} bytes")]
@@ -47,10 +49,47 @@ pub enum FetchError {
     },
 }
 
-/// Reads the key set at `location`.
-pub(crate) async fn fetch(
+/// Where the key set is read from, with the HTTP client a URL needs (only a URL: its TLS roots cost
+/// a service that reads a file a few MB of memory for nothing).
+pub(crate) struct Source {
+    location: JwksLocation,
+    client: Option<reqwest::Client>,
+}
+
+impl Source {
+    pub(crate) fn new(location: &JwksLocation) -> Result<Self, FetchError> {
+        let client = match location {
+            JwksLocation::Url(url) => Some(
+                reqwest::Client::builder()
+                    .timeout(FETCH_TIMEOUT)
+                    .build()
+                    .map_err(|source| FetchError::Http {
+                        url: url.clone(),
+                        source,
+                    })?,
+            ),
+            JwksLocation::File(_) | JwksLocation::Inline(_) => None,
+        };
+        Ok(Self {
+            location: location.clone(),
+            client,
+        })
+    }
+
+    pub(crate) fn location(&self) -> &JwksLocation {
+        &self.location
+    }
+
+    /// Reads the key set.
+    pub(crate) async fn fetch(&self) -> Result<Fetched, FetchError> {
+        fetch(&self.location, self.client.as_ref()).await
+    }
+}
+
+/// Reads the key set at `location`; `client` is there for a URL.
+async fn fetch(
     location: &JwksLocation,
-    client: &reqwest::Client,
+    client: Option<&reqwest::Client>,
 ) -> Result<Fetched, FetchError> {
     let (document, keep_for, at) = match location {
         JwksLocation::File(path) => {
@@ -63,6 +102,7 @@ pub(crate) async fn fetch(
             (document, DEFAULT_REFRESH, path.display().to_string())
         }
         JwksLocation::Url(url) => {
+            let client = client.ok_or_else(|| FetchError::NoClient(url.clone()))?;
             let (document, max_age) = get(client, url).await?;
             (document, max_age.unwrap_or(DEFAULT_REFRESH), url.clone())
         }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::caller::{Access, Caller, Refusal};
 use crate::config::{Authentication, JwksLocation, VerifySettings};
 use crate::keys::{Key, KeySet};
-use crate::source::{fetch, FetchError, FETCH_TIMEOUT};
+use crate::source::{FetchError, Source};
 use crate::MAX_TOKEN_BYTES;
 
 /// The key set could not be read at start: the service must not serve.
@@ -60,14 +60,13 @@ pub struct Verifier {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("jwks", &self.inner.location)
+            .field("jwks", self.inner.source.location())
             .finish_non_exhaustive()
     }
 }
 
 struct Inner {
-    location: JwksLocation,
-    client: reqwest::Client,
+    source: Source,
     /// The claims' rules, one per algorithm (jsonwebtoken wants a key's own algorithm alone).
     rules: Rules,
     keys: RwLock<Arc<KeySet>>,
@@ -132,20 +131,13 @@ impl Verified {
 impl Verifier {
     /// Reads the key set and starts keeping it fresh (see [`crate::source`]).
     pub async fn start(settings: &VerifySettings) -> Result<Self, StartError> {
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(|source| FetchError::Http {
-                url: format!("{:?}", settings.jwks),
-                source,
-            })?;
-        let fetched = fetch(&settings.jwks, &client).await?;
+        let source = Source::new(&settings.jwks)?;
+        let fetched = source.fetch().await?;
         tracing::info!(jwks = ?settings.jwks, keys = fetched.keys.len(), "identity provider's keys read");
         let now = Instant::now();
         let (next_read, due) = watch::channel(now + fetched.keep_for.max(settings.min_refresh));
         let inner = Arc::new(Inner {
-            location: settings.jwks.clone(),
-            client,
+            source,
             rules: Rules::new(settings),
             keys: RwLock::new(Arc::new(fetched.keys)),
             last_read: Mutex::new(now),
@@ -232,9 +224,9 @@ impl Inner {
     /// read failed, as soon as allowed — keeping the keys it had, so that a provider that is briefly
     /// down locks no user out.
     async fn read_again(&self, last_read: &mut Instant) {
-        let keep_for = match fetch(&self.location, &self.client).await {
+        let keep_for = match self.source.fetch().await {
             Ok(fetched) => {
-                tracing::info!(jwks = ?self.location, keys = fetched.keys.len(), "identity provider's keys read again");
+                tracing::info!(jwks = ?self.source.location(), keys = fetched.keys.len(), "identity provider's keys read again");
                 *self
                     .keys
                     .write()
