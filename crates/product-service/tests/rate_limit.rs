@@ -2,6 +2,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use identity::mint::{key_set, SigningKey};
+use identity::{Authentication, JwksLocation, VerifySettings};
 use product_service::{app, Config};
 use route256_proto::product::product_service_client::ProductServiceClient;
 use route256_proto::product::GetProductRequest;
@@ -17,6 +19,10 @@ async fn calls_past_the_limit_are_resource_exhausted() {
         http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         rps: RPS,
         burst: RPS,
+        // A key set of its own: the calls use the static token, but the service needs keys to start.
+        authentication: Authentication::Verify(VerifySettings::new(JwksLocation::Inline(
+            key_set(&[&SigningKey::generate().expect("a key")]).into(),
+        ))),
         ..Config::default()
     })
     .await
