@@ -98,33 +98,54 @@ const MAX_VERIFIED: usize = 10_000;
 /// same token with every call, and cart passes it on to product-service and loms, so one verification
 /// serves them all; without the cache the signature checks halved the shopping flow's throughput
 /// (BENCHMARKS.md). Only the exact same bytes hit, and the cache is emptied whenever the key set is read
-/// anew, so a key the provider drops stops its tokens at the same moment as without the cache.
+/// anew, so a key the provider drops stops its tokens at the same moment as without the cache. Each
+/// emptying starts a new generation: a token verified with the keys of an earlier one is not kept.
 #[derive(Default)]
 struct Verified {
-    tokens: std::sync::Mutex<HashMap<String, (Caller, u64)>>,
+    tokens: std::sync::Mutex<Generation>,
+}
+
+/// The tokens verified with the key set of one read.
+#[derive(Default)]
+struct Generation {
+    number: u64,
+    tokens: HashMap<String, (Caller, u64)>,
 }
 
 impl Verified {
     fn get(&self, token: &str, leeway: u64) -> Option<Caller> {
-        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        let (caller, exp) = tokens.get(token)?;
+        let generation = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let (caller, exp) = generation.tokens.get(token)?;
         (jsonwebtoken::get_current_timestamp() <= exp.saturating_add(leeway))
             .then(|| caller.clone())
     }
 
-    fn insert(&self, token: &str, caller: &Caller, exp: u64) {
-        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        if tokens.len() >= MAX_VERIFIED {
-            tokens.clear();
-        }
-        tokens.insert(token.to_owned(), (caller.clone(), exp));
-    }
-
-    fn clear(&self) {
+    /// The generation a verification that starts now belongs to.
+    fn generation(&self) -> u64 {
         self.tokens
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+            .number
+    }
+
+    /// Keeps `token`, verified in generation `number`, unless the key set was read since.
+    fn insert(&self, number: u64, token: &str, caller: &Caller, exp: u64) {
+        let mut generation = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if generation.number != number {
+            return;
+        }
+        if generation.tokens.len() >= MAX_VERIFIED {
+            generation.tokens.clear();
+        }
+        generation
+            .tokens
+            .insert(token.to_owned(), (caller.clone(), exp));
+    }
+
+    fn clear(&self) {
+        let mut generation = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        generation.number += 1;
+        generation.tokens.clear();
     }
 }
 
@@ -162,6 +183,7 @@ impl Verifier {
         if let Some(caller) = self.inner.verified.get(token, self.inner.leeway) {
             return Ok(caller);
         }
+        let generation = self.inner.verified.generation();
         let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
         match header.alg {
             Algorithm::HS256 => return Err(Refusal::SymmetricAlgorithm("HS256")),
@@ -190,7 +212,9 @@ impl Verifier {
             .filter(|&user| user > 0 && user.to_string() == sub)
             .ok_or(Refusal::NotAUser)?;
         let caller = Caller::new(user, claims.roles);
-        self.inner.verified.insert(token, &caller, claims.exp);
+        self.inner
+            .verified
+            .insert(generation, token, &caller, claims.exp);
         Ok(caller)
     }
 

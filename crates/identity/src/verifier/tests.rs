@@ -227,21 +227,26 @@ async fn a_set_without_a_usable_key_stops_the_start() {
 fn a_verified_token_is_served_from_the_cache_until_its_exp_only() {
     let verified = Verified::default();
     let caller = Caller::new(1, Vec::new());
-    verified.insert("stale", &caller, now() - 100);
+    verified.insert(0, "stale", &caller, now() - 100);
     assert_eq!(verified.get("stale", 30), None, "past exp and the leeway");
     assert_eq!(
         verified.get("stale", 200),
         Some(caller.clone()),
         "within the leeway"
     );
-    verified.insert("fresh", &caller, now() + 100);
+    verified.insert(0, "fresh", &caller, now() + 100);
     assert_eq!(verified.get("fresh", 0), Some(caller.clone()));
     assert_eq!(verified.get("fresh.", 0), None, "only the same bytes");
     for n in 0..MAX_VERIFIED {
-        verified.insert(&n.to_string(), &caller, now() + 100);
+        verified.insert(0, &n.to_string(), &caller, now() + 100);
     }
-    let kept = verified.tokens.lock().expect("not poisoned").len();
+    let kept = verified.tokens.lock().expect("not poisoned").tokens.len();
     assert!(kept <= MAX_VERIFIED, "bounded: {kept}");
     verified.clear();
     assert_eq!(verified.get("0", 0), None);
+    // Verified with the keys of the generation before the last read: not kept.
+    verified.insert(0, "late", &caller, now() + 100);
+    assert_eq!(verified.get("late", 0), None);
+    verified.insert(verified.generation(), "late", &caller, now() + 100);
+    assert_eq!(verified.get("late", 0), Some(caller));
 }
