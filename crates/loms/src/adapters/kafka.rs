@@ -291,6 +291,44 @@ async fn until_lease_ends(
     }
 }
 
+/// [`until_lease_ends`] for `init_transactions`, which may be called again after a retriable error, or
+/// a coordinator still loading its log or moving after the cluster started
+/// (`COORDINATOR_LOAD_IN_PROGRESS`, seen in CI): after a short pause, while the lease lasts. A fatal
+/// error ends it.
+async fn init_until_lease_ends(
+    lease: &LeaseWatch,
+    call: impl Fn(Duration) -> KafkaResult<()> + Send + Sync + 'static,
+) -> Result<KafkaResult<()>, PublishError> {
+    let call = Arc::new(call);
+    loop {
+        let attempt = call.clone();
+        match until_lease_ends(lease, CALL_SLICE, move |timeout| attempt(timeout)).await? {
+            Err(KafkaError::Transaction(error))
+                if !error.is_fatal()
+                    && (error.is_retriable() || coordinator_moving(error.code()))
+                    && Instant::now() + INIT_RETRY_PAUSE < lease.deadline() =>
+            {
+                tracing::info!(%error, "fencing: retrying init_transactions");
+                tokio::time::sleep(INIT_RETRY_PAUSE).await;
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+/// The transaction coordinator is loading or moving: asking again shortly finds it.
+fn coordinator_moving(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::CoordinatorLoadInProgress
+            | RDKafkaErrorCode::CoordinatorNotAvailable
+            | RDKafkaErrorCode::NotCoordinator
+    )
+}
+
+/// The pause before `init_transactions` is called again after a retriable error.
+const INIT_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
 /// Where each partition's records end, once every delivery is acknowledged; the first failure else.
 /// Awaited here rather than by the commit: rust-rdkafka's commit flushes first, polling for 100 ms at a
 /// time a queue its producer's own thread serves, so every commit took 100 ms more (measured).
@@ -580,10 +618,8 @@ impl EventPublisher for KafkaEventPublisher {
             self.producers.push(producer.clone());
             let lease = lease.clone();
             fencing.spawn(async move {
-                until_lease_ends(&lease, CALL_SLICE, move |timeout| {
-                    producer.init_transactions(timeout)
-                })
-                .await
+                init_until_lease_ends(&lease, move |timeout| producer.init_transactions(timeout))
+                    .await
             });
         }
         while let Some(initialised) = fencing.join_next().await {
