@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 out=target/cov/report
-common=(--engine llvm --skip-clean --target-dir target/cov --out Json
+# The LLVM engine reads the coverage map compiled into each binary, not DWARF; tarpaulin's default
+# -Cdebuginfo=2 made every test binary ~265 MB and the folder ~10 GB, enough to fill a CI machine's disk
+# (lld died with SIGBUS mid-link). With debug info off it adds no flag of its own.
+common=(--engine llvm --skip-clean --target-dir target/cov --out Json --rustflags=-Cdebuginfo=0
   --exclude-files 'crates/proto/*' --exclude-files 'crates/*-db/*')
 mkdir -p "$out/workspace" "$out/own"
 cargo tarpaulin --workspace --locked "${common[@]}" --output-dir "$out/workspace" --timeout 600 --no-fail-fast
