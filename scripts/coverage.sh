@@ -18,3 +18,5 @@ mkdir -p "$out/workspace" "$out/own"
 cargo tarpaulin --workspace --locked "${common[@]}" --output-dir "$out/workspace" --timeout 600 --no-fail-fast
 cargo tarpaulin -p cart -p loms -p notifier --lib --locked "${common[@]}" --output-dir "$out/own"
 python3 scripts/coverage.py "$out/workspace/tarpaulin-report.json" "$out/own/tarpaulin-report.json"
+# A one-shot run (CI) needs the instrumented build no more: its ~6 GB go before the next stages build.
+if [ -n "${COVERAGE_DROP_BUILD:-}" ]; then rm -rf target/cov/debug; fi
