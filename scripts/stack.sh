@@ -74,8 +74,10 @@ start_own_postgres() {
     as_user postgres "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
   fi
   log "starting PostgreSQL on $PGHOST:$PGPORT from $data"
+  # pg_stat_statements, as production servers have it: `just bench` reads its timings (BENCH_PROFILE).
   as_user postgres "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w \
-    -o "-c listen_addresses=$PGHOST -p $PGPORT -k $dir" start >/dev/null
+    -o "-c listen_addresses=$PGHOST -p $PGPORT -k $dir -c shared_preload_libraries=pg_stat_statements" \
+    start >/dev/null
   touch "$dir/started-by-stack"
 }
 

@@ -1,6 +1,7 @@
-//! `order-create-load ADDR CLIENTS SECONDS FIRST_SKU SKUS`: OrderCreate calls of 1 unit of a random one
-//! of SKUS SKUs from FIRST_SKU, from CLIENTS clients, each on its own connection and one call at a
-//! time, for SECONDS seconds. Prints one line of JSON: calls per second and latency percentiles.
+//! `order-create-load ADDR CLIENTS SECONDS FIRST_SKU SKUS [CONNECTIONS]`: OrderCreate calls of 1 unit of
+//! a random one of SKUS SKUs from FIRST_SKU, from CLIENTS clients, one call at a time each, for SECONDS
+//! seconds, the clients taking turns on CONNECTIONS HTTP/2 connections (default: one each). Prints one
+//! line of JSON: calls per second and latency percentiles.
 //!
 //! Closed loop (a client sends its next call when the previous answered), the same shape as pgbench's
 //! clients, so the two measure the same thing: transactions per second at a given concurrency.
@@ -13,10 +14,22 @@ use route256_proto::loms::{Item, OrderCreateRequest};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [addr, clients, seconds, first_sku, skus] = args.as_slice() else {
-        anyhow::bail!("usage: order-create-load ADDR CLIENTS SECONDS FIRST_SKU SKUS");
+    let (addr, clients, seconds, first_sku, skus, connections) = match args.as_slice() {
+        [addr, clients, seconds, first_sku, skus] => (addr, clients, seconds, first_sku, skus, None),
+        [addr, clients, seconds, first_sku, skus, connections] => {
+            (addr, clients, seconds, first_sku, skus, Some(connections))
+        }
+        _ => anyhow::bail!(
+            "usage: order-create-load ADDR CLIENTS SECONDS FIRST_SKU SKUS [CONNECTIONS]"
+        ),
     };
     let clients: usize = clients.parse()?;
+    let connections: usize = connections.map_or(Ok(clients), |c| c.parse())?;
+    anyhow::ensure!(clients > 0 && connections > 0, "CLIENTS and CONNECTIONS must be above 0");
+    let mut channels = Vec::with_capacity(connections);
+    for _ in 0..connections.min(clients) {
+        channels.push(LomsServiceClient::connect(format!("http://{addr}")).await?);
+    }
     let duration = Duration::from_secs(seconds.parse()?);
     let first_sku: u32 = first_sku.parse()?;
     let skus: u32 = skus.parse()?;
@@ -25,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::with_capacity(clients);
     let started = Instant::now();
     for client_no in 0..clients {
-        let mut client = LomsServiceClient::connect(format!("http://{addr}")).await?;
+        let mut client = channels[client_no % channels.len()].clone();
         let user = 1 + i64::try_from(client_no).unwrap_or(0);
         let bearer = credentials.bearer(user)?;
         tasks.push(tokio::spawn(async move {
