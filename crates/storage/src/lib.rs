@@ -12,9 +12,11 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub mod pipelined;
 pub use error::{
     refuses_the_data, violated, Cause, Classify, Context, NoAnswer, RepoError, Stored,
 };
+pub use pipelined::Pipelined;
 
 use std::future::Future;
 use std::str::FromStr;

@@ -22,8 +22,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use std::time::Duration;
 
+use deadpool_postgres::Object;
+use loms_db::client::GenericClient;
 use loms_db::queries::{orders, outbox, stocks};
-use storage::{violated, Context, Database, OpenError, RepoError, Stored};
+use storage::{violated, Context, Database, OpenError, Pipelined, RepoError, Stored};
 use tokio::sync::Notify;
 use tokio_postgres::error::SqlState;
 
@@ -89,45 +91,56 @@ impl PgStore {
     }
 
     /// One attempt at placing an order; `Ok(None)` when a concurrent call with the same key committed
-    /// its order first (the caller looks again).
+    /// its order first (the caller looks again). Two round trips without a key ([`Pipelined`]): BEGIN,
+    /// the order and the lock of its stock rows; then the levels and the status, and COMMIT. A key's
+    /// lookup goes with BEGIN and adds one.
     async fn try_place(&self, new: &NewOrder) -> Result<Option<Placement>, RepoError> {
-        let mut client = self.db.client().await?;
-        let tx = client.transaction().await.context("begin")?;
+        let client = self.db.client().await?;
         let user = new.user.get();
-        if let Some(key) = &new.idempotency_key {
-            let lookup = orders::order_by_idempotency_key()
-                .prepare(&tx)
-                .await
-                .context("prepare find order by key")?;
-            let existing = lookup
-                .bind(&tx, &user, &key.as_str())
-                .opt()
-                .await
-                .context("find order by key")?;
-            if let Some(id) = existing {
-                let id = OrderId::try_from(id).stored("order id")?;
-                let order = read_order(&tx, id)
-                    .await?
-                    .ok_or_else(|| RepoError::msg(format!("order {id} vanished")))?;
-                return Ok(Some(Placement::Existing(order)));
-            }
-        }
         let key = new.idempotency_key.as_ref().map(IdempotencyKey::as_str);
         let (skus, counts) = columns(&new.items);
+        let request_id = new.request_id.as_str();
+        // Prepared before the transaction (cache hits after a connection's first order): `COMMIT`
+        // leaves with the settling statement, which must go out at once (storage::pipelined).
         let insert = orders::insert_order()
-            .prepare(&tx)
+            .prepare(&client)
             .await
             .context("prepare insert order")?;
-        let request_id = new.request_id.as_str();
-        let inserted = insert.bind(&tx, &user, &key, &skus, &counts, &request_id);
-        let id = match inserted.one().await {
-            Ok(id) => id,
-            Err(error) if is_key_taken(&error) => return Ok(None),
-            Err(error) => return Err(error).context("insert order"),
+        let settle = orders::settle_order()
+            .prepare(&client)
+            .await
+            .context("prepare settle order")?;
+        let insert_and_lock = async |client: &Object| {
+            let inserted = insert
+                .bind(client, &user, &key, &skus, &counts, &request_id)
+                .one();
+            let (inserted, locked) = tokio::join!(inserted, lock_stocks(client, &skus));
+            match inserted {
+                Ok(id) => Ok(Some((id, locked?))),
+                Err(error) if is_key_taken(&error) => Ok(None),
+                Err(error) => Err(error).context("insert order"),
+            }
+        };
+        let (tx, placed) = match key {
+            None => Pipelined::begin_with(client, insert_and_lock).await?,
+            Some(key) => {
+                let lookup = async |client: &Object| find_by_key(client, user, key).await;
+                let (tx, existing) = Pipelined::begin_with(client, lookup).await?;
+                if let Some(id) = existing {
+                    let order = read_order(tx.client(), id)
+                        .await?
+                        .ok_or_else(|| RepoError::msg(format!("order {id} vanished")))?;
+                    return Ok(Some(Placement::Existing(order)));
+                }
+                let placed = insert_and_lock(tx.client()).await?;
+                (tx, placed)
+            }
+        };
+        // The key's index is checked at the insert, never at the commit: an index cannot be deferred.
+        let Some((id, locked)) = placed else {
+            return Ok(None);
         };
         let order_id = OrderId::try_from(id).stored("order id")?;
-
-        let locked = lock_stocks(&tx, &skus).await?;
         let (status, changed, reservation) =
             match reserve_items(&new.items, |sku| locked.get(&sku).copied()) {
                 Ok(changed) => (OrderStatus::AwaitingPayment, changed, Reservation::Reserved),
@@ -137,15 +150,33 @@ impl PgStore {
                     Reservation::Failed { sku },
                 ),
             };
-        settle(&tx, order_id, &changed, status, &new.request_id).await?;
-        // The key's index is checked at the insert, never at the commit: an index cannot be deferred.
-        tx.commit().await.context("commit order")?;
+        let levels = Levels::of(&changed)?;
+        tx.commit_with(async |client: &Object| {
+            settle_with(client, &settle, &levels, order_id, status, &new.request_id).await
+        })
+        .await?;
         self.written.notify_one();
         Ok(Some(Placement::Created {
             order_id,
             reservation,
         }))
     }
+}
+
+/// The order `user` placed under `key`, if any.
+async fn find_by_key(client: &Object, user: i64, key: &str) -> Result<Option<OrderId>, RepoError> {
+    let lookup = orders::order_by_idempotency_key()
+        .prepare(client)
+        .await
+        .context("prepare find order by key")?;
+    let found = lookup
+        .bind(client, &user, &key)
+        .opt()
+        .await
+        .context("find order by key")?;
+    found
+        .map(|id| OrderId::try_from(id).stored("order id"))
+        .transpose()
 }
 
 /// The unique index on (user, idempotency key) refused the order: another call placed one first.
@@ -183,16 +214,16 @@ fn columns(items: &OrderItems) -> (Vec<i64>, Vec<i32>) {
 }
 
 /// Locks the stock rows of `skus` (in SKU order) and returns their levels.
-async fn lock_stocks(
-    tx: &deadpool_postgres::Transaction<'_>,
+async fn lock_stocks<C: GenericClient>(
+    client: &C,
     skus: &[i64],
 ) -> Result<HashMap<Sku, Stock>, RepoError> {
     let statement = stocks::lock_stocks()
-        .prepare(tx)
+        .prepare(client)
         .await
         .context("prepare lock stocks")?;
     let rows = statement
-        .bind(tx, &skus)
+        .bind(client, &skus)
         .all()
         .await
         .context("lock stocks")?;
@@ -206,6 +237,29 @@ async fn lock_stocks(
         .collect()
 }
 
+/// Stock levels computed under [`lock_stocks`], as the settling statement takes them.
+struct Levels {
+    skus: Vec<i64>,
+    totals: Vec<i64>,
+    reserved: Vec<i64>,
+}
+
+impl Levels {
+    fn of(changed: &HashMap<Sku, Stock>) -> Result<Self, RepoError> {
+        let mut levels = Self {
+            skus: Vec::with_capacity(changed.len()),
+            totals: Vec::with_capacity(changed.len()),
+            reserved: Vec::with_capacity(changed.len()),
+        };
+        for (sku, stock) in changed {
+            levels.skus.push(i64::from(sku.get()));
+            levels.totals.push(to_i64(stock.total())?);
+            levels.reserved.push(to_i64(stock.reserved())?);
+        }
+        Ok(levels)
+    }
+}
+
 /// Writes stock levels computed under [`lock_stocks`], the order's new status and its event.
 async fn settle(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -214,24 +268,29 @@ async fn settle(
     status: OrderStatus,
     request_id: &RequestId,
 ) -> Result<(), RepoError> {
-    let mut skus = Vec::with_capacity(changed.len());
-    let mut totals = Vec::with_capacity(changed.len());
-    let mut reserved = Vec::with_capacity(changed.len());
-    for (sku, stock) in changed {
-        skus.push(i64::from(sku.get()));
-        totals.push(to_i64(stock.total())?);
-        reserved.push(to_i64(stock.reserved())?);
-    }
+    let levels = Levels::of(changed)?;
     let statement = orders::settle_order()
         .prepare(tx)
         .await
         .context("prepare settle order")?;
+    settle_with(tx, &statement, &levels, id, status, request_id).await
+}
+
+/// [`settle`] with its statement prepared, so that the request leaves on the first poll.
+async fn settle_with<C: GenericClient>(
+    client: &C,
+    statement: &orders::SettleOrderStmt,
+    levels: &Levels,
+    id: OrderId,
+    status: OrderStatus,
+    request_id: &RequestId,
+) -> Result<(), RepoError> {
     statement
         .bind(
-            tx,
-            &skus,
-            &totals,
-            &reserved,
+            client,
+            &levels.skus,
+            &levels.totals,
+            &levels.reserved,
             &id.get(),
             &status.as_str(),
             &request_id.as_str(),
@@ -322,10 +381,7 @@ async fn read_items<C: loms_db::client::GenericClient>(
 }
 
 /// An order with its positions, or `None`.
-async fn read_order<C: loms_db::client::GenericClient>(
-    client: &C,
-    id: OrderId,
-) -> Result<Option<Order>, RepoError> {
+async fn read_order<C: GenericClient>(client: &C, id: OrderId) -> Result<Option<Order>, RepoError> {
     let statement = orders::order_header()
         .prepare(client)
         .await
