@@ -15,7 +15,9 @@ use route256_proto::loms::{Item, OrderCreateRequest};
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (addr, clients, seconds, first_sku, skus, connections) = match args.as_slice() {
-        [addr, clients, seconds, first_sku, skus] => (addr, clients, seconds, first_sku, skus, None),
+        [addr, clients, seconds, first_sku, skus] => {
+            (addr, clients, seconds, first_sku, skus, None)
+        }
         [addr, clients, seconds, first_sku, skus, connections] => {
             (addr, clients, seconds, first_sku, skus, Some(connections))
         }
@@ -25,7 +27,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let clients: usize = clients.parse()?;
     let connections: usize = connections.map_or(Ok(clients), |c| c.parse())?;
-    anyhow::ensure!(clients > 0 && connections > 0, "CLIENTS and CONNECTIONS must be above 0");
+    anyhow::ensure!(
+        clients > 0 && connections > 0,
+        "CLIENTS and CONNECTIONS must be above 0"
+    );
     let mut channels = Vec::with_capacity(connections);
     for _ in 0..connections.min(clients) {
         channels.push(LomsServiceClient::connect(format!("http://{addr}")).await?);

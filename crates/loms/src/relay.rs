@@ -82,6 +82,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub struct RelaySettings {
     /// The pause after a read that did not fill a batch; on standby, how often the lease is asked for.
     pub poll: Duration,
+    /// After a transaction, the next begins no sooner than this, however soon a commit here wakes the
+    /// relay ([`pace`]).
+    pub linger: Duration,
     /// Events read and published at a time, in one transaction.
     pub batch: usize,
     /// How long a lease lasts after its last renewal: a stalled holder's successor waits this long, and
@@ -93,6 +96,7 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             poll: Duration::from_millis(100),
+            linger: pace::LINGER,
             // Large batches amortise each read, each deletion and each commit (BENCHMARKS.md).
             batch: 10_000,
             lease_ttl: Duration::from_secs(5),
@@ -285,7 +289,11 @@ impl Relay {
         let mut deletions: JoinSet<Taken> = JoinSet::new();
         let written = self.outbox.written();
         let renewal = self.settings.lease_ttl / 3;
-        let mut pace = Pace::new(self.settings.poll, MAX_BACKOFF.min(renewal));
+        let mut pace = Pace::new(
+            self.settings.poll,
+            self.settings.linger,
+            MAX_BACKOFF.min(renewal),
+        );
         loop {
             if deletions.is_empty() {
                 if let Some((positions, offsets)) = pipeline.next_taking_out() {

@@ -36,6 +36,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
             ("LOMS_KAFKA_BROKERS", "a:1,b:2"),
             ("LOMS_KAFKA_TOPIC", "t"),
             ("LOMS_RELAY_POLL_MS", "200"),
+            ("LOMS_RELAY_LINGER_MS", "0"),
             ("LOMS_RELAY_BATCH", "50000"),
             ("LOMS_RELAY_LEASE_TTL_MS", "1500"),
         ],
@@ -54,6 +55,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         events.relay,
         RelaySettings {
             poll: Duration::from_millis(200),
+            linger: Duration::ZERO,
             batch: 50_000,
             lease_ttl: Duration::from_millis(1500),
         }
@@ -67,6 +69,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         ("LOMS_UNPAID_CANCEL_AFTER_SECS", "604801"),
         ("LOMS_UNPAID_CHECK_PERIOD_MS", "9"),
         ("LOMS_RELAY_POLL_MS", "9"),
+        ("LOMS_RELAY_LINGER_MS", "10001"),
         ("LOMS_RELAY_BATCH", "0"),
         ("LOMS_RELAY_BATCH", "50001"),
         ("LOMS_RELAY_LEASE_TTL_MS", "999"),

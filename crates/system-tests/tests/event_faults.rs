@@ -601,6 +601,7 @@ async fn a_memory_loms_refuses_changes_past_its_backlog_until_the_cluster_is_bac
                 poll: Duration::from_millis(20),
                 batch: 500,
                 lease_ttl: Duration::from_secs(30),
+                ..loms::relay::RelaySettings::default()
             },
         }),
         outbox_max_pending: 10,

@@ -6,11 +6,15 @@ use tokio::time::Instant;
 
 use super::{Step, StepError};
 
-/// After a transaction that did not fill its batch, the next one begins no sooner than this, however
-/// soon a commit here wakes the relay: under a steady flow of changes, one transaction per change
-/// would cost the brokers a coordinator's round of writes each (on two cores shared with them, a
-/// loaded loms's calls then timed out), while a few milliseconds gather the changes into one.
-pub(super) const LINGER: Duration = Duration::from_millis(10);
+/// After a transaction that did not fill its batch, the next one begins no sooner than this (the
+/// default of `LOMS_RELAY_LINGER_MS`), however soon a commit here wakes the relay. Each transaction
+/// costs the brokers a coordinator's round of replicated writes — on two cores shared with them,
+/// ~35–50 ms of their CPU, whatever it carries (BENCHMARKS.md, "OrderCreate's tail") — so under a
+/// steady flow of changes the linger sets how many transactions a second the cluster must run: 10 ms
+/// let the brokers take 1.25 cores beside OrderCreate at one client, 50 ms halves that. It is also
+/// most of an event's wait before it is handed over: at 100 orders/s, commit → notification p99
+/// was 113 ms with 50 ms (146 ms with 100, against a target of 150).
+pub(super) const LINGER: Duration = Duration::from_millis(50);
 
 /// When the relay steps next.
 pub(super) struct Pace {
@@ -18,16 +22,18 @@ pub(super) struct Pace {
     /// The earliest a commit here may bring the next read forward to.
     earliest: Instant,
     poll: Duration,
+    linger: Duration,
     backoff: Duration,
     max_backoff: Duration,
 }
 
 impl Pace {
-    pub(super) fn new(poll: Duration, max_backoff: Duration) -> Self {
+    pub(super) fn new(poll: Duration, linger: Duration, max_backoff: Duration) -> Self {
         Self {
             next_read: Instant::now(),
             earliest: Instant::now(),
             poll,
+            linger,
             backoff: poll,
             max_backoff,
         }
@@ -51,11 +57,11 @@ impl Pace {
         };
         self.next_read = Instant::now() + pause;
         if let Ok(Step::Committed { .. }) = step {
-            self.earliest = Instant::now() + LINGER;
+            self.earliest = Instant::now() + self.linger;
         }
     }
 
-    /// Events were written here: read at once — once [`LINGER`] has passed since the last step —
+    /// Events were written here: read at once — once the linger has passed since the last transaction —
     /// unless backing off.
     pub(super) fn woken(&mut self) {
         if self.backoff == self.poll {

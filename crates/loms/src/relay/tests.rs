@@ -30,6 +30,7 @@ fn offsets(pairs: &[(i32, i64)]) -> Offsets {
 fn settings() -> RelaySettings {
     RelaySettings {
         poll: Duration::from_millis(10),
+        linger: pace::LINGER,
         batch: 2,
         lease_ttl: Duration::from_secs(3),
     }
@@ -654,7 +655,11 @@ async fn a_write_here_wakes_the_relay_before_its_poll() {
 
 /// A pace polling every 100 ms, backing off up to 800 ms.
 fn pace() -> Pace {
-    Pace::new(Duration::from_millis(100), Duration::from_millis(800))
+    Pace::new(
+        Duration::from_millis(100),
+        pace::LINGER,
+        Duration::from_millis(800),
+    )
 }
 
 /// How long until the pace reads next (the clock is paused: it does not move by itself).

@@ -34,7 +34,7 @@ pub struct OrderCreateRequest {
     /// from the user and the version of the cart it checks out. See OrderCreate for the rules.
     #[prost(string, tag = "3")]
     #[validate(name = "route256.loms.v1.OrderCreateRequest.idempotency_key")]
-    #[validate(r#type(string(max_len = 64, pattern = "^[ -~]*$")))]
+    #[validate(r#type(string(max_len = 64, pattern = "^[ -~]*$", ignore_empty = true)))]
     pub idempotency_key: ::prost::alloc::string::String,
 }
 /// OrderCreateResponse names the created order.

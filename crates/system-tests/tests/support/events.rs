@@ -252,6 +252,7 @@ pub(crate) async fn start_loms(db: &TestDatabase, topic: &str, unpaid_ttl: Durat
                 poll: Duration::from_millis(20),
                 batch: 500,
                 lease_ttl: Duration::from_secs(30),
+                ..RelaySettings::default()
             },
         }),
         authentication: super::auth::authentication(),
