@@ -129,5 +129,10 @@ print(f"| {clients} | {on['per_second']} | {on['p50_ms']:.2f} | {on['p99_ms']:.2
 EOF
 done
 if [ -n "$PROFILE" ]; then
-  log "profile of loms (relay on, 8 clients): $PROFILE/loms.perf.data; statements: $PROFILE/statements-*.txt"
+  # A flamegraph when inferno is there (`cargo install inferno`).
+  if command -v inferno-flamegraph >/dev/null; then
+    perf script -i "$PROFILE/loms.perf.data" 2>/dev/null | inferno-collapse-perf | inferno-flamegraph >"$PROFILE/loms.svg"
+  fi
+  log "profile of loms (relay on, 8 clients): $PROFILE/loms.perf.data (and loms.svg); statements:" \
+    "$PROFILE/statements-*.txt; CPU by process: $PROFILE/cpu-*.txt"
 fi
