@@ -14,8 +14,9 @@
 //! unsent events, marking them sent — is [`Outbox`].
 //!
 //! Round trips: every statement is prepared once per connection (`prepare` hits the connection's
-//! statement cache afterwards) and returns rows, so each costs one round trip; placing an order is
-//! BEGIN, insert (order and positions), lock stocks, settle (levels and status), COMMIT.
+//! statement cache afterwards) and returns rows, so each costs one round trip. Placing an order is
+//! BEGIN, insert (order and positions), lock stocks, settle (levels and status), COMMIT in two
+//! ([`Pipelined`]): the first three leave together, then the last two.
 use std::collections::HashMap;
 use std::sync::Arc;
 
