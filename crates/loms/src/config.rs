@@ -118,6 +118,7 @@ fn events_from_env() -> Result<Option<Events>, ConfigError> {
     let relay = RelaySettings {
         poll: millis("LOMS_RELAY_POLL_MS", defaults.poll, 10..=60_000)?,
         linger: millis("LOMS_RELAY_LINGER_MS", defaults.linger, 0..=10_000)?,
+        max_linger: millis("LOMS_RELAY_MAX_LINGER_MS", defaults.max_linger, 0..=10_000)?,
         batch: env_in_range("LOMS_RELAY_BATCH", defaults.batch as u64, 1..=50_000)? as usize,
         // The lease is renewed on its own schedule (a third of it), whatever the poll.
         lease_ttl: millis(

@@ -83,8 +83,9 @@ pub struct RelaySettings {
     /// The pause after a read that did not fill a batch; on standby, how often the lease is asked for.
     pub poll: Duration,
     /// After a transaction, the next begins no sooner than this, however soon a commit here wakes the
-    /// relay ([`pace`]).
+    /// relay, and later the more events the last one carried, up to `max_linger` ([`pace`]).
     pub linger: Duration,
+    pub max_linger: Duration,
     /// Events read and published at a time, in one transaction.
     pub batch: usize,
     /// How long a lease lasts after its last renewal: a stalled holder's successor waits this long, and
@@ -97,6 +98,7 @@ impl Default for RelaySettings {
         Self {
             poll: Duration::from_millis(100),
             linger: pace::LINGER,
+            max_linger: pace::MAX_LINGER,
             // Large batches amortise each read, each deletion and each commit (BENCHMARKS.md).
             batch: 10_000,
             lease_ttl: Duration::from_secs(5),
@@ -291,7 +293,7 @@ impl Relay {
         let renewal = self.settings.lease_ttl / 3;
         let mut pace = Pace::new(
             self.settings.poll,
-            self.settings.linger,
+            (self.settings.linger, self.settings.max_linger),
             MAX_BACKOFF.min(renewal),
         );
         loop {

@@ -37,6 +37,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
             ("LOMS_KAFKA_TOPIC", "t"),
             ("LOMS_RELAY_POLL_MS", "200"),
             ("LOMS_RELAY_LINGER_MS", "0"),
+            ("LOMS_RELAY_MAX_LINGER_MS", "10000"),
             ("LOMS_RELAY_BATCH", "50000"),
             ("LOMS_RELAY_LEASE_TTL_MS", "1500"),
         ],
@@ -56,6 +57,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         RelaySettings {
             poll: Duration::from_millis(200),
             linger: Duration::ZERO,
+            max_linger: Duration::from_secs(10),
             batch: 50_000,
             lease_ttl: Duration::from_millis(1500),
         }
@@ -70,6 +72,7 @@ fn each_variable_overrides_its_default_and_unusable_ones_are_refused() {
         ("LOMS_UNPAID_CHECK_PERIOD_MS", "9"),
         ("LOMS_RELAY_POLL_MS", "9"),
         ("LOMS_RELAY_LINGER_MS", "10001"),
+        ("LOMS_RELAY_MAX_LINGER_MS", "10001"),
         ("LOMS_RELAY_BATCH", "0"),
         ("LOMS_RELAY_BATCH", "50001"),
         ("LOMS_RELAY_LEASE_TTL_MS", "999"),

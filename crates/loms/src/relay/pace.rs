@@ -1,20 +1,32 @@
-//! When the relay steps next: at once behind a full batch or after a takeover, soon after a commit
-//! here, every poll otherwise, backing off after failures.
+//! When the relay steps next: at once behind a full batch or after a takeover, after a linger that
+//! grows with the flow of events once a commit here wakes it, every poll otherwise, backing off after
+//! failures.
+//!
+//! **Why a linger, and why one that grows.** Each Kafka transaction costs the brokers a coordinator's
+//! round of replicated writes — on two cores shared with them ~35–50 ms of their CPU, whatever it
+//! carries (BENCHMARKS.md, "OrderCreate's tail"). A relay that began the next transaction 10 ms after
+//! the last let the brokers take 1.25 of two cores beside OrderCreate at one client, and halved it.
+//! But the linger is also most of an event's wait before it is handed over, and that wait must stay
+//! short while changes trickle (commit → notification p99 ≤ 150 ms at 40 and 100 orders/s). So it
+//! follows the flow: [`PER_EVENT`] for each event the last transaction carried, between the settings'
+//! `linger` and `max_linger`. While events trickle, transactions are small and the relay lingers the
+//! minimum; once they flow faster than one per `PER_EVENT` (about 1,000 a second, 400 orders/s), each
+//! transaction carries more than the linger it leads to and the linger climbs to its maximum: a few
+//! large transactions a second, the brokers' share bounded, each event waiting up to `max_linger` longer.
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::{Step, StepError};
 
-/// After a transaction that did not fill its batch, the next one begins no sooner than this (the
-/// default of `LOMS_RELAY_LINGER_MS`), however soon a commit here wakes the relay. Each transaction
-/// costs the brokers a coordinator's round of replicated writes — on two cores shared with them,
-/// ~35–50 ms of their CPU, whatever it carries (BENCHMARKS.md, "OrderCreate's tail") — so under a
-/// steady flow of changes the linger sets how many transactions a second the cluster must run: 10 ms
-/// let the brokers take 1.25 cores beside OrderCreate at one client, 50 ms halves that. It is also
-/// most of an event's wait before it is handed over: at 100 orders/s, commit → notification p99
-/// was 113 ms with 50 ms (146 ms with 100, against a target of 150).
-pub(super) const LINGER: Duration = Duration::from_millis(50);
+/// The least pause between a transaction and the next (the default of `LOMS_RELAY_LINGER_MS`).
+pub(super) const LINGER: Duration = Duration::from_millis(10);
+
+/// The most it grows to (the default of `LOMS_RELAY_MAX_LINGER_MS`).
+pub(super) const MAX_LINGER: Duration = Duration::from_millis(250);
+
+/// How much longer the relay lingers for each event the last transaction carried.
+pub(super) const PER_EVENT: Duration = Duration::from_millis(1);
 
 /// When the relay steps next.
 pub(super) struct Pace {
@@ -23,23 +35,31 @@ pub(super) struct Pace {
     earliest: Instant,
     poll: Duration,
     linger: Duration,
+    max_linger: Duration,
     backoff: Duration,
     max_backoff: Duration,
 }
 
 impl Pace {
-    pub(super) fn new(poll: Duration, linger: Duration, max_backoff: Duration) -> Self {
+    pub(super) fn new(
+        poll: Duration,
+        (linger, max_linger): (Duration, Duration),
+        max_backoff: Duration,
+    ) -> Self {
         Self {
             next_read: Instant::now(),
             earliest: Instant::now(),
             poll,
             linger,
+            max_linger: max_linger.max(linger),
             backoff: poll,
             max_backoff,
         }
     }
 
-    /// At once after a full batch or a takeover, after `poll` otherwise, backing off after an error.
+    /// At once after a full batch or a takeover; after a transaction, a commit here may bring the next
+    /// read forward to the end of its linger, and the poll does not cut a longer linger short; after
+    /// `poll` otherwise; backing off after an error.
     pub(super) fn stepped(&mut self, step: &Result<Step, StepError>, batch: usize) {
         let pause = match step {
             Ok(step) => {
@@ -47,7 +67,12 @@ impl Pace {
                 match step {
                     Step::Committed { count, more } if *more || *count == batch => Duration::ZERO,
                     Step::TookOver { .. } => Duration::ZERO,
-                    Step::Committed { .. } | Step::Idle => self.poll,
+                    Step::Committed { count, .. } => {
+                        let linger = self.linger_after(*count);
+                        self.earliest = Instant::now() + linger;
+                        self.poll.max(linger)
+                    }
+                    Step::Idle => self.poll,
                 }
             }
             Err(error) => {
@@ -56,12 +81,15 @@ impl Pace {
             }
         };
         self.next_read = Instant::now() + pause;
-        if let Ok(Step::Committed { .. }) = step {
-            self.earliest = Instant::now() + self.linger;
-        }
     }
 
-    /// Events were written here: read at once — once the linger has passed since the last transaction —
+    /// The linger after a transaction of `count` events: [`PER_EVENT`] each, within the settings.
+    fn linger_after(&self, count: usize) -> Duration {
+        let grown = PER_EVENT.saturating_mul(u32::try_from(count).unwrap_or(u32::MAX));
+        grown.clamp(self.linger, self.max_linger)
+    }
+
+    /// Events were written here: read at once — once the last transaction's linger has passed —
     /// unless backing off.
     pub(super) fn woken(&mut self) {
         if self.backoff == self.poll {

@@ -31,6 +31,7 @@ fn settings() -> RelaySettings {
     RelaySettings {
         poll: Duration::from_millis(10),
         linger: pace::LINGER,
+        max_linger: pace::MAX_LINGER,
         batch: 2,
         lease_ttl: Duration::from_secs(3),
     }
@@ -653,11 +654,11 @@ async fn a_write_here_wakes_the_relay_before_its_poll() {
     running.stop().await;
 }
 
-/// A pace polling every 100 ms, backing off up to 800 ms.
+/// A pace polling every 100 ms, lingering 10 to 250 ms, backing off up to 800 ms.
 fn pace() -> Pace {
     Pace::new(
         Duration::from_millis(100),
-        pace::LINGER,
+        (pace::LINGER, pace::MAX_LINGER),
         Duration::from_millis(800),
     )
 }
@@ -719,6 +720,24 @@ async fn a_write_here_brings_the_read_forward_but_not_within_the_linger_of_a_com
     tokio::time::advance(Duration::from_millis(30)).await;
     pace.woken();
     assert_eq!(wait(&pace), 0, "the linger has passed: at once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_linger_grows_with_the_events_the_last_transaction_carried_up_to_its_most() {
+    let mut pace = pace();
+    let committed = |count| Ok(Step::Committed { count, more: false });
+    for (count, linger) in [(40, 40), (5, 10), (180, 180), (400, 250), (40, 40)] {
+        pace.stepped(&committed(count), 1_000);
+        pace.woken();
+        assert_eq!(wait(&pace), linger, "after {count} events");
+    }
+    pace.stepped(&committed(400), 1_000);
+    assert_eq!(
+        wait(&pace),
+        250,
+        "the poll does not cut a longer linger short"
+    );
+    assert_eq!(pace::PER_EVENT, Duration::from_millis(1));
 }
 
 #[tokio::test(start_paused = true)]
