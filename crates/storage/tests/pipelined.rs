@@ -83,6 +83,34 @@ async fn its_statements_commit_together_and_a_failed_last_one_rolls_the_first_ba
 }
 
 #[tokio::test]
+async fn a_last_statement_that_fails_before_it_is_sent_commits_nothing() {
+    let db = TestDatabase::create("storage_pipelined", "127.0.0.1:6433");
+    let database = open(&db).await;
+
+    let client = database.client().await.expect("a connection");
+    prepare(&client).await;
+    let (tx, ()) = Pipelined::begin_with(client, async |c| insert(c, 5).await)
+        .await
+        .expect("begins");
+    // A text for the integer: refused by the client while encoding, so it never leaves; a COMMIT sent
+    // beside it would commit the first row alone.
+    let failed = tx
+        .commit_with(async |c| {
+            let statement = c.prepare_cached(INSERT).await.context("prepare")?;
+            c.execute(&statement, &[&"five"]).await.context("insert")?;
+            Ok(())
+        })
+        .await;
+    assert!(failed.is_err(), "the wrong type is reported");
+
+    let client = database.client().await.expect("a connection");
+    insert(&client, 6).await.expect("inserts");
+    drop(client);
+    assert_eq!(ids(&db).await, [6], "5 rolled back, 6 committed on its own");
+    db.drop_now();
+}
+
+#[tokio::test]
 async fn a_transaction_dropped_open_is_rolled_back_before_its_connection_serves_again() {
     let db = TestDatabase::create("storage_pipelined", "127.0.0.1:6433");
     let database = open(&db).await;

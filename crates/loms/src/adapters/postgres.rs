@@ -152,6 +152,8 @@ impl PgStore {
                 ),
             };
         let levels = Levels::of(&changed)?;
+        // `.one()` checks the row count once COMMIT has left; it cannot fail here, the row being the
+        // one this transaction inserted.
         tx.commit_with(async |client: &Object| {
             settle_with(client, &settle, &levels, order_id, status, &new.request_id).await
         })
