@@ -101,16 +101,7 @@ impl PgStore {
         let key = new.idempotency_key.as_ref().map(IdempotencyKey::as_str);
         let (skus, counts) = columns(&new.items);
         let request_id = new.request_id.as_str();
-        // Prepared before the transaction (cache hits after a connection's first order): `COMMIT`
-        // leaves with the settling statement, which must go out at once (storage::pipelined).
-        let insert = orders::insert_order()
-            .prepare(&client)
-            .await
-            .context("prepare insert order")?;
-        let settle = orders::settle_order()
-            .prepare(&client)
-            .await
-            .context("prepare settle order")?;
+        let (insert, settle) = placing_statements(&client).await?;
         let insert_and_lock = async |client: &Object| {
             let inserted = insert
                 .bind(client, &user, &key, &skus, &counts, &request_id)
@@ -142,15 +133,7 @@ impl PgStore {
             return Ok(None);
         };
         let order_id = OrderId::try_from(id).stored("order id")?;
-        let (status, changed, reservation) =
-            match reserve_items(&new.items, |sku| locked.get(&sku).copied()) {
-                Ok(changed) => (OrderStatus::AwaitingPayment, changed, Reservation::Reserved),
-                Err(sku) => (
-                    OrderStatus::Failed,
-                    HashMap::new(),
-                    Reservation::Failed { sku },
-                ),
-            };
+        let (status, changed, reservation) = reserve(&new.items, &locked);
         let levels = Levels::of(&changed)?;
         // `.one()` checks the row count once COMMIT has left; it cannot fail here, the row being the
         // one this transaction inserted.
@@ -163,6 +146,39 @@ impl PgStore {
             order_id,
             reservation,
         }))
+    }
+}
+
+/// The insert and settling statements of placing an order, prepared before its transaction (cache hits
+/// after a connection's first order): `COMMIT` leaves with the settling one, which must go out at once
+/// (storage::pipelined).
+async fn placing_statements(
+    client: &Object,
+) -> Result<(orders::InsertOrderStmt, orders::SettleOrderStmt), RepoError> {
+    let insert = orders::insert_order()
+        .prepare(client)
+        .await
+        .context("prepare insert order")?;
+    let settle = orders::settle_order()
+        .prepare(client)
+        .await
+        .context("prepare settle order")?;
+    Ok((insert, settle))
+}
+
+/// What placing `items` against the locked stock rows comes to: all reserved, or none and the order
+/// failed (naming the SKU short of stock); the new levels of the SKUs it changes.
+fn reserve(
+    items: &OrderItems,
+    locked: &HashMap<Sku, Stock>,
+) -> (OrderStatus, HashMap<Sku, Stock>, Reservation) {
+    match reserve_items(items, |sku| locked.get(&sku).copied()) {
+        Ok(changed) => (OrderStatus::AwaitingPayment, changed, Reservation::Reserved),
+        Err(sku) => (
+            OrderStatus::Failed,
+            HashMap::new(),
+            Reservation::Failed { sku },
+        ),
     }
 }
 
