@@ -8,8 +8,9 @@
 # share BENCH_CONNECTIONS HTTP/2 connections (1, as cart's channel to loms). Prints calls/s, p50 and p99
 # of each, and the ratios to pgbench. Needs `just stack-up`.
 #
-# BENCH_PROFILE=DIR additionally records loms (relay on, 8 clients) with `perf record -g` into DIR and
-# reads pg_stat_statements for each loms run (see BENCHMARKS.md, "OrderCreate's tail").
+# BENCH_PROFILE=DIR additionally records loms (relay on, 8 clients) with `perf record -g` into DIR, and
+# for each run reads pg_stat_statements, the CPU each process took and how busy loms's tokio runtime was
+# (its /metrics) (see BENCHMARKS.md, "OrderCreate's tail").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -51,6 +52,23 @@ done
 
 json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
+# runtime_figures: loms's tokio runtime from its /metrics — "busy-seconds parks workers epoch-seconds".
+runtime_figures() {
+  curl -sf "http://$(service_addr loms http "$base")/metrics" | awk -v now="$(date +%s.%N)" '
+    $1 == "tokio_runtime_busy_seconds" { busy = $2 } $1 == "tokio_runtime_worker_parks_total" { parks = $2 }
+    $1 == "tokio_runtime_workers" { workers = $2 } END { print busy, parks, workers, now }'
+}
+# runtime_share BEFORE AFTER: how busy loms's runtime workers were in between, and how often they parked.
+runtime_share() {
+  python3 -c '
+import sys
+b0, p0, _, t0 = (float(v) for v in sys.argv[1].split())
+b1, p1, workers, t1 = (float(v) for v in sys.argv[2].split())
+elapsed = t1 - t0
+print(f"runtime workers busy {(b1 - b0) / (workers * elapsed):.0%} of {workers:.0f} x {elapsed:.1f} s; "
+      f"{(p1 - p0) / elapsed:.0f} parks/s")' "$1" "$2"
+}
+
 # loms_run MODE CLIENTS: one order-create-load run against loms with its relay on (MODE relay) or off
 # (norelay), on its own database; prints the load generator's JSON.
 loms_run() {
@@ -73,7 +91,10 @@ loms_run() {
       -- sleep "$SECONDS_PER_RUN" >/dev/null 2>&1 &
     recording=$!
   fi
+  local before=""
+  [ -z "$PROFILE" ] || before=$(runtime_figures)
   result=$(target/release/order-create-load "$ADDR" "$clients" "$SECONDS_PER_RUN" "$FIRST_SKU" "$SKUS" "$CONNECTIONS")
+  [ -z "$PROFILE" ] || runtime_share "$before" "$(runtime_figures)" >"$PROFILE/runtime-$mode-$clients.txt"
   if [ -n "$recording" ]; then wait "$recording"; fi
   if [ -n "$sampling" ]; then wait "$sampling"; fi
   if [ "$mode" = relay ]; then # the relay's backlog when the load ended: what it had not caught up with

@@ -11,6 +11,8 @@
 //! | `grpc_server_handled_total` (counter) | `grpc_service`, `grpc_method`, `grpc_code`, `transport` (`grpc`/`http`) |
 //! | `grpc_server_handling_seconds` (histogram) | `grpc_service`, `grpc_method`, `transport` |
 //! | `http_gateway_refused_total` (counter) | `status`: requests the gateway refused before any call (no route, 405, 408, 413, 415, a body or query it could not turn into the message); counted by the `gateway` crate |
+//! | `tokio_runtime_workers`, `tokio_runtime_alive_tasks`, `tokio_runtime_global_queue_depth` (gauges) | — : the runtime serving `/metrics`, read when it is rendered |
+//! | `tokio_runtime_busy_seconds` (gauge, only grows), `tokio_runtime_worker_parks_total` (counter) | — : its workers' time spent busy and their parks since the start, summed; `busy / (workers × elapsed)` over an interval is how saturated the runtime was (BENCHMARKS.md, "OrderCreate's tail") |
 //!
 //! Label values come from a closed set: a call to a method the server does not serve (answered
 //! `UNIMPLEMENTED`) counts under `grpc_service="unknown", grpc_method="unknown"`, so a client inventing
@@ -90,11 +92,36 @@ pub fn render() -> String {
     match exporter() {
         Some(exporter) => {
             exporter.process.collect();
+            record_runtime();
             exporter.handle.run_upkeep();
             exporter.handle.render()
         }
         None => String::new(),
     }
+}
+
+/// The runtime's own figures (tokio's stable `RuntimeMetrics`), when called on one.
+fn record_runtime() {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let figures = runtime.metrics();
+    let workers = figures.num_workers();
+    let busy: f64 = (0..workers)
+        .map(|worker| figures.worker_total_busy_duration(worker).as_secs_f64())
+        .sum();
+    let parks: u64 = (0..workers)
+        .map(|worker| figures.worker_park_count(worker))
+        .sum();
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    {
+        metrics::gauge!("tokio_runtime_workers").set(workers as f64);
+        metrics::gauge!("tokio_runtime_alive_tasks").set(figures.num_alive_tasks() as f64);
+        metrics::gauge!("tokio_runtime_global_queue_depth")
+            .set(figures.global_queue_depth() as f64);
+    }
+    metrics::gauge!("tokio_runtime_busy_seconds").set(busy);
+    metrics::counter!("tokio_runtime_worker_parks_total").absolute(parks);
 }
 
 /// The methods a server serves, as `/package.Service/Method` paths: the label values calls may have.

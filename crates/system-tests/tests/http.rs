@@ -491,6 +491,16 @@ async fn request_ids_and_metrics_follow_http_calls() {
     }
     assert!(text.contains("grpc_server_handling_seconds_bucket{grpc_service=\"route256.loms.v1.LomsService\",grpc_method=\"StocksInfo\",transport=\"http\",le=\"0.005\"}"), "{text}");
     assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    // The runtime's own figures, read as the page is rendered: it has workers, and they have worked.
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert!(value("tokio_runtime_workers") >= 1.0);
+    assert!(value("tokio_runtime_busy_seconds") > 0.0);
+    assert!(value("tokio_runtime_alive_tasks") >= 1.0);
     // A request refused before any call is counted too.
     get(system.loms_http, "/no/such/route").await;
     let text = client()
