@@ -26,7 +26,9 @@ pub struct Events {
     pub topic: String,
     /// `LOMS_RELAY_POLL_MS` (default 100, 10 to 60000), `LOMS_RELAY_BATCH` (default 10000, 1 to 50000),
     /// `LOMS_RELAY_LEASE_TTL_MS` (default 5000, 1000 to 600000: the relay's Kafka transactions time
-    /// out with the lease, and Kafka's floor for that is 1 s).
+    /// out with the lease, and Kafka's floor for that is 1 s), `LOMS_RELAY_LINGER_MS` and
+    /// `LOMS_RELAY_MAX_LINGER_MS` (defaults 10 and 250, 0 to 10000: the pause after a transaction, 1 ms
+    /// for each event it carried, between the two).
     pub relay: RelaySettings,
 }
 
