@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use route256_proto::loms::loms_service_client::LomsServiceClient;
 use route256_proto::loms::{Item, OrderCreateRequest};
+use tonic::transport::Channel;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -43,38 +44,62 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::with_capacity(clients);
     let started = Instant::now();
     for client_no in 0..clients {
-        let mut client = channels[client_no % channels.len()].clone();
+        let client = channels[client_no % channels.len()].clone();
         let user = 1 + i64::try_from(client_no).unwrap_or(0);
         let bearer = credentials.bearer(user)?;
-        tasks.push(tokio::spawn(async move {
-            // A cheap deterministic spread over the SKUs, different per client.
-            let mut state = 0x9e37_79b9_u32.wrapping_mul(u32::try_from(client_no + 1).unwrap_or(1));
-            let mut latencies = Vec::new();
-            let mut failures = 0u64;
-            while started.elapsed() < duration {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                let request = with_bearer(
-                    OrderCreateRequest {
-                        user,
-                        items: vec![Item {
-                            sku: first_sku + state % skus,
-                            count: 1,
-                        }],
-                        idempotency_key: String::new(),
-                    },
-                    &bearer,
-                );
-                let call = Instant::now();
-                match client.order_create(request).await {
-                    Ok(_) => latencies.push(call.elapsed()),
-                    Err(_) => failures += 1,
-                }
-            }
-            (latencies, failures)
-        }));
+        let sku = Skus {
+            first: first_sku,
+            count: skus,
+        };
+        tasks.push(tokio::spawn(one_client(
+            client, client_no, user, bearer, sku, started, duration,
+        )));
     }
     println!("{}", bench::collect(clients, tasks, started).await?);
     Ok(())
+}
+
+/// The SKUs orders are placed for: `count` of them from `first`.
+#[derive(Clone, Copy)]
+struct Skus {
+    first: u32,
+    count: u32,
+}
+
+/// One client's closed loop until `duration` has passed since `started`: its latencies and failures.
+async fn one_client(
+    mut client: LomsServiceClient<Channel>,
+    client_no: usize,
+    user: i64,
+    bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    skus: Skus,
+    started: Instant,
+    duration: Duration,
+) -> (Vec<Duration>, u64) {
+    // A cheap deterministic spread over the SKUs, different per client.
+    let mut state = 0x9e37_79b9_u32.wrapping_mul(u32::try_from(client_no + 1).unwrap_or(1));
+    let mut latencies = Vec::new();
+    let mut failures = 0u64;
+    while started.elapsed() < duration {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let request = with_bearer(
+            OrderCreateRequest {
+                user,
+                items: vec![Item {
+                    sku: skus.first + state % skus.count,
+                    count: 1,
+                }],
+                idempotency_key: String::new(),
+            },
+            &bearer,
+        );
+        let call = Instant::now();
+        match client.order_create(request).await {
+            Ok(_) => latencies.push(call.elapsed()),
+            Err(_) => failures += 1,
+        }
+    }
+    (latencies, failures)
 }
