@@ -36,6 +36,10 @@
 //! only the relay writes the topic transactionally: another writer's open transaction would end the
 //! read early (the last stable offset), and what the relay committed past it would be sent again.
 //!
+//! librdkafka's transactional calls block: each runs on a blocking thread with the lease's time left,
+//! at most a second. Only `init_transactions` is called again after a local timeout; a commit or an
+//! abort cut short ends the producers, and the next take-over settles its transaction (see `publish`).
+//!
 //! Each event is one record as the contract frames it (`OrderStatusChanged` in `proto/`,
 //! [`route256_proto::events`]): key = the order id in decimal, value = the message in binary protobuf,
 //! headers `content-type`, `event-id`, `x-request-id` and `relay-term` (the lease's term that
@@ -72,12 +76,6 @@ const QUEUE_LIMIT: usize = 10_000;
 /// the lease lasts. A stop retires the producers, which waits for the call in flight: at most this long.
 const CALL_SLICE: Duration = Duration::from_secs(1);
 
-/// What a commit is given at a time. rust-rdkafka's commit flushes first, and while anything is
-/// outstanding its flush waits on the producer's event queue, which the producer's own thread serves:
-/// it waits out its whole timeout (up to 100 ms at a time; seen in one commit in ten). A commit called
-/// again goes on where it was.
-const COMMIT_SLICE: Duration = Duration::from_millis(5);
-
 /// Threads a batch is framed on at once.
 const ENCODERS: usize = 2;
 
@@ -100,6 +98,8 @@ pub struct KafkaEventPublisher {
     turn: usize,
     /// Set when the producers are retired: a reading back in flight gives up.
     retired: Arc<AtomicBool>,
+    /// What a commit is given, at most (the lease's time left caps it): [`CALL_SLICE`].
+    commit_timeout: Duration,
 }
 
 impl KafkaEventPublisher {
@@ -150,7 +150,17 @@ impl KafkaEventPublisher {
             producers: Vec::new(),
             turn: 0,
             retired: Arc::default(),
+            commit_timeout: CALL_SLICE,
         })
+    }
+
+    /// The same publisher with commits given `timeout` at most: short ones time out on purpose.
+    #[cfg(any(test, feature = "testsuite"))]
+    pub fn with_commit_timeout(self, timeout: Duration) -> Self {
+        Self {
+            commit_timeout: timeout,
+            ..self
+        }
     }
 
     /// Hands `records` to librdkafka in order, waiting while its queue is full, until the lease's
@@ -222,7 +232,8 @@ impl KafkaEventPublisher {
             drop(producer);
             PublishError::Fenced
         } else if abortable {
-            let aborted = until_lease_ends(lease, CALL_SLICE, move |timeout| {
+            // Called once, like a commit (see `publish`): its first phase is not resumable either.
+            let aborted = blocking(lease, CALL_SLICE, move |timeout| {
                 producer.abort_transaction(timeout)
             });
             match aborted.await {
@@ -258,13 +269,14 @@ fn fenced(error: &KafkaError) -> bool {
 }
 
 /// Runs `call` on a blocking thread (librdkafka's transactional calls block) with the time left on the
-/// lease, at most [`CALL_SLICE`]; fails at once when none is left.
+/// lease, at most `slice`; fails at once when none is left.
 async fn blocking<T: Send + 'static>(
     lease: &LeaseWatch,
+    slice: Duration,
     call: impl FnOnce(Duration) -> T + Send + 'static,
 ) -> Result<T, PublishError> {
     let left = lease.deadline().saturating_duration_since(Instant::now());
-    let left = left.min(CALL_SLICE);
+    let left = left.min(slice);
     if left.is_zero() {
         return Err(PublishError::Failed("the lease ran out".into()));
     }
@@ -273,17 +285,18 @@ async fn blocking<T: Send + 'static>(
         .map_err(|error| PublishError::Failed(format!("a blocking call failed: {error}")))
 }
 
-/// Calls the transactional `call` with the time left on the lease, at most `slice`, and again while
+/// Calls `init_transactions` with the time left on the lease, at most [`CALL_SLICE`], and again while
 /// it times out (librdkafka then goes on with what it was doing) and the lease's renewals leave time.
+/// Only `init_transactions` is called again so: it resumes from its first phase, which a commit and an
+/// abort do not (see `publish`).
 async fn until_lease_ends(
     lease: &LeaseWatch,
-    slice: Duration,
     call: impl Fn(Duration) -> KafkaResult<()> + Send + Sync + 'static,
 ) -> Result<KafkaResult<()>, PublishError> {
     let call = Arc::new(call);
     loop {
         let attempt = call.clone();
-        let result = blocking(lease, move |timeout| attempt(timeout.min(slice))).await?;
+        let result = blocking(lease, CALL_SLICE, move |timeout| attempt(timeout)).await?;
         match result {
             Err(error) if timed_out(&error) && lease.deadline() > Instant::now() => continue,
             other => return Ok(other),
@@ -302,7 +315,7 @@ async fn init_until_lease_ends(
     let call = Arc::new(call);
     loop {
         let attempt = call.clone();
-        match until_lease_ends(lease, CALL_SLICE, move |timeout| attempt(timeout)).await? {
+        match until_lease_ends(lease, move |timeout| attempt(timeout)).await? {
             Err(KafkaError::Transaction(error))
                 if !error.is_fatal()
                     && (error.is_retriable() || coordinator_moving(error.code()))
@@ -353,6 +366,27 @@ async fn acknowledged(
         }
     }
     Ok(ends)
+}
+
+/// Waits until librdkafka counts none of the producer's records as its own. A delivery's future
+/// resolves inside librdkafka's callback, a moment before the record is let go, and rust-rdkafka's
+/// commit flushes first: finding a record still counted, its flush waits on the event queue, which the
+/// producer's own thread serves, for up to 100 ms (seen in one commit in ten).
+async fn let_go(producer: &FutureProducer, lease: &LeaseWatch) -> Result<(), KafkaError> {
+    let mut asked = 0_u32;
+    while producer.in_flight_count() > 0 {
+        if lease.deadline() <= Instant::now() {
+            return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
+        }
+        // microseconds, as a rule; a millisecond at a time if not
+        asked += 1;
+        if asked < 64 {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    Ok(())
 }
 
 /// `future`'s output, unless the lease runs out first (`None`).
@@ -685,8 +719,18 @@ impl EventPublisher for KafkaEventPublisher {
             Ok(ends) => ends,
             Err(error) => return Err(self.fail(producer, error, lease).await),
         };
+        if let Err(error) = let_go(&producer, lease).await {
+            return Err(self.fail(producer, error, lease).await);
+        }
+        // Called once, never again after a timeout. A commit's first phase is not resumable: a call
+        // timed out there leaves its request queued, and the next call takes that request's answer for
+        // its own. A commit was then reported done before it was (the next transaction refused in state
+        // CommitNotAcked), or librdkafka took the commit's end for an abort's and failed an assertion,
+        // ending the process (both seen in CI with 5 ms calls). A commit cut short leaves the outcome
+        // to the next take-over instead: its fencing completes or aborts the transaction, and it reads
+        // the topic back.
         let (committing, acknowledged) = (producer.clone(), Instant::now());
-        let committed = until_lease_ends(lease, COMMIT_SLICE, move |timeout| {
+        let committed = blocking(lease, self.commit_timeout, move |timeout| {
             committing.commit_transaction(timeout)
         });
         match committed.await {
