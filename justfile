@@ -93,7 +93,7 @@ run-all:
 # the same features and builds once; without nextest's filter it reruns every integration test, the
 # few outside system-tests too.
 [doc("Run every test, starting the stack they need.")]
-test: stack-up && test-faults e2e test-run-all test-api test-browser
+test: alerts stack-up && test-faults e2e test-run-all test-api test-browser
     bash scripts/coverage.sh
     if command -v cargo-nextest >/dev/null; then \
         ROUTE256_TEST_STORAGE=postgres cargo nextest run --workspace --locked --no-fail-fast -E 'package(system-tests)'; \
@@ -176,6 +176,15 @@ load *ARGS:
 compose-check:
     docker-compose -f compose.yaml config -q
 
+# promtool is built once from the Go module proxy (scripts/go-tool.sh). `check config` reads the rule
+# files too; `test rules` runs alerts.test.yml, every alert firing and not firing.
+[doc("Check deploy/prometheus (scrape config, alert rules) and run the alert rules' unit tests with promtool.")]
+alerts:
+    promtool=$(bash scripts/go-tool.sh promtool) && cd deploy/prometheus && \
+        "$promtool" check config prometheus.yml && \
+        "$promtool" check rules alerts.yml && \
+        "$promtool" test rules alerts.test.yml
+
 # The docs build with every intra-doc link resolved (the lib.rs maps of one call link the code they
 # name, so a renamed handler or query breaks this, not the reader). Links from a crate's public docs
 # to its pub(crate) items are fine: the maps are for the crate's own readers.
@@ -203,6 +212,6 @@ ports-check:
     bash scripts/ports-check.sh
 
 # The cheap checks first: README's paths and recipes, the ports, codegen drift, compatibility,
-# compose.yaml, formatting, lints; then every test.
+# compose.yaml, the alert rules, formatting, lints; then every test.
 [doc("Run the whole check before a commit, all that CI runs after scripts/tools.sh.")]
-precommit: readme-check ports-check gen-check breaking compose-check lint test
+precommit: readme-check ports-check gen-check breaking compose-check alerts lint test

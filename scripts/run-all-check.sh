@@ -2,8 +2,8 @@
 # `just run-all` as README.md tells a newcomer to use it: scripts/run-all.sh on the default ports (Kafka
 # from the stack, memory storage elsewhere), README's grpcurl purchase flow — two items added, checkout
 # (order 1), pay — then the notifier's lines `order 1 status new`, `awaiting payment`, `payed`, in that
-# order; then Ctrl-C's SIGINT, after which every service has stopped and run-all has exited, and the
-# Kafka cluster still runs.
+# order, and the notifier's lag and dead letters on /metrics; then Ctrl-C's SIGINT, after which every
+# service has stopped and run-all has exited, and the Kafka cluster still runs.
 # Needs the default ports 8080-8093 free.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,6 +68,18 @@ statuses=$(plain | grep -oE 'order 1 status (new|awaiting payment|failed|payed|c
   sed 's/^order 1 status //' | paste -sd,)
 [ "$statuses" = "new,awaiting payment,payed" ] || fail "the notifier logged order 1 as: $statuses"
 echo "run-all-check: ok  notified once each, in order: $statuses"
+
+# The notifier's lag on /metrics, from librdkafka's statistics (every 5 s): nothing left behind, and
+# every dead-letter reason there at 0 (deploy/prometheus/alerts.yml reads both).
+metrics=http://$(service_addr notifier http "$base")/metrics
+deadline=$((SECONDS + 30))
+until curl -fsS "$metrics" | grep -qx 'notifier_consumer_lag_records 0'; do
+  [ $SECONDS -lt $deadline ] || fail "no notifier_consumer_lag_records 0 on $metrics: $(curl -fsS "$metrics" | grep lag)"
+  sleep 0.5
+done
+[ "$(curl -fsS "$metrics" | grep -c '^notifier_dead_letters_total{reason="[a-z_]*"} 0$')" = 5 ] ||
+  fail "the notifier's dead-letter reasons are not all at 0: $(curl -fsS "$metrics" | grep dead_letters)"
+echo "run-all-check: ok  the notifier's lag and dead letters on /metrics"
 
 ctrl_c
 deadline=$((SECONDS + 60))

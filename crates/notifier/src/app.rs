@@ -40,6 +40,8 @@ pub async fn build(config: Config) -> Result<ProbeServer, AppError> {
                 (store, Some(readiness))
             }
         };
+    // the recorder first: what is registered before it is lost (the dead letters' counters at 0)
+    server::metrics::install();
     crate::service::describe_metrics();
     let consumer = kafka::EventConsumer::new(&config.consumer, store)?;
     let (stalls, topic, limit) = (

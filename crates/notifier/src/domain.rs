@@ -79,6 +79,10 @@ pub enum Poison {
 }
 
 impl Poison {
+    /// Every reason's name.
+    pub(crate) const LABELS: [&'static str; 5] =
+        ["content_type", "undecodable", "invalid", "key", "refused"];
+
     /// The reason's name: the `reason` label of `notifier_dead_letters_total` and the column.
     pub(crate) fn label(&self) -> &'static str {
         match self {

@@ -133,6 +133,15 @@ pub(crate) fn describe_metrics() {
         "notifier_dead_letters_total",
         "Records that can never be notified, kept in dead_letters, by reason"
     );
+    // Each reason shown from the start at 0: a rate or an increase sees a series' first dead letter
+    // only when the series was there before it (deploy/prometheus/alerts.yml).
+    for reason in Poison::LABELS {
+        metrics::counter!("notifier_dead_letters_total", "reason" => reason).absolute(0);
+    }
+    metrics::describe_gauge!(
+        "notifier_consumer_lag_records",
+        "Records of this member's partitions not yet handed to it, up to the last stable offset"
+    );
     metrics::describe_counter!(
         "notifier_runs_taken_total",
         "Runs of records dropped because another member had moved their partition"
@@ -207,6 +216,8 @@ mod tests {
     struct CounterNames {
         described: std::sync::Mutex<Vec<String>>,
         incremented: std::sync::Mutex<Vec<String>>,
+        /// The `reason` label of each `notifier_dead_letters_total` registered.
+        reasons: std::sync::Mutex<Vec<String>>,
     }
 
     impl metrics::Recorder for CounterNames {
@@ -244,6 +255,11 @@ mod tests {
                 .lock()
                 .expect("unpoisoned")
                 .push(key.name().to_owned());
+            if key.name() == "notifier_dead_letters_total" {
+                let reasons = key.labels().filter(|label| label.key() == "reason");
+                let mut seen = self.reasons.lock().expect("unpoisoned");
+                seen.extend(reasons.map(|label| label.value().to_owned()));
+            }
             metrics::Counter::noop()
         }
         fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
@@ -292,11 +308,34 @@ mod tests {
         assert!(handled.is_ok());
         let described = names.described.lock().expect("unpoisoned").clone();
         let incremented = names.incremented.lock().expect("unpoisoned").clone();
-        assert_eq!(incremented.len(), 4, "{incremented:?}");
+        // the five dead-letter reasons at 0, then the four counted here
+        assert_eq!(incremented.len(), 5 + 4, "{incremented:?}");
         for name in &incremented {
             assert!(
                 described.contains(name),
                 "{name} is not described: {described:?}"
+            );
+        }
+    }
+
+    /// Caught with its mechanism removed: without the counters at 0 no reason is there before its
+    /// first dead letter; a reason missing from `Poison::LABELS` is missing here.
+    #[test]
+    fn every_reason_of_a_dead_letter_is_counted_from_zero_at_the_start() {
+        let names = CounterNames::default();
+        metrics::with_local_recorder(&names, describe_metrics);
+        let reasons = names.reasons.lock().expect("unpoisoned").clone();
+        let every = [
+            Poison::ContentType,
+            Poison::Undecodable(String::new()),
+            Poison::Invalid(String::new()),
+            Poison::Key(1),
+            Poison::Refused(String::new()),
+        ];
+        for poison in every {
+            assert!(
+                reasons.iter().any(|r| r == poison.label()),
+                "{poison:?}: {reasons:?}"
             );
         }
     }

@@ -37,6 +37,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
@@ -162,6 +163,17 @@ impl Stalls {
     }
 }
 
+/// The records of the assigned partitions past the last one handed over, up to the last stable
+/// offset, from librdkafka's statistics. Partition -1 is librdkafka's own (unassigned records); an
+/// offset below 0 is none yet.
+fn lag_of<'a>(partitions: impl IntoIterator<Item = &'a rdkafka::statistics::Partition>) -> i64 {
+    partitions
+        .into_iter()
+        .filter(|p| p.partition >= 0 && p.desired && p.app_offset >= 0 && p.ls_offset >= 0)
+        .map(|p| (p.ls_offset - p.app_offset).max(0))
+        .sum()
+}
+
 /// Seeks newly assigned partitions to the stored offsets, or to `start`, and keeps this member's
 /// state of each partition it owns.
 struct SeekToStored {
@@ -183,7 +195,19 @@ struct SeekToStored {
     latest_starts: Mutex<HashMap<i32, i64>>,
 }
 
-impl ClientContext for SeekToStored {}
+impl ClientContext for SeekToStored {
+    /// The member's lag: the records of its partitions past the last one handed to it, up to the last
+    /// stable offset (`read_committed` reads no further). A partition not yet fetched from counts
+    /// nothing. librdkafka's own `consumer_lag` counts from the offsets committed to Kafka, which the
+    /// notifier keeps in its database instead.
+    fn stats(&self, statistics: Statistics) {
+        let lag = statistics
+            .topics
+            .get(&self.topic)
+            .map_or(0, |topic| lag_of(topic.partitions.values()));
+        metrics::gauge!("notifier_consumer_lag_records").set(lag as f64);
+    }
+}
 
 impl ConsumerContext for SeekToStored {
     fn rebalance(
@@ -332,6 +356,8 @@ fn subscribe(
         .set("auto.offset.reset", start)
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "1000")
+        // the lag on /metrics (`ClientContext::stats`): a JSON document parsed every 5 s
+        .set("statistics.interval.ms", "5000")
         .create_with_context(context)?;
     consumer.subscribe(&[&settings.topic])?;
     Ok(consumer)
@@ -637,6 +663,30 @@ mod tests {
     use super::*;
     use crate::domain::testing::{message, record};
     use crate::domain::Status;
+
+    /// Caught with its mechanism removed: counting from the committed offset (librdkafka's
+    /// `consumer_lag`, -1 here: the notifier commits to its database) or counting every partition.
+    #[test]
+    fn the_lag_counts_the_assigned_partitions_records_not_yet_handed_over() {
+        let partition =
+            |partition, desired, app_offset, ls_offset| rdkafka::statistics::Partition {
+                partition,
+                desired,
+                app_offset,
+                ls_offset,
+                consumer_lag: -1,
+                committed_offset: -1001,
+                ..Default::default()
+            };
+        let partitions = [
+            partition(0, true, 10, 25),    // 15 behind
+            partition(1, true, 40, 40),    // caught up
+            partition(2, true, -1001, 90), // assigned, nothing fetched yet
+            partition(3, false, 5, 50),    // another member's
+            partition(-1, true, 0, 100),   // librdkafka's own
+        ];
+        assert_eq!(lag_of(&partitions), 15);
+    }
 
     #[test]
     fn a_partition_takes_each_record_once_and_none_it_handled_or_while_paused() {
