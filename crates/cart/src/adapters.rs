@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use server::context::RequestContext;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -37,12 +38,17 @@ pub(crate) fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
 /// that reset is lost.
 const CALLEE_GRACE: Duration = Duration::from_millis(50);
 
-/// Makes one call to another service on behalf of `ctx`, within a budget: the caller's time left, and
-/// at most `limit` (cart's own bound on one call). When the budget runs out the call ends in
-/// `DeadlineExceeded` — cart's deadline, which says nothing about the callee's health. tonic reports
-/// its own timeouts as `CANCELLED`, so the clock is kept here rather than on the channel.
+/// Makes one call of `rpc` (`<package>.<Service>/<Method>`) to another service on behalf of `ctx`,
+/// within a budget: the caller's time left, and at most `limit` (cart's own bound on one call). When the
+/// budget runs out the call ends in `DeadlineExceeded` — cart's deadline, which says nothing about the
+/// callee's health. tonic reports its own timeouts as `CANCELLED`, so the clock is kept here rather
+/// than on the channel.
+///
+/// The call is a client span of the trace, the callee's server span its child (the call carries the
+/// span's `traceparent`); the rate limiter's wait, on the channel, is a span within it.
 async fn call<M, T, F>(
     ctx: &RequestContext,
+    rpc: &'static str,
     limit: Duration,
     message: M,
     send: impl FnOnce(tonic::Request<M>) -> F,
@@ -50,15 +56,18 @@ async fn call<M, T, F>(
 where
     F: Future<Output = Result<tonic::Response<T>, Status>>,
 {
+    let span = tracing::info_span!("call", otel.name = rpc, otel.kind = "client");
     let budget = ctx.remaining().map_or(limit, |left| left.min(limit));
     let deadline = Instant::now() + budget;
     let mut request = ctx.outgoing(message);
     request.set_timeout(budget + CALLEE_GRACE);
+    server::context::send_trace_context(&span, request.metadata_mut());
     // For the rate limiter on the channel: a call that cannot get a slot in time is not made.
     request
         .extensions_mut()
         .insert(rate_limit::Deadline(deadline));
-    match tokio::time::timeout_at(deadline, send(request)).await {
+    let answered = tokio::time::timeout_at(deadline, send(request)).instrument(span);
+    match answered.await {
         Ok(Ok(response)) => Ok(response.into_inner()),
         // A cancellation seen once cart's deadline has passed is that deadline's doing, whichever
         // timer woke first.
@@ -153,6 +162,7 @@ mod call_tests {
             |_: tonic::Request<()>| std::future::pending::<Result<tonic::Response<()>, Status>>();
         let result = call(
             &RequestContext::default(),
+            "t.T/M",
             Duration::from_millis(200),
             (),
             never,
@@ -168,7 +178,7 @@ mod call_tests {
             Err::<tonic::Response<()>, _>(status)
         };
         let ctx = RequestContext::default();
-        let result = call(&ctx, Duration::from_millis(200), (), late).await;
+        let result = call(&ctx, "t.T/M", Duration::from_millis(200), (), late).await;
         result.expect_err("failed")
     }
 
@@ -191,6 +201,7 @@ mod call_tests {
     async fn the_budget_is_sent_as_grpc_timeout() {
         let result = call(
             &RequestContext::default(),
+            "t.T/M",
             Duration::from_secs(3),
             (),
             |request: tonic::Request<()>| async move {

@@ -5,7 +5,7 @@ use storage::PgSettings;
 /// `cart` serves; `cart migrate` applies the migrations to `CART_DATABASE_URL` and exits.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init();
+    let _telemetry = telemetry::init("cart");
     if std::env::args().nth(1).as_deref() == Some("migrate") {
         app::postgres_repo(&PgSettings::from_env("CART", DEFAULT_DATABASE_URL)?).await?;
         return Ok(());

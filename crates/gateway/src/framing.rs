@@ -44,6 +44,7 @@ pub(crate) fn grpc_request(
     out.insert(header::TE, HeaderValue::from_static("trailers"));
     copy_headers(passed.credentials, headers, out);
     copy_headers(passed.echoed, headers, out);
+    copy_headers(passed.forwarded, headers, out);
     if let Some(value) = headers.get(TIMEOUT_HEADER) {
         let ms = value
             .to_str()

@@ -69,6 +69,8 @@ pub struct Headers {
     pub credentials: &'static [&'static str],
     /// Passed on as metadata, and back to the client when the call answers with them (a request id).
     pub echoed: &'static [&'static str],
+    /// Passed on as metadata only (the W3C trace context).
+    pub forwarded: &'static [&'static str],
 }
 
 /// The counter of requests refused before any call (the server's RPC metrics never see them).

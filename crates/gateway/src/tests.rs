@@ -16,6 +16,7 @@ use super::*;
 const HEADERS: Headers = Headers {
     credentials: &["authorization"],
     echoed: &["x-request-id"],
+    forwarded: &["traceparent"],
 };
 const FIXTURE: &[u8] = include_bytes!("../testdata/gateway_test.binpb");
 const SHELVES: &str = "route256.testing.v1.Shelves";
@@ -158,6 +159,10 @@ async fn send_typed(
         .method(method)
         .uri(uri)
         .header("authorization", "Bearer secret")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .header("x-timeout-ms", "1500");
     if let Some(kind) = content_type {
         request = request.header("content-type", kind);
@@ -312,6 +317,10 @@ async fn metadata_and_deadline_reach_the_call() {
     assert_eq!(status, StatusCode::OK);
     let headers = seen.lock().expect("lock").headers.clone();
     assert_eq!(headers["authorization"], "Bearer secret");
+    assert_eq!(
+        headers["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
     assert_eq!(headers["grpc-timeout"], "1500m");
     assert_eq!(headers["te"], "trailers");
 

@@ -8,7 +8,7 @@ use storage::PgSettings;
 /// `loms` serves; `loms migrate` applies the migrations to `LOMS_DATABASE_URL` and exits.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init();
+    let _telemetry = telemetry::init("loms");
     if std::env::args().nth(1).as_deref() == Some("migrate") {
         app::postgres_store(&PgSettings::from_env("LOMS", DEFAULT_DATABASE_URL)?).await?;
         return Ok(());

@@ -5,7 +5,7 @@ use storage::PgSettings;
 /// `notifier` consumes; `notifier migrate` applies the migrations to `NOTIFIER_DATABASE_URL` and exits.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init();
+    let _telemetry = telemetry::init("notifier");
     if std::env::args().nth(1).as_deref() == Some("migrate") {
         let settings = PgSettings::from_env("NOTIFIER", DEFAULT_DATABASE_URL)?;
         notifier::adapters::postgres::PgNotificationStore::open(&settings).await?;

@@ -16,10 +16,15 @@ pub const API_KEY: &str = "x-api-key";
 const GRPC_TIMEOUT: &str = "grpc-timeout";
 /// Metadata key of the request id that follows one call through every service's logs.
 pub const REQUEST_ID: &str = "x-request-id";
-/// The HTTP headers the gateway lets through: the credential, and the request id (also passed back).
+/// The HTTP headers the gateway lets through: the credential, the request id (also passed back) and
+/// the W3C trace context.
 pub const GATEWAY_HEADERS: gateway::Headers = gateway::Headers {
     credentials: &[AUTHORIZATION, API_KEY],
     echoed: &[REQUEST_ID],
+    forwarded: &[
+        telemetry::trace_context::TRACEPARENT,
+        telemetry::trace_context::TRACESTATE,
+    ],
 };
 
 /// The caller's credential. Its `Debug` output is redacted and it has no `Display`, so it cannot reach a
@@ -164,6 +169,23 @@ impl RequestContext {
             request.set_timeout(remaining);
         }
         request
+    }
+}
+
+/// Writes `span`'s trace context into an outgoing call's metadata (`traceparent`, `tracestate`), so
+/// that the callee's server span is its child; nothing when no trace is exported.
+pub fn send_trace_context(span: &tracing::Span, metadata: &mut MetadataMap) {
+    use telemetry::trace_context::{TRACEPARENT, TRACESTATE};
+    let Some(context) = telemetry::trace_context::of(span) else {
+        return;
+    };
+    if let Ok(value) = AsciiMetadataValue::try_from(context.traceparent) {
+        metadata.insert(TRACEPARENT, value);
+    }
+    if let Ok(value) = AsciiMetadataValue::try_from(context.tracestate) {
+        if !value.is_empty() {
+            metadata.insert(TRACESTATE, value);
+        }
     }
 }
 

@@ -445,14 +445,31 @@ type CallLog = TraceLayer<
     DefaultOnFailure,
 >;
 
-/// A call's span: the method and the request id, nothing else of the metadata.
+/// A call's span: the method, the request id and the trace id, nothing else of the metadata. It is the
+/// trace's server span (named `<package>.<Service>/<Method>`), the child of the caller's span when the
+/// call carries a `traceparent` (gRPC metadata, or the HTTP header the gateway passes on).
 fn call_span(request: &http::Request<tonic::body::Body>) -> tracing::Span {
-    let id = request
-        .headers()
-        .get(crate::context::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    tracing::info_span!("grpc", rpc = %request.uri().path(), request_id = %id)
+    use telemetry::trace_context::{self, TRACEPARENT, TRACESTATE};
+    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let rpc = request.uri().path();
+    let request_id = header(crate::context::REQUEST_ID).unwrap_or_default();
+    if rpc.starts_with("/grpc.health.v1.Health/") {
+        // probes every few seconds: logged like any call, never a trace of their own
+        return tracing::info_span!(telemetry::UNTRACED, rpc = %rpc, request_id = %request_id);
+    }
+    let span = tracing::info_span!(
+        "grpc",
+        rpc = %rpc,
+        request_id = %request_id,
+        trace_id = tracing::field::Empty,
+        otel.name = %rpc.trim_start_matches('/'),
+        otel.kind = "server",
+    );
+    trace_context::continue_trace(&span, header(TRACEPARENT), header(TRACESTATE));
+    if let Some(trace_id) = trace_context::trace_id(&span) {
+        span.record("trace_id", trace_id);
+    }
+    span
 }
 
 /// A log line per failed call, at WARN; the outcomes a client caused are not server failures and are

@@ -21,6 +21,7 @@ pub use pipelined::Pipelined;
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
@@ -228,7 +229,7 @@ impl Database {
         &self,
         statement: impl AsyncFnOnce(&Object) -> Result<T, tokio_postgres::Error>,
     ) -> Result<(), RepoError> {
-        self.run(async {
+        self.run("ping", async {
             let client = self.client().await?;
             statement(&client).await.context("ping")?;
             Ok(())
@@ -236,12 +237,19 @@ impl Database {
         .await
     }
 
-    /// Runs one storage operation within the time limit ([`within`]).
+    /// Runs the storage operation `name` (a repository method's) within the time limit ([`within`]).
+    /// Within a request's span it is a span of its own, a client span of the trace; on its own (the
+    /// relay's and the auto-cancel's rounds, every few milliseconds) it is not worth a trace.
     pub async fn run<T>(
         &self,
+        name: &'static str,
         operation: impl Future<Output = Result<T, RepoError>>,
     ) -> Result<T, RepoError> {
-        within(self.timeout, operation).await
+        if tracing::Span::current().is_none() {
+            return within(self.timeout, operation).await;
+        }
+        let span = tracing::info_span!("db", otel.name = name, otel.kind = "client");
+        within(self.timeout, operation).instrument(span).await
     }
 }
 

@@ -11,6 +11,10 @@ use super::call;
 use crate::domain::{CartItem, OrderId, OrderKey, Sku, UserId};
 use crate::ports::{Loms, UpstreamError};
 
+/// The calls' names in the traces.
+const STOCKS_INFO: &str = "route256.loms.v1.LomsService/StocksInfo";
+const ORDER_CREATE: &str = "route256.loms.v1.LomsService/OrderCreate";
+
 /// loms, asked over gRPC.
 #[derive(Clone, Debug)]
 pub(crate) struct GrpcLoms {
@@ -33,7 +37,10 @@ impl Loms for GrpcLoms {
     async fn available_stock(&self, ctx: &RequestContext, sku: Sku) -> Result<u64, UpstreamError> {
         let mut client = self.client.clone();
         let message = StocksInfoRequest { sku: sku.get() };
-        let response = call(ctx, self.timeout, message, |r| client.stocks_info(r)).await?;
+        let response = call(ctx, STOCKS_INFO, self.timeout, message, |r| {
+            client.stocks_info(r)
+        })
+        .await?;
         Ok(response.count)
     }
 
@@ -56,7 +63,10 @@ impl Loms for GrpcLoms {
                 .collect(),
             idempotency_key: key.as_str().to_owned(),
         };
-        let response = call(ctx, self.timeout, message, |r| client.order_create(r)).await?;
+        let response = call(ctx, ORDER_CREATE, self.timeout, message, |r| {
+            client.order_create(r)
+        })
+        .await?;
         OrderId::try_from(response.order_id).map_err(|e| UpstreamError::Failed(Box::new(e)))
     }
 }

@@ -53,7 +53,7 @@ impl CartRepo for PgCartRepo {
         count: ItemCount,
     ) -> Result<AddOutcome, RepoError> {
         self.db
-            .run(async {
+            .run("add_item", async {
                 let client = self.db.client().await?;
                 let added = carts::add_item()
                     .bind(
@@ -77,7 +77,7 @@ impl CartRepo for PgCartRepo {
 
     async fn count(&self, user: UserId, sku: Sku) -> Result<u32, RepoError> {
         self.db
-            .run(async {
+            .run("count", async {
                 let client = self.db.client().await?;
                 let count = carts::item_count()
                     .bind(&client, &user.get(), &i64::from(sku.get()))
@@ -91,7 +91,7 @@ impl CartRepo for PgCartRepo {
 
     async fn snapshot(&self, user: UserId) -> Result<CartSnapshot, RepoError> {
         self.db
-            .run(async {
+            .run("snapshot", async {
                 let client = self.db.client().await?;
                 let rows = carts::cart_snapshot()
                     .bind(&client, &user.get())
@@ -125,7 +125,7 @@ impl CartRepo for PgCartRepo {
 
     async fn delete_item(&self, user: UserId, sku: Sku) -> Result<(), RepoError> {
         self.db
-            .run(async {
+            .run("delete_item", async {
                 let client = self.db.client().await?;
                 carts::delete_item()
                     .bind(&client, &user.get(), &i64::from(sku.get()))
@@ -139,7 +139,7 @@ impl CartRepo for PgCartRepo {
 
     async fn clear(&self, user: UserId) -> Result<(), RepoError> {
         self.db
-            .run(async {
+            .run("clear", async {
                 let client = self.db.client().await?;
                 carts::clear_cart()
                     .bind(&client, &user.get())
@@ -157,7 +157,7 @@ impl CartRepo for PgCartRepo {
         snapshot: &CartSnapshot,
     ) -> Result<bool, RepoError> {
         self.db
-            .run(async {
+            .run("remove_ordered", async {
                 let version = i64::try_from(snapshot.version.0).stored("version")?;
                 let mut client = self.db.client().await?;
                 // One transaction: the mark and the subtraction happen together or not at all. The mark's row

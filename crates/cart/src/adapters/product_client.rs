@@ -13,6 +13,9 @@ use super::call;
 use crate::domain::{Product, Sku};
 use crate::ports::{ProductCatalog, UpstreamError};
 
+/// The call's name in the traces.
+const GET_PRODUCT: &str = "route256.product.v1.ProductService/GetProduct";
+
 /// The most tries of one GetProduct that product-service refuses for its rate limit.
 const MAX_TRIES: u32 = 3;
 
@@ -53,7 +56,7 @@ impl ProductCatalog for GrpcProductCatalog {
         let mut tries = 1;
         let response = loop {
             let mut client = self.client.clone();
-            match call(ctx, self.timeout, message.clone(), |r| {
+            match call(ctx, GET_PRODUCT, self.timeout, message.clone(), |r| {
                 client.get_product(r)
             })
             .await

@@ -32,6 +32,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 use tonic::Status;
 use tower::{Layer, Service};
+use tracing::Instrument as _;
 
 /// The deadline of an outgoing call, carried in the request's extensions (set by `adapters::call`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,7 +317,9 @@ where
         let limiter = self.limiter.clone();
         let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
         Box::pin(async move {
-            match limiter.acquire(deadline).await {
+            // within the call's client span: the trace shows how long the call waited for its slot
+            let waiting = tracing::info_span!("rate limiter wait", otel.kind = "internal");
+            match limiter.acquire(deadline).instrument(waiting).await {
                 Ok(()) => inner.call(request).await,
                 Err(no_slot) => Ok(Status::deadline_exceeded(no_slot.to_string()).into_http()),
             }

@@ -432,7 +432,7 @@ async fn read_order<C: GenericClient>(client: &C, id: OrderId) -> Result<Option<
 impl OrderRepo for PgStore {
     async fn place(&self, new: NewOrder) -> Result<Placement, RepoError> {
         self.db
-            .run(async {
+            .run("place", async {
                 // A lost race on the key means the winner's order exists now: the second attempt finds it.
                 for _ in 0..2 {
                     if let Some(placement) = self.try_place(&new).await? {
@@ -448,7 +448,7 @@ impl OrderRepo for PgStore {
 
     async fn get(&self, id: OrderId) -> Result<Option<Order>, RepoError> {
         self.db
-            .run(async {
+            .run("get", async {
                 let client = self.db.client().await?;
                 read_order(&**client, id).await
             })
@@ -463,7 +463,7 @@ impl OrderRepo for PgStore {
         request_id: RequestId,
     ) -> Result<StaleBatch, RepoError> {
         self.db
-            .run(async {
+            .run("cancel_stale", async {
                 let mut client = self.db.client().await?;
                 let mut tx = client.transaction().await.context("begin")?;
                 let stale = claim_stale(&tx, age, batch, skip).await?;
@@ -501,7 +501,7 @@ impl OrderRepo for PgStore {
         request_id: RequestId,
     ) -> Result<TransitionOutcome, RepoError> {
         self.db
-            .run(async {
+            .run("transition", async {
                 let mut client = self.db.client().await?;
                 let tx = client.transaction().await.context("begin")?;
                 let lock = orders::lock_order_status()
@@ -550,7 +550,7 @@ impl Outbox for PgStore {
         ttl: Duration,
     ) -> Result<Option<Term>, RepoError> {
         self.db
-            .run(async {
+            .run("lease", async {
                 let client = self.db.client().await?;
                 outbox::take_relay_lease()
                     .bind(&client, &name, &holder, &ttl.as_secs_f64())
@@ -563,7 +563,7 @@ impl Outbox for PgStore {
 
     async fn release(&self, name: &str, holder: &str) -> Result<(), RepoError> {
         self.db
-            .run(async {
+            .run("release", async {
                 let client = self.db.client().await?;
                 outbox::release_relay_lease()
                     .bind(&client, &name, &holder)
@@ -576,7 +576,7 @@ impl Outbox for PgStore {
 
     async fn pending(&self, limit: usize, skip: &[i64]) -> Result<Vec<OrderEvent>, RepoError> {
         self.db
-            .run(async {
+            .run("pending", async {
                 let client = self.db.client().await?;
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 let rows = outbox::pending_events()
@@ -603,7 +603,7 @@ impl Outbox for PgStore {
 
     async fn published_offsets(&self, lease: &str) -> Result<Offsets, RepoError> {
         self.db
-            .run(async {
+            .run("published_offsets", async {
                 let client = self.db.client().await?;
                 let rows = outbox::relay_offsets()
                     .bind(&client, &lease)
@@ -625,7 +625,7 @@ impl Outbox for PgStore {
         offsets: &Offsets,
     ) -> Result<(), RepoError> {
         self.db
-            .run(async {
+            .run("mark_sent", async {
                 let mut client = self.db.client().await?;
                 let tx = client.transaction().await.context("begin")?;
                 outbox::mark_events_sent()
@@ -646,7 +646,7 @@ impl Outbox for PgStore {
         offsets: &Offsets,
     ) -> Result<u64, RepoError> {
         self.db
-            .run(async {
+            .run("forget", async {
                 let mut client = self.db.client().await?;
                 let tx = client.transaction().await.context("begin")?;
                 // A record not of ours may carry anything: what is no UUID names no event here.
@@ -670,7 +670,7 @@ impl Outbox for PgStore {
 
     async fn backlog(&self) -> Result<Backlog, RepoError> {
         self.db
-            .run(async {
+            .run("backlog", async {
                 let client = self.db.client().await?;
                 let row = outbox::outbox_backlog()
                     .bind(&client)
@@ -735,7 +735,7 @@ impl crate::adapters::suite::TestStore for PgStore {
 impl StockRepo for PgStore {
     async fn available(&self, sku: Sku) -> Result<Option<u64>, RepoError> {
         self.db
-            .run(async {
+            .run("available", async {
                 let client = self.db.client().await?;
                 let available = stocks::available_stock()
                     .bind(&client, &i64::from(sku.get()))

@@ -216,7 +216,7 @@ async fn dead_letter(
 impl NotificationStore for PgNotificationStore {
     async fn apply(&self, runs: &[Run]) -> Result<Vec<Applied>, RepoError> {
         self.db
-            .run(async {
+            .run("apply", async {
                 if let Attempt::Done(applied) = self.attempt(runs, false).await? {
                     return Ok(applied);
                 }
@@ -230,7 +230,7 @@ impl NotificationStore for PgNotificationStore {
 
     async fn offsets(&self, topic: &str) -> Result<HashMap<i32, i64>, RepoError> {
         self.db
-            .run(async {
+            .run("offsets", async {
                 let client = self.db.client().await?;
                 let rows = notifications::consumer_offsets()
                     .bind(&client, &topic)
