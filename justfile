@@ -93,7 +93,7 @@ run-all:
 # the same features and builds once; without nextest's filter it reruns every integration test, the
 # few outside system-tests too.
 [doc("Run every test, starting the stack they need.")]
-test: alerts stack-up && test-faults e2e test-run-all test-api test-browser
+test: alerts stack-up && test-faults e2e test-traces test-run-all test-api test-browser
     bash scripts/coverage.sh
     if command -v cargo-nextest >/dev/null; then \
         ROUTE256_TEST_STORAGE=postgres cargo nextest run --workspace --locked --no-fail-fast -E 'package(system-tests)'; \
@@ -101,6 +101,12 @@ test: alerts stack-up && test-faults e2e test-run-all test-api test-browser
         ROUTE256_TEST_STORAGE=postgres cargo test --workspace --locked --no-fail-fast --test '*'; \
     fi
     bash scripts/e2e-postgres.sh
+
+# On spare ports (scripts/lib/ports.sh), on PostgreSQL and a topic of its own, exporting to the stack's
+# Jaeger; each call's trace is looked up by the traceparent it was sent with (scripts/lib/jaeger-expect.py).
+[doc("Check in Jaeger that AddItem, Checkout and OrderPay (gRPC and HTTP) are each one trace across the services, the relay and the notifier.")]
+test-traces: stack-up
+    bash scripts/traces-check.sh
 
 # On spare ports (scripts/lib/ports.sh).
 [doc("Validate every service's /openapi.json and fuzz its HTTP gateway against it with schemathesis.")]

@@ -112,6 +112,30 @@ start_redis() {
   exit 1
 }
 
+# Jaeger v2, the traces' store (deploy/jaeger/config.yaml: in memory, OTLP on 4317/4318, the UI and its
+# query API on 16686): built once into the cache by scripts/go-tool.sh; the one answering there, if any,
+# is used.
+start_jaeger() {
+  if answers "${stack_port[otlp-grpc]}"; then
+    log "an OTLP receiver already answers on ${stack_port[otlp-grpc]}: traces go there"
+    return
+  fi
+  local dir binary
+  binary=$(bash "$root/scripts/go-tool.sh" jaeger)
+  dir=$(own_dir jaeger "$(id -un)")
+  log "starting Jaeger: OTLP on 127.0.0.1:${stack_port[otlp-grpc]}, UI and query API on 127.0.0.1:${stack_port[jaeger-ui]}"
+  JAEGER_ADDR=127.0.0.1 setsid "$binary" --config "$root/deploy/jaeger/config.yaml" \
+    >"$dir/jaeger.log" 2>&1 </dev/null &
+  echo $! >"$dir/jaeger.pid"
+  for _ in $(seq 100); do
+    answers "${stack_port[otlp-grpc]}" && answers "${stack_port[jaeger-ui]}" && return
+    sleep 0.1
+  done
+  log "Jaeger did not start; its log:"
+  tail -n 20 "$dir/jaeger.log" >&2 || true
+  exit 1
+}
+
 # stop_by_pidfile FILE SIGNAL WHAT PROGRAM: stops the process FILE names if it is still PROGRAM (after a
 # reboot the number may belong to another process)
 stop_by_pidfile() {
@@ -177,9 +201,10 @@ case "${1:-}" in
     LOMS_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[1]##*:}/loms target/debug/loms migrate
     NOTIFIER_DATABASE_URL=postgres://$PGUSER@127.0.0.1:${bouncers[2]##*:}/notifier target/debug/notifier migrate
     start_redis
+    start_jaeger
     kafka_up
     log "development identity provider (just token): $(dev_identity)"
-    log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, notifier via 127.0.0.1:${bouncers[2]##*:}, Redis on $REDIS_PORT, Kafka on $(kafka_bootstrap) (files in $state)"
+    log "up: cart via 127.0.0.1:${bouncers[0]##*:}, loms via 127.0.0.1:${bouncers[1]##*:}, notifier via 127.0.0.1:${bouncers[2]##*:}, Redis on $REDIS_PORT, Jaeger on ${stack_port[jaeger-ui]} (OTLP ${stack_port[otlp-grpc]}), Kafka on $(kafka_bootstrap) (files in $state)"
     ;;
   postgres)
     ensure_postgres
@@ -204,6 +229,7 @@ case "${1:-}" in
     fi
     stop_own_postgres
     stop_by_pidfile "$state/redis/redis.pid" TERM Redis redis-server
+    stop_by_pidfile "$state/jaeger/jaeger.pid" TERM Jaeger jaeger
     kafka_down
     ;;
   bouncer)
@@ -227,6 +253,8 @@ case "${1:-}" in
       printf 'pgbouncer   %-5s 127.0.0.1:%s (%s)\n' "$s" "${entry##*:}" "${entry%%:*}"
     done
     answers "$REDIS_PORT" && echo "redis       up    127.0.0.1:$REDIS_PORT" || echo "redis       down  127.0.0.1:$REDIS_PORT"
+    j=${stack_port[jaeger-ui]}
+    answers "$j" && echo "jaeger      up    127.0.0.1:$j" || echo "jaeger      down  127.0.0.1:$j"
     kafka_status
     echo "files       $state"
     ;;

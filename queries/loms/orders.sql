@@ -7,9 +7,10 @@ SELECT id
 FROM orders
 WHERE user_id = :user_id AND idempotency_key = :idempotency_key AND status <> 'failed';
 
---! insert_order (idempotency_key?)
+--! insert_order (idempotency_key?, traceparent?, tracestate?)
 --- Stores a new order, status 'new', with its positions (`skus[i]` with `counts[i]` units) and the
---- event of its creation, in one statement; returns its id.
+--- event of its creation (with the trace context of the change, when there is one), in one statement;
+--- returns its id.
 WITH new_order AS (
     INSERT INTO orders (user_id, status, idempotency_key)
     VALUES (:user_id, 'new', :idempotency_key)
@@ -19,22 +20,23 @@ WITH new_order AS (
     SELECT new_order.id, item.sku, item.count
     FROM new_order, unnest(:skus::bigint[], :counts::integer[]) AS item (sku, count)
 ), created AS (
-    INSERT INTO order_events (order_id, status, request_id)
-    SELECT new_order.id, 'new', :request_id FROM new_order
+    INSERT INTO order_events (order_id, status, request_id, traceparent, tracestate)
+    SELECT new_order.id, 'new', :request_id, :traceparent, :tracestate FROM new_order
 )
 SELECT id FROM new_order;
 
---! settle_order
+--! settle_order (traceparent?, tracestate?)
 --- Writes stock levels computed under `lock_stocks` (`skus[i]` gets `totals[i]` and `reserved[i]`;
---- empty arrays write none), the order's new status and the event of that change, in one statement;
---- returns the order's id.
+--- empty arrays write none), the order's new status and the event of that change (with its trace
+--- context, when there is one), in one statement; returns the order's id.
 WITH levels AS (
     UPDATE stocks
     SET total = level.total, reserved = level.reserved
     FROM unnest(:skus::bigint[], :totals::bigint[], :reserved::bigint[]) AS level (sku, total, reserved)
     WHERE stocks.sku = level.sku
 ), changed AS (
-    INSERT INTO order_events (order_id, status, request_id) VALUES (:id, :status, :request_id)
+    INSERT INTO order_events (order_id, status, request_id, traceparent, tracestate)
+    VALUES (:id, :status, :request_id, :traceparent, :tracestate)
 )
 UPDATE orders SET status = :status, updated_at = now() WHERE id = :id
 RETURNING id;

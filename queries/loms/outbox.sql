@@ -23,7 +23,7 @@ RETURNING term;
 UPDATE relay_leases SET expires_at = '-infinity'
 WHERE name = :name AND holder = :holder;
 
---! pending_events
+--! pending_events : (traceparent?, tracestate?)
 --- Up to `limit` unsent events (the outbox holds no other) by position, leaving out those at `skip`
 --- (handed to the brokers, their acknowledgements outstanding: a hashed subplan, so a long list costs a
 --- probe per row); the moment in microseconds since the Unix epoch (`extract` is exact: numeric).
@@ -32,7 +32,9 @@ SELECT seq,
        order_id,
        status,
        (extract(epoch FROM moment) * 1000000)::bigint AS moment_micros,
-       request_id
+       request_id,
+       traceparent,
+       tracestate
 FROM order_events
 WHERE seq NOT IN (SELECT unnest(:skip::bigint[]))
 ORDER BY seq

@@ -30,6 +30,7 @@ declare -gA port_base=(
   [bench-gateway]=18400
   [bench-list]=18500
   [bench-memory]=18600
+  [traces]=18700
   [api-test]=28000
   [browser-test]=28100
   [load]=28200

@@ -454,6 +454,18 @@ pub struct OrderEvent {
     /// When the change was made, to the microsecond.
     pub(crate) moment: std::time::SystemTime,
     pub(crate) request_id: RequestId,
+    /// The trace context of the change (the span that wrote it), when a trace was exported: the relay
+    /// publishes the event in that trace.
+    pub(crate) trace: Option<telemetry::trace_context::TraceContext>,
+}
+
+impl OrderEvent {
+    /// The trace context an event written now carries: the current span's. Read where the change is
+    /// written (a storage operation's span, within the call's), not passed down: what a trace follows is
+    /// the work in progress, which tracing knows.
+    pub(crate) fn trace_now() -> Option<telemetry::trace_context::TraceContext> {
+        telemetry::trace_context::of(&tracing::Span::current())
+    }
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub(crate) struct Record {
 
 impl Record {
     /// The value of the first header called `name`.
-    fn header(&self, name: &str) -> Option<&[u8]> {
+    pub(crate) fn header(&self, name: &str) -> Option<&[u8]> {
         let header = self
             .headers
             .iter()

@@ -39,14 +39,20 @@ impl Notifier {
     /// and the lanes must be handled again.
     pub(crate) async fn handle(&self, lanes: &[Lane<'_>]) -> Result<Vec<Outcome>, RepoError> {
         let runs: Vec<Run> = lanes.iter().filter_map(run_of).collect();
+        // each record's handling, from here to its notification, in the trace it carries
+        let spans: Vec<Vec<tracing::Span>> = runs
+            .iter()
+            .map(|run| run.entries.iter().map(handling).collect())
+            .collect();
         let applied = self.store.apply(&runs).await?;
         Ok(runs
             .iter()
             .zip(applied)
-            .map(|(run, applied)| match applied {
+            .zip(spans)
+            .map(|((run, applied), spans)| match applied {
                 Applied::Stored(recorded) => {
-                    for (entry, recorded) in run.entries.iter().zip(recorded) {
-                        announce(entry, &recorded);
+                    for ((entry, recorded), span) in run.entries.iter().zip(recorded).zip(spans) {
+                        span.in_scope(|| announce(entry, &recorded));
                     }
                     Outcome::Stored { next: run.next() }
                 }
@@ -81,6 +87,31 @@ fn run_of(lane: &Lane<'_>) -> Option<Run> {
             })
             .collect(),
     })
+}
+
+/// The span of one record's handling: a consumer span, the child of the publish span whose context the
+/// record carries (`traceparent`), so that a change's trace ends with its notification; a trace of its
+/// own without one. Its `trace_id` is on the notification's log line.
+fn handling(entry: &Entry) -> tracing::Span {
+    use telemetry::trace_context::{self, TRACEPARENT, TRACESTATE};
+    let header = |name| {
+        let value = entry.record.header(name)?;
+        std::str::from_utf8(value).ok()
+    };
+    let at = &entry.record.at;
+    let span = tracing::info_span!(
+        "handling",
+        trace_id = tracing::field::Empty,
+        otel.name = format!("{} process", at.topic),
+        otel.kind = "consumer",
+        partition = at.partition,
+        offset = at.offset,
+    );
+    trace_context::continue_trace(&span, header(TRACEPARENT), header(TRACESTATE));
+    if let Some(trace_id) = trace_context::trace_id(&span) {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+    span
 }
 
 /// Logs and counts what storing one entry came to.

@@ -467,7 +467,7 @@ fn call_span(request: &http::Request<tonic::body::Body>) -> tracing::Span {
     );
     trace_context::continue_trace(&span, header(TRACEPARENT), header(TRACESTATE));
     if let Some(trace_id) = trace_context::trace_id(&span) {
-        span.record("trace_id", trace_id);
+        span.record("trace_id", tracing::field::display(trace_id));
     }
     span
 }

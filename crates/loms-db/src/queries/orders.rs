@@ -11,12 +11,16 @@ pub struct InsertOrderParams<
     T2: crate::ArraySql<Item = i64>,
     T3: crate::ArraySql<Item = i32>,
     T4: crate::StringSql,
+    T5: crate::StringSql,
+    T6: crate::StringSql,
 > {
     pub user_id: i64,
     pub idempotency_key: Option<T1>,
     pub skus: T2,
     pub counts: T3,
     pub request_id: T4,
+    pub traceparent: Option<T5>,
+    pub tracestate: Option<T6>,
 }
 #[derive(Debug)]
 pub struct SettleOrderParams<
@@ -25,6 +29,8 @@ pub struct SettleOrderParams<
     T3: crate::ArraySql<Item = i64>,
     T4: crate::StringSql,
     T5: crate::StringSql,
+    T6: crate::StringSql,
+    T7: crate::StringSql,
 > {
     pub skus: T1,
     pub totals: T2,
@@ -32,6 +38,8 @@ pub struct SettleOrderParams<
     pub id: i64,
     pub status: T4,
     pub request_id: T5,
+    pub traceparent: Option<T6>,
+    pub tracestate: Option<T7>,
 }
 #[derive(Debug)]
 pub struct ClaimStaleOrdersParams<T1: crate::ArraySql<Item = i64>> {
@@ -383,10 +391,11 @@ impl<'c, 'a, 's, C: GenericClient, T1: crate::StringSql>
 }
 pub struct InsertOrderStmt(&'static str, Option<tokio_postgres::Statement>);
 /// Stores a new order, status 'new', with its positions (`skus[i]` with `counts[i]` units) and the
-/// event of its creation, in one statement; returns its id.
+/// event of its creation (with the trace context of the change, when there is one), in one statement;
+/// returns its id.
 pub fn insert_order() -> InsertOrderStmt {
     InsertOrderStmt(
-        "WITH new_order AS ( INSERT INTO orders (user_id, status, idempotency_key) VALUES ($1, 'new', $2) RETURNING id ), positions AS ( INSERT INTO order_items (order_id, sku, count) SELECT new_order.id, item.sku, item.count FROM new_order, unnest($3::bigint[], $4::integer[]) AS item (sku, count) ), created AS ( INSERT INTO order_events (order_id, status, request_id) SELECT new_order.id, 'new', $5 FROM new_order ) SELECT id FROM new_order",
+        "WITH new_order AS ( INSERT INTO orders (user_id, status, idempotency_key) VALUES ($1, 'new', $2) RETURNING id ), positions AS ( INSERT INTO order_items (order_id, sku, count) SELECT new_order.id, item.sku, item.count FROM new_order, unnest($3::bigint[], $4::integer[]) AS item (sku, count) ), created AS ( INSERT INTO order_events (order_id, status, request_id, traceparent, tracestate) SELECT new_order.id, 'new', $5, $6, $7 FROM new_order ) SELECT id FROM new_order",
         None,
     )
 }
@@ -407,6 +416,8 @@ impl InsertOrderStmt {
         T2: crate::ArraySql<Item = i64>,
         T3: crate::ArraySql<Item = i32>,
         T4: crate::StringSql,
+        T5: crate::StringSql,
+        T6: crate::StringSql,
     >(
         &'s self,
         client: &'c C,
@@ -415,10 +426,20 @@ impl InsertOrderStmt {
         skus: &'a T2,
         counts: &'a T3,
         request_id: &'a T4,
-    ) -> I64Query<'c, 'a, 's, C, i64, 5> {
+        traceparent: &'a Option<T5>,
+        tracestate: &'a Option<T6>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 7> {
         I64Query {
             client,
-            params: [user_id, idempotency_key, skus, counts, request_id],
+            params: [
+                user_id,
+                idempotency_key,
+                skus,
+                counts,
+                request_id,
+                traceparent,
+                tracestate,
+            ],
             query: self.0,
             cached: self.1.as_ref(),
             extractor: |row| Ok(row.try_get(0)?),
@@ -435,21 +456,23 @@ impl<
     T2: crate::ArraySql<Item = i64>,
     T3: crate::ArraySql<Item = i32>,
     T4: crate::StringSql,
+    T5: crate::StringSql,
+    T6: crate::StringSql,
 >
     crate::client::async_::Params<
         'c,
         'a,
         's,
-        InsertOrderParams<T1, T2, T3, T4>,
-        I64Query<'c, 'a, 's, C, i64, 5>,
+        InsertOrderParams<T1, T2, T3, T4, T5, T6>,
+        I64Query<'c, 'a, 's, C, i64, 7>,
         C,
     > for InsertOrderStmt
 {
     fn params(
         &'s self,
         client: &'c C,
-        params: &'a InsertOrderParams<T1, T2, T3, T4>,
-    ) -> I64Query<'c, 'a, 's, C, i64, 5> {
+        params: &'a InsertOrderParams<T1, T2, T3, T4, T5, T6>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 7> {
         self.bind(
             client,
             &params.user_id,
@@ -457,16 +480,18 @@ impl<
             &params.skus,
             &params.counts,
             &params.request_id,
+            &params.traceparent,
+            &params.tracestate,
         )
     }
 }
 pub struct SettleOrderStmt(&'static str, Option<tokio_postgres::Statement>);
 /// Writes stock levels computed under `lock_stocks` (`skus[i]` gets `totals[i]` and `reserved[i]`;
-/// empty arrays write none), the order's new status and the event of that change, in one statement;
-/// returns the order's id.
+/// empty arrays write none), the order's new status and the event of that change (with its trace
+/// context, when there is one), in one statement; returns the order's id.
 pub fn settle_order() -> SettleOrderStmt {
     SettleOrderStmt(
-        "WITH levels AS ( UPDATE stocks SET total = level.total, reserved = level.reserved FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS level (sku, total, reserved) WHERE stocks.sku = level.sku ), changed AS ( INSERT INTO order_events (order_id, status, request_id) VALUES ($4, $5, $6) ) UPDATE orders SET status = $5, updated_at = now() WHERE id = $4 RETURNING id",
+        "WITH levels AS ( UPDATE stocks SET total = level.total, reserved = level.reserved FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS level (sku, total, reserved) WHERE stocks.sku = level.sku ), changed AS ( INSERT INTO order_events (order_id, status, request_id, traceparent, tracestate) VALUES ($4, $5, $6, $7, $8) ) UPDATE orders SET status = $5, updated_at = now() WHERE id = $4 RETURNING id",
         None,
     )
 }
@@ -488,6 +513,8 @@ impl SettleOrderStmt {
         T3: crate::ArraySql<Item = i64>,
         T4: crate::StringSql,
         T5: crate::StringSql,
+        T6: crate::StringSql,
+        T7: crate::StringSql,
     >(
         &'s self,
         client: &'c C,
@@ -497,10 +524,21 @@ impl SettleOrderStmt {
         id: &'a i64,
         status: &'a T4,
         request_id: &'a T5,
-    ) -> I64Query<'c, 'a, 's, C, i64, 6> {
+        traceparent: &'a Option<T6>,
+        tracestate: &'a Option<T7>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 8> {
         I64Query {
             client,
-            params: [skus, totals, reserved, id, status, request_id],
+            params: [
+                skus,
+                totals,
+                reserved,
+                id,
+                status,
+                request_id,
+                traceparent,
+                tracestate,
+            ],
             query: self.0,
             cached: self.1.as_ref(),
             extractor: |row| Ok(row.try_get(0)?),
@@ -518,21 +556,23 @@ impl<
     T3: crate::ArraySql<Item = i64>,
     T4: crate::StringSql,
     T5: crate::StringSql,
+    T6: crate::StringSql,
+    T7: crate::StringSql,
 >
     crate::client::async_::Params<
         'c,
         'a,
         's,
-        SettleOrderParams<T1, T2, T3, T4, T5>,
-        I64Query<'c, 'a, 's, C, i64, 6>,
+        SettleOrderParams<T1, T2, T3, T4, T5, T6, T7>,
+        I64Query<'c, 'a, 's, C, i64, 8>,
         C,
     > for SettleOrderStmt
 {
     fn params(
         &'s self,
         client: &'c C,
-        params: &'a SettleOrderParams<T1, T2, T3, T4, T5>,
-    ) -> I64Query<'c, 'a, 's, C, i64, 6> {
+        params: &'a SettleOrderParams<T1, T2, T3, T4, T5, T6, T7>,
+    ) -> I64Query<'c, 'a, 's, C, i64, 8> {
         self.bind(
             client,
             &params.skus,
@@ -541,6 +581,8 @@ impl<
             &params.id,
             &params.status,
             &params.request_id,
+            &params.traceparent,
+            &params.tracestate,
         )
     }
 }

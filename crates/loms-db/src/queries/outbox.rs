@@ -34,6 +34,8 @@ pub struct PendingEvents {
     pub status: String,
     pub moment_micros: i64,
     pub request_id: String,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
 }
 pub struct PendingEventsBorrowed<'a> {
     pub seq: i64,
@@ -42,6 +44,8 @@ pub struct PendingEventsBorrowed<'a> {
     pub status: &'a str,
     pub moment_micros: i64,
     pub request_id: &'a str,
+    pub traceparent: Option<&'a str>,
+    pub tracestate: Option<&'a str>,
 }
 impl<'a> From<PendingEventsBorrowed<'a>> for PendingEvents {
     fn from(
@@ -52,6 +56,8 @@ impl<'a> From<PendingEventsBorrowed<'a>> for PendingEvents {
             status,
             moment_micros,
             request_id,
+            traceparent,
+            tracestate,
         }: PendingEventsBorrowed<'a>,
     ) -> Self {
         Self {
@@ -61,6 +67,8 @@ impl<'a> From<PendingEventsBorrowed<'a>> for PendingEvents {
             status: status.into(),
             moment_micros,
             request_id: request_id.into(),
+            traceparent: traceparent.map(|v| v.into()),
+            tracestate: tracestate.map(|v| v.into()),
         }
     }
 }
@@ -442,7 +450,7 @@ pub struct PendingEventsStmt(&'static str, Option<tokio_postgres::Statement>);
 /// probe per row); the moment in microseconds since the Unix epoch (`extract` is exact: numeric).
 pub fn pending_events() -> PendingEventsStmt {
     PendingEventsStmt(
-        "SELECT seq, event_id::text AS event_id, order_id, status, (extract(epoch FROM moment) * 1000000)::bigint AS moment_micros, request_id FROM order_events WHERE seq NOT IN (SELECT unnest($1::bigint[])) ORDER BY seq LIMIT $2",
+        "SELECT seq, event_id::text AS event_id, order_id, status, (extract(epoch FROM moment) * 1000000)::bigint AS moment_micros, request_id, traceparent, tracestate FROM order_events WHERE seq NOT IN (SELECT unnest($1::bigint[])) ORDER BY seq LIMIT $2",
         None,
     )
 }
@@ -474,6 +482,8 @@ impl PendingEventsStmt {
                         status: row.try_get(3)?,
                         moment_micros: row.try_get(4)?,
                         request_id: row.try_get(5)?,
+                        traceparent: row.try_get(6)?,
+                        tracestate: row.try_get(7)?,
                     })
                 },
             mapper: |it| PendingEvents::from(it),

@@ -48,6 +48,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use telemetry::trace_context;
 
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
@@ -425,42 +426,71 @@ struct Record {
 /// `events` as records stamped with `term`, in order. Checking each against the contract is most of
 /// the relay's work (prost-validate compiles a `pattern` rule's regex on every call: ~10 µs an event),
 /// so batches are framed in [`ENCODERS`] slices at once, on blocking threads.
-async fn frame(events: &[OrderEvent], term: Term) -> Result<Vec<Record>, String> {
+async fn frame(events: &[OrderEvent], term: Term, topic: &str) -> Result<Framed, String> {
     // A few are framed at once, here: a thread's hand-off would cost more.
     if events.len() <= FRAMED_HERE {
-        return events.iter().map(|event| frame_one(event, term)).collect();
+        return events
+            .iter()
+            .map(|event| frame_one(event, term, topic))
+            .collect();
     }
     let slice = events.len().div_ceil(ENCODERS).max(1);
     let framing: Vec<_> = events
         .chunks(slice)
         .map(|chunk| {
-            let chunk = chunk.to_vec();
+            let (chunk, topic) = (chunk.to_vec(), topic.to_owned());
             tokio::task::spawn_blocking(move || {
                 chunk
                     .iter()
-                    .map(|event| frame_one(event, term))
-                    .collect::<Result<Vec<_>, String>>()
+                    .map(|event| frame_one(event, term, &topic))
+                    .collect::<Result<Framed, String>>()
             })
         })
         .collect();
-    let mut records = Vec::with_capacity(events.len());
+    let mut all = Framed::default();
     for framed in framing {
         let framed = framed
             .await
             .map_err(|error| format!("framing failed: {error}"))?;
-        records.extend(framed?);
+        let framed = framed?;
+        all.records.extend(framed.records);
+        all.spans.extend(framed.spans);
     }
-    Ok(records)
+    Ok(all)
 }
 
-/// One event as its record.
-fn frame_one(event: &OrderEvent, term: Term) -> Result<Record, String> {
+/// A transaction's records, and the publish spans of those whose change was traced: they end when the
+/// transaction does.
+#[derive(Default)]
+struct Framed {
+    records: Vec<Record>,
+    spans: Vec<tracing::Span>,
+}
+
+impl FromIterator<(Record, Option<tracing::Span>)> for Framed {
+    fn from_iter<I: IntoIterator<Item = (Record, Option<tracing::Span>)>>(framed: I) -> Self {
+        let mut all = Self::default();
+        for (record, span) in framed {
+            all.records.push(record);
+            all.spans.extend(span);
+        }
+        all
+    }
+}
+
+/// One event as its record; with the change's trace context, also its publish span (a producer span,
+/// the change's child), whose context the record carries on to the notifier.
+fn frame_one(
+    event: &OrderEvent,
+    term: Term,
+    topic: &str,
+) -> Result<(Record, Option<tracing::Span>), String> {
     let message = message_of(event);
     let value = message
         .to_value()
         .map_err(|error| format!("not an event of the contract: {error}"))?;
     let term = term.to_string();
-    let headers = OwnedHeaders::new_with_capacity(4)
+    let mut headers = OwnedHeaders::new_with_capacity(6)
         .insert(Header {
             key: CONTENT_TYPE_HEADER,
             value: Some(CONTENT_TYPE),
@@ -477,11 +507,35 @@ fn frame_one(event: &OrderEvent, term: Term) -> Result<Record, String> {
             key: RELAY_TERM_HEADER,
             value: Some(term.as_str()),
         });
-    Ok(Record {
+    let span = event.trace.as_ref().map(|change| {
+        let span = tracing::info_span!(
+            "publish",
+            otel.name = format!("{topic} publish"),
+            otel.kind = "producer",
+            order_id = %event.order_id,
+        );
+        let state = Some(change.tracestate.as_str()).filter(|s| !s.is_empty());
+        trace_context::continue_trace(&span, Some(&change.traceparent), state);
+        span
+    });
+    if let Some(sent) = span.as_ref().and_then(trace_context::of) {
+        headers = headers.insert(Header {
+            key: trace_context::TRACEPARENT,
+            value: Some(sent.traceparent.as_str()),
+        });
+        if !sent.tracestate.is_empty() {
+            headers = headers.insert(Header {
+                key: trace_context::TRACESTATE,
+                value: Some(sent.tracestate.as_str()),
+            });
+        }
+    }
+    let record = Record {
         key: message.key(),
         value,
         headers,
-    })
+    };
+    Ok((record, span))
 }
 
 /// An event as the contract's message.
@@ -699,7 +753,7 @@ impl EventPublisher for KafkaEventPublisher {
         self.turn = (self.turn + 1) % PRODUCERS;
         let began = Instant::now();
         // Framed before the transaction begins: an event that breaks the contract opens none.
-        let records = frame(events, lease.term())
+        let Framed { records, spans } = frame(events, lease.term(), &self.topic)
             .await
             .map_err(PublishError::Aborted)?;
         let framed = Instant::now();
@@ -742,6 +796,7 @@ impl EventPublisher for KafkaEventPublisher {
                 return Err(error);
             }
         }
+        drop(spans); // published: the spans end with the commit
         tracing::debug!(
             events = events.len(),
             framing = ?(framed - began),
@@ -817,6 +872,7 @@ mod tests {
             status: OrderStatus::New,
             moment: std::time::UNIX_EPOCH,
             request_id: RequestId::parse("r").expect("valid"),
+            trace: None,
         };
         let lease = LeaseWatch::fixed(1, Instant::now() + Duration::from_millis(500));
         let published = publisher.publish(&[event], &lease).await;
@@ -844,6 +900,7 @@ mod tests {
             status: OrderStatus::AwaitingPayment,
             moment,
             request_id: RequestId::parse("r").expect("valid"),
+            trace: None,
         };
         let message = message_of(&event);
         let value = message.to_value().expect("valid");

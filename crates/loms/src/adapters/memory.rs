@@ -90,6 +90,7 @@ impl State {
             status,
             moment: SystemTime::now(),
             request_id: request_id.clone(),
+            trace: OrderEvent::trace_now(),
         };
         self.outbox
             .insert(event.position, (event, tokio::time::Instant::now()));

@@ -19,6 +19,7 @@
 //! ([`Pipelined`]): the first three leave together, then the last two.
 use std::collections::HashMap;
 use std::sync::Arc;
+use telemetry::trace_context::TraceContext;
 
 use async_trait::async_trait;
 use std::time::Duration;
@@ -101,10 +102,21 @@ impl PgStore {
         let key = new.idempotency_key.as_ref().map(IdempotencyKey::as_str);
         let (skus, counts) = columns(&new.items);
         let request_id = new.request_id.as_str();
+        let trace = Traced::now();
         let (insert, settle) = placing_statements(&client).await?;
         let insert_and_lock = async |client: &Object| {
+            let (parent, state) = (&trace.parent, &trace.state);
             let inserted = insert
-                .bind(client, &user, &key, &skus, &counts, &request_id)
+                .bind(
+                    client,
+                    &user,
+                    &key,
+                    &skus,
+                    &counts,
+                    &request_id,
+                    parent,
+                    state,
+                )
                 .one();
             let (inserted, locked) = tokio::join!(inserted, lock_stocks(client, &skus));
             match inserted {
@@ -138,7 +150,8 @@ impl PgStore {
         // `.one()` checks the row count once COMMIT has left; it cannot fail here, the row being the
         // one this transaction inserted.
         tx.commit_with(async |client: &Object| {
-            settle_with(client, &settle, &levels, order_id, status, &new.request_id).await
+            let cause = (&new.request_id, &trace);
+            settle_with(client, &settle, &levels, order_id, status, cause).await
         })
         .await?;
         self.written.notify_one();
@@ -279,6 +292,28 @@ impl Levels {
     }
 }
 
+/// An event's trace context as its columns: both NULL without one.
+struct Traced {
+    parent: Option<String>,
+    state: Option<String>,
+}
+
+impl Traced {
+    /// The context of the change being written ([`OrderEvent::trace_now`]).
+    fn now() -> Self {
+        match OrderEvent::trace_now() {
+            Some(trace) => Self {
+                parent: Some(trace.traceparent),
+                state: (!trace.tracestate.is_empty()).then_some(trace.tracestate),
+            },
+            None => Self {
+                parent: None,
+                state: None,
+            },
+        }
+    }
+}
+
 /// Writes stock levels computed under [`lock_stocks`], the order's new status and its event.
 async fn settle(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -292,17 +327,19 @@ async fn settle(
         .prepare(tx)
         .await
         .context("prepare settle order")?;
-    settle_with(tx, &statement, &levels, id, status, request_id).await
+    let trace = Traced::now();
+    settle_with(tx, &statement, &levels, id, status, (request_id, &trace)).await
 }
 
-/// [`settle`] with its statement prepared, so that the request leaves on the first poll.
+/// [`settle`] with its statement prepared, so that the request leaves on the first poll. The event
+/// carries what caused the change: its request id and trace context.
 async fn settle_with<C: GenericClient>(
     client: &C,
     statement: &orders::SettleOrderStmt,
     levels: &Levels,
     id: OrderId,
     status: OrderStatus,
-    request_id: &RequestId,
+    (request_id, trace): (&RequestId, &Traced),
 ) -> Result<(), RepoError> {
     statement
         .bind(
@@ -313,6 +350,8 @@ async fn settle_with<C: GenericClient>(
             &id.get(),
             &status.as_str(),
             &request_id.as_str(),
+            &trace.parent,
+            &trace.state,
         )
         .one()
         .await
@@ -594,6 +633,10 @@ impl Outbox for PgStore {
                             moment: moment_of(row.moment_micros)?,
                             request_id: RequestId::parse(&row.request_id)
                                 .ok_or_else(|| RepoError::msg("unusable request id stored"))?,
+                            trace: row.traceparent.map(|traceparent| TraceContext {
+                                traceparent,
+                                tracestate: row.tracestate.unwrap_or_default(),
+                            }),
                         })
                     })
                     .collect()

@@ -19,6 +19,7 @@ fn event(position: i64, order: i64) -> OrderEvent {
         status: OrderStatus::New,
         moment: std::time::UNIX_EPOCH,
         request_id: RequestId::parse("r").expect("valid"),
+        trace: None,
     }
 }
 

@@ -892,7 +892,9 @@ pub mod loms_service_server {
 /// Headers besides `content-type`: `event-id` (the same as `event_id`) and `x-request-id` (the same as
 /// `request_id`), for tools that do not decode the value — a consumer believes the value — and
 /// `relay-term`, the decimal term of loms's relay lease whose Kafka transaction published the record (it
-/// grows with each handover between loms replicas).
+/// grows with each handover between loms replicas); and, when the change was traced, the W3C
+/// `traceparent` (with `tracestate` when there is one) of the relay's publish span, itself the child of the
+/// change's span: the notifier's handling continues that trace (README's "Traces").
 ///
 /// Delivery: loms publishes in Kafka transactions that fence the previous publisher; read with
 /// `isolation.level=read_committed`, the topic holds each event once, each order's in the order of its

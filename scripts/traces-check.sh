@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Traces end to end, in the stack's Jaeger (`just stack-up`): the four services as processes on this
+# script's ports, on PostgreSQL, exporting to Jaeger, loms's relay and the notifier on a topic of their
+# own. Each call is sent with a `traceparent` of ours, so its trace is found by id in Jaeger's query
+# API (scripts/lib/jaeger-expect.py waits for the spans README's "Traces" describes):
+#   AddItem (gRPC)       cart's server span, the caller's child; cart's client spans to product-service
+#                        (the rate limiter's wait within) and loms, each the parent of the callee's server span
+#   Checkout (gRPC)      cart → loms OrderCreate → its storage span → two publish spans (new, awaiting
+#                        payment) → the notifier's two consumer spans
+#   OrderPay (gRPC)      loms → storage → publish (payed) → the notifier
+#   a purchase over HTTP AddItem and Checkout through cart's gateway: the same traces
+#   a malformed traceparent: the call succeeds, and its trace (found by the call's request id) is a root
+# Server spans carry the call's request id. Exits non-zero on the first deviation.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+source scripts/lib/services.sh
+base=${port_base[traces]}
+JAEGER=http://127.0.0.1:${stack_port[jaeger-ui]}
+BROKERS=$(kafka_bootstrap)
+answers "${stack_port[otlp-grpc]}" && answers "${stack_port[jaeger-ui]}" ||
+  { log "no Jaeger on ${stack_port[otlp-grpc]} and ${stack_port[jaeger-ui]}: run just stack-up"; exit 1; }
+
+fail() {
+  echo "traces: FAILED: $*" >&2
+  for f in "$services_logs"/*; do echo "--- $(basename "$f") log" >&2; tail -n 20 "$f" >&2; done
+  exit 1
+}
+pass() { echo "traces: ok  $1"; }
+
+fresh_db() { # fresh_db NAME: an empty database of that name (dropped first if it exists)
+  dropdb -h "$PGHOST" -p "$PGPORT" --force --if-exists "$1"
+  createdb -h "$PGHOST" -p "$PGPORT" "$1"
+}
+bouncer() { echo "postgres://$PGUSER@127.0.0.1:${stack_port[pgbouncer-$1]}/$2"; } # bouncer SERVICE DATABASE
+for db in cart loms notifier; do fresh_db "${db}_traces"; done
+cargo build --quiet --locked -p bench --bin events-load
+topic=test-traces-$(date +%s)-$$
+target/debug/events-load topic "$BROKERS" "$topic"
+
+export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:${stack_port[otlp-grpc]} RUST_LOG=info STORAGE=postgres
+export CART_DATABASE_URL=$(bouncer cart cart_traces) LOMS_DATABASE_URL=$(bouncer loms loms_traces)
+export NOTIFIER_DATABASE_URL=$(bouncer notifier notifier_traces)
+export LOMS_KAFKA_BROKERS=$BROKERS LOMS_KAFKA_TOPIC=$topic
+export NOTIFIER_KAFKA_BROKERS=$BROKERS NOTIFIER_KAFKA_TOPIC=$topic NOTIFIER_GROUP=$topic
+start_services "$base"
+start_service notifier "$base"
+# The notifier starts at the end of each partition once assigned: the orders come after.
+for _ in $(seq 600); do grep -q 'partitions assigned' "$services_logs/notifier.log" && break; sleep 0.1; done
+grep -q 'partitions assigned' "$services_logs/notifier.log" || fail "the notifier got no partitions"
+CART=$(service_addr cart grpc "$base") LOMS=$(service_addr loms grpc "$base")
+CART_HTTP=$(service_addr cart http "$base")
+
+hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+new_parent() { parent_trace=$(hex 16) parent_span=$(hex 8); traceparent=00-$parent_trace-$parent_span-01; }
+auth="authorization: Bearer $(dev_token 42)"
+call() { # call ADDR METHOD JSON REQUEST_ID: the call, with the current traceparent; prints its answer
+  grpcurl -plaintext -H "$auth" -H "traceparent: $traceparent" -H "x-request-id: $4" -d "$3" "$1" "$2" 2>&1 ||
+    fail "$2 $3"
+}
+expect() { # expect WHAT JSON: the current trace holds the spans of JSON (scripts/lib/jaeger-expect.py)
+  python3 scripts/lib/jaeger-expect.py "$JAEGER" "$parent_trace" "$2" 60 >/dev/null || fail "$1"
+  pass "$1"
+}
+span() { # span SERVICE NAME KIND PARENT [COUNT] [REQUEST_ID]: one expected span, as JSON
+  local tags='{}'
+  [ -n "${6:-}" ] && tags="{\"request_id\": \"$6\"}"
+  printf '{"service": "%s", "name": "%s", "kind": "%s", "parent": %s, "count": %s, "tags": %s}' \
+    "$1" "$2" "$3" "$4" "${5:-1}" "$tags"
+}
+C=route256.cart.v1.CartService L=route256.loms.v1.LomsService P=route256.product.v1.ProductService
+add_item_spans() { # add_item_spans REQUEST_ID: AddItem's trace
+  printf '[%s]' "$(
+    span cart "$C/AddItem" server "\"remote:$parent_span\"" 1 "$1"
+    printf ','
+    span cart "$P/GetProduct" client "\"cart $C/AddItem\""
+    printf ','
+    span cart "rate limiter wait" internal "\"cart $P/GetProduct\""
+    printf ','
+    span product-service "$P/GetProduct" server "\"cart $P/GetProduct\"" 1 "$1"
+    printf ','
+    span cart "$L/StocksInfo" client "\"cart $C/AddItem\""
+    printf ','
+    span loms "$L/StocksInfo" server "\"cart $L/StocksInfo\"" 1 "$1"
+    printf ','
+    span loms available client "\"loms $L/StocksInfo\""
+    printf ','
+    span cart add_item client "\"cart $C/AddItem\""
+  )"
+}
+checkout_spans() { # checkout_spans REQUEST_ID: Checkout's trace, down to the notifications
+  printf '[%s]' "$(
+    span cart "$C/Checkout" server "\"remote:$parent_span\"" 1 "$1"
+    printf ','
+    span cart "$L/OrderCreate" client "\"cart $C/Checkout\""
+    printf ','
+    span loms "$L/OrderCreate" server "\"cart $L/OrderCreate\"" 1 "$1"
+    printf ','
+    span loms place client "\"loms $L/OrderCreate\""
+    printf ','
+    span loms "$topic publish" producer "\"loms place\"" 2
+    printf ','
+    span notifier "$topic process" consumer "\"loms $topic publish\"" 2
+  )"
+}
+
+new_parent
+call "$CART" $C/AddItem '{"user": 42, "sku": 1076963, "count": 2}' traces-1 >/dev/null
+expect "AddItem: cart, its calls to product-service (the limiter's wait within) and loms, storage" \
+  "$(add_item_spans traces-1)"
+
+new_parent
+order=$(call "$CART" $C/Checkout '{"user": 42}' traces-2 | jq -r .orderId)
+expect "Checkout: cart → loms → storage → the relay's two publishes → the notifier's two" \
+  "$(checkout_spans traces-2)"
+
+new_parent
+call "$LOMS" $L/OrderPay "{\"orderId\": $order}" traces-3 >/dev/null
+expect "OrderPay: loms → storage → the relay's publish → the notifier" "[$(
+  span loms "$L/OrderPay" server "\"remote:$parent_span\"" 1 traces-3
+  printf ','
+  span loms transition client "\"loms $L/OrderPay\""
+  printf ','
+  span loms "$topic publish" producer '"loms transition"'
+  printf ','
+  span notifier "$topic process" consumer "\"loms $topic publish\""
+)]"
+
+http() { # http METHOD PATH BODY REQUEST_ID: through cart's gateway, with the current traceparent
+  curl -sS -f -X "$1" -H "$auth" -H "traceparent: $traceparent" -H "x-request-id: $4" --json "$3" \
+    "http://$CART_HTTP$2" >/dev/null || fail "$1 $2"
+}
+new_parent
+http POST /user/42/cart/1148162 '{"count": 1}' traces-4
+expect "AddItem over HTTP: the same trace" "$(add_item_spans traces-4)"
+new_parent
+http POST /user/42/cart/checkout '{}' traces-5
+expect "Checkout over HTTP: the same trace, down to the notifications" "$(checkout_spans traces-5)"
+
+# A malformed traceparent is no error: the call starts a trace of its own (found by its request id).
+traceparent=00-not-a-trace-01
+call "$CART" $C/AddItem '{"user": 42, "sku": 1076963, "count": 1}' traces-6 >/dev/null
+search="$JAEGER/api/traces?service=cart&tags=%7B%22request_id%22%3A%22traces-6%22%7D&limit=5"
+for _ in $(seq 120); do
+  # (grpcurl's reflection call carries the same headers: a trace of its own)
+  parent_trace=$(curl -sS "$search" |
+    jq -r --arg m "$C/AddItem" '[.data[] | select(any(.spans[]; .operationName == $m))][0].traceID // empty')
+  [ -n "$parent_trace" ] && break
+  sleep 0.5
+done
+[ -n "$parent_trace" ] || fail "no trace of the call with a malformed traceparent (traces-6)"
+expect "a malformed traceparent: answered, a trace of its own ($parent_trace)" "[$(
+  span cart "$C/AddItem" server null 1 traces-6
+)]"
