@@ -164,6 +164,13 @@ bench: stack-up
     bash scripts/bench-gateway.sh
     bash scripts/bench-events.sh
     bash scripts/bench-auth.sh
+    bash scripts/bench-traces.sh
+
+# Part of `just bench`: the shopping flow on PostgreSQL with traces exported to the stack's Jaeger, all
+# of them and one in a hundred, against tracing off.
+[doc("Measure the shopping flow's throughput with traces exported (100 % and 1 %) against tracing off.")]
+bench-traces: stack-up
+    bash scripts/bench-traces.sh
 
 # Part of `just bench`: the same load with every call's token verified, and with authentication off.
 [doc("Measure the shopping flow's throughput with user tokens verified against the same run without.")]

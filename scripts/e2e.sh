@@ -6,7 +6,8 @@
 # open-file limit idles and serves again. What the answers must be — items, prices, statuses, stock,
 # error codes, concurrent checkouts, malformed bytes, no token in the logs, exit 0 on SIGTERM — the
 # system tests check on the same servers (crates/system-tests/tests: service.rs, http.rs, checkout.rs,
-# hostile_input.rs, shutdown.rs). Exits non-zero on the first deviation; always stops the services.
+# hostile_input.rs, shutdown.rs); with no OTLP endpoint set, nothing reaches the stack's Jaeger. Exits
+# non-zero on the first deviation; always stops the services.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +18,10 @@ TOKEN=e2e-token
 source scripts/lib/services.sh
 use_test_settings
 export PRODUCT_TOKENS=$TOKEN
+# No OTLP endpoint, a service name of our own: whatever these processes export would reach the stack's
+# Jaeger (the SDK's default endpoint is its address) under this name — nothing must.
+unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+export OTEL_SERVICE_NAME=route256-e2e-untraced-$$-$(date +%s)
 base=${port_base[e2e]}
 start_services "$base"
 CART=$(service_addr cart grpc "$base") LOMS=$(service_addr loms grpc "$base")
@@ -129,5 +134,13 @@ until grep -q SERVING <<<"$(grpcurl -plaintext "$LOMS" grpc.health.v1.Health/Che
   sleep 0.2
 done
 pass "loms serves again once descriptors are free"
+
+jaeger=http://127.0.0.1:${stack_port[jaeger-ui]}
+if answers "${stack_port[jaeger-ui]}"; then
+  stop_services # whatever an exporter held back is sent as it stops
+  services=$(curl -sS "$jaeger/api/services")
+  grep -q "$OTEL_SERVICE_NAME" <<<"$services" && fail "traces were exported with no endpoint set: $services"
+  pass "no endpoint set: no trace reached the stack's Jaeger"
+fi
 
 echo "e2e: $passed passed, 0 failed"
