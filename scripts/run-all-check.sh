@@ -2,8 +2,9 @@
 # `just run-all` as README.md tells a newcomer to use it: scripts/run-all.sh on the default ports (Kafka
 # from the stack, memory storage elsewhere), README's grpcurl purchase flow — two items added, checkout
 # (order 1), pay — then the notifier's lines `order 1 status new`, `awaiting payment`, `payed`, in that
-# order, and the notifier's lag and dead letters on /metrics; then Ctrl-C's SIGINT, after which every
-# service has stopped and run-all has exited, and the Kafka cluster still runs.
+# order, the notifier's lag and dead letters on /metrics, and the checkout's trace in the stack's Jaeger;
+# then Ctrl-C's SIGINT, after which every service has stopped and run-all has exited, and the Kafka
+# cluster still runs.
 # Needs the default ports 8080-8093 free.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -80,6 +81,16 @@ done
 [ "$(curl -fsS "$metrics" | grep -c '^notifier_dead_letters_total{reason="[a-z_]*"} 0$')" = 5 ] ||
   fail "the notifier's dead-letter reasons are not all at 0: $(curl -fsS "$metrics" | grep dead_letters)"
 echo "run-all-check: ok  the notifier's lag and dead letters on /metrics"
+
+# The services send their traces to the stack's Jaeger: the checkout's is there, down to the notifier.
+jaeger=http://127.0.0.1:${stack_port[jaeger-ui]}
+checkouts="$jaeger/api/traces?service=cart&operation=route256.cart.v1.CartService%2FCheckout&limit=20"
+deadline=$((SECONDS + 30))
+until curl -fsS "$checkouts" | jq -e '[.data[] | select(any(.processes[]; .serviceName == "notifier"))] | length > 0' >/dev/null; do
+  [ $SECONDS -lt $deadline ] || fail "no trace of the checkout reaching the notifier in $jaeger"
+  sleep 0.5
+done
+echo "run-all-check: ok  the checkout's trace in Jaeger, cart to the notifier"
 
 ctrl_c
 deadline=$((SECONDS + 60))

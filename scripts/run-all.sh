@@ -5,14 +5,18 @@
 # (scripts/stack.sh kafka; a no-op when it runs), so every order's status changes show up as
 # `notifier  … order 1 status awaiting payment`. STORAGE=postgres brings up the whole stack first
 # (scripts/stack.sh up). Ctrl-C (or SIGTERM) stops them all gracefully; if one exits, the others are
-# stopped too. The cluster keeps running: `just stack-down` stops it.
+# stopped too. The cluster keeps running: `just stack-down` stops it. The services send their traces to
+# the stack's Jaeger (started too; UI and query API on :16686) unless OTEL_EXPORTER_OTLP_ENDPOINT says
+# otherwise (empty: no traces).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ "${STORAGE:-memory}" = postgres ]; then bash scripts/stack.sh up; else bash scripts/stack.sh kafka; fi
+bash scripts/stack.sh jaeger
 
 services_output=terminal
 source scripts/lib/services.sh
+export OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT-http://127.0.0.1:${stack_port[otlp-grpc]}}
 # A signal ends the script through its EXIT trap, which stops the services.
 trap 'exit 130' INT TERM
 base=${port_base[run-all]}

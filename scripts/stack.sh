@@ -212,6 +212,9 @@ case "${1:-}" in
   kafka)
     kafka_up
     ;;
+  jaeger)
+    start_jaeger
+    ;;
   kafka-down)
     kafka_down
     ;;
@@ -259,7 +262,7 @@ case "${1:-}" in
     echo "files       $state"
     ;;
   *)
-    echo "usage: $0 up|down|postgres|kafka|kafka-down|kafka-pid N|status|bouncer NAME PORT [DATABASE]|unbouncer NAME|pause NAME|resume NAME" >&2
+    echo "usage: $0 up|down|postgres|kafka|jaeger|kafka-down|kafka-pid N|status|bouncer NAME PORT [DATABASE]|unbouncer NAME|pause NAME|resume NAME" >&2
     exit 2
     ;;
 esac

@@ -77,6 +77,19 @@ fn committed_event_ids(topic: &str) -> Vec<String> {
     ids
 }
 
+/// Places one order of one unit for each of users 1 to `users`: two events each (new, awaiting payment).
+async fn place_orders(store: &PgStore, users: i64) {
+    for user in 1..=users {
+        let order = NewOrder {
+            user: UserId::try_from(user).expect("valid"),
+            items: OrderItems::new([Item::new(1_625_903, 1).expect("valid")]).expect("valid"),
+            idempotency_key: None,
+            request_id: RequestId::fresh("relay-test"),
+        };
+        store.place(order).await.expect("placed");
+    }
+}
+
 /// A relay of `store` to `topic`, with a producer of its own.
 fn relay(store: &PgStore, topic: &str) -> Relay {
     let lease = store.lease_of(topic);
@@ -106,15 +119,7 @@ async fn a_successor_sends_nothing_that_a_killed_holder_committed() {
     let database = TestDatabase::create("loms", "127.0.0.1:6433");
     let store = PgStore::open(database.settings()).await.expect("opens");
     let topic = fresh_topic().await;
-    for user in 1..=3 {
-        let order = NewOrder {
-            user: UserId::try_from(user).expect("valid"),
-            items: OrderItems::new([Item::new(1_625_903, 1).expect("valid")]).expect("valid"),
-            idempotency_key: None,
-            request_id: RequestId::fresh("relay-test"),
-        };
-        store.place(order).await.expect("placed");
-    }
+    place_orders(&store, 3).await;
     let lease_for = |term| LeaseWatch::fixed(term, Instant::now() + Duration::from_secs(30));
 
     let (mut first, mut pipeline) = (relay(&store, &topic), Pipeline::default());
@@ -172,15 +177,7 @@ async fn commits_cut_short_are_settled_by_the_next_take_over() {
     let database = TestDatabase::create("loms", "127.0.0.1:6433");
     let store = PgStore::open(database.settings()).await.expect("opens");
     let topic = fresh_topic().await;
-    for user in 1..=TRANSACTIONS as i64 {
-        let order = NewOrder {
-            user: UserId::try_from(user).expect("valid"),
-            items: OrderItems::new([Item::new(1_625_903, 1).expect("valid")]).expect("valid"),
-            idempotency_key: None,
-            request_id: RequestId::fresh("relay-test"),
-        };
-        store.place(order).await.expect("placed");
-    }
+    place_orders(&store, TRANSACTIONS as i64).await;
     let events = store.pending(2 * TRANSACTIONS, &[]).await.expect("read");
     let lease = store.lease_of(&topic);
     let ttl = Duration::from_secs(30);

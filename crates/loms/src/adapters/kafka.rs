@@ -250,6 +250,38 @@ impl KafkaEventPublisher {
         self.retire().await;
         outcome
     }
+
+    /// Commits `producer`'s transaction, its records acknowledged.
+    ///
+    /// Called once, never again after a timeout. A commit's first phase is not resumable: a call timed
+    /// out there leaves its request queued, and the next call takes that request's answer for its own.
+    /// A commit was then reported done before it was (the next transaction refused in state
+    /// CommitNotAcked), or librdkafka took the commit's end for an abort's and failed an assertion,
+    /// ending the process (both seen in CI with 5 ms calls). A commit cut short leaves the outcome to the
+    /// next take-over instead: its fencing completes or aborts the transaction, and it reads the topic
+    /// back.
+    async fn commit(
+        &mut self,
+        producer: Arc<FutureProducer>,
+        lease: &LeaseWatch,
+    ) -> Result<(), PublishError> {
+        if let Err(error) = let_go(&producer, lease).await {
+            return Err(self.fail(producer, error, lease).await);
+        }
+        let committing = producer.clone();
+        let committed = blocking(lease, self.commit_timeout, move |timeout| {
+            committing.commit_transaction(timeout)
+        });
+        match committed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(self.fail(producer, error, lease).await),
+            Err(error) => {
+                drop(producer);
+                self.retire().await;
+                Err(error)
+            }
+        }
+    }
 }
 
 /// Whether `error` says a newer producer of the lease took over.
@@ -773,29 +805,8 @@ impl EventPublisher for KafkaEventPublisher {
             Ok(ends) => ends,
             Err(error) => return Err(self.fail(producer, error, lease).await),
         };
-        if let Err(error) = let_go(&producer, lease).await {
-            return Err(self.fail(producer, error, lease).await);
-        }
-        // Called once, never again after a timeout. A commit's first phase is not resumable: a call
-        // timed out there leaves its request queued, and the next call takes that request's answer for
-        // its own. A commit was then reported done before it was (the next transaction refused in state
-        // CommitNotAcked), or librdkafka took the commit's end for an abort's and failed an assertion,
-        // ending the process (both seen in CI with 5 ms calls). A commit cut short leaves the outcome
-        // to the next take-over instead: its fencing completes or aborts the transaction, and it reads
-        // the topic back.
-        let (committing, acknowledged) = (producer.clone(), Instant::now());
-        let committed = blocking(lease, self.commit_timeout, move |timeout| {
-            committing.commit_transaction(timeout)
-        });
-        match committed.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => return Err(self.fail(producer, error, lease).await),
-            Err(error) => {
-                drop(producer);
-                self.retire().await;
-                return Err(error);
-            }
-        }
+        let acknowledged = Instant::now();
+        self.commit(producer, lease).await?;
         drop(spans); // published: the spans end with the commit
         tracing::debug!(
             events = events.len(),

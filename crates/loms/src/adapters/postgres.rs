@@ -100,31 +100,10 @@ impl PgStore {
         let client = self.db.client().await?;
         let user = new.user.get();
         let key = new.idempotency_key.as_ref().map(IdempotencyKey::as_str);
-        let (skus, counts) = columns(&new.items);
-        let request_id = new.request_id.as_str();
         let trace = Traced::now();
         let (insert, settle) = placing_statements(&client).await?;
-        let insert_and_lock = async |client: &Object| {
-            let (parent, state) = (&trace.parent, &trace.state);
-            let inserted = insert
-                .bind(
-                    client,
-                    &user,
-                    &key,
-                    &skus,
-                    &counts,
-                    &request_id,
-                    parent,
-                    state,
-                )
-                .one();
-            let (inserted, locked) = tokio::join!(inserted, lock_stocks(client, &skus));
-            match inserted {
-                Ok(id) => Ok(Some((id, locked?))),
-                Err(error) if is_key_taken(&error) => Ok(None),
-                Err(error) => Err(error).context("insert order"),
-            }
-        };
+        let insert_and_lock =
+            async |client: &Object| insert_order(client, &insert, new, &trace).await;
         let (tx, placed) = match key {
             None => Pipelined::begin_with(client, insert_and_lock).await?,
             Some(key) => {
@@ -159,6 +138,38 @@ impl PgStore {
             order_id,
             reservation,
         }))
+    }
+}
+
+/// Inserts `new` with the event of its creation (carrying `trace`) and locks its stock rows, both sent
+/// at once: its id and the rows, or `None` when a concurrent call with the same key committed first.
+async fn insert_order(
+    client: &Object,
+    insert: &orders::InsertOrderStmt,
+    new: &NewOrder,
+    trace: &Traced,
+) -> Result<Option<(i64, HashMap<Sku, Stock>)>, RepoError> {
+    let (user, request_id) = (new.user.get(), new.request_id.as_str());
+    let key = new.idempotency_key.as_ref().map(IdempotencyKey::as_str);
+    let (skus, counts) = columns(&new.items);
+    let (parent, state) = (&trace.parent, &trace.state);
+    let inserted = insert
+        .bind(
+            client,
+            &user,
+            &key,
+            &skus,
+            &counts,
+            &request_id,
+            parent,
+            state,
+        )
+        .one();
+    let (inserted, locked) = tokio::join!(inserted, lock_stocks(client, &skus));
+    match inserted {
+        Ok(id) => Ok(Some((id, locked?))),
+        Err(error) if is_key_taken(&error) => Ok(None),
+        Err(error) => Err(error).context("insert order"),
     }
 }
 
