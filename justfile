@@ -83,12 +83,13 @@ run-all:
     @command -v protoc >/dev/null || bash scripts/tools.sh
     bash scripts/run-all.sh
 
-# Starts the stack the storage tests use (installing what is missing); every test of
-# the workspace under coverage (`just cov`: the figures per crate, failing below the bars), the system
-# tests once more on PostgreSQL (with cargo-nextest where installed, else cargo test), the pgbouncer
-# outage check over the binaries, the order-event and shutdown fault tests (test-faults: also two
-# notifiers, one SIGSTOPped past its session), then end to
-# end over the binaries, `just run-all` as README.md shows it, schemathesis and the browser test.
+# The alert rules' unit tests first (promtool); then starts the stack the storage tests use (installing
+# what is missing); every test of the workspace under coverage (`just cov`: the figures per crate,
+# failing below the bars), the system tests once more on PostgreSQL (with cargo-nextest where
+# installed, else cargo test), the pgbouncer outage check over the binaries, the order-event and
+# shutdown fault tests (test-faults: also two notifiers, one SIGSTOPped past its session), then end to
+# end over the binaries, the traces in the stack's Jaeger, `just run-all` as README.md shows it,
+# schemathesis and the browser test.
 # The PostgreSQL pass selects the whole workspace, as test-faults' build does, so that cargo resolves
 # the same features and builds once; without nextest's filter it reruns every integration test, the
 # few outside system-tests too.
