@@ -12,11 +12,19 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ "${STORAGE:-memory}" = postgres ]; then bash scripts/stack.sh up; else bash scripts/stack.sh kafka; fi
-bash scripts/stack.sh jaeger
-
 services_output=terminal
 source scripts/lib/services.sh
-export OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT-http://127.0.0.1:${stack_port[otlp-grpc]}}
+# The stack's Jaeger unless the variable says where traces go (empty: nowhere). Without Go to build it
+# the services run untraced.
+if [ -z "${OTEL_EXPORTER_OTLP_ENDPOINT+set}" ]; then
+  if bash scripts/stack.sh jaeger; then
+    export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:${stack_port[otlp-grpc]}
+  else
+    echo "run-all: no Jaeger, the services run untraced" >&2
+    export OTEL_EXPORTER_OTLP_ENDPOINT=
+  fi
+fi
+
 # A signal ends the script through its EXIT trap, which stops the services.
 trap 'exit 130' INT TERM
 base=${port_base[run-all]}

@@ -10,6 +10,7 @@
 #   OrderPay (gRPC)      loms → storage → publish (payed) → the notifier
 #   a purchase over HTTP AddItem and Checkout through cart's gateway: the same traces
 #   a malformed traceparent: the call succeeds, and its trace (found by the call's request id) is a root
+#   health probes: no trace
 # Server spans carry the call's request id. Exits non-zero on the first deviation.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -36,6 +37,7 @@ bouncer() { echo "postgres://$PGUSER@127.0.0.1:${stack_port[pgbouncer-$1]}/$2"; 
 for db in cart loms notifier; do fresh_db "${db}_traces"; done
 cargo build --quiet --locked -p bench --bin events-load
 topic=test-traces-$(date +%s)-$$
+rid=$topic # request ids of this run's own: the stack's Jaeger keeps earlier runs' traces
 target/debug/events-load topic "$BROKERS" "$topic"
 
 export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:${stack_port[otlp-grpc]} RUST_LOG=info STORAGE=postgres
@@ -105,19 +107,19 @@ checkout_spans() { # checkout_spans REQUEST_ID: Checkout's trace, down to the no
 }
 
 new_parent
-call "$CART" $C/AddItem '{"user": 42, "sku": 1076963, "count": 2}' traces-1 >/dev/null
+call "$CART" $C/AddItem '{"user": 42, "sku": 1076963, "count": 2}' $rid-1 >/dev/null
 expect "AddItem: cart, its calls to product-service (the limiter's wait within) and loms, storage" \
-  "$(add_item_spans traces-1)"
+  "$(add_item_spans $rid-1)"
 
 new_parent
-order=$(call "$CART" $C/Checkout '{"user": 42}' traces-2 | jq -r .orderId)
+order=$(call "$CART" $C/Checkout '{"user": 42}' $rid-2 | jq -r .orderId)
 expect "Checkout: cart → loms → storage → the relay's two publishes → the notifier's two" \
-  "$(checkout_spans traces-2)"
+  "$(checkout_spans $rid-2)"
 
 new_parent
-call "$LOMS" $L/OrderPay "{\"orderId\": $order}" traces-3 >/dev/null
+call "$LOMS" $L/OrderPay "{\"orderId\": $order}" $rid-3 >/dev/null
 expect "OrderPay: loms → storage → the relay's publish → the notifier" "[$(
-  span loms "$L/OrderPay" server "\"remote:$parent_span\"" 1 traces-3
+  span loms "$L/OrderPay" server "\"remote:$parent_span\"" 1 $rid-3
   printf ','
   span loms transition client "\"loms $L/OrderPay\""
   printf ','
@@ -131,24 +133,33 @@ http() { # http METHOD PATH BODY REQUEST_ID: through cart's gateway, with the cu
     "http://$CART_HTTP$2" >/dev/null || fail "$1 $2"
 }
 new_parent
-http POST /user/42/cart/1148162 '{"count": 1}' traces-4
-expect "AddItem over HTTP: the same trace" "$(add_item_spans traces-4)"
+http POST /user/42/cart/1148162 '{"count": 1}' $rid-4
+expect "AddItem over HTTP: the same trace" "$(add_item_spans $rid-4)"
 new_parent
-http POST /user/42/cart/checkout '{}' traces-5
-expect "Checkout over HTTP: the same trace, down to the notifications" "$(checkout_spans traces-5)"
+http POST /user/42/cart/checkout '{}' $rid-5
+expect "Checkout over HTTP: the same trace, down to the notifications" "$(checkout_spans $rid-5)"
 
 # A malformed traceparent is no error: the call starts a trace of its own (found by its request id).
 traceparent=00-not-a-trace-01
-call "$CART" $C/AddItem '{"user": 42, "sku": 1076963, "count": 1}' traces-6 >/dev/null
-search="$JAEGER/api/traces?service=cart&tags=%7B%22request_id%22%3A%22traces-6%22%7D&limit=5"
+call "$CART" $C/AddItem '{"user": 42, "sku": 1076963, "count": 1}' $rid-6 >/dev/null
+search="$JAEGER/api/traces?service=cart&tags=%7B%22request_id%22%3A%22$rid-6%22%7D&limit=5"
 for _ in $(seq 120); do
   # (grpcurl's reflection call carries the same headers: a trace of its own)
   parent_trace=$(curl -sS "$search" |
-    jq -r --arg m "$C/AddItem" '[.data[] | select(any(.spans[]; .operationName == $m))][0].traceID // empty')
+    jq -r --arg m "$C/AddItem" '[.data[]? | select(any(.spans[]; .operationName == $m))][0].traceID // empty' ||
+    true)
   [ -n "$parent_trace" ] && break
   sleep 0.5
 done
-[ -n "$parent_trace" ] || fail "no trace of the call with a malformed traceparent (traces-6)"
+[ -n "$parent_trace" ] || fail "no trace of the call with a malformed traceparent ($rid-6)"
 expect "a malformed traceparent: answered, a trace of its own ($parent_trace)" "[$(
-  span cart "$C/AddItem" server null 1 traces-6
+  span cart "$C/AddItem" server null 1 $rid-6
 )]"
+
+# Health probes (cart's readiness asks loms's and product-service's health, and the script polls
+# /readyz) are logged, never traced.
+for service in cart loms product-service; do
+  operations=$(curl -sS "$JAEGER/api/services/$service/operations" || true)
+  ! grep -qE 'untraced|grpc\.health' <<<"$operations" || fail "$service's health calls were traced: $operations"
+done
+pass "health probes: not traced"

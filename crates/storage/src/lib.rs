@@ -239,13 +239,14 @@ impl Database {
 
     /// Runs the storage operation `name` (a repository method's) within the time limit ([`within`]).
     /// Within a request's span it is a span of its own, a client span of the trace; on its own (the
-    /// relay's and the auto-cancel's rounds, every few milliseconds) it is not worth a trace.
+    /// relay's and the auto-cancel's rounds, every few milliseconds) or within a health probe's, it is
+    /// not worth a trace.
     pub async fn run<T>(
         &self,
         name: &'static str,
         operation: impl Future<Output = Result<T, RepoError>>,
     ) -> Result<T, RepoError> {
-        if tracing::Span::current().is_none() {
+        if tracing::Span::current().is_none() || telemetry::in_untraced() {
             return within(self.timeout, operation).await;
         }
         let span = tracing::info_span!("db", otel.name = name, otel.kind = "client");

@@ -16,10 +16,19 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 
 /// The name of a span that is logged but never traced (a health probe's call). The name of a span must
 /// be a literal: write `tracing::info_span!("untraced", …)`, this constant is what the traces leave out.
+/// What runs within it makes no span of its own for the traces either (storage's [`in_untraced`]).
 pub const UNTRACED: &str = "untraced";
+
+/// Whether the current span is an [`UNTRACED`] one: a span begun within it would be a trace's root.
+pub fn in_untraced() -> bool {
+    tracing::Span::current()
+        .metadata()
+        .is_some_and(|metadata| metadata.name() == UNTRACED)
+}
 
 /// What [`init`] started. Dropped at the end of `main`, it sends the spans still queued.
 #[must_use = "dropping it ends the export of spans"]
@@ -51,7 +60,8 @@ impl Drop for Telemetry {
 /// the spans.
 pub fn init(service: &str) -> Telemetry {
     let env = |name: &str| std::env::var(name).ok();
-    let provider = match exporting(env) {
+    // A second call changes nothing: no exporter is built only to be shut down at once.
+    let provider = match exporting(env) && !tracing::dispatcher::has_been_set() {
         false => None,
         true => match provider(service) {
             Ok(provider) => Some(provider),
@@ -63,9 +73,15 @@ pub fn init(service: &str) -> Telemetry {
     };
     trace_context::install_propagator();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let traces = provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("route256")));
+    let traces = provider.as_ref().map(|provider| {
+        // a health probe's span is logged, never traced (its children are not made: see UNTRACED)
+        let untraced = tracing_subscriber::filter::filter_fn(|metadata| {
+            !(metadata.is_span() && metadata.name() == UNTRACED)
+        });
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("route256"))
+            .with_filter(untraced)
+    });
     let registry = tracing_subscriber::registry().with(filter).with(traces);
     let fmt = tracing_subscriber::fmt::layer().with_target(false);
     let installed = if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
@@ -142,7 +158,8 @@ struct LineFields<'writer> {
 impl tracing::field::Visit for LineFields<'_> {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         let name = field.name();
-        if self.result.is_err() || name.starts_with("otel.") {
+        // `log.*`: where a line bridged from the `log` crate (librdkafka's) was written
+        if self.result.is_err() || name.starts_with("otel.") || name.starts_with("log.") {
             return;
         }
         let gap = if std::mem::take(&mut self.first) {

@@ -404,11 +404,12 @@ async fn acknowledged(
 /// Waits until librdkafka counts none of the producer's records as its own. A delivery's future
 /// resolves inside librdkafka's callback, a moment before the record is let go, and rust-rdkafka's
 /// commit flushes first: finding a record still counted, its flush waits on the event queue, which the
-/// producer's own thread serves, for up to 100 ms (seen in one commit in ten).
+/// producer's own thread serves, for up to 100 ms (seen in one commit in ten). Gives up after
+/// [`CALL_SLICE`], or when the lease ends: the commit then fails, and the producers with it.
 async fn let_go(producer: &FutureProducer, lease: &LeaseWatch) -> Result<(), KafkaError> {
-    let mut asked = 0_u32;
+    let (mut asked, given_up) = (0_u32, Instant::now() + CALL_SLICE);
     while producer.in_flight_count() > 0 {
-        if lease.deadline() <= Instant::now() {
+        if lease.deadline().min(given_up) <= Instant::now() {
             return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
         }
         // microseconds, as a rule; a millisecond at a time if not
@@ -550,7 +551,9 @@ fn frame_one(
         trace_context::continue_trace(&span, Some(&change.traceparent), state);
         span
     });
-    if let Some(sent) = span.as_ref().and_then(trace_context::of) {
+    // the span's context; the change's own when the span is not traced (its level filtered out)
+    let sent = span.as_ref().and_then(trace_context::of);
+    if let Some(sent) = sent.or_else(|| event.trace.clone()) {
         headers = headers.insert(Header {
             key: trace_context::TRACEPARENT,
             value: Some(sent.traceparent.as_str()),
