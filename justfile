@@ -114,8 +114,9 @@ test-traces: stack-up
 test-api:
     bash scripts/api-test.sh
 
-# On spare ports (scripts/lib/ports.sh); the screenshot lands in target/browser/.
-[doc("Drive cart's Swagger UI in headless Chromium: authorize, try out List, see the items.")]
+# On spare ports (scripts/lib/ports.sh), exporting to the stack's Jaeger (started if down); the
+# screenshots land in target/browser/.
+[doc("Drive cart's Swagger UI in headless Chromium (authorize, try out List, see the items) and Jaeger's UI (a trace of ours drawn).")]
 test-browser:
     bash scripts/browser-test.sh
 

@@ -20,22 +20,9 @@ run() { # run verified|unchecked: one load run's JSON report
   AUTH_UNCHECKED_FOR_BENCHMARKS=$unchecked AUTH_JWKS= ROUTE256_SIGNING_KEY= bash scripts/load.sh \
     --concurrency "$CONCURRENCY" --duration "$SECONDS_PER_RUN" --json --quiet | grep '^{'
 }
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
-declare -A rates=([verified]="" [unchecked]="")
-printf '\n| round | verified calls/s | p99 ms | unchecked calls/s | p99 ms |\n|---:|---:|---:|---:|---:|\n'
-for round in $(seq "$ROUNDS"); do
-  row="| $round |"
-  for mode in verified unchecked; do
-    report=$(run "$mode")
-    [ "$(field "$report" failed)" = 0 ] || { echo "$mode: failed calls: $report" >&2; exit 1; }
-    rate=$(field "$report" calls_per_second)
-    rates[$mode]+="$rate "
-    p99=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["all"]["p99_ms"])' "$report")
-    row+=" $(printf '%.0f' "$rate") | $p99 |"
-  done
-  echo "$row"
-done
+source scripts/lib/rounds.sh
+rounds "$ROUNDS" verified unchecked
 python3 - "${rates[verified]}" "${rates[unchecked]}" <<'PY'
 import statistics, sys
 verified, unchecked = (statistics.median(map(float, a.split())) for a in sys.argv[1:3])

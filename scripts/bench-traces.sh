@@ -27,24 +27,10 @@ run() { # run off|1%|100%: one load run's JSON report
   env "${settings[@]}" STORAGE=postgres RUST_LOG=warn bash scripts/load.sh \
     --concurrency "$CONCURRENCY" --duration "$SECONDS_PER_RUN" --json --quiet | grep '^{'
 }
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 bash scripts/stack.sh up >/dev/null
-modes=(off 1% 100%)
-declare -A rates=()
-printf '\n| round | off calls/s | p99 ms | 1 %% calls/s | p99 ms | 100 %% calls/s | p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|\n'
-for round in $(seq "$ROUNDS"); do
-  row="| $round |"
-  for mode in "${modes[@]}"; do
-    report=$(run "$mode")
-    [ "$(field "$report" failed)" = 0 ] || { echo "$mode: failed calls: $report" >&2; exit 1; }
-    rate=$(field "$report" calls_per_second)
-    rates[$mode]+="$rate "
-    p99=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["all"]["p99_ms"])' "$report")
-    row+=" $(printf '%.0f' "$rate") | $p99 |"
-  done
-  echo "$row"
-done
+source scripts/lib/rounds.sh
+rounds "$ROUNDS" off 1% 100%
 python3 - "${rates[off]}" "${rates[1%]}" "${rates[100%]}" <<'PY'
 import statistics, sys
 off, one, all_ = (statistics.median(map(float, a.split())) for a in sys.argv[1:4])

@@ -113,18 +113,19 @@ start_redis() {
 }
 
 # Jaeger v2, the traces' store (deploy/jaeger/config.yaml: in memory, OTLP on 4317/4318, the UI and its
-# query API on 16686): built once into the cache by scripts/go-tool.sh; the one answering there, if any,
-# is used.
+# query API on 16686): built once into the cache by scripts/go-tool.sh, with its web UI's folder beside
+# it; the one answering there, if any, is used.
 start_jaeger() {
   if answers "${stack_port[otlp-grpc]}"; then
     log "an OTLP receiver already answers on ${stack_port[otlp-grpc]}: traces go there"
     return
   fi
-  local dir binary
+  local dir binary ui
   binary=$(bash "$root/scripts/go-tool.sh" jaeger)
+  ui=$(bash "$root/scripts/go-tool.sh" jaeger-ui)
   dir=$(own_dir jaeger "$(id -un)")
   log "starting Jaeger: OTLP on 127.0.0.1:${stack_port[otlp-grpc]}, UI and query API on 127.0.0.1:${stack_port[jaeger-ui]}"
-  JAEGER_ADDR=127.0.0.1 setsid "$binary" --config "$root/deploy/jaeger/config.yaml" \
+  JAEGER_ADDR=127.0.0.1 JAEGER_UI_ASSETS=$ui setsid "$binary" --config "$root/deploy/jaeger/config.yaml" \
     >"$dir/jaeger.log" 2>&1 </dev/null &
   echo $! >"$dir/jaeger.pid"
   for _ in $(seq 100); do

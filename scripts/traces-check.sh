@@ -9,9 +9,12 @@
 #                        payment) → the notifier's two consumer spans
 #   OrderPay (gRPC)      loms → storage → publish (payed) → the notifier
 #   a purchase over HTTP AddItem and Checkout through cart's gateway: the same traces
+#   a failed call       AddItem of an unknown SKU: cart's client span to product-service is an error
+#                        (NOT_FOUND), the two server spans are not (the caller's mistake, not theirs)
 #   a malformed traceparent: the call succeeds, and its trace (found by the call's request id) is a root
 #   health probes: no trace
-# Server spans carry the call's request id. Exits non-zero on the first deviation.
+# Server spans carry the call's request id; gRPC spans the rpc.* attributes and status code, the relay's
+# and the notifier's the messaging.* ones. Exits non-zero on the first deviation.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -53,7 +56,6 @@ grep -q 'partitions assigned' "$services_logs/notifier.log" || fail "the notifie
 CART=$(service_addr cart grpc "$base") LOMS=$(service_addr loms grpc "$base")
 CART_HTTP=$(service_addr cart http "$base")
 
-hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 new_parent() { parent_trace=$(hex 16) parent_span=$(hex 8); traceparent=00-$parent_trace-$parent_span-01; }
 auth="authorization: Bearer $(dev_token 42)"
 call() { # call ADDR METHOD JSON REQUEST_ID: the call, with the current traceparent; prints its answer
@@ -64,18 +66,26 @@ expect() { # expect WHAT JSON: the current trace holds the spans of JSON (script
   python3 scripts/lib/jaeger-expect.py "$JAEGER" "$parent_trace" "$2" 60 >/dev/null || fail "$1"
   pass "$1"
 }
-span() { # span SERVICE NAME KIND PARENT [COUNT] [REQUEST_ID]: one expected span, as JSON
-  local tags='{}'
-  [ -n "${6:-}" ] && tags="{\"request_id\": \"$6\"}"
+span() { # span SERVICE NAME KIND PARENT [COUNT] [REQUEST_ID] [TAGS]: one expected span, as JSON
+  local tags=${7:-'{}'}
+  [ -n "${6:-}" ] && tags=$(jq -c --arg id "$6" '. + {request_id: $id}' <<<"$tags")
   printf '{"service": "%s", "name": "%s", "kind": "%s", "parent": %s, "count": %s, "tags": %s}' \
     "$1" "$2" "$3" "$4" "${5:-1}" "$tags"
 }
 C=route256.cart.v1.CartService L=route256.loms.v1.LomsService P=route256.product.v1.ProductService
+rpc_tags() { # rpc_tags SERVICE METHOD CODE: a gRPC span's semantic-convention attributes, its status not an error
+  printf '{"rpc.system": "grpc", "rpc.service": "%s", "rpc.method": "%s", "rpc.grpc.status_code": %s, "error": null}' \
+    "$1" "$2" "$3"
+}
+kafka_tags() { # kafka_tags OPERATION: a record's span's semantic-convention attributes
+  printf '{"messaging.system": "kafka", "messaging.destination.name": "%s", "messaging.operation.type": "%s"}' \
+    "$topic" "$1"
+}
 add_item_spans() { # add_item_spans REQUEST_ID: AddItem's trace
   printf '[%s]' "$(
-    span cart "$C/AddItem" server "\"remote:$parent_span\"" 1 "$1"
+    span cart "$C/AddItem" server "\"remote:$parent_span\"" 1 "$1" "$(rpc_tags $C AddItem 0)"
     printf ','
-    span cart "$P/GetProduct" client "\"cart $C/AddItem\""
+    span cart "$P/GetProduct" client "\"cart $C/AddItem\"" 1 "" "$(rpc_tags $P GetProduct 0)"
     printf ','
     span cart "rate limiter wait" internal "\"cart $P/GetProduct\""
     printf ','
@@ -100,9 +110,9 @@ checkout_spans() { # checkout_spans REQUEST_ID: Checkout's trace, down to the no
     printf ','
     span loms place client "\"loms $L/OrderCreate\""
     printf ','
-    span loms "$topic publish" producer "\"loms place\"" 2
+    span loms "$topic publish" producer "\"loms place\"" 2 "" "$(kafka_tags send)"
     printf ','
-    span notifier "$topic process" consumer "\"loms $topic publish\"" 2
+    span notifier "$topic process" consumer "\"loms $topic publish\"" 2 "" "$(kafka_tags process)"
   )"
 }
 
@@ -138,6 +148,21 @@ expect "AddItem over HTTP: the same trace" "$(add_item_spans $rid-4)"
 new_parent
 http POST /user/42/cart/checkout '{}' $rid-5
 expect "Checkout over HTTP: the same trace, down to the notifications" "$(checkout_spans $rid-5)"
+
+# A failed call: an unknown SKU. product-service answers NOT_FOUND, the caller's mistake: its server span
+# is no error; to cart, the client, any status but OK is; cart answers FAILED_PRECONDITION, no error.
+new_parent
+refused=$(grpcurl -plaintext -H "$auth" -H "traceparent: $traceparent" -H "x-request-id: $rid-7" \
+  -d '{"user": 42, "sku": 1, "count": 1}' "$CART" $C/AddItem 2>&1 || true)
+grep -q FailedPrecondition <<<"$refused" || fail "AddItem of SKU 1, not in the catalogue: $refused"
+expect "a failed call: the client's span an error, the servers' not (their own faults only)" "[$(
+  span cart "$C/AddItem" server "\"remote:$parent_span\"" 1 $rid-7 "$(rpc_tags $C AddItem 9)"
+  printf ','
+  span cart "$P/GetProduct" client "\"cart $C/AddItem\"" 1 "" \
+    '{"rpc.grpc.status_code": 5, "error": true, "otel.status_code": "ERROR"}'
+  printf ','
+  span product-service "$P/GetProduct" server "\"cart $P/GetProduct\"" 1 $rid-7 "$(rpc_tags $P GetProduct 5)"
+)]"
 
 # A malformed traceparent is no error: the call starts a trace of its own (found by its request id).
 traceparent=00-not-a-trace-01

@@ -32,6 +32,7 @@ apt_install() {
 }
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; } # hex N: N random bytes in hex (trace and span ids)
 
 state_dir() { # by default /var/lib/route256/<checkout> as root, ~/.local/state/route256/<checkout> otherwise
   local root=$1 key

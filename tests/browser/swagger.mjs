@@ -6,10 +6,7 @@
 // another origin (Swagger UI's files are built into the service). A screenshot is saved either way.
 //
 // usage: node swagger.mjs BASE_URL USER TOKEN SCREENSHOT NAME...
-import { mkdtemp, rm, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { openPage, finish } from './chromium.mjs';
 
 const [base, user, token, screenshot, ...names] = process.argv.slice(2);
 if (!base || !user || !token || !screenshot || names.length === 0) {
@@ -18,22 +15,7 @@ if (!base || !user || !token || !screenshot || names.length === 0) {
 }
 const origin = new URL(base).origin;
 
-const profile = await mkdtemp(join(tmpdir(), 'route256-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1280, height: 1600 },
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
-const page = context.pages()[0] ?? (await context.newPage());
-page.setDefaultTimeout(20_000);
+const { page, close } = await openPage({ width: 1280, height: 1600 });
 
 const offsite = [];
 const cartCalls = [];
@@ -75,13 +57,6 @@ try {
 } catch (error) {
   failure = error;
 } finally {
-  await mkdir(dirname(screenshot), { recursive: true });
-  await page.screenshot({ path: screenshot, fullPage: true }).catch(() => {});
-  await context.close();
-  await rm(profile, { recursive: true, force: true });
+  await close(screenshot);
 }
-if (failure) {
-  console.error(`browser test failed (screenshot: ${screenshot}): ${failure.stack ?? failure}`);
-  process.exit(1);
-}
-console.log(`screenshot: ${screenshot}`);
+finish(failure, screenshot);

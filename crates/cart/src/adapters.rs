@@ -13,6 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use server::context::RequestContext;
+use telemetry::semconv::{self, Side};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
@@ -45,7 +46,8 @@ const CALLEE_GRACE: Duration = Duration::from_millis(50);
 /// than on the channel.
 ///
 /// The call is a client span of the trace, the callee's server span its child (the call carries the
-/// span's `traceparent`); the rate limiter's wait, on the channel, is a span within it.
+/// span's `traceparent`); the rate limiter's wait, on the channel, is a span within it. The span ends
+/// with the call's gRPC status, an error for any but OK (cart's own deadline: DEADLINE_EXCEEDED).
 async fn call<M, T, F>(
     ctx: &RequestContext,
     rpc: &'static str,
@@ -57,6 +59,7 @@ where
     F: Future<Output = Result<tonic::Response<T>, Status>>,
 {
     let span = tracing::info_span!("call", otel.name = rpc, otel.kind = "client");
+    semconv::rpc(&span, rpc);
     let budget = ctx.remaining().map_or(limit, |left| left.min(limit));
     let deadline = Instant::now() + budget;
     let mut request = ctx.outgoing(message);
@@ -66,8 +69,15 @@ where
     request
         .extensions_mut()
         .insert(rate_limit::Deadline(deadline));
-    let answered = tokio::time::timeout_at(deadline, send(request)).instrument(span);
-    match answered.await {
+    let answered = tokio::time::timeout_at(deadline, send(request)).instrument(span.clone());
+    let answered = answered.await;
+    let code = match &answered {
+        Ok(Ok(_)) => Code::Ok,
+        Ok(Err(status)) => status.code(),
+        Err(_elapsed) => Code::DeadlineExceeded,
+    };
+    semconv::grpc_status(&span, Side::Client, code.into());
+    match answered {
         Ok(Ok(response)) => Ok(response.into_inner()),
         // A cancellation seen once cart's deadline has passed is that deadline's doing, whichever
         // timer woke first.

@@ -91,8 +91,10 @@ fn run_of(lane: &Lane<'_>) -> Option<Run> {
 
 /// The span of one record's handling: a consumer span, the child of the publish span whose context the
 /// record carries (`traceparent`), so that a change's trace ends with its notification; a trace of its
-/// own without one. Its `trace_id` is on the notification's log line.
+/// own without one. Its `trace_id` is on the notification's log line. A record kept as a dead letter
+/// marks it failed (the ERROR line logged within it).
 fn handling(entry: &Entry) -> tracing::Span {
+    use telemetry::semconv;
     use telemetry::trace_context::{self, TRACEPARENT, TRACESTATE};
     let header = |name| {
         let value = entry.record.header(name)?;
@@ -108,6 +110,13 @@ fn handling(entry: &Entry) -> tracing::Span {
         offset = at.offset,
     );
     trace_context::continue_trace(&span, header(TRACEPARENT), header(TRACESTATE));
+    semconv::kafka(&span, &at.topic, "process");
+    semconv::set(
+        &span,
+        "messaging.destination.partition.id",
+        at.partition.to_string(),
+    );
+    semconv::set(&span, "messaging.kafka.offset", at.offset);
     if let Some(trace_id) = trace_context::trace_id(&span) {
         span.record("trace_id", tracing::field::display(trace_id));
     }

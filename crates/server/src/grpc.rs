@@ -19,6 +19,7 @@
 //! Request validation is not here: a service's generated code decodes and validates its requests, so
 //! a handler never runs on an invalid request.
 mod authenticate;
+mod call_log;
 mod context_layer;
 mod incoming;
 mod limits;
@@ -39,9 +40,6 @@ use tonic::service::Routes;
 use tonic::transport::server::Connected;
 use tonic_health::ServingStatus;
 use tower::ServiceExt;
-use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use gateway::{CallService, Docs, Gateway};
 
@@ -418,7 +416,7 @@ fn call_stack(
     let stack = tower::ServiceBuilder::new()
         .layer(context_layer::RequestIdLayer)
         .layer(crate::metrics::RpcMetricsLayer::new(known))
-        .layer(call_log())
+        .layer(call_log::layer())
         .layer(receive::ReceiveLayer::new(
             receive::MethodKinds::new(methods),
             limits.max_request_bytes,
@@ -433,64 +431,6 @@ fn call_stack(
         .service(routes)
         .map_response(|response| response.map(tonic::body::Body::new));
     Ok(CallService::new(stack))
-}
-
-type CallLog = TraceLayer<
-    SharedClassifier<GrpcErrorsAsFailures>,
-    fn(&http::Request<tonic::body::Body>) -> tracing::Span,
-    (),
-    DefaultOnResponse,
-    tower_http::trace::DefaultOnBodyChunk,
-    tower_http::trace::DefaultOnEos,
-    DefaultOnFailure,
->;
-
-/// A call's span: the method, the request id and the trace id, nothing else of the metadata. It is the
-/// trace's server span (named `<package>.<Service>/<Method>`), the child of the caller's span when the
-/// call carries a `traceparent` (gRPC metadata, or the HTTP header the gateway passes on).
-fn call_span(request: &http::Request<tonic::body::Body>) -> tracing::Span {
-    use telemetry::trace_context::{self, TRACEPARENT, TRACESTATE};
-    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let rpc = request.uri().path();
-    let request_id = header(crate::context::REQUEST_ID).unwrap_or_default();
-    if rpc.starts_with("/grpc.health.v1.Health/") {
-        // probes every few seconds: logged like any call, never a trace of their own
-        return tracing::info_span!(telemetry::UNTRACED, rpc = %rpc, request_id = %request_id);
-    }
-    let span = tracing::info_span!(
-        "grpc",
-        rpc = %rpc,
-        request_id = %request_id,
-        trace_id = tracing::field::Empty,
-        otel.name = %rpc.trim_start_matches('/'),
-        otel.kind = "server",
-    );
-    trace_context::continue_trace(&span, header(TRACEPARENT), header(TRACESTATE));
-    if let Some(trace_id) = trace_context::trace_id(&span) {
-        span.record("trace_id", tracing::field::display(trace_id));
-    }
-    span
-}
-
-/// A log line per failed call, at WARN; the outcomes a client caused are not server failures and are
-/// logged at debug only. The span names the method and the request id only: the rest of the
-/// metadata, and with it the caller's token, is never recorded.
-fn call_log() -> CallLog {
-    let classifier = GrpcErrorsAsFailures::new()
-        .with_success(GrpcCode::InvalidArgument)
-        .with_success(GrpcCode::NotFound)
-        .with_success(GrpcCode::FailedPrecondition)
-        .with_success(GrpcCode::Unauthenticated)
-        .with_success(GrpcCode::PermissionDenied)
-        .with_success(GrpcCode::ResourceExhausted)
-        .with_success(GrpcCode::OutOfRange)
-        .with_success(GrpcCode::Cancelled)
-        .with_success(GrpcCode::Unimplemented);
-    TraceLayer::new(SharedClassifier::new(classifier))
-        .make_span_with(call_span as fn(&http::Request<tonic::body::Body>) -> tracing::Span)
-        .on_request(())
-        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
-        .on_failure(DefaultOnFailure::new().level(Level::WARN))
 }
 
 /// The gateway over the call stack, and its documentation.

@@ -21,6 +21,7 @@ pub use pipelined::Pipelined;
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
+use telemetry::semconv;
 use tracing::Instrument as _;
 
 use deadpool_postgres::{
@@ -238,7 +239,8 @@ impl Database {
     }
 
     /// Runs the storage operation `name` (a repository method's) within the time limit ([`within`]).
-    /// Within a request's span it is a span of its own, a client span of the trace; on its own (the
+    /// Within a request's span it is a span of its own, a client span of the trace, failed when the
+    /// operation fails (its context only: no statement, no parameter); on its own (the
     /// relay's and the auto-cancel's rounds, every few milliseconds) or within a health probe's, it is
     /// not worth a trace.
     pub async fn run<T>(
@@ -250,7 +252,14 @@ impl Database {
             return within(self.timeout, operation).await;
         }
         let span = tracing::info_span!("db", otel.name = name, otel.kind = "client");
-        within(self.timeout, operation).instrument(span).await
+        semconv::set(&span, "db.system.name", "postgresql");
+        let outcome = within(self.timeout, operation)
+            .instrument(span.clone())
+            .await;
+        if let Err(error) = &outcome {
+            semconv::failed(&span, error.to_string());
+        }
+        outcome
     }
 }
 

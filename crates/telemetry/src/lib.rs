@@ -9,6 +9,7 @@
 //! - `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: the same, whatever the endpoint;
 //! - `OTEL_SERVICE_NAME` (default: the binary's service name), `OTEL_TRACES_SAMPLER` and
 //!   `OTEL_TRACES_SAMPLER_ARG` (default `parentbased_always_on`), read by the SDK.
+pub mod semconv;
 pub mod trace_context;
 
 use opentelemetry::trace::TracerProvider as _;

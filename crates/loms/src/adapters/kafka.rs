@@ -48,7 +48,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use telemetry::trace_context;
+use telemetry::{semconv, trace_context};
 
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
@@ -214,6 +214,45 @@ impl KafkaEventPublisher {
             deliveries.push(delivery);
         }
         Ok(deliveries)
+    }
+
+    /// One transaction of `records`: begun, handed over, acknowledged, committed.
+    async fn transact(
+        &mut self,
+        producer: Arc<FutureProducer>,
+        records: Vec<Record>,
+        lease: &LeaseWatch,
+        framing: Duration,
+    ) -> Result<Offsets, PublishError> {
+        let began = Instant::now();
+        let count = records.len();
+        if let Err(error) = producer.begin_transaction() {
+            return Err(self.fail(producer, error, lease).await);
+        }
+        let deliveries = match self.enqueue(&producer, records, lease).await {
+            Ok(deliveries) => deliveries,
+            Err(reason) => {
+                let error = KafkaError::MessageProduction(RDKafkaErrorCode::Fail);
+                tracing::warn!(%reason, "a transaction's records could not all be handed over");
+                return Err(self.fail(producer, error, lease).await);
+            }
+        };
+        let handed_over = Instant::now();
+        let ends = match acknowledged(deliveries, lease).await {
+            Ok(ends) => ends,
+            Err(error) => return Err(self.fail(producer, error, lease).await),
+        };
+        let acknowledged = Instant::now();
+        self.commit(producer, lease).await?;
+        tracing::debug!(
+            events = count,
+            ?framing,
+            handing_over = ?(handed_over - began),
+            acknowledged = ?(acknowledged - handed_over),
+            committing = ?acknowledged.elapsed(),
+            "transaction committed"
+        );
+        Ok(ends)
     }
 
     /// After a transaction failed before or at its commit: aborts it when librdkafka says it can be;
@@ -549,6 +588,8 @@ fn frame_one(
         );
         let state = Some(change.tracestate.as_str()).filter(|s| !s.is_empty());
         trace_context::continue_trace(&span, Some(&change.traceparent), state);
+        semconv::kafka(&span, topic, "send");
+        semconv::set(&span, "messaging.message.id", event.event_id.clone());
         span
     });
     // the span's context; the change's own when the span is not traced (its level filtered out)
@@ -791,35 +832,16 @@ impl EventPublisher for KafkaEventPublisher {
         let Framed { records, spans } = frame(events, lease.term(), &self.topic)
             .await
             .map_err(PublishError::Aborted)?;
-        let framed = Instant::now();
-        if let Err(error) = producer.begin_transaction() {
-            return Err(self.fail(producer, error, lease).await);
-        }
-        let deliveries = match self.enqueue(&producer, records, lease).await {
-            Ok(deliveries) => deliveries,
-            Err(reason) => {
-                let error = KafkaError::MessageProduction(RDKafkaErrorCode::Fail);
-                tracing::warn!(%reason, "a transaction's records could not all be handed over");
-                return Err(self.fail(producer, error, lease).await);
+        let framing = began.elapsed();
+        let published = self.transact(producer, records, lease, framing).await;
+        // the publish spans end with the transaction: failed unless it committed (a commit cut short
+        // may have: the next take-over finds out, and publishes again what it did not)
+        if let Err(error) = &published {
+            for span in &spans {
+                semconv::failed(span, format!("not committed here: {error}"));
             }
-        };
-        let handed_over = Instant::now();
-        let ends = match acknowledged(deliveries, lease).await {
-            Ok(ends) => ends,
-            Err(error) => return Err(self.fail(producer, error, lease).await),
-        };
-        let acknowledged = Instant::now();
-        self.commit(producer, lease).await?;
-        drop(spans); // published: the spans end with the commit
-        tracing::debug!(
-            events = events.len(),
-            framing = ?(framed - began),
-            handing_over = ?(handed_over - framed),
-            acknowledged = ?(acknowledged - handed_over),
-            committing = ?acknowledged.elapsed(),
-            "transaction committed"
-        );
-        Ok(ends)
+        }
+        published
     }
 
     async fn retire(&mut self) {
