@@ -5,6 +5,8 @@
 # API (scripts/lib/jaeger-expect.py waits for the spans README's "Traces" describes):
 #   AddItem (gRPC)       cart's server span, the caller's child; cart's client spans to product-service
 #                        (the rate limiter's wait within) and loms, each the parent of the callee's server span
+#   List (gRPC)          cart's client span to product-service, though a task of its worker pool makes the
+#                        call, and product-service's server span: the request's trace
 #   Checkout (gRPC)      cart → loms OrderCreate → its storage span → two publish spans (new, awaiting
 #                        payment) → the notifier's two consumer spans
 #   OrderPay (gRPC)      loms → storage → publish (payed) → the notifier
@@ -120,6 +122,16 @@ new_parent
 call "$CART" $C/AddItem '{"user": 42, "sku": 1076963, "count": 2}' $rid-1 >/dev/null
 expect "AddItem: cart, its calls to product-service (the limiter's wait within) and loms, storage" \
   "$(add_item_spans $rid-1)"
+
+new_parent
+call "$CART" $C/List '{"user": 42}' $rid-8 >/dev/null
+expect "List: cart's calls to product-service, made by its worker pool, in the request's trace" "[$(
+  span cart "$C/List" server "\"remote:$parent_span\"" 1 $rid-8 "$(rpc_tags $C List 0)"
+  printf ','
+  span cart "$P/GetProduct" client "\"cart $C/List\""
+  printf ','
+  span product-service "$P/GetProduct" server "\"cart $P/GetProduct\"" 1 $rid-8
+)]"
 
 new_parent
 order=$(call "$CART" $C/Checkout '{"user": 42}' $rid-2 | jq -r .orderId)

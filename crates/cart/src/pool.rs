@@ -21,6 +21,9 @@
 //!   instead (its own call was cancelled), the `JoinSet` is dropped with it, which aborts every worker.
 //! - **A panic is an error, not a hang**: a panicking job ends its worker's task; the join reports the
 //!   panic, which `map` turns into [`PoolError::Panicked`] after shutting the rest down.
+//! - **In the caller's span**: each worker runs within the span current when `map` is called, so a
+//!   job's log lines name the request and its spans (cart's calls to product-service) are children
+//!   of the request's in its trace. A spawned task would otherwise start with no span at all.
 //! - **No deadlock**: the queue's lock is a std mutex held only to pop one input, never across an
 //!   `.await`; workers share nothing else, and `map` waits only on the `JoinSet`, which every worker
 //!   task reaches by returning, panicking or being aborted.
@@ -29,6 +32,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 /// A batch of jobs could not complete.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -72,20 +76,23 @@ impl WorkerPool {
         let mut workers = JoinSet::new();
         for _ in 0..self.workers.get().min(count) {
             let (queue, job) = (queue.clone(), job.clone());
-            workers.spawn(async move {
-                let mut done = Vec::new();
-                loop {
-                    // Popped under the lock, awaited outside it.
-                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some((index, input)) = next else {
-                        return Ok(done);
-                    };
-                    match job(input).await {
-                        Ok(output) => done.push((index, output)),
-                        Err(error) => return Err(error),
+            workers.spawn(
+                async move {
+                    let mut done = Vec::new();
+                    loop {
+                        // Popped under the lock, awaited outside it.
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                        let Some((index, input)) = next else {
+                            return Ok(done);
+                        };
+                        match job(input).await {
+                            Ok(output) => done.push((index, output)),
+                            Err(error) => return Err(error),
+                        }
                     }
                 }
-            });
+                .in_current_span(),
+            );
         }
 
         let mut slots: Vec<Option<T>> = std::iter::repeat_with(|| None).take(count).collect();
@@ -203,6 +210,21 @@ mod tests {
             census.started.load(Ordering::SeqCst) < 100,
             "queued inputs were not started"
         );
+    }
+
+    /// Caught with its mechanism removed: without `in_current_span`, the jobs see no span.
+    #[tokio::test]
+    async fn jobs_run_in_the_callers_span() {
+        // a subscriber for this thread, which the current-thread runtime's tasks all run on
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+        let caller = tracing::info_span!("caller");
+        let pool = pool(3);
+        let jobs = pool.map((0..10).collect(), |_: usize| async {
+            Ok::<_, ()>(tracing::Span::current().id())
+        });
+        let seen = jobs.instrument(caller.clone()).await.expect("no job fails");
+        assert!(caller.id().is_some());
+        assert!(seen.iter().all(|span| *span == caller.id()), "{seen:?}");
     }
 
     #[tokio::test]
