@@ -22,6 +22,9 @@ fi
 
 bash scripts/stack.sh jaeger
 JAEGER=http://127.0.0.1:${stack_port[jaeger-ui]}
+# a Jaeger started before its UI came with it serves a placeholder page
+curl -sf "$JAEGER/" | grep -q '<title>Jaeger UI</title>' ||
+  { log "the Jaeger on $JAEGER serves no UI: restart it (scripts/stack.sh down, then up)"; exit 1; }
 export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:${stack_port[otlp-grpc]}
 use_test_settings
 base=${port_base[browser-test]}

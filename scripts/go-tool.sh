@@ -35,7 +35,9 @@ unpack_ui() { # unpack_ui FOLDER: jaeger-ui's files, as the module holds them bu
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
   cp -R "$from/public/." "$1/"
   chmod -R u+w "$1"
-  find "$1" -type f -print0 | while IFS= read -r -d '' file; do
+  local files file
+  mapfile -d '' files < <(find "$1" -type f -print0)
+  for file in "${files[@]}"; do
     gzip -dc <"$file" >"$file.unpacked"
     mv "$file.unpacked" "$file"
   done

@@ -15,7 +15,11 @@ print(value)' "$@"
 rounds() {
   local count=$1 round mode report rate row header="| round |" rule="|---:|"
   shift
-  for mode in "$@"; do header+=" $mode calls/s | p99 ms |"; rule+="---:|---:|"; done
+  for mode in "$@"; do
+    rates[$mode]+=""
+    header+=" $mode calls/s | p99 ms |"
+    rule+="---:|---:|"
+  done
   printf '\n%s\n%s\n' "$header" "$rule"
   for round in $(seq "$count"); do
     row="| $round |"

@@ -32,10 +32,14 @@ try {
   const header = page.locator('.TracePageHeader');
   await header.getByText(title).first().waitFor();
   await header.getByText(traceId.slice(0, 7)).first().waitFor();
-  // each span's row in the timeline names its service and its operation
+  // each span's row in the timeline names its service and its operation, each exactly
+  const exactly = (text) => new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
   for (const span of spans) {
     const [service, operation] = span.split(' ');
-    const row = page.locator('.span-row').filter({ hasText: service }).filter({ hasText: operation });
+    const row = page
+      .locator('.span-row')
+      .filter({ has: page.locator('.span-svc-name', { hasText: exactly(service) }) })
+      .filter({ has: page.locator('.endpoint-name', { hasText: exactly(operation) }) });
     await row.first().waitFor();
   }
   if (offsite.length > 0) throw new Error(`requests left the origin: ${offsite.join(', ')}`);

@@ -70,23 +70,19 @@ where
         .extensions_mut()
         .insert(rate_limit::Deadline(deadline));
     let answered = tokio::time::timeout_at(deadline, send(request)).instrument(span.clone());
-    let answered = answered.await;
-    let code = match &answered {
-        Ok(Ok(_)) => Code::Ok,
-        Ok(Err(status)) => status.code(),
-        Err(_elapsed) => Code::DeadlineExceeded,
-    };
-    semconv::grpc_status(&span, Side::Client, code.into());
-    match answered {
+    let answered = match answered.await {
         Ok(Ok(response)) => Ok(response.into_inner()),
         // A cancellation seen once cart's deadline has passed is that deadline's doing, whichever
         // timer woke first.
         Ok(Err(status)) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
-            Err(UpstreamError::DeadlineExceeded)
+            Err(Status::deadline_exceeded("cart's deadline"))
         }
-        Ok(Err(status)) => Err(upstream_error(status)),
-        Err(_elapsed) => Err(UpstreamError::DeadlineExceeded),
-    }
+        Ok(Err(status)) => Err(status),
+        Err(_elapsed) => Err(Status::deadline_exceeded("cart's deadline")),
+    };
+    let code = answered.as_ref().map_or_else(Status::code, |_| Code::Ok);
+    semconv::grpc_status(&span, Side::Client, code.into());
+    answered.map_err(upstream_error)
 }
 
 /// What a gRPC status from another service means to cart.

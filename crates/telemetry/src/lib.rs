@@ -9,6 +9,7 @@
 //! - `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`: the same, whatever the endpoint;
 //! - `OTEL_SERVICE_NAME` (default: the binary's service name), `OTEL_TRACES_SAMPLER` and
 //!   `OTEL_TRACES_SAMPLER_ARG` (default `parentbased_always_on`), read by the SDK.
+mod sdk_logs;
 pub mod semconv;
 pub mod trace_context;
 
@@ -55,8 +56,8 @@ impl Drop for Telemetry {
 }
 
 /// Installs the global subscriber: human-readable lines, or JSON when `LOG_FORMAT=json`; the level comes
-/// from `RUST_LOG` (default `info`); and the spans of `service`, exported when the variables above ask
-/// for it. Calling it twice is harmless (tests start several services in one process): the first
+/// from `RUST_LOG` (default `info`), the SDK's own lines at most once a minute each ([`sdk_logs`]); and
+/// the spans of `service`, exported when the variables above ask for it. Calling it twice is harmless (tests start several services in one process): the first
 /// subscriber stays, and the second call exports nothing. Called within the tokio runtime, which sends
 /// the spans.
 pub fn init(service: &str) -> Telemetry {
@@ -85,11 +86,12 @@ pub fn init(service: &str) -> Telemetry {
     });
     let registry = tracing_subscriber::registry().with(filter).with(traces);
     let fmt = tracing_subscriber::fmt::layer().with_target(false);
+    let sdk_logs = sdk_logs::SdkLogs::default();
     let installed = if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
-        registry.with(fmt.json()).try_init()
+        registry.with(fmt.json().with_filter(sdk_logs)).try_init()
     } else {
         let fmt = fmt.compact().fmt_fields(LogFields);
-        registry.with(fmt).try_init()
+        registry.with(fmt.with_filter(sdk_logs)).try_init()
     };
     match installed {
         Ok(()) => Telemetry { provider },

@@ -1,9 +1,11 @@
 //! What a trace says of a span beyond its name and kind: the OpenTelemetry semantic conventions'
-//! attributes (`rpc.*` for gRPC calls, `messaging.*` for Kafka records) and the span's status.
+//! attributes (`rpc.*` for gRPC calls, `messaging.*` for Kafka records, as the conventions of 2025 name
+//! them; the RPC ones are still marked experimental there) and the span's status.
 //!
-//! They go to the trace only, never to a log line (a line already names the call by its `rpc` field),
-//! and cost nothing when no exporter runs. Each function takes the span it describes, before or after it
-//! has been entered.
+//! They go to the trace only, never to a log line (a line already names the call by its `rpc` field);
+//! when no exporter runs, setting one is a lookup that finds no trace, after its value was built. The
+//! spans keep the names README gives them (`<topic> publish`, `<topic> process`), not the conventions'
+//! newer `send <topic>`. Each function takes the span it describes, before or after it was entered.
 use opentelemetry::trace::Status;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -53,11 +55,13 @@ pub fn failed(span: &tracing::Span, why: impl Into<std::borrow::Cow<'static, str
     span.set_status(Status::error(why));
 }
 
-/// Names the Kafka topic a record went to or came from, and what was done with it (`send`, `process`).
+/// Names the Kafka topic a record went to or came from, and what was done with it (`send`, `process`:
+/// the operation's type, and its name, which Kafka has no other word for).
 pub fn kafka(span: &tracing::Span, topic: &str, operation: &'static str) {
     set(span, "messaging.system", "kafka");
     set(span, "messaging.destination.name", topic.to_owned());
     set(span, "messaging.operation.type", operation);
+    set(span, "messaging.operation.name", operation);
 }
 
 #[cfg(test)]
