@@ -48,7 +48,8 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use telemetry::{semconv, trace_context};
+use telemetry::semconv;
+use telemetry::trace_context::{self, TraceContext};
 
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
@@ -579,19 +580,10 @@ fn frame_one(
             key: RELAY_TERM_HEADER,
             value: Some(term.as_str()),
         });
-    let span = event.trace.as_ref().map(|change| {
-        let span = tracing::info_span!(
-            "publish",
-            otel.name = format!("{topic} publish"),
-            otel.kind = "producer",
-            order_id = %event.order_id,
-        );
-        let state = Some(change.tracestate.as_str()).filter(|s| !s.is_empty());
-        trace_context::continue_trace(&span, Some(&change.traceparent), state);
-        semconv::kafka(&span, topic, "send");
-        semconv::set(&span, "messaging.message.id", event.event_id.clone());
-        span
-    });
+    let span = event
+        .trace
+        .as_ref()
+        .map(|change| publish_span(event, change, topic));
     // the span's context; the change's own when the span is not traced (its level filtered out)
     let sent = span.as_ref().and_then(trace_context::of);
     if let Some(sent) = sent.or_else(|| event.trace.clone()) {
@@ -612,6 +604,21 @@ fn frame_one(
         headers,
     };
     Ok((record, span))
+}
+
+/// The publish span of an event whose change was traced: a producer span, the change's child.
+fn publish_span(event: &OrderEvent, change: &TraceContext, topic: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish",
+        otel.name = format!("{topic} publish"),
+        otel.kind = "producer",
+        order_id = %event.order_id,
+    );
+    let state = Some(change.tracestate.as_str()).filter(|s| !s.is_empty());
+    trace_context::continue_trace(&span, Some(&change.traceparent), state);
+    semconv::kafka(&span, topic, "send");
+    semconv::set(&span, "messaging.message.id", event.event_id.clone());
+    span
 }
 
 /// An event as the contract's message.
