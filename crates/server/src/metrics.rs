@@ -210,7 +210,8 @@ where
     }
 }
 
-fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
+/// The gRPC status a trailers-only answer's headers, or an answer's trailers, carry.
+pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
     let value = headers
         .get("grpc-status")?
         .to_str()

@@ -9,6 +9,8 @@ use tower_http::trace::{
 };
 use tracing::Level;
 
+use crate::metrics::grpc_status;
+
 pub(super) type CallLog = TraceLayer<
     SharedClassifier<GrpcErrorsAsFailures>,
     fn(&http::Request<tonic::body::Body>) -> tracing::Span,
@@ -79,7 +81,7 @@ pub(super) struct RecordStatus;
 impl<B> OnResponse<B> for RecordStatus {
     fn on_response(self, response: &http::Response<B>, latency: Duration, span: &tracing::Span) {
         if let Some(code) = grpc_status(response.headers()) {
-            semconv::grpc_status(span, Side::Server, code);
+            semconv::grpc_status(span, Side::Server, code.into());
         }
         DefaultOnResponse::new()
             .level(Level::DEBUG)
@@ -90,12 +92,8 @@ impl<B> OnResponse<B> for RecordStatus {
 impl OnEos for RecordStatus {
     fn on_eos(self, trailers: Option<&http::HeaderMap>, duration: Duration, span: &tracing::Span) {
         if let Some(code) = trailers.and_then(grpc_status) {
-            semconv::grpc_status(span, Side::Server, code);
+            semconv::grpc_status(span, Side::Server, code.into());
         }
         DefaultOnEos::new().on_eos(trailers, duration, span);
     }
-}
-
-fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
-    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
 }
